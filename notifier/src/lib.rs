@@ -1,0 +1,1 @@
+//! Notification dispatch (see issue: alerter part 2).
