@@ -1,1 +1,33 @@
-fn main() {}
+//! `node-agent`: parse flags, build, serve until SIGINT/SIGTERM.
+
+use anyhow::Result;
+
+fn main() -> Result<()> {
+    let config = match node_agent::Config::parse_from(std::env::args_os()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(2)
+        .build()?;
+    runtime.block_on(async {
+        let app = node_agent::build(&config).await?;
+        eprintln!(
+            "node-agent: listening on {} (collectors: {})",
+            app.local_addr(),
+            config.collectors.join(",")
+        );
+        app.run_until_stopped(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,48 @@
+//! `entropy`: available entropy and pool size from
+//! `/proc/sys/kernel/random/` (single-number files procfs-core has no type for).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{read, under, Collector};
+use crate::config::Config;
+use crate::metrics::MetricSet;
+
+/// Reads the kernel's random pool figures.
+pub struct EntropyCollector {
+    dir: PathBuf,
+}
+
+/// Builds the collector.
+pub fn build(config: &Config) -> Result<Box<dyn Collector>> {
+    Ok(Box::new(EntropyCollector {
+        dir: under(&config.procfs, "sys/kernel/random"),
+    }))
+}
+
+impl EntropyCollector {
+    fn number(&self, file: &str) -> Result<f64> {
+        let path = self.dir.join(file);
+        let text = read(&path)?;
+        text.trim()
+            .parse()
+            .with_context(|| format!("malformed {}: {text:?}", path.display()))
+    }
+}
+
+impl Collector for EntropyCollector {
+    fn update(&self, out: &mut MetricSet) -> Result<()> {
+        out.gauge(
+            "node_entropy_available_bits",
+            "Bits of available entropy.",
+            self.number("entropy_avail")?,
+        );
+        out.gauge(
+            "node_entropy_pool_size_bits",
+            "Bits of entropy pool.",
+            self.number("poolsize")?,
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! The HTTP side: `build(config)` binds the listener (port 0 allowed) and
+//! builds the collectors; `run_until_stopped` serves until the future given
+//! resolves. `main` and the tests start the agent through this same path.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::scrape::Scraper;
+
+/// Content type of the text exposition format 0.0.4.
+pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A bound, ready-to-run agent.
+pub struct App {
+    listener: TcpListener,
+    state: Arc<State>,
+}
+
+struct State {
+    scraper: Scraper,
+    telemetry_path: String,
+}
+
+/// node_exporter's `:9100` means every interface.
+fn listen_addr(address: &str) -> String {
+    if address.starts_with(':') {
+        format!("0.0.0.0{address}")
+    } else {
+        address.to_string()
+    }
+}
+
+/// Builds the collectors and binds `--web.listen-address`.
+pub async fn build(config: &Config) -> Result<App> {
+    let scraper = Scraper::new(config)?;
+    let addr = listen_addr(&config.listen_address);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("Failed to listen on {addr}"))?;
+    Ok(App {
+        listener,
+        state: Arc::new(State {
+            scraper,
+            telemetry_path: config.telemetry_path.clone(),
+        }),
+    })
+}
+
+impl App {
+    /// The bound address (tells tests which port 0 became).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Serves HTTP until `shutdown` resolves.
+    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                a = self.listener.accept() => a,
+                () = &mut shutdown => return,
+            };
+            let Ok((stream, _)) = accepted else { continue };
+            let _ = stream.set_nodelay(true);
+            let state = Arc::clone(&self.state);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let state = Arc::clone(&state);
+                    async move { Ok::<_, Infallible>(respond(&state, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "method not allowed\n".into(),
+        );
+    }
+    let path = req.uri().path();
+    if path == state.telemetry_path {
+        // Collectors do blocking file I/O (and a bounded statfs wait): keep
+        // it off the async thread so other connections are still served.
+        let st = Arc::clone(state);
+        return match tokio::task::spawn_blocking(move || st.scraper.scrape()).await {
+            Ok(body) => text(StatusCode::OK, TEXT_FORMAT, body),
+            Err(e) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "text/plain",
+                format!("scrape failed: {e}\n"),
+            ),
+        };
+    }
+    if path == "/" {
+        let body = format!(
+            "<html><head><title>Node Agent</title></head><body><h1>Node Agent</h1>\
+             <p><a href=\"{0}\">Metrics</a></p></body></html>\n",
+            state.telemetry_path
+        );
+        return text(StatusCode::OK, "text/html; charset=utf-8", body);
+    }
+    text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into())
+}
