@@ -1,0 +1,146 @@
+//! The HTTP server and the binary: telemetry path, landing page, errors,
+//! a failing collector not failing the scrape, promtool accepting the output,
+//! and the binary's flags.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{fixtures, http_get, http_get_status, ttar, Agent};
+use node_agent::collectors::COLLECTORS;
+
+fn promtool_check(text: &str) -> Option<(bool, String)> {
+    let mut child = match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(_) => {
+            eprintln!("NOTICE: promtool is not installed; skipping");
+            return None;
+        }
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let msg = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Exit 1 = the exposition does not parse; 3 = lint findings only.
+    // node_exporter's own names trip two lints (camelCase kernel field names
+    // such as node_memory_MemTotal_bytes, and `_bits` in the entropy
+    // family); node-agent must keep those names, so only those are accepted.
+    let code = out.status.code().unwrap_or(1);
+    let foreign_lints: Vec<&str> = msg
+        .lines()
+        .filter(|l| {
+            !l.ends_with("metric names should be written in 'snake_case' not 'camelCase'")
+                && !(l.starts_with("node_entropy_") && l.ends_with("use base unit \"bytes\" instead of \"bits\""))
+        })
+        .collect();
+    let ok = (code == 0 || code == 3) && foreign_lints.is_empty();
+    Some((ok, msg))
+}
+
+#[test]
+fn promtool_accepts_a_scrape_of_this_host() {
+    let agent = Agent::start(&[]);
+    let (body, parsed) = agent.scrape();
+    assert!(parsed.series() > 50, "only {} series", parsed.series());
+    if let Some((ok, msg)) = promtool_check(&body) {
+        assert!(ok, "promtool check metrics rejected the scrape:\n{msg}");
+    }
+    // promtool really is strict: a duplicated TYPE line is refused.
+    if let Some((ok, _)) = promtool_check(&format!("{body}# TYPE node_load1 gauge\nnode_load1 1\n")) {
+        assert!(!ok, "promtool accepted a broken exposition");
+    }
+}
+
+#[test]
+fn promtool_accepts_a_scrape_of_the_fixture_root() {
+    let Some(fx) = fixtures() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    ttar::unpack(&fx.join("sys.ttar"), tmp.path()).unwrap();
+    let agent = Agent::start(&[
+        format!("--path.procfs={}", fx.join("proc").display()),
+        format!("--path.sysfs={}", tmp.path().join("sys").display()),
+        format!("--path.rootfs={}", fx.display()),
+    ]);
+    let (body, _) = agent.scrape();
+    if let Some((ok, msg)) = promtool_check(&body) {
+        assert!(ok, "promtool check metrics rejected the scrape:\n{msg}");
+    }
+}
+
+#[test]
+fn failing_collectors_report_success_zero_and_the_scrape_goes_on() {
+    let empty = tempfile::tempdir().unwrap();
+    let agent = Agent::start(&[format!("--path.procfs={}", empty.path().display())]);
+    let (_, s) = agent.scrape();
+    for c in ["cpu", "meminfo", "loadavg", "stat", "vmstat"] {
+        assert_eq!(s.get("node_scrape_collector_success", &[("collector", c)]), Some(0.0), "{c}");
+    }
+    // uname and time do not read procfs.
+    assert_eq!(s.get("node_scrape_collector_success", &[("collector", "uname")]), Some(1.0));
+    assert!(s.samples.contains_key("node_uname_info"));
+    assert!(s.samples.contains_key("node_time_seconds"));
+    assert!(s.samples.contains_key("process_resident_memory_bytes"));
+}
+
+#[test]
+fn landing_page_custom_telemetry_path_and_not_found() {
+    let agent = Agent::start(&["--web.telemetry-path=/custom".to_string()]);
+    assert!(http_get(agent.port, "/").contains("href=\"/custom\""));
+    assert!(http_get(agent.port, "/custom").contains("# TYPE node_load1 gauge"));
+    assert_eq!(http_get_status(agent.port, "/metrics").0, 404);
+}
+
+#[test]
+fn help_lists_a_flag_pair_per_collector_and_version_works() {
+    let bin = env!("CARGO_BIN_EXE_node-agent");
+    let help = Command::new(bin).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for c in COLLECTORS {
+        assert!(help.contains(&format!("--collector.{}", c.name)), "{}", c.name);
+        assert!(help.contains(&format!("--no-collector.{}", c.name)), "{}", c.name);
+    }
+    for flag in ["--web.listen-address", "--path.rootfs", "--collector.filesystem.fs-types-exclude"] {
+        assert!(help.contains(flag), "{flag}");
+    }
+    let v = Command::new(bin).arg("--version").output().unwrap();
+    assert!(v.status.success());
+    assert!(String::from_utf8_lossy(&v.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let bad = Command::new(bin).arg("--collector.bogus").output().unwrap();
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn the_binary_serves_and_stops_on_sigterm() {
+    let bin = env!("CARGO_BIN_EXE_node-agent");
+    let port = testkit::free_port();
+    let mut child = testkit::ChildGuard::spawn(
+        "node-agent",
+        Command::new(bin)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    testkit::wait_for_port(port, Duration::from_secs(10)).unwrap();
+    assert!(http_get(port, "/metrics").contains("node_cpu_seconds_total"));
+    child.signal(15).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait() {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
