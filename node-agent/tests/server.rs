@@ -25,7 +25,12 @@ fn promtool_check(text: &str) -> Option<(bool, String)> {
             return None;
         }
     };
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let msg = format!(
         "{}{}",
@@ -41,7 +46,8 @@ fn promtool_check(text: &str) -> Option<(bool, String)> {
         .lines()
         .filter(|l| {
             !l.ends_with("metric names should be written in 'snake_case' not 'camelCase'")
-                && !(l.starts_with("node_entropy_") && l.ends_with("use base unit \"bytes\" instead of \"bits\""))
+                && !(l.starts_with("node_entropy_")
+                    && l.ends_with("use base unit \"bytes\" instead of \"bits\""))
         })
         .collect();
     let ok = (code == 0 || code == 3) && foreign_lints.is_empty();
@@ -57,7 +63,8 @@ fn promtool_accepts_a_scrape_of_this_host() {
         assert!(ok, "promtool check metrics rejected the scrape:\n{msg}");
     }
     // promtool really is strict: a duplicated TYPE line is refused.
-    if let Some((ok, _)) = promtool_check(&format!("{body}# TYPE node_load1 gauge\nnode_load1 1\n")) {
+    if let Some((ok, _)) = promtool_check(&format!("{body}# TYPE node_load1 gauge\nnode_load1 1\n"))
+    {
         assert!(!ok, "promtool accepted a broken exposition");
     }
 }
@@ -84,10 +91,17 @@ fn failing_collectors_report_success_zero_and_the_scrape_goes_on() {
     let agent = Agent::start(&[format!("--path.procfs={}", empty.path().display())]);
     let (_, s) = agent.scrape();
     for c in ["cpu", "meminfo", "loadavg", "stat", "vmstat"] {
-        assert_eq!(s.get("node_scrape_collector_success", &[("collector", c)]), Some(0.0), "{c}");
+        assert_eq!(
+            s.get("node_scrape_collector_success", &[("collector", c)]),
+            Some(0.0),
+            "{c}"
+        );
     }
     // uname and time do not read procfs.
-    assert_eq!(s.get("node_scrape_collector_success", &[("collector", "uname")]), Some(1.0));
+    assert_eq!(
+        s.get("node_scrape_collector_success", &[("collector", "uname")]),
+        Some(1.0)
+    );
     assert!(s.samples.contains_key("node_uname_info"));
     assert!(s.samples.contains_key("node_time_seconds"));
     assert!(s.samples.contains_key("process_resident_memory_bytes"));
@@ -107,10 +121,22 @@ fn help_lists_a_flag_pair_per_collector_and_version_works() {
     let help = Command::new(bin).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     for c in COLLECTORS {
-        assert!(help.contains(&format!("--collector.{}", c.name)), "{}", c.name);
-        assert!(help.contains(&format!("--no-collector.{}", c.name)), "{}", c.name);
+        assert!(
+            help.contains(&format!("--collector.{}", c.name)),
+            "{}",
+            c.name
+        );
+        assert!(
+            help.contains(&format!("--no-collector.{}", c.name)),
+            "{}",
+            c.name
+        );
     }
-    for flag in ["--web.listen-address", "--path.rootfs", "--collector.filesystem.fs-types-exclude"] {
+    for flag in [
+        "--web.listen-address",
+        "--path.rootfs",
+        "--collector.filesystem.fs-types-exclude",
+    ] {
         assert!(help.contains(flag), "{flag}");
     }
     let v = Command::new(bin).arg("--version").output().unwrap();
@@ -139,7 +165,10 @@ fn the_binary_serves_and_stops_on_sigterm() {
         if let Some(s) = child.try_wait() {
             break s;
         }
-        assert!(std::time::Instant::now() < deadline, "no exit after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");
