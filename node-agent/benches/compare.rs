@@ -1,1 +1,259 @@
-fn main() {}
+//! node-agent vs prometheus-node-exporter, side by side on this machine.
+//!
+//!     cargo bench -p node-agent --bench compare
+//!     SCRAPES=200 cargo bench -p node-agent --bench compare   # fewer scrapes
+//!
+//! The node-agent binary is the one Cargo builds for this bench with the
+//! bench (optimised) profile: `CARGO_BIN_EXE_node-agent` is set for benches
+//! as for integration tests, so there is no second build to locate. Both
+//! agents run the same collectors with the same filters on the real /proc
+//! and /sys, each is scraped `SCRAPES` times (default 500, and at most
+//! 120 s each) over a fresh HTTP/1.0 connection without gzip, and the bench
+//! prints CPU seconds per scrape (utime+stime deltas from /proc/<pid>/stat),
+//! latency p50/p99, resident memory (VmRSS, and the peak VmHWM), series
+//! count, and the ratios against the goals (≤ 1/2 CPU, ≤ 1/3 RSS).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use node_agent::collectors::COLLECTORS;
+use node_agent::config::{
+    DEFAULT_DISKSTATS_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
+};
+use node_agent::parse::parse;
+use testkit::ChildGuard;
+
+const NODE_EXPORTER: &str = "/usr/bin/prometheus-node-exporter";
+const TIME_LIMIT: Duration = Duration::from_secs(120);
+
+/// Families the five host alert rules and the Node Exporter Full dashboard's
+/// CPU, memory, disk, filesystem, network and load panels query.
+const NEEDED: &[&str] = &[
+    "node_cpu_seconds_total",
+    "node_load1",
+    "node_load5",
+    "node_load15",
+    "node_memory_MemTotal_bytes",
+    "node_memory_MemAvailable_bytes",
+    "node_memory_MemFree_bytes",
+    "node_memory_Cached_bytes",
+    "node_memory_Buffers_bytes",
+    "node_memory_SwapTotal_bytes",
+    "node_memory_SwapFree_bytes",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_size_bytes",
+    "node_filesystem_free_bytes",
+    "node_filesystem_readonly",
+    "node_filesystem_device_error",
+    "node_filesystem_files_free",
+    "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total",
+    "node_disk_io_time_seconds_total",
+    "node_disk_reads_completed_total",
+    "node_disk_writes_completed_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+    "node_network_receive_errs_total",
+    "node_network_transmit_errs_total",
+    "node_boot_time_seconds",
+    "node_time_seconds",
+    "node_uname_info",
+    "node_context_switches_total",
+    "node_intr_total",
+    "node_vmstat_pgmajfault",
+    "node_filefd_allocated",
+    "node_netstat_Tcp_CurrEstab",
+    "node_sockstat_TCP_inuse",
+    "node_pressure_cpu_waiting_seconds_total",
+    "node_procs_running",
+    "node_entropy_available_bits",
+];
+
+struct Figures {
+    name: &'static str,
+    scrapes: usize,
+    cpu_per_scrape: f64,
+    p50: Duration,
+    p99: Duration,
+    rss_kib: u64,
+    hwm_kib: u64,
+    series: usize,
+    missing: Vec<&'static str>,
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks as f64 / hz
+}
+
+fn status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn get(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("response");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
+    body.to_string()
+}
+
+fn measure(name: &'static str, pid: u32, port: u16, scrapes: usize) -> Figures {
+    for _ in 0..20 {
+        get(port); // warm-up: first-scrape allocations, caches
+    }
+    let cpu0 = cpu_seconds(pid);
+    let start = Instant::now();
+    let mut latencies = Vec::with_capacity(scrapes);
+    let mut last = String::new();
+    while latencies.len() < scrapes && start.elapsed() < TIME_LIMIT {
+        let t = Instant::now();
+        last = get(port);
+        latencies.push(t.elapsed());
+    }
+    let cpu = cpu_seconds(pid) - cpu0;
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    let parsed = parse(&last).expect("scrape parses");
+    Figures {
+        name,
+        scrapes: latencies.len(),
+        cpu_per_scrape: cpu / latencies.len() as f64,
+        p50: pct(0.50),
+        p99: pct(0.99),
+        rss_kib: status_kib(pid, "VmRSS:"),
+        hwm_kib: status_kib(pid, "VmHWM:"),
+        series: parsed.series(),
+        missing: NEEDED
+            .iter()
+            .copied()
+            .filter(|f| !parsed.samples.contains_key(*f))
+            .collect(),
+    }
+}
+
+fn args() -> Vec<String> {
+    let mut a = vec![
+        format!("--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}"),
+        format!("--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}"),
+        format!("--collector.diskstats.device-exclude={DEFAULT_DISKSTATS_EXCLUDE}"),
+        "--collector.netdev.device-exclude=^$".to_string(),
+        "--collector.disable-defaults".to_string(),
+    ];
+    a.extend(COLLECTORS.iter().map(|c| format!("--collector.{}", c.name)));
+    a
+}
+
+fn start(name: &str, bin: &str) -> (ChildGuard, u16) {
+    let port = testkit::free_port();
+    let child = ChildGuard::spawn(
+        name,
+        Command::new(bin)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("start");
+    testkit::wait_for_port(port, Duration::from_secs(10)).expect("listens");
+    (child, port)
+}
+
+fn print(f: &Figures) {
+    println!(
+        "{:<26} {:>7} {:>12.3} {:>9.2} {:>9.2} {:>9.1} {:>9.1} {:>7}",
+        f.name,
+        f.scrapes,
+        f.cpu_per_scrape * 1e3,
+        f.p50.as_secs_f64() * 1e3,
+        f.p99.as_secs_f64() * 1e3,
+        f.rss_kib as f64 / 1024.0,
+        f.hwm_kib as f64 / 1024.0,
+        f.series
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let scrapes: usize = std::env::var("SCRAPES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    if !std::path::Path::new(NODE_EXPORTER).exists() {
+        println!("NOTICE: {NODE_EXPORTER} is not installed; nothing to compare against");
+        return;
+    }
+    let agent_bin = env!("CARGO_BIN_EXE_node-agent");
+    let (agent, agent_port) = start("node-agent", agent_bin);
+    let agent_figures = measure("node-agent", agent.pid(), agent_port, scrapes);
+    drop(agent);
+    let (exporter, exporter_port) = start("prometheus-node-exporter", NODE_EXPORTER);
+    let exporter_figures = measure(
+        "node_exporter 1.5 (Debian)",
+        exporter.pid(),
+        exporter_port,
+        scrapes,
+    );
+    drop(exporter);
+
+    println!(
+        "\n{:<26} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "agent", "scrapes", "CPU ms/scr", "p50 ms", "p99 ms", "RSS MiB", "peak MiB", "series"
+    );
+    print(&agent_figures);
+    print(&exporter_figures);
+    let cpu_ratio = agent_figures.cpu_per_scrape / exporter_figures.cpu_per_scrape;
+    let rss_ratio = agent_figures.rss_kib as f64 / exporter_figures.rss_kib as f64;
+    println!(
+        "\nratios node-agent / node_exporter: CPU per scrape {cpu_ratio:.3} (goal <= 0.5: {}), \
+         RSS {rss_ratio:.3} (goal <= 0.333: {}), p50 latency {:.3}",
+        if cpu_ratio <= 0.5 { "met" } else { "NOT met" },
+        if rss_ratio <= 1.0 / 3.0 {
+            "met"
+        } else {
+            "NOT met"
+        },
+        agent_figures.p50.as_secs_f64() / exporter_figures.p50.as_secs_f64(),
+    );
+    for f in [&agent_figures, &exporter_figures] {
+        if f.missing.is_empty() {
+            println!(
+                "{}: all {} alert/dashboard families present",
+                f.name,
+                NEEDED.len()
+            );
+        } else {
+            println!(
+                "{}: MISSING alert/dashboard families: {:?}",
+                f.name, f.missing
+            );
+        }
+    }
+}

@@ -3,7 +3,9 @@
 //! Parsed by hand: procfs-core's `Meminfo` is a fixed struct, while
 //! node_exporter exports every field the running kernel has (and only those).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use anyhow::{bail, Result};
 
@@ -14,12 +16,16 @@ use crate::metrics::MetricSet;
 /// Reads `/proc/meminfo`.
 pub struct MeminfoCollector {
     path: PathBuf,
+    /// Help text per metric name, built once (the field set is fixed for a
+    /// running kernel).
+    help: Mutex<HashMap<String, String>>,
 }
 
 /// Builds the collector.
 pub fn build(config: &Config) -> Result<Box<dyn Collector>> {
     Ok(Box::new(MeminfoCollector {
         path: under(&config.procfs, "meminfo"),
+        help: Mutex::new(HashMap::new()),
     }))
 }
 
@@ -50,12 +56,13 @@ impl Collector for MeminfoCollector {
         if fields.is_empty() {
             bail!("no fields in {}", self.path.display());
         }
+        let mut help = self.help.lock().unwrap_or_else(|e| e.into_inner());
         for (name, value) in fields {
-            let help = format!(
-                "Memory information field {}.",
-                name.trim_start_matches("node_memory_")
-            );
-            out.gauge(&name, &help, value);
+            let text = help.entry(name.clone()).or_insert_with(|| {
+                let field = name.trim_start_matches("node_memory_");
+                format!("Memory information field {field}.")
+            });
+            out.gauge(&name, text, value);
         }
         Ok(())
     }
