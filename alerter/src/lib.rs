@@ -1,0 +1,23 @@
+//! The alerter: scrapes targets, evaluates Prometheus rule files and holds
+//! alert state exactly as Prometheus does, without a Prometheus.
+//!
+//! Layout:
+//! - [`config`]: `alerter.yml` (global, scrape_configs, rule_files, and the
+//!   notifier's keys kept uninterpreted).
+//! - [`storage`]: in-memory series, bounded by what the rules look back over.
+//! - [`promql`]: the supported PromQL subset and its evaluator.
+//! - [`rules`]: rule files, groups, recording and alerting rules, the alert
+//!   state machine, annotation templates.
+//! - [`scrape`]: the text exposition parser and the HTTP scraper.
+//! - [`unittest`]: `alerter test rules`, promtool's unit-test format.
+//! - [`sink`]: where alerts go (the notifier plugs in here).
+//! - [`engine`]: scrape results + rule groups + alert dispatch, driven by a
+//!   `tick(now)` step function.
+//! - [`http`]: the HTTP API (`/api/v1/*`, `/metrics`, `/-/reload`).
+//! - [`app`]: `build(settings)` / `run_until_stopped()`, shared by main and tests.
+//! - [`cli`]: the command line.
+
+pub mod duration;
+pub mod notation;
+pub mod promql;
+pub mod storage;

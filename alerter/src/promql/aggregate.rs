@@ -1,0 +1,213 @@
+//! Aggregation operators: `sum avg min max count topk bottomk quantile`, with
+//! `by` / `without`.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+
+use super::eval::{EvalError, EvalResult, Evaluator, RangeMode};
+use super::{Sample, Value};
+use crate::storage::{Labels, METRIC_NAME};
+
+/// Neumaier-compensated summation step, as Prometheus's `kahanSumInc`.
+pub fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Prometheus's `quantile`: NaNs sort first, linear interpolation.
+pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (n - 1.0).min(lower + 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+fn group_labels(labels: &Labels, modifier: Option<&LabelModifier>) -> Labels {
+    match modifier {
+        Some(LabelModifier::Include(by)) => labels
+            .iter()
+            .filter(|(k, _)| by.labels.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        Some(LabelModifier::Exclude(without)) => labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != METRIC_NAME && !without.labels.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        None => Labels::new(),
+    }
+}
+
+/// Evaluates an aggregation expression.
+pub fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> EvalResult<Value> {
+    let op = a.op.to_string();
+    let param = match &a.param {
+        Some(p) => Some(ev.eval_scalar(p)?),
+        None => None,
+    };
+    if matches!(op.as_str(), "topk" | "bottomk") {
+        let k = param.ok_or_else(|| EvalError(format!("{op} needs a parameter")))?;
+        if k.is_nan() || k.abs() > 9.2e18 {
+            return Err(EvalError(format!("scalar value {k} overflows int64")));
+        }
+    }
+    let input = ev.eval_vector(&a.expr)?;
+    let modifier = a.modifier.as_ref();
+    let mut order: Vec<(Labels, Vec<Sample>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in input {
+        let key = group_labels(&s.labels, modifier);
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            order.push((key, Vec::new()));
+            order.len() - 1
+        });
+        order[i].1.push(s);
+    }
+    let mut out = Vec::new();
+    for (labels, members) in order {
+        match op.as_str() {
+            "topk" | "bottomk" => {
+                let k = param.ok_or_else(|| EvalError(format!("{op} needs a parameter")))?;
+                out.extend(select_k(members, k, op == "topk")?);
+            }
+            _ => {
+                let value = reduce(&op, param, &members, ev.mode)?;
+                out.push(Sample { labels, value });
+            }
+        }
+    }
+    Ok(Value::Vector(out))
+}
+
+fn select_k(mut members: Vec<Sample>, k: f64, top: bool) -> EvalResult<Vec<Sample>> {
+    let k = k as i64;
+    if k < 1 {
+        return Ok(Vec::new());
+    }
+    members.sort_by(|a, b| {
+        let (x, y) = (a.value, b.value);
+        match (x.is_nan(), y.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ if top => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+            _ => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        }
+    });
+    members.truncate(k.min(members.len() as i64) as usize);
+    Ok(members)
+}
+
+fn reduce(op: &str, param: Option<f64>, members: &[Sample], mode: RangeMode) -> EvalResult<f64> {
+    let values = members.iter().map(|s| s.value);
+    Ok(match op {
+        "sum" => match mode {
+            RangeMode::Prometheus2 => values.sum(),
+            RangeMode::Prometheus3 => {
+                let (s, c) = values.fold((0.0, 0.0), |(s, c), v| kahan_inc(v, s, c));
+                s + c
+            }
+        },
+        "avg" => average_of(members, mode),
+        "min" => values.fold(
+            f64::NAN,
+            |acc, v| if acc > v || acc.is_nan() { v } else { acc },
+        ),
+        "max" => values.fold(
+            f64::NAN,
+            |acc, v| if acc < v || acc.is_nan() { v } else { acc },
+        ),
+        "count" => members.len() as f64,
+        "quantile" => {
+            let q = param.ok_or_else(|| EvalError("quantile needs a parameter".into()))?;
+            let mut vals: Vec<f64> = values.collect();
+            quantile(q, &mut vals)
+        }
+        _ => return Err(EvalError(format!("aggregation `{op}` is not supported"))),
+    })
+}
+
+/// Mean of the samples' values, computed as Prometheus does in `mode`.
+pub fn average_of(members: &[Sample], mode: RangeMode) -> f64 {
+    let mut iter = members.iter().map(|s| s.value);
+    let Some(first) = iter.next() else {
+        return f64::NAN;
+    };
+    let mut count = 1.0;
+    match mode {
+        RangeMode::Prometheus2 => {
+            let mut mean = first;
+            for v in iter {
+                count += 1.0;
+                if mean.is_infinite() {
+                    if v.is_infinite() && (mean > 0.0) == (v > 0.0) {
+                        continue;
+                    }
+                    if !v.is_infinite() && !v.is_nan() {
+                        continue;
+                    }
+                }
+                mean += v / count - mean / count;
+            }
+            mean
+        }
+        RangeMode::Prometheus3 => {
+            let (mut sum, mut c) = (first, 0.0);
+            let mut mean: Option<f64> = None;
+            for v in iter {
+                count += 1.0;
+                if mean.is_none() {
+                    let (ns, nc) = kahan_inc(v, sum, c);
+                    if !ns.is_infinite() {
+                        sum = ns;
+                        c = nc;
+                        continue;
+                    }
+                    // The sum would overflow: continue with an incremental mean.
+                    mean = Some(sum / (count - 1.0));
+                    c /= count - 1.0;
+                }
+                let m = mean.unwrap_or_default();
+                if m.is_infinite()
+                    && ((v.is_infinite() && (m > 0.0) == (v > 0.0))
+                        || (!v.is_infinite() && !v.is_nan()))
+                {
+                    continue;
+                }
+                let current = m + c;
+                let (nm, nc) = kahan_inc(v / count - current / count, m, c);
+                mean = Some(nm);
+                c = nc;
+            }
+            match mean {
+                Some(m) => m + c,
+                None => (sum + c) / count,
+            }
+        }
+    }
+}
