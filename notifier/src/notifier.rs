@@ -1,0 +1,534 @@
+//! [`Notifier`]: takes alerts, runs the dispatcher, delivers, persists.
+
+use crate::alert::Alert;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigError, NotifyConfig};
+use crate::delivery::{Integration, Outcome};
+use crate::dispatch::{Dispatch, IntegrationMeta};
+use crate::metrics::Metrics;
+use crate::notification::{Content, DeadLetter, Queued, SentRecord};
+use crate::queue::{self, Backoff, LogLimits};
+use crate::silence::{NewSilence, Silence, SilenceState};
+use crate::state::{write_atomic, State, StateError};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Runtime settings that are not part of `alerter.yml`.
+#[derive(Clone)]
+pub struct NotifierOptions {
+    /// Where state is persisted; `None` keeps it in memory only.
+    pub state_file: Option<PathBuf>,
+    /// Registry the metrics are registered on (the alerter's `/metrics`).
+    pub registry: prometheus::Registry,
+    /// Source of time; tests inject a manual or tokio-driven clock.
+    pub clock: Arc<dyn Clock>,
+    /// How long a firing alert without `ends_at` stays firing unless re-sent
+    /// (Alertmanager's `resolve_timeout`, default 5m).
+    pub resolve_timeout: Duration,
+    /// Queued notifications per integration before the oldest are folded
+    /// into a summary (default 100).
+    pub queue_bound: usize,
+    /// First retry delay after a transient failure (default 1s).
+    pub retry_initial: Duration,
+    /// Cap of the exponential retry delay (default 5m).
+    pub retry_max: Duration,
+    /// Timeout of one delivery request (default 30s).
+    pub request_timeout: Duration,
+    /// Link to the alerter shown in messages (`{{ .ExternalURL }}`).
+    pub external_url: String,
+    /// Entries kept in the sent log and in the dead-letter list (default 1000).
+    pub log_limit: usize,
+}
+
+impl Default for NotifierOptions {
+    fn default() -> Self {
+        NotifierOptions {
+            state_file: None,
+            registry: prometheus::Registry::new(),
+            clock: Arc::new(SystemClock),
+            resolve_timeout: Duration::from_secs(300),
+            queue_bound: 100,
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
+            external_url: String::new(),
+            log_limit: 1000,
+        }
+    }
+}
+
+/// Why the notifier could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Bad `route` / `receivers` / `inhibit_rules`, or a secret that cannot be read.
+    #[error("notifier configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The state file exists but cannot be used.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Metric registration failed (e.g. registered twice on one registry).
+    #[error("notifier metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// A silence not found by id.
+#[derive(Debug, thiserror::Error)]
+#[error("no silence with id {0}")]
+pub struct SilenceNotFound(pub String);
+
+/// Configuration turned into runnable parts; swapped whole on reload.
+struct Plan {
+    dispatch: Dispatch,
+    integrations: HashMap<String, Arc<Integration>>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    plan: RwLock<Arc<Plan>>,
+    in_flight: Mutex<HashSet<u64>>,
+    write_lock: Mutex<()>,
+    metrics: Metrics,
+    options: NotifierOptions,
+    wake: Notify,
+}
+
+/// The embedded notifier. Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn build_plan(config: &NotifyConfig, options: &NotifierOptions) -> Result<Plan, ConfigError> {
+    config.validate()?;
+    let mut integrations = HashMap::new();
+    let mut metas: HashMap<String, Vec<IntegrationMeta>> = HashMap::new();
+    for r in &config.receivers {
+        let mut add = |i: Integration, send_resolved: bool| {
+            metas
+                .entry(r.name.clone())
+                .or_default()
+                .push(IntegrationMeta {
+                    key: i.key.clone(),
+                    send_resolved,
+                });
+            integrations.insert(i.key.clone(), Arc::new(i));
+        };
+        for (idx, c) in r.slack_configs.iter().enumerate() {
+            add(
+                Integration::slack(&r.name, idx, c, &options.external_url)?,
+                c.send_resolved,
+            );
+        }
+        for (idx, c) in r.webhook_configs.iter().enumerate() {
+            add(Integration::webhook(&r.name, idx, c)?, c.send_resolved);
+        }
+    }
+    let timeout =
+        chrono::Duration::from_std(options.resolve_timeout).unwrap_or(chrono::Duration::minutes(5));
+    Ok(Plan {
+        dispatch: Dispatch::new(config, metas, timeout),
+        integrations,
+    })
+}
+
+impl Notifier {
+    /// Validates the configuration, reads secrets, loads the state file (if
+    /// any) and registers metrics. Call [`Notifier::run`] (or
+    /// [`Notifier::spawn`]) to start dispatching.
+    pub fn build(config: &NotifyConfig, options: NotifierOptions) -> Result<Notifier, BuildError> {
+        let plan = build_plan(config, &options)?;
+        let mut state = match &options.state_file {
+            Some(path) => State::load(path)?,
+            None => State {
+                version: crate::state::STATE_VERSION,
+                ..State::default()
+            },
+        };
+        plan.dispatch
+            .rebuild_groups(&mut state, options.clock.now());
+        let metrics = Metrics::register(&options.registry)?;
+        let notifier = Notifier {
+            inner: Arc::new(Inner {
+                state: Mutex::new(state),
+                plan: RwLock::new(Arc::new(plan)),
+                in_flight: Mutex::new(HashSet::new()),
+                write_lock: Mutex::new(()),
+                metrics,
+                options,
+                wake: Notify::new(),
+            }),
+        };
+        notifier.update_gauges();
+        Ok(notifier)
+    }
+
+    /// Applies a new configuration (SIGHUP / reload). On error the running
+    /// configuration stays in force. Groups are re-formed under the new
+    /// routes; the notification log keeps already-sent alerts from repeating.
+    pub fn reload(&self, config: &NotifyConfig) -> Result<(), ConfigError> {
+        let plan = Arc::new(build_plan(config, &self.inner.options)?);
+        {
+            let mut state = lock(&self.inner.state);
+            plan.dispatch.rebuild_groups(&mut state, self.now());
+            *self.inner.plan.write().unwrap_or_else(|e| e.into_inner()) = plan;
+        }
+        self.persist();
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    fn plan(&self) -> Arc<Plan> {
+        self.inner
+            .plan
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.options.clock.now()
+    }
+
+    /// Takes firing and resolved alerts (from the alerter's evaluation or
+    /// from `POST /api/v2/alerts`). Firing alerts should be re-sent
+    /// periodically, as Prometheus does; one not re-sent resolves after its
+    /// `ends_at` (or the resolve timeout when unset).
+    pub async fn receive(&self, alerts: Vec<Alert>) {
+        let now = self.now();
+        let plan = self.plan();
+        {
+            let mut state = lock(&self.inner.state);
+            for alert in alerts {
+                let status = if alert.resolved_at(now) {
+                    "resolved"
+                } else {
+                    "firing"
+                };
+                self.inner
+                    .metrics
+                    .alerts_received
+                    .with_label_values(&[status])
+                    .inc();
+                plan.dispatch.insert(&mut state, alert, now);
+            }
+        }
+        self.persist();
+        self.update_gauges();
+        self.inner.wake.notify_one();
+    }
+
+    /// One dispatcher step at the clock's current time: flushes the groups
+    /// that are due, queues their notifications and delivers every queue
+    /// entry whose time has come. Returns the number of messages delivered.
+    pub async fn tick(&self) -> usize {
+        let now = self.now();
+        let plan = self.plan();
+        {
+            let mut state = lock(&self.inner.state);
+            let outgoing = plan.dispatch.flush_due(&mut state, now);
+            let in_flight = lock(&self.inner.in_flight).clone();
+            for o in outgoing {
+                let id = state.take_id();
+                let entry = Queued {
+                    id,
+                    integration: o.integration,
+                    receiver: o.notification.receiver.clone(),
+                    content: Content::Group(o.notification),
+                    queued_at: now,
+                    attempts: 0,
+                    not_before: now,
+                    last_error: None,
+                };
+                let (receiver, kind) =
+                    (entry.receiver.clone(), integration_kind(&entry.integration));
+                let folded = queue::enqueue(
+                    &mut state,
+                    entry,
+                    self.inner.options.queue_bound,
+                    &in_flight,
+                );
+                if folded > 0 {
+                    self.count(&receiver, kind, "summarised", folded as u64);
+                }
+            }
+        }
+        let delivered = self.deliver_due(&plan).await;
+        self.persist();
+        self.update_gauges();
+        delivered
+    }
+
+    async fn deliver_due(&self, plan: &Plan) -> usize {
+        let mut delivered = 0;
+        for _round in 0..1000 {
+            let heads = {
+                let state = lock(&self.inner.state);
+                let mut in_flight = lock(&self.inner.in_flight);
+                let heads = queue::due_heads(&state, self.now(), &in_flight);
+                in_flight.extend(heads.iter().map(|q| q.id));
+                heads
+            };
+            if heads.is_empty() {
+                break;
+            }
+            let sends = heads.iter().map(|q| self.send_one(plan, q));
+            let outcomes = futures_util::future::join_all(sends).await;
+            let now = self.now();
+            let mut state = lock(&self.inner.state);
+            let mut in_flight = lock(&self.inner.in_flight);
+            let mut progressed = false;
+            for (q, outcome) in heads.iter().zip(outcomes) {
+                in_flight.remove(&q.id);
+                progressed |= matches!(outcome, Outcome::Delivered { .. });
+                delivered += usize::from(matches!(outcome, Outcome::Delivered { .. }));
+                let limits = LogLimits {
+                    sent: self.inner.options.log_limit,
+                    dead: self.inner.options.log_limit,
+                };
+                queue::apply_outcome(&mut state, q.id, &outcome, now, self.backoff(), limits);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        delivered
+    }
+
+    async fn send_one(&self, plan: &Plan, q: &Queued) -> Outcome {
+        let kind = integration_kind(&q.integration);
+        let Some(integration) = plan.integrations.get(&q.integration) else {
+            let outcome = Outcome::Permanent(format!(
+                "integration {} no longer configured",
+                q.integration
+            ));
+            self.count(&q.receiver, kind, "failed", 1);
+            return outcome;
+        };
+        let started = tokio::time::Instant::now();
+        let outcome = match tokio::time::timeout(
+            self.inner.options.request_timeout,
+            integration.send(&q.content),
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Transient("request timed out".into()),
+        };
+        let m = &self.inner.metrics;
+        m.latency
+            .with_label_values(&[&q.receiver, kind])
+            .observe(started.elapsed().as_secs_f64());
+        let label = match &outcome {
+            Outcome::Delivered { .. } => "success",
+            Outcome::RateLimited(_) => "rate_limited",
+            Outcome::Transient(e) => {
+                tracing::warn!(integration = %q.integration, attempt = q.attempts + 1, error = %e, "notification failed, will retry");
+                "retry"
+            }
+            Outcome::Permanent(e) => {
+                tracing::error!(integration = %q.integration, error = %e, "notification cannot be delivered; kept as a dead letter");
+                "failed"
+            }
+        };
+        self.count(&q.receiver, kind, label, 1);
+        outcome
+    }
+
+    fn count(&self, receiver: &str, kind: &str, outcome: &str, n: u64) {
+        self.inner
+            .metrics
+            .notifications
+            .with_label_values(&[receiver, kind, outcome])
+            .inc_by(n);
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.inner.options.retry_initial,
+            max: self.inner.options.retry_max,
+        }
+    }
+
+    /// When the dispatcher next has something to do (a group flush or a
+    /// queued retry), if anything.
+    pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+        let state = lock(&self.inner.state);
+        let flush = self.plan().dispatch.next_flush(&state);
+        [flush, queue::next_due(&state)].into_iter().flatten().min()
+    }
+
+    /// Runs the dispatcher until `shutdown` completes: ticks, then sleeps
+    /// (tokio time) until the next wakeup or until new alerts arrive.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            self.tick().await;
+            let wait = self
+                .next_wakeup()
+                .map(|t| (t - self.now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(3600))
+                .min(Duration::from_secs(3600));
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.inner.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        self.persist();
+    }
+
+    /// Spawns [`Notifier::run`] on the current runtime, running until the
+    /// task is aborted.
+    pub fn spawn(&self) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move { me.run(std::future::pending()).await })
+    }
+
+    /// Writes the state file now (also done after every change).
+    pub fn persist(&self) {
+        let Some(path) = &self.inner.options.state_file else {
+            return;
+        };
+        let _writer = lock(&self.inner.write_lock);
+        let bytes = lock(&self.inner.state).to_bytes();
+        if let Err(e) = write_atomic(path, &bytes) {
+            self.inner.metrics.state_write_failures.inc();
+            tracing::error!(error = %e, "cannot persist notifier state");
+        }
+    }
+
+    fn update_gauges(&self) {
+        let state = lock(&self.inner.state);
+        let m = &self.inner.metrics;
+        m.queue_length.set(state.queue.len() as i64);
+        m.dead_letters.set(state.dead_letters.len() as i64);
+        m.groups.set(state.groups.len() as i64);
+    }
+}
+
+fn integration_kind(key: &str) -> &'static str {
+    if key.contains("/webhook/") {
+        "webhook"
+    } else {
+        "slack"
+    }
+}
+
+/// Operator-facing views and silence management.
+impl Notifier {
+    /// Creates a silence; returns its id.
+    pub fn create_silence(&self, request: NewSilence) -> Result<String, String> {
+        let now = self.now();
+        let id = {
+            let mut state = lock(&self.inner.state);
+            let n = state.take_id();
+            let id = format!(
+                "{:016x}-{n}",
+                crate::alert::fingerprint(&[("t".to_string(), now.to_rfc3339())].into())
+            );
+            let silence = request.into_silence(id.clone(), now)?;
+            state.silences.push(silence);
+            id
+        };
+        self.persist();
+        Ok(id)
+    }
+
+    /// Every silence with its state now.
+    pub fn silences(&self) -> Vec<(Silence, SilenceState)> {
+        let now = self.now();
+        lock(&self.inner.state)
+            .silences
+            .iter()
+            .map(|s| (s.clone(), s.state(now)))
+            .collect()
+    }
+
+    /// Expires a silence (it stays listed as expired).
+    pub fn expire_silence(&self, id: &str) -> Result<(), SilenceNotFound> {
+        let now = self.now();
+        {
+            let mut state = lock(&self.inner.state);
+            let s = state
+                .silences
+                .iter_mut()
+                .find(|s| s.id == id)
+                .ok_or_else(|| SilenceNotFound(id.to_string()))?;
+            if s.ends_at > now {
+                s.ends_at = now;
+                s.starts_at = s.starts_at.min(now);
+                s.updated_at = now;
+            }
+        }
+        self.persist();
+        Ok(())
+    }
+
+    /// Alerts currently held (firing and recently resolved).
+    pub fn alerts(&self) -> Vec<Alert> {
+        lock(&self.inner.state)
+            .alerts
+            .values()
+            .map(|a| a.alert.clone())
+            .collect()
+    }
+
+    /// Notifications waiting for delivery, oldest first.
+    pub fn queued(&self) -> Vec<Queued> {
+        lock(&self.inner.state).queue.iter().cloned().collect()
+    }
+
+    /// Notifications that could not be delivered, oldest first.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        lock(&self.inner.state)
+            .dead_letters
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Puts a dead letter back in the queue (after fixing its cause).
+    pub fn retry_dead_letter(&self, id: u64) -> bool {
+        let now = self.now();
+        let found = {
+            let mut state = lock(&self.inner.state);
+            match state
+                .dead_letters
+                .iter()
+                .position(|d| d.notification.id == id)
+            {
+                Some(pos) => {
+                    let mut q = state
+                        .dead_letters
+                        .remove(pos)
+                        .expect("position found")
+                        .notification;
+                    q.attempts = 0;
+                    q.not_before = now;
+                    state.queue.push_back(q);
+                    true
+                }
+                None => false,
+            }
+        };
+        if found {
+            self.persist();
+            self.update_gauges();
+            self.inner.wake.notify_one();
+        }
+        found
+    }
+
+    /// The notification log: what was delivered to whom and when.
+    pub fn sent_log(&self) -> Vec<SentRecord> {
+        lock(&self.inner.state).sent.iter().cloned().collect()
+    }
+}
