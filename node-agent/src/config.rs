@@ -49,6 +49,10 @@ pub struct Config {
     pub diskstats_device_exclude: String,
     /// If set, the only block devices diskstats reports (regex).
     pub diskstats_device_include: Option<String>,
+    /// Network devices netclass ignores (regex).
+    pub netclass_ignored_devices: String,
+    /// Drop `node_network_speed_bytes` for devices reporting speed -1.
+    pub netclass_ignore_invalid_speed: bool,
     /// If set, the only network devices netdev reports (regex).
     pub netdev_device_include: Option<String>,
     /// Network devices netdev ignores (regex).
@@ -108,6 +112,8 @@ impl Config {
             mount_timeout: timeout,
             diskstats_device_exclude: s("collector.diskstats.device-exclude"),
             diskstats_device_include: opt("collector.diskstats.device-include"),
+            netclass_ignored_devices: s("collector.netclass.ignored-devices"),
+            netclass_ignore_invalid_speed: m.get_flag("collector.netclass.ignore-invalid-speed"),
             netdev_device_include: opt("collector.netdev.device-include"),
             netdev_device_exclude: opt("collector.netdev.device-exclude"),
             vmstat_fields: s("collector.vmstat.fields"),
@@ -151,6 +157,8 @@ pub fn command() -> Command {
             .help("How long to wait for a statfs before marking the mount as failed (device_error) and skipping it until the call returns."))
         .arg(value("collector.diskstats.device-exclude", DEFAULT_DISKSTATS_EXCLUDE, "Regexp of diskstats devices to exclude."))
         .arg(optional("collector.diskstats.device-include", "Regexp of diskstats devices to include (instead of the exclude list)."))
+        .arg(value("collector.netclass.ignored-devices", "^$", "Regexp of net devices to ignore for netclass collector."))
+        .arg(flag("collector.netclass.ignore-invalid-speed".into(), "Ignore devices where the speed is invalid.".into()))
         .arg(optional("collector.netdev.device-include", "Regexp of net devices to include (mutually exclusive to device-exclude)."))
         .arg(optional("collector.netdev.device-exclude", "Regexp of net devices to exclude (mutually exclusive to device-include)."))
         .arg(value("collector.vmstat.fields", DEFAULT_VMSTAT_FIELDS, "Regexp of fields to return for vmstat collector."))

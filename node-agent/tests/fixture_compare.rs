@@ -18,6 +18,7 @@ const COLLECTORS: &[&str] = &[
     "filefd",
     "loadavg",
     "meminfo",
+    "netclass",
     "netstat",
     "pressure",
     "sockstat",
@@ -60,6 +61,9 @@ fn args(fixtures: &std::path::Path, sys: &std::path::Path) -> Vec<String> {
         format!("--path.sysfs={}", sys.display()),
         format!("--path.rootfs={}", fixtures.display()),
         "--collector.disable-defaults".to_string(),
+        // As node_exporter's e2e run (which produced e2e-output.txt).
+        "--collector.netclass.ignored-devices=(dmz|int)".to_string(),
+        "--collector.netclass.ignore-invalid-speed".to_string(),
     ];
     a.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
     a
@@ -87,6 +91,24 @@ fn same_samples_as_node_exporter_on_the_fixture_root() {
             "collector {c} failed on the fixture"
         );
     }
+    // Not a vacuous comparison: the fixture's figures are really there.
+    assert!(
+        mine.samples.len() > 100,
+        "only {} families",
+        mine.samples.len()
+    );
+    assert_eq!(
+        mine.get("node_network_up", &[("device", "eth0")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        mine.get("node_network_speed_bytes", &[("device", "bond0")]),
+        None
+    );
+    assert_eq!(
+        mine.get("node_cpu_seconds_total", &[("cpu", "0"), ("mode", "user")]),
+        Some(444.9)
+    );
     let diffs = differences(&mine, &theirs, NEWER_THAN_1_5);
     assert!(
         diffs.is_empty(),

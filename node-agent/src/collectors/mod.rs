@@ -15,6 +15,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod loadavg;
 pub mod meminfo;
+pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 pub mod pressure;
@@ -53,6 +54,7 @@ pub const COLLECTORS: &[CollectorSpec] = &[
     spec("filesystem", filesystem::build),
     spec("loadavg", loadavg::build),
     spec("meminfo", meminfo::build),
+    spec("netclass", netclass::build),
     spec("netdev", netdev::build),
     spec("netstat", netstat::build),
     spec("pressure", pressure::build),

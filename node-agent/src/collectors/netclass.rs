@@ -1,0 +1,130 @@
+//! `netclass`: per-interface link properties from `/sys/class/net/<iface>/`
+//! (`node_network_up`, `carrier`, `mtu_bytes`, `speed_bytes`, …), which the
+//! Node Exporter Full dashboard's network panels query. procfs-core does not
+//! read sysfs, so the one-number attribute files are read by hand.
+//!
+//! Not exported: `node_network_info`, whose labels differ between
+//! node_exporter releases (1.12 adds `adminstate`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use regex::Regex;
+
+use super::{regex, under, Collector};
+use crate::config::Config;
+use crate::metrics::{MetricSet, MetricType};
+
+/// (attribute file, metric suffix, type) exported when the file is readable.
+const PROPERTIES: [(&str, &str, MetricType); 16] = [
+    ("addr_assign_type", "address_assign_type", MetricType::Gauge),
+    ("carrier", "carrier", MetricType::Gauge),
+    (
+        "carrier_changes",
+        "carrier_changes_total",
+        MetricType::Counter,
+    ),
+    (
+        "carrier_up_count",
+        "carrier_up_changes_total",
+        MetricType::Counter,
+    ),
+    (
+        "carrier_down_count",
+        "carrier_down_changes_total",
+        MetricType::Counter,
+    ),
+    ("dev_id", "device_id", MetricType::Gauge),
+    ("dormant", "dormant", MetricType::Gauge),
+    ("flags", "flags", MetricType::Gauge),
+    ("ifindex", "iface_id", MetricType::Gauge),
+    ("iflink", "iface_link", MetricType::Gauge),
+    ("link_mode", "iface_link_mode", MetricType::Gauge),
+    ("mtu", "mtu_bytes", MetricType::Gauge),
+    ("name_assign_type", "name_assign_type", MetricType::Gauge),
+    ("netdev_group", "net_dev_group", MetricType::Gauge),
+    ("tx_queue_len", "transmit_queue_length", MetricType::Gauge),
+    ("type", "protocol_type", MetricType::Gauge),
+];
+
+/// Reads `/sys/class/net`.
+pub struct NetclassCollector {
+    dir: PathBuf,
+    ignored: Regex,
+    ignore_invalid_speed: bool,
+}
+
+/// Builds the collector.
+pub fn build(config: &Config) -> Result<Box<dyn Collector>> {
+    Ok(Box::new(NetclassCollector {
+        dir: under(&config.sysfs, "class/net"),
+        ignored: regex(
+            "collector.netclass.ignored-devices",
+            &config.netclass_ignored_devices,
+        )?,
+        ignore_invalid_speed: config.netclass_ignore_invalid_speed,
+    }))
+}
+
+/// An integer attribute: decimal, or hex with `0x` (as `flags`, `dev_id`).
+/// Unreadable (e.g. `carrier` of a down link gives EINVAL) means absent.
+fn read_int(path: &Path) -> Option<i64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let t = text.trim();
+    match t.strip_prefix("0x") {
+        Some(hex) => i64::from_str_radix(hex, 16).ok(),
+        None => t.parse().ok(),
+    }
+}
+
+impl NetclassCollector {
+    fn device(&self, name: &str, dir: &Path, out: &mut MetricSet) {
+        let operstate = std::fs::read_to_string(dir.join("operstate")).unwrap_or_default();
+        out.push(
+            "node_network_up",
+            "Value is 1 if operstate is 'up', 0 otherwise.",
+            MetricType::Gauge,
+            &[("device", name)],
+            if operstate.trim() == "up" { 1.0 } else { 0.0 },
+        );
+        for (file, suffix, kind) in PROPERTIES {
+            if let Some(v) = read_int(&dir.join(file)) {
+                let metric = format!("node_network_{suffix}");
+                let help = format!("Network device property: {suffix}");
+                out.push(&metric, &help, kind, &[("device", name)], v as f64);
+            }
+        }
+        if let Some(mbit) = read_int(&dir.join("speed")) {
+            // Virtual devices report -1; node_exporter keeps it unless told
+            // to ignore invalid speeds.
+            if mbit >= 0 || !self.ignore_invalid_speed {
+                out.push(
+                    "node_network_speed_bytes",
+                    "Network device property: speed_bytes",
+                    MetricType::Gauge,
+                    &[("device", name)],
+                    (mbit * 1000 * 1000 / 8) as f64,
+                );
+            }
+        }
+    }
+}
+
+impl Collector for NetclassCollector {
+    fn update(&self, out: &mut MetricSet) -> Result<()> {
+        let entries = std::fs::read_dir(&self.dir)
+            .map_err(|e| anyhow::anyhow!("Failed to list {}: {e}", self.dir.display()))?;
+        for entry in entries.flatten() {
+            // Interfaces are symlinks (or directories); `bonding_masters` is a file.
+            if entry.file_type().map(|t| t.is_file()).unwrap_or(true) {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if self.ignored.is_match(&name) {
+                continue;
+            }
+            self.device(&name, &entry.path(), out);
+        }
+        Ok(())
+    }
+}
