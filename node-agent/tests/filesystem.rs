@@ -250,3 +250,38 @@ fn same_filesystem_samples_as_node_exporter_on_real_statfs() {
         diffs.join("\n")
     );
 }
+
+#[test]
+fn mounts_after_a_hung_one_in_the_same_scrape_are_still_statted() {
+    use node_agent::collectors::filesystem::statfs::{GuardedStatfs, Outcome};
+    let mut fake = FakeStatfs::default();
+    for p in ["/a", "/c", "/gone"] {
+        fake.table.insert(PathBuf::from(p), stat(5));
+    }
+    let fake = Arc::new(fake);
+    let guard = GuardedStatfs::new(fake.clone(), Duration::from_millis(100));
+    let mounts: Vec<(String, PathBuf)> = ["/a", "/gone", "/c"]
+        .iter()
+        .map(|m| (m.to_string(), PathBuf::from(m)))
+        .collect();
+    let kinds = |v: Vec<Outcome>| -> Vec<&'static str> {
+        v.iter()
+            .map(|o| match o {
+                Outcome::Stat(_) => "stat",
+                Outcome::Failed(_) => "failed",
+                Outcome::Stuck => "stuck",
+            })
+            .collect()
+    };
+    assert_eq!(kinds(guard.stat_all(&mounts)), ["stat", "stuck", "stat"]);
+    assert_eq!(kinds(guard.stat_all(&mounts)), ["stat", "stuck", "stat"]);
+    assert_eq!(fake.calls(Path::new("/gone")), 1);
+    assert_eq!(fake.calls(Path::new("/c")), 2);
+    fake.release();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !guard.stuck_mounts().is_empty() {
+        assert!(Instant::now() < deadline, "stuck mark never cleared");
+        std::thread::yield_now();
+    }
+    assert_eq!(kinds(guard.stat_all(&mounts)), ["stat", "stat", "stat"]);
+}

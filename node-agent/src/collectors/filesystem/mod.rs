@@ -216,6 +216,7 @@ fn emit(out: &mut MetricSet, m: &Mount, outcome: Outcome) {
 impl Collector for FilesystemCollector {
     fn update(&self, out: &mut MetricSet) -> Result<()> {
         let mut seen = HashSet::new();
+        let mut wanted = Vec::new();
         for m in self.mounts()? {
             if self.mount_points_exclude.is_match(&m.mount_point)
                 || self.fs_types_exclude.is_match(&m.fs_type)
@@ -223,12 +224,20 @@ impl Collector for FilesystemCollector {
                 continue;
             }
             // The same filesystem mounted twice at one place is reported once.
-            if !seen.insert((m.device.clone(), m.mount_point.clone(), m.fs_type.clone())) {
-                continue;
+            if seen.insert((m.device.clone(), m.mount_point.clone(), m.fs_type.clone())) {
+                wanted.push(m);
             }
-            let path = self.rootfs.join(m.mount_point.trim_start_matches('/'));
-            let outcome = self.statfs.stat(&m.mount_point, &path);
-            emit(out, &m, outcome);
+        }
+        let paths: Vec<(String, PathBuf)> = wanted
+            .iter()
+            .map(|m| {
+                let path = self.rootfs.join(m.mount_point.trim_start_matches('/'));
+                (m.mount_point.clone(), path)
+            })
+            .collect();
+        let outcomes = self.statfs.stat_all(&paths);
+        for (m, outcome) in wanted.iter().zip(outcomes) {
+            emit(out, m, outcome);
         }
         Ok(())
     }

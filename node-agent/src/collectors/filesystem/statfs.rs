@@ -77,13 +77,21 @@ pub enum Outcome {
 }
 
 struct Job {
+    index: usize,
     path: PathBuf,
     mount: String,
+    /// Set by the worker (under the `stuck` lock) once statfs returned.
     done: Arc<AtomicBool>,
-    reply: mpsc::SyncSender<io::Result<FsStat>>,
+    /// Set when the batch was given up: the worker skips its remaining jobs.
+    cancelled: Arc<AtomicBool>,
+    reply: mpsc::Sender<(usize, io::Result<FsStat>)>,
 }
 
 /// Runs statfs calls on a worker thread with a timeout (see module docs).
+///
+/// A scrape hands all its mounts to the worker at once and collects the
+/// answers in order, so a scrape costs two thread hand-offs, not two per
+/// mount.
 pub struct GuardedStatfs {
     inner: Arc<dyn Statfs>,
     timeout: Duration,
@@ -120,65 +128,123 @@ impl GuardedStatfs {
             .spawn(move || {
                 // Ends when the guard drops or abandons this worker's sender.
                 for job in rx {
+                    if job.cancelled.load(Ordering::SeqCst) {
+                        continue;
+                    }
                     let result = inner.statfs(&job.path);
                     {
                         let mut stuck = lock(&stuck);
                         job.done.store(true, Ordering::SeqCst);
                         stuck.remove(&job.mount);
                     }
-                    let _ = job.reply.send(result);
+                    let _ = job.reply.send((job.index, result));
                 }
             });
         if let Err(e) = spawned {
-            // The send below then fails and the mount reports device_error.
+            // The sends then fail and the mounts report device_error.
             eprintln!("node-agent: cannot start statfs worker: {e}");
         }
         tx
     }
 
-    /// statfs of `path` (the mount `mount`), bounded by the timeout.
+    /// statfs of one `path` (the mount `mount`), bounded by the timeout.
     pub fn stat(&self, mount: &str, path: &Path) -> Outcome {
-        if lock(&self.stuck).contains(mount) {
-            return Outcome::Stuck;
-        }
-        let mut worker = lock(&self.worker);
-        let tx = worker.get_or_insert_with(|| self.spawn_worker());
-        let done = Arc::new(AtomicBool::new(false));
-        let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job {
-            path: path.to_path_buf(),
-            mount: mount.to_string(),
-            done: Arc::clone(&done),
-            reply,
+        let mut v = self.stat_all(&[(mount.to_string(), path.to_path_buf())]);
+        v.pop().unwrap_or(Outcome::Stuck)
+    }
+
+    /// statfs of each `(mount point, path)`, each bounded by the timeout.
+    /// Stuck mounts are answered at once without a call.
+    pub fn stat_all(&self, mounts: &[(String, PathBuf)]) -> Vec<Outcome> {
+        let mut results: Vec<Option<Outcome>> = mounts.iter().map(|_| None).collect();
+        let mut pending: Vec<usize> = {
+            let stuck = lock(&self.stuck);
+            (0..mounts.len())
+                .filter(|&i| {
+                    let is_stuck = stuck.contains(&mounts[i].0);
+                    if is_stuck {
+                        results[i] = Some(Outcome::Stuck);
+                    }
+                    !is_stuck
+                })
+                .collect()
         };
-        if tx.send(job).is_err() {
-            *worker = None;
-            return Outcome::Failed(io::Error::other("statfs worker unavailable"));
+        let mut worker = lock(&self.worker);
+        while !pending.is_empty() {
+            pending = self.run_batch(&mut worker, mounts, &pending, &mut results);
         }
-        match answer.recv_timeout(self.timeout) {
-            Ok(Ok(stat)) => Outcome::Stat(stat),
-            Ok(Err(e)) => Outcome::Failed(e),
-            Err(RecvTimeoutError::Timeout) => {
-                let mut stuck = lock(&self.stuck);
-                if done.load(Ordering::SeqCst) {
-                    // It answered just now; take the answer.
-                    drop(stuck);
-                    return match answer.recv() {
-                        Ok(Ok(stat)) => Outcome::Stat(stat),
-                        Ok(Err(e)) => Outcome::Failed(e),
-                        Err(_) => Outcome::Stuck,
-                    };
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Outcome::Stuck))
+            .collect()
+    }
+
+    /// Sends `pending` to the worker and collects answers until one times
+    /// out; returns the indexes still to do (after the stuck one).
+    fn run_batch(
+        &self,
+        worker: &mut Option<mpsc::Sender<Job>>,
+        mounts: &[(String, PathBuf)],
+        pending: &[usize],
+        results: &mut [Option<Outcome>],
+    ) -> Vec<usize> {
+        let tx = worker.get_or_insert_with(|| self.spawn_worker());
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let (reply, answers) = mpsc::channel();
+        let mut done_flags = Vec::with_capacity(pending.len());
+        for &i in pending {
+            let done = Arc::new(AtomicBool::new(false));
+            done_flags.push(Arc::clone(&done));
+            let job = Job {
+                index: i,
+                path: mounts[i].1.clone(),
+                mount: mounts[i].0.clone(),
+                done,
+                cancelled: Arc::clone(&cancelled),
+                reply: reply.clone(),
+            };
+            if tx.send(job).is_err() {
+                *worker = None;
+                for &j in pending {
+                    results[j] = Some(Outcome::Failed(io::Error::other(
+                        "statfs worker unavailable",
+                    )));
                 }
-                stuck.insert(mount.to_string());
-                // Abandon the blocked worker; the next call starts a new one.
-                *worker = None;
-                Outcome::Stuck
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                *worker = None;
-                Outcome::Failed(io::Error::other("statfs worker exited"))
+                return Vec::new();
             }
         }
+        drop(reply);
+        for (k, &i) in pending.iter().enumerate() {
+            let answer = match answers.recv_timeout(self.timeout) {
+                Ok(a) => Some(a),
+                Err(RecvTimeoutError::Timeout) => {
+                    let mut stuck = lock(&self.stuck);
+                    if done_flags[k].load(Ordering::SeqCst) {
+                        // It answered just now; take the answer.
+                        drop(stuck);
+                        answers.recv().ok()
+                    } else {
+                        stuck.insert(mounts[i].0.clone());
+                        results[i] = Some(Outcome::Stuck);
+                        // Abandon the blocked worker (it skips the rest of
+                        // this batch); a fresh one takes the remaining mounts.
+                        cancelled.store(true, Ordering::SeqCst);
+                        *worker = None;
+                        return pending[k + 1..].to_vec();
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => None,
+            };
+            results[i] = Some(match answer {
+                Some((_, Ok(stat))) => Outcome::Stat(stat),
+                Some((_, Err(e))) => Outcome::Failed(e),
+                None => {
+                    *worker = None;
+                    Outcome::Failed(io::Error::other("statfs worker exited"))
+                }
+            });
+        }
+        Vec::new()
     }
 }
 
