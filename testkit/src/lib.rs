@@ -1,13 +1,22 @@
 //! Test support: real services on free ports in temporary directories.
 //!
 //! Layout:
-//! - [`process`]: a child process killed by pid when its guard drops, plus
+//! - [`process`]: a child process stopped by pid when its guard drops, plus
 //!   [`free_port`] and [`wait_for_port`].
+//! - [`pg`]: a PostgreSQL primary and streaming replicas ([`PgCluster`]).
+//! - [`redis`]: a throwaway redis-server ([`RedisServer`]).
+//! - [`shared`]: one cluster per test process, shared by its tests, each test
+//!   in a database of its own ([`shared::database`]).
 //!
 //! Everything here starts *real* software (never mocks) and cleans up after
 //! itself by pid — never by process name — so parallel test runs and a
 //! developer's own services are left alone.
 
+pub mod pg;
 pub mod process;
+pub mod redis;
+pub mod shared;
 
+pub use pg::{Durability, PgCluster, PgOptions};
 pub use process::{free_port, wait_for_port, ChildGuard};
+pub use redis::RedisServer;

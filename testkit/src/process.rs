@@ -36,6 +36,9 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> Result<()> {
 pub struct ChildGuard {
     child: Option<Child>,
     name: String,
+    /// Signal sent first on drop; SIGKILL follows if the child has not exited
+    /// within five seconds. `None` means SIGKILL straight away.
+    stop_signal: Option<i32>,
 }
 
 impl ChildGuard {
@@ -47,7 +50,14 @@ impl ChildGuard {
         Ok(Self {
             child: Some(child),
             name: name.to_string(),
+            stop_signal: None,
         })
+    }
+
+    /// Stops the child with `signal` (then SIGKILL after 5 s) instead of SIGKILL.
+    pub fn with_stop_signal(mut self, signal: i32) -> Self {
+        self.stop_signal = Some(signal);
+        self
     }
 
     /// The child's pid (for /proc/<pid>/stat readings and signals).
@@ -66,17 +76,32 @@ impl ChildGuard {
         Ok(())
     }
 
-    /// Kills the child now and waits for it (idempotent).
+    /// Stops the child now (its stop signal, else SIGKILL) and waits for it.
+    /// Idempotent.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Some(signal) = self.stop_signal {
+            // SAFETY: kill(2) on our own, not yet reaped, child.
+            unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Returns `Some(status)` if the child has already exited.
     pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Gives up ownership without killing (the caller takes over).

@@ -1,0 +1,32 @@
+//! enroll-server: the course registration API.
+//!
+//! Layout:
+//! - [`config`]: settings, layered defaults < YAML < environment < flags.
+//! - [`startup`]: [`startup::Application::build`] and `run_until_stopped`,
+//!   the one start-up path for `main` and the tests.
+//! - [`routes`]: one router per resource (auth, me, courses, window, admin,
+//!   health, docs).
+//! - [`domain`]: validated types (courses, schedules, students).
+//! - [`db`]: the primary and its replicas — where each query goes, replica
+//!   health and lag.
+//! - [`session`], [`auth`], [`password`]: sessions in Redis, who is calling,
+//!   argon2id.
+//! - [`error`], [`extract`]: one API error type; extractors that turn bad
+//!   input into coded errors.
+//! - [`metrics`]: Prometheus metrics and the HTTP middleware.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod password;
+pub mod routes;
+pub mod session;
+pub mod startup;
+pub mod state;
+
+pub use config::{Cli, Options, Settings};
+pub use startup::Application;

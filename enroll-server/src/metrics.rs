@@ -1,0 +1,160 @@
+//! Prometheus metrics of one enroll-server process.
+//!
+//! Names follow `enroll_<what>_<unit>[_total]`; labels are low-cardinality
+//! (route templates, not raw paths). The alert rules in `rules/enroll.yml`
+//! and the Grafana dashboard depend on these names.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// All metrics, registered in one registry.
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub db_pool_connections: IntGaugeVec,
+    pub db_up: IntGauge,
+    pub redis_up: IntGauge,
+    pub replica_lag: prometheus::GaugeVec,
+    pub replica_healthy: IntGaugeVec,
+    pub replica_fallbacks: IntCounterVec,
+    pub queue_length: IntGaugeVec,
+    pub tickets: IntCounterVec,
+    pub decisions: IntCounterVec,
+    pub batch_size: Histogram,
+    pub commit_seconds: Histogram,
+    pub lease_takeovers: IntCounter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let m = Self {
+            http_requests: IntCounterVec::new(
+                Opts::new("enroll_http_requests_total", "HTTP requests answered, by route template, method and status code."),
+                &["route", "method", "status"],
+            )
+            .unwrap(),
+            http_duration: HistogramVec::new(
+                HistogramOpts::new("enroll_http_request_duration_seconds", "Time to answer an HTTP request, by route template and method.")
+                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+                &["route", "method"],
+            )
+            .unwrap(),
+            db_pool_connections: IntGaugeVec::new(
+                Opts::new("enroll_db_pool_connections", "Connections in a database pool, by pool (primary or replica address) and state (idle, busy)."),
+                &["pool", "state"],
+            )
+            .unwrap(),
+            db_up: IntGauge::new("enroll_db_up", "1 when the last check reached the primary database.").unwrap(),
+            redis_up: IntGauge::new("enroll_redis_up", "1 when the last check reached Redis.").unwrap(),
+            replica_lag: prometheus::GaugeVec::new(
+                Opts::new("enroll_replica_lag_seconds", "Replay lag of each replica behind the primary."),
+                &["replica"],
+            )
+            .unwrap(),
+            replica_healthy: IntGaugeVec::new(
+                Opts::new("enroll_replica_healthy", "1 when a replica is reachable and within the lag bound, so it serves reads."),
+                &["replica"],
+            )
+            .unwrap(),
+            replica_fallbacks: IntCounterVec::new(
+                Opts::new("enroll_replica_fallbacks_total", "Reads meant for a replica that went to the primary, by reason (no_healthy_replica, replica_error)."),
+                &["reason"],
+            )
+            .unwrap(),
+            queue_length: IntGaugeVec::new(
+                Opts::new("enroll_queue_length", "Tickets waiting in a course's queue."),
+                &["course"],
+            )
+            .unwrap(),
+            tickets: IntCounterVec::new(
+                Opts::new("enroll_tickets_total", "Enrollment requests answered, by outcome (queued, duplicate_retry, refused_full, refused_enrolled, refused_closed)."),
+                &["outcome"],
+            )
+            .unwrap(),
+            decisions: IntCounterVec::new(
+                Opts::new("enroll_admission_decisions_total", "Tickets decided by admission, by outcome (enrolled, rejected) and reason."),
+                &["outcome", "reason"],
+            )
+            .unwrap(),
+            batch_size: Histogram::with_opts(
+                HistogramOpts::new("enroll_admission_batch_size", "Tickets decided per admission transaction.")
+                    .buckets(vec![1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0, 500.0, 1000.0]),
+            )
+            .unwrap(),
+            commit_seconds: Histogram::with_opts(
+                HistogramOpts::new("enroll_admission_commit_seconds", "Duration of one admission transaction, from BEGIN to COMMIT.")
+                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+            )
+            .unwrap(),
+            lease_takeovers: IntCounter::new("enroll_admission_lease_takeovers_total", "Course leases taken over after another worker's lease expired.").unwrap(),
+            registry,
+        };
+        let r = &m.registry;
+        r.register(Box::new(m.http_requests.clone())).unwrap();
+        r.register(Box::new(m.http_duration.clone())).unwrap();
+        r.register(Box::new(m.db_pool_connections.clone())).unwrap();
+        r.register(Box::new(m.db_up.clone())).unwrap();
+        r.register(Box::new(m.redis_up.clone())).unwrap();
+        r.register(Box::new(m.replica_lag.clone())).unwrap();
+        r.register(Box::new(m.replica_healthy.clone())).unwrap();
+        r.register(Box::new(m.replica_fallbacks.clone())).unwrap();
+        r.register(Box::new(m.queue_length.clone())).unwrap();
+        r.register(Box::new(m.tickets.clone())).unwrap();
+        r.register(Box::new(m.decisions.clone())).unwrap();
+        r.register(Box::new(m.batch_size.clone())).unwrap();
+        r.register(Box::new(m.commit_seconds.clone())).unwrap();
+        r.register(Box::new(m.lease_takeovers.clone())).unwrap();
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+        .unwrap();
+        m
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding of gathered metrics cannot fail");
+        String::from_utf8(buf).expect("metrics text is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Middleware counting and timing every request by its route template.
+pub async fn track_http(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    metrics
+        .http_duration
+        .with_label_values(&[&route, &method])
+        .observe(start.elapsed().as_secs_f64());
+    metrics
+        .http_requests
+        .with_label_values(&[&route, &method, response.status().as_str()])
+        .inc();
+    response
+}

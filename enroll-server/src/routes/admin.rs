@@ -1,0 +1,255 @@
+//! Admin routes (`Authorization: Bearer <ENROLL_ADMIN_TOKEN>`): courses,
+//! student import, rosters. The registration window is in [`super::window`].
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures::future::try_join_all;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::Admin;
+use crate::domain::course::{Course, CoursePatch, NewCourse, COURSE_COLUMNS};
+use crate::domain::student::NewStudent;
+use crate::error::{db_error, ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+use crate::routes::courses::course_not_found;
+use crate::state::AppState;
+
+/// Most students one import request may carry (bounded work per request).
+pub const MAX_IMPORT: usize = 5_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/courses", post(create_courses))
+        .route("/api/v1/admin/courses/{id}", patch(update_course))
+        .route("/api/v1/admin/courses/{id}/roster", get(roster))
+        .route("/api/v1/admin/students", post(import_students))
+}
+
+/// A JSON body that is one item or an array of items.
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: DeserializeOwned> OneOrMany<T> {
+    /// Decodes with the item type's own error messages (unknown fields named).
+    fn decode(value: Value) -> Result<Self, ApiError> {
+        let invalid = |e: serde_json::Error| ApiError::unprocessable("invalid_body", e.to_string());
+        match value {
+            Value::Array(_) => serde_json::from_value(value)
+                .map(Self::Many)
+                .map_err(invalid),
+            Value::Object(_) => serde_json::from_value(value)
+                .map(Self::One)
+                .map_err(invalid),
+            _ => Err(ApiError::unprocessable(
+                "invalid_body",
+                "expected an object or an array",
+            )),
+        }
+    }
+
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::One(t) => vec![t],
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// Creates one course (object body, object answer) or many (array body,
+/// array answer) in one transaction.
+#[utoipa::path(post, path = "/api/v1/admin/courses", request_body = Vec<NewCourse>,
+    security(("admin_token" = [])),
+    responses((status = 201, body = Vec<Course>), (status = 409, body = ErrorBody, description = "duplicate_code"),
+              (status = 422, body = ErrorBody)))]
+pub async fn create_courses(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = OneOrMany::<NewCourse>::decode(body)?;
+    let single = matches!(input, OneOrMany::One(_));
+    let courses = input.into_vec();
+    if courses.is_empty() || courses.len() > 1000 {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            "send 1 to 1000 courses",
+        ));
+    }
+    for c in &courses {
+        c.validate()?;
+    }
+    let sql = format!(
+        "INSERT INTO courses (code, name, professor, department, credits, capacity, schedule) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COURSE_COLUMNS}"
+    );
+    let mut tx = state.db.primary.begin().await?;
+    let mut created = Vec::with_capacity(courses.len());
+    for c in courses {
+        let course: Course = sqlx::query_as(&sql)
+            .bind(&c.code)
+            .bind(&c.name)
+            .bind(&c.professor)
+            .bind(&c.department)
+            .bind(c.credits)
+            .bind(c.capacity)
+            .bind(sqlx::types::Json(&c.schedule))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| db_error(e, "duplicate_code", "invalid_field"))?;
+        created.push(course);
+    }
+    tx.commit().await?;
+    tracing::info!(count = created.len(), "courses created");
+    let body = if single {
+        serde_json::to_value(&created[0])
+    } else {
+        serde_json::to_value(&created)
+    }
+    .map_err(anyhow::Error::from)?;
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Changes a course. Lowering the capacity below the seats already taken is
+/// refused by the database itself (409 `capacity_below_enrolled`).
+#[utoipa::path(patch, path = "/api/v1/admin/courses/{id}", request_body = CoursePatch,
+    security(("admin_token" = [])),
+    responses((status = 200, body = Course), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "capacity_below_enrolled")))]
+pub async fn update_course(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(patch): ApiJson<CoursePatch>,
+) -> ApiResult<Json<Course>> {
+    patch.validate()?;
+    let sql = format!(
+        "UPDATE courses SET name = COALESCE($2, name), professor = COALESCE($3, professor), \
+         department = COALESCE($4, department), credits = COALESCE($5, credits), \
+         capacity = COALESCE($6, capacity), schedule = COALESCE($7, schedule), updated_at = now() \
+         WHERE id = $1 RETURNING {COURSE_COLUMNS}"
+    );
+    let course: Option<Course> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(&patch.name)
+        .bind(&patch.professor)
+        .bind(&patch.department)
+        .bind(patch.credits)
+        .bind(patch.capacity)
+        .bind(patch.schedule.as_ref().map(sqlx::types::Json))
+        .fetch_optional(&state.db.primary)
+        .await
+        .map_err(|e| db_error(e, "conflict", "capacity_below_enrolled"))?;
+    course.map(Json).ok_or_else(course_not_found)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportResult {
+    pub created: usize,
+    pub students: Vec<ImportedStudent>,
+}
+
+#[derive(Serialize, ToSchema, sqlx::FromRow)]
+pub struct ImportedStudent {
+    pub id: i64,
+    pub student_no: String,
+}
+
+/// Imports students (one object or an array, at most 5,000 per request),
+/// all or nothing; a student number that exists already fails the whole
+/// request with 409 `duplicate_student_no`.
+#[utoipa::path(post, path = "/api/v1/admin/students", request_body = Vec<NewStudent>,
+    security(("admin_token" = [])),
+    responses((status = 201, body = ImportResult), (status = 409, body = ErrorBody, description = "duplicate_student_no")))]
+pub async fn import_students(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<ImportResult>)> {
+    let students = OneOrMany::<NewStudent>::decode(body)?.into_vec();
+    if students.is_empty() || students.len() > MAX_IMPORT {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            format!("send 1 to {MAX_IMPORT} students per request"),
+        ));
+    }
+    for s in &students {
+        s.validate()?;
+    }
+    let hashes = try_join_all(
+        students
+            .iter()
+            .map(|s| state.hasher.hash(s.password.clone())),
+    )
+    .await?;
+    let column =
+        |f: fn(&NewStudent) -> &String| students.iter().map(f).cloned().collect::<Vec<_>>();
+    let rows: Vec<ImportedStudent> = sqlx::query_as(
+        "INSERT INTO students (student_no, name, email, password_hash) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
+         RETURNING id, student_no",
+    )
+    .bind(column(|s| &s.student_no))
+    .bind(column(|s| &s.name))
+    .bind(column(|s| &s.email))
+    .bind(&hashes)
+    .fetch_all(&state.db.primary)
+    .await
+    .map_err(|e| db_error(e, "duplicate_student_no", "invalid_field"))?;
+    tracing::info!(count = rows.len(), "students imported");
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportResult {
+            created: rows.len(),
+            students: rows,
+        }),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Roster {
+    pub course: Course,
+    pub students: Vec<RosterEntry>,
+}
+
+#[derive(Serialize, ToSchema, sqlx::FromRow)]
+pub struct RosterEntry {
+    pub id: i64,
+    pub student_no: String,
+    pub name: String,
+    pub email: String,
+    pub enrolled_at: DateTime<Utc>,
+}
+
+/// Who holds a seat in the course (from the primary: exact, not stale).
+#[utoipa::path(get, path = "/api/v1/admin/courses/{id}/roster", security(("admin_token" = [])),
+    responses((status = 200, body = Roster), (status = 404, body = ErrorBody)))]
+pub async fn roster(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Roster>> {
+    let pool = &state.db.primary;
+    let course: Course = sqlx::query_as(&format!(
+        "SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(course_not_found)?;
+    let students: Vec<RosterEntry> = sqlx::query_as(
+        "SELECT s.id, s.student_no, s.name, s.email, e.enrolled_at FROM enrollments e \
+         JOIN students s ON s.id = e.student_id WHERE e.course_id = $1 ORDER BY e.enrolled_at, s.student_no",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Json(Roster { course, students }))
+}

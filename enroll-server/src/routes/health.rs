@@ -1,0 +1,83 @@
+//! `GET /healthz`, `GET /readyz`, `GET /metrics`.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::ReplicaStatus;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// The process is alive (no dependency is checked).
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "ok")))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok` or the reason the primary is unusable.
+    pub primary: String,
+    /// `ok` or the reason Redis is unusable.
+    pub redis: String,
+    /// Every replica's state and lag; replicas never make the service unready.
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+/// Ready when the primary and Redis answer (503 otherwise); reports each
+/// replica's state and lag.
+#[utoipa::path(get, path = "/readyz",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let timeout = std::time::Duration::from_secs(2);
+    let primary = tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db.primary));
+    let mut redis = state.redis.clone();
+    let ping_cmd = redis::cmd("PING");
+    let ping = tokio::time::timeout(timeout, ping_cmd.query_async::<String>(&mut redis));
+    let (primary, ping) = tokio::join!(primary, ping);
+    let primary = match primary {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: timed out".to_string(),
+    };
+    let redis = match ping {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: timed out".to_string(),
+    };
+    state.metrics.db_up.set((primary == "ok") as i64);
+    state.metrics.redis_up.set((redis == "ok") as i64);
+    let status = if primary == "ok" && redis == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        primary,
+        redis,
+        replicas: state.db.replica_status(),
+    };
+    (status, Json(body))
+}
+
+/// Prometheus text exposition of this process's metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

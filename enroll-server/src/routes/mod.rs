@@ -1,0 +1,9 @@
+//! One router per resource, merged in [`crate::startup`].
+
+pub mod admin;
+pub mod auth;
+pub mod courses;
+pub mod docs;
+pub mod health;
+pub mod me;
+pub mod window;

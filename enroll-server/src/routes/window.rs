@@ -1,0 +1,90 @@
+//! The registration window: when enrollment requests are accepted.
+
+use axum::extract::State;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::auth::Admin;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/registration-window", get(show))
+        .route("/api/v1/admin/registration-window", put(set))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowRequest {
+    /// RFC 3339, e.g. 2026-02-10T09:00:00+09:00.
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Window {
+    pub opens_at: Option<DateTime<Utc>>,
+    pub closes_at: Option<DateTime<Utc>>,
+    /// Whether enrollment requests are accepted right now.
+    pub open: bool,
+}
+
+/// The current window (public: clients show a countdown).
+#[utoipa::path(get, path = "/api/v1/registration-window", responses((status = 200, body = Window)))]
+pub async fn show(State(state): State<AppState>) -> ApiResult<Json<Window>> {
+    Ok(Json(current(&state.db.primary, Utc::now()).await?))
+}
+
+/// Sets the window (admin).
+#[utoipa::path(put, path = "/api/v1/admin/registration-window", request_body = WindowRequest,
+    security(("admin_token" = [])),
+    responses((status = 200, body = Window), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody, description = "invalid_window")))]
+pub async fn set(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<WindowRequest>,
+) -> ApiResult<Json<Window>> {
+    if req.closes_at <= req.opens_at {
+        return Err(ApiError::unprocessable(
+            "invalid_window",
+            "closes_at must be after opens_at",
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO registration_window (singleton, opens_at, closes_at) VALUES (TRUE, $1, $2) \
+         ON CONFLICT (singleton) DO UPDATE SET opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at",
+    )
+    .bind(req.opens_at)
+    .bind(req.closes_at)
+    .execute(&state.db.primary)
+    .await?;
+    tracing::info!(opens_at = %req.opens_at, closes_at = %req.closes_at, "registration window set");
+    Ok(Json(current(&state.db.primary, Utc::now()).await?))
+}
+
+/// The window as stored, evaluated at `now`.
+pub async fn current(pool: &PgPool, now: DateTime<Utc>) -> Result<Window, sqlx::Error> {
+    let row: Option<(DateTime<Utc>, DateTime<Utc>)> =
+        sqlx::query_as("SELECT opens_at, closes_at FROM registration_window")
+            .fetch_optional(pool)
+            .await?;
+    Ok(match row {
+        Some((opens_at, closes_at)) => Window {
+            opens_at: Some(opens_at),
+            closes_at: Some(closes_at),
+            open: opens_at <= now && now < closes_at,
+        },
+        None => Window {
+            opens_at: None,
+            closes_at: None,
+            open: false,
+        },
+    })
+}

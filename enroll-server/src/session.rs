@@ -1,0 +1,134 @@
+//! Login sessions, stored in Redis so any instance serves any student.
+//!
+//! The cookie carries a random 256-bit token; Redis stores only its SHA-256
+//! (`sess:<hex>`), so a copy of Redis's memory holds no usable session.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use rand::RngCore;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiResult;
+
+/// Name of the session cookie.
+pub const COOKIE_NAME: &str = "enroll_session";
+
+/// What a session knows about its student.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub student_id: i64,
+    pub student_no: String,
+}
+
+/// Creates, reads and deletes sessions.
+#[derive(Clone)]
+pub struct SessionStore {
+    redis: ConnectionManager,
+    ttl: Duration,
+}
+
+impl SessionStore {
+    pub fn new(redis: ConnectionManager, ttl: Duration) -> Self {
+        Self { redis, ttl }
+    }
+
+    /// Session lifetime (also the cookie's Max-Age).
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Starts a session and returns the token for the cookie.
+    pub async fn create(&self, session: &Session) -> ApiResult<String> {
+        let mut raw = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let value = serde_json::to_string(session).map_err(anyhow::Error::from)?;
+        let mut redis = self.redis.clone();
+        let _: () = redis.set_ex(key(&token), value, self.ttl.as_secs()).await?;
+        Ok(token)
+    }
+
+    /// The session for `token`, if it exists and has not expired.
+    pub async fn get(&self, token: &str) -> ApiResult<Option<Session>> {
+        if token.is_empty() || token.len() > 100 {
+            return Ok(None);
+        }
+        let mut redis = self.redis.clone();
+        let value: Option<String> = redis.get(key(token)).await?;
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    /// Ends the session (idempotent).
+    pub async fn delete(&self, token: &str) -> ApiResult<()> {
+        let mut redis = self.redis.clone();
+        let _: () = redis.del(key(token)).await?;
+        Ok(())
+    }
+}
+
+fn key(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut hex = String::with_capacity(5 + 64);
+    hex.push_str("sess:");
+    for b in digest {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// `Set-Cookie` value starting a session.
+pub fn set_cookie(token: &str, ttl: Duration, secure: bool) -> String {
+    format!(
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        ttl.as_secs(),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// `Set-Cookie` value ending a session.
+pub fn clear_cookie(secure: bool) -> String {
+    format!(
+        "{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The session token from a `Cookie` header, if present.
+pub fn token_from_cookies(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE_NAME)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_flags() {
+        let c = set_cookie("abc", Duration::from_secs(60), true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
+        assert!(!set_cookie("abc", Duration::from_secs(60), false).contains("Secure"));
+    }
+
+    #[test]
+    fn finds_token_among_cookies() {
+        assert_eq!(
+            token_from_cookies("a=1; enroll_session=xyz; b=2"),
+            Some("xyz")
+        );
+        assert_eq!(token_from_cookies("a=1"), None);
+    }
+
+    #[test]
+    fn redis_key_is_a_hash_not_the_token() {
+        let k = key("secret-token");
+        assert!(k.starts_with("sess:") && !k.contains("secret-token") && k.len() == 69);
+    }
+}

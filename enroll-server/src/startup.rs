@@ -1,0 +1,150 @@
+//! Building and running the server: one path for `main` and the tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::db::{Db, LsnHistory};
+use crate::metrics::{track_http, Metrics};
+use crate::password::PasswordHasher;
+use crate::routes;
+use crate::session::SessionStore;
+use crate::state::AppState;
+
+/// Embedded migrations (`enroll-server/migrations`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A built server: connected, migrated and bound, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Connects to PostgreSQL and Redis, applies migrations, binds the
+    /// listener (port 0 picks a free port) and starts the background tasks.
+    pub async fn build(settings: Settings) -> Result<Self> {
+        let metrics = Metrics::new();
+        let db = Db::connect(
+            &settings.database_url,
+            &settings.replica_urls,
+            settings.db_max_connections,
+            settings.replica_max_connections,
+            metrics.clone(),
+        )
+        .await?;
+        MIGRATOR
+            .run(&db.primary)
+            .await
+            .context("Failed to apply database migrations")?;
+        let redis = redis::Client::open(settings.redis_url.as_str())
+            .context("invalid Redis URL")?
+            .get_connection_manager()
+            .await
+            .context("Failed to connect to Redis")?;
+        let hasher = PasswordHasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
+        let state = AppState {
+            sessions: SessionStore::new(redis.clone(), settings.session_ttl),
+            settings: Arc::new(settings),
+            db,
+            redis,
+            hasher,
+            metrics,
+        };
+        let listener = TcpListener::bind(state.settings.listen)
+            .await
+            .with_context(|| format!("Failed to listen on {}", state.settings.listen))?;
+        let background = vec![tokio::spawn(monitor(state.clone()))];
+        Ok(Self {
+            listener,
+            router: router(state.clone()),
+            state,
+            background,
+        })
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Shared state (tests inspect metrics and pools through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests,
+    /// stops the background tasks and closes the pools.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        tracing::info!(addr = %self.local_addr(), "enroll-server listening");
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        for task in &self.background {
+            task.abort();
+        }
+        self.state.db.close().await;
+        served.context("HTTP server failed")
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::auth::router())
+        .merge(routes::me::router())
+        .merge(routes::courses::router())
+        .merge(routes::window::router())
+        .merge(routes::admin::router())
+        .merge(routes::health::router())
+        .merge(routes::docs::router())
+        .fallback(|| async { crate::error::ApiError::not_found("not_found", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            track_http,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Checks the primary, the replicas and Redis every
+/// `replica_check_interval`, keeping health flags and gauges current.
+async fn monitor(state: AppState) {
+    let mut history = LsnHistory::default();
+    let mut tick = tokio::time::interval(state.settings.replica_check_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        state
+            .db
+            .check(&mut history, state.settings.replica_max_lag)
+            .await;
+        let mut redis = state.redis.clone();
+        let up = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            redis::cmd("PING").query_async::<String>(&mut redis),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        state.metrics.redis_up.set(up as i64);
+    }
+}

@@ -1,0 +1,134 @@
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, browser, spawn_app, start, Spawn, PASSWORD};
+
+#[tokio::test]
+async fn login_sets_httponly_cookie_and_me_shows_the_student() {
+    let app = spawn_app().await;
+    app.import_students("A", 1).await;
+    let client = browser();
+    let res = client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"student_no": "A0", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("enroll_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "Secure is off by default: {cookie}"
+    );
+
+    let me: Value = client
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["student_no"], "A0");
+    assert_eq!(me["enrollments"], json!([]));
+    assert_eq!(me["credits_total"], 0);
+    assert!(me.get("password_hash").is_none());
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_student_get_invalid_credentials() {
+    let app = spawn_app().await;
+    app.import_students("B", 1).await;
+    for (no, pw) in [("B0", "wrong password"), ("nobody", PASSWORD)] {
+        let res = browser()
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"student_no": no, "password": pw}))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.headers().get("set-cookie").is_none());
+        assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+}
+
+#[tokio::test]
+async fn student_routes_need_a_session() {
+    let app = spawn_app().await;
+    let res = browser().get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let res = reqwest::Client::new()
+        .get(app.url("/api/v1/me"))
+        .header("cookie", "enroll_session=forged-token")
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = spawn_app().await;
+    app.import_students("C", 1).await;
+    let client = app.login("C0").await;
+    let res = client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let res = client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn sessions_are_shared_between_instances_on_one_redis() {
+    let a = spawn_app().await;
+    a.import_students("D", 1).await;
+    // A second server on the same database and the same Redis.
+    let b = start(Spawn {
+        database_url: a.database_url.clone(),
+        replica_urls: a.replica_urls.clone(),
+        redis_url: a.redis_url.clone(),
+        redis: None,
+        extra: Default::default(),
+    })
+    .await;
+    let cookie = a.login_cookie("D0").await;
+    let me_on_b = reqwest::Client::new()
+        .get(b.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me_on_b.status(),
+        StatusCode::OK,
+        "a session made on A works on B"
+    );
+    let me: Value = me_on_b.json().await.unwrap();
+    assert_eq!(me["student_no"], "D0");
+
+    let out = reqwest::Client::new()
+        .post(b.url("/api/v1/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let res = reqwest::Client::new()
+        .get(a.url("/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}

@@ -1,0 +1,240 @@
+//! `spawn_app()`: a real enroll-server on port 0, its own database on the
+//! shared PostgreSQL cluster (primary + streaming replica) and its own
+//! redis-server, started through the same `Application::build` as `main`.
+
+use std::time::{Duration, Instant};
+
+use enroll_server::config::Options;
+use enroll_server::startup::Application;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use testkit::RedisServer;
+use tokio::sync::oneshot;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub db: PgPool,
+    pub database_url: String,
+    pub replica_urls: Vec<String>,
+    pub redis_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    _redis: Option<RedisServer>,
+}
+
+/// What differs between test apps.
+pub struct Spawn {
+    pub database_url: String,
+    pub replica_urls: Vec<String>,
+    pub redis_url: String,
+    pub redis: Option<RedisServer>,
+    pub extra: Options,
+}
+
+impl Spawn {
+    /// A fresh database on the shared cluster and a fresh Redis.
+    pub fn fresh() -> Self {
+        let (database_url, replica_urls) = testkit::shared::database("api").expect("test database");
+        let redis = RedisServer::start().expect("redis-server");
+        Self {
+            database_url,
+            replica_urls,
+            redis_url: redis.url(),
+            redis: Some(redis),
+            extra: Options::default(),
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    start(Spawn::fresh()).await
+}
+
+pub async fn start(spec: Spawn) -> TestApp {
+    let options = Options {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        database_url: Some(spec.database_url.clone()),
+        replica_urls: Some(spec.replica_urls.clone()),
+        redis_url: Some(spec.redis_url.clone()),
+        admin_token: Some(ADMIN_TOKEN.into()),
+        // Cheap argon2id so tests are not CPU-bound; the algorithm is the same.
+        argon2_memory_kib: Some(1024),
+        argon2_iterations: Some(1),
+        replica_check_interval_ms: Some(100),
+        ..spec.extra
+    };
+    let app = Application::build(options.resolve().unwrap())
+        .await
+        .expect("build app");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    let db = PgPool::connect(&spec.database_url).await.unwrap();
+    TestApp {
+        base,
+        db,
+        database_url: spec.database_url,
+        replica_urls: spec.replica_urls,
+        redis_url: spec.redis_url,
+        stop: Some(tx),
+        _redis: spec.redis,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A client that keeps cookies, like a browser.
+pub fn browser() -> Client {
+    Client::builder().cookie_store(true).build().unwrap()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
+        Client::new()
+            .post(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_patch(&self, path: &str, body: &Value) -> Response {
+        Client::new()
+            .patch(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_put(&self, path: &str, body: &Value) -> Response {
+        Client::new()
+            .put(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Imports students `prefix0..prefixN` with [`PASSWORD`]; returns their ids.
+    pub async fn import_students(&self, prefix: &str, n: usize) -> Vec<i64> {
+        let students: Vec<Value> = (0..n)
+            .map(|i| {
+                json!({"student_no": format!("{prefix}{i}"), "name": format!("Student {i}"),
+                            "email": format!("{prefix}{i}@uni.test"), "password": PASSWORD})
+            })
+            .collect();
+        let res = self
+            .admin_post("/api/v1/admin/students", &json!(students))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.unwrap();
+        body["students"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_i64().unwrap())
+            .collect()
+    }
+
+    /// Creates one course; returns its id.
+    pub async fn create_course(
+        &self,
+        code: &str,
+        capacity: i32,
+        credits: i16,
+        schedule: Value,
+    ) -> i64 {
+        let res = self
+            .admin_post(
+                "/api/v1/admin/courses",
+                &json!({"code": code, "name": format!("Course {code}"), "professor": "Kim",
+                        "department": "CSE", "credits": credits, "capacity": capacity, "schedule": schedule}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+        let body: Value = res.json().await.unwrap();
+        body["id"].as_i64().unwrap()
+    }
+
+    /// Logs in a fresh browser as `student_no`.
+    pub async fn login(&self, student_no: &str) -> Client {
+        let client = browser();
+        let res = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"student_no": student_no, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "login {student_no}");
+        client
+    }
+
+    /// Logs in and returns the `name=value` session cookie to send by hand.
+    pub async fn login_cookie(&self, student_no: &str) -> String {
+        let res = reqwest::Client::new()
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"student_no": student_no, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "login {student_no}");
+        let set_cookie = res.headers()["set-cookie"].to_str().unwrap();
+        set_cookie.split(';').next().unwrap().to_string()
+    }
+
+    /// The value of a metric sample line starting with `prefix` (0 if absent).
+    pub async fn metric(&self, prefix: &str) -> f64 {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+/// Asserts the coded error envelope.
+pub async fn assert_error(res: Response, status: StatusCode, code: &str) {
+    assert_eq!(res.status(), status, "status for {code}");
+    let body: Value = res.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+}
+
+/// Polls `check` until it returns true or `timeout` passes (for conditions
+/// that depend on other processes, e.g. a replica catching up).
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

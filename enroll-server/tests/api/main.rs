@@ -1,0 +1,10 @@
+//! Integration tests against real PostgreSQL (primary + streaming replica)
+//! and a real redis-server. One test binary, so its tests share one cluster
+//! (each in a database of its own).
+
+mod admin;
+mod auth;
+mod catalogue;
+mod errors;
+mod helpers;
+mod replica;

@@ -1,0 +1,51 @@
+//! A throwaway redis-server on a free port.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::process::{free_port, wait_for_port, ChildGuard};
+
+/// A running redis-server, killed (by pid) when dropped. No persistence: it
+/// exists for one test or one local-stack run.
+#[derive(Debug)]
+pub struct RedisServer {
+    pub port: u16,
+    child: ChildGuard,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts redis-server on 127.0.0.1 and a free port.
+    pub fn start() -> Result<Self> {
+        let dir = tempfile::Builder::new().prefix("enroll-redis-").tempdir()?;
+        let port = free_port();
+        let mut cmd = Command::new("redis-server");
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--protected-mode", "no", "--loglevel", "warning"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let child = ChildGuard::spawn("redis-server", &mut cmd)?.with_stop_signal(libc::SIGTERM);
+        wait_for_port(port, Duration::from_secs(10))?;
+        Ok(Self {
+            port,
+            child,
+            _dir: dir,
+        })
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+}
