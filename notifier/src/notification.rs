@@ -61,11 +61,15 @@ impl Notification {
 
     /// One line for an overflow summary.
     pub fn summary_line(&self, queued_at: DateTime<Utc>) -> String {
-        let name = self
-            .common_labels()
-            .get("alertname")
-            .cloned()
-            .unwrap_or_else(|| format!("{} alerts", self.alerts.len()));
+        let values: Vec<&str> = self.group_labels.values().map(String::as_str).collect();
+        let name = if values.is_empty() {
+            self.common_labels()
+                .get("alertname")
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            values.join(" ")
+        };
         let count = if self.firing() > 0 {
             self.firing()
         } else {

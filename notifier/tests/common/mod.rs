@@ -100,9 +100,27 @@ impl FakeSlack {
         FakeSlack { inner, base }
     }
 
+    /// A "Slack" nothing listens on: every request fails to connect.
+    pub fn unreachable() -> FakeSlack {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        FakeSlack {
+            inner: Arc::default(),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
     /// Answers for the next requests, in order; afterwards every request is OK.
     pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
         self.inner.lock().unwrap().script.extend(answers);
+    }
+
+    /// Forgets the remaining scripted answers: from now on every request is OK.
+    pub fn recover(&self) {
+        self.inner.lock().unwrap().script.clear();
     }
 
     /// Every request received so far.
