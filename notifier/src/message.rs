@@ -177,6 +177,8 @@ fn label_list(labels: &BTreeMap<String, String>) -> String {
         .join(" ")
 }
 
+/// Headline, own labels and links first (they identify the alert), then the
+/// description, cut to what is left of the section's 3,000 characters.
 fn alert_text(a: &NotifiedAlert, common: &BTreeMap<String, String>) -> String {
     let ann = &a.alert.annotations;
     let state = if a.resolved {
@@ -188,11 +190,7 @@ fn alert_text(a: &NotifiedAlert, common: &BTreeMap<String, String>) -> String {
         .get("summary")
         .cloned()
         .unwrap_or_else(|| a.alert.name().to_string());
-    let mut text = format!("*{}* ({state})", escape(&headline));
-    if let Some(d) = ann.get("description") {
-        text.push('\n');
-        text.push_str(&escape(d));
-    }
+    let mut text = format!("*{}* ({state})", escape(&truncate(&headline, 300)));
     let own: BTreeMap<String, String> = a
         .alert
         .labels
@@ -202,7 +200,7 @@ fn alert_text(a: &NotifiedAlert, common: &BTreeMap<String, String>) -> String {
         .collect();
     if !own.is_empty() {
         text.push('\n');
-        text.push_str(&label_list(&own));
+        text.push_str(&truncate(&label_list(&own), 1000));
     }
     let mut links = Vec::new();
     if let Some(url) = ann.get("runbook_url").filter(|u| !u.is_empty()) {
@@ -213,7 +211,14 @@ fn alert_text(a: &NotifiedAlert, common: &BTreeMap<String, String>) -> String {
     }
     if !links.is_empty() {
         text.push('\n');
-        text.push_str(&links.join(" · "));
+        text.push_str(&truncate(&links.join(" · "), 1000));
+    }
+    if let Some(d) = ann.get("description").filter(|d| !d.is_empty()) {
+        let room = MAX_SECTION_CHARS.saturating_sub(text.chars().count() + 1);
+        if room > 1 {
+            text.push('\n');
+            text.push_str(&truncate(&escape(d), room));
+        }
     }
     text
 }
