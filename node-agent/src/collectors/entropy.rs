@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::{read, under, Collector};
+use super::{read_attr, under, Collector};
 use crate::config::Config;
 use crate::metrics::MetricSet;
 
@@ -24,7 +24,8 @@ pub fn build(config: &Config) -> Result<Box<dyn Collector>> {
 impl EntropyCollector {
     fn number(&self, file: &str) -> Result<f64> {
         let path = self.dir.join(file);
-        let text = read(&path)?;
+        let text =
+            read_attr(&path).with_context(|| format!("Failed to read {}", path.display()))?;
         text.trim()
             .parse()
             .with_context(|| format!("malformed {}: {text:?}", path.display()))

@@ -75,7 +75,41 @@ const fn spec(name: &'static str, build: BuildFn) -> CollectorSpec {
 
 /// Reads a whole (small) file, naming it in the error.
 pub(crate) fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("Failed to read {}", path.display()))
+    read_file(path).with_context(|| format!("Failed to read {}", path.display()))
+}
+
+/// Reads a procfs/sysfs file to its end. Unlike `fs::read_to_string` it does
+/// not fstat the file first to size the buffer: procfs and sysfs report a
+/// size of 0 or 4096 anyway, so that is one wasted syscall per file.
+pub(crate) fn read_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Reads a one-value sysfs or `/proc/sys` attribute. The kernel returns such
+/// an attribute whole in one read (it is at most a page), so this is one
+/// open, one read and one close.
+pub(crate) fn read_attr(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = [0u8; 4096];
+    let n = file.read(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 /// Opens a file for procfs-core's `FromRead` parsers, naming it in the error.
@@ -112,5 +146,47 @@ pub(crate) fn page_size() -> u64 {
         ps as u64
     } else {
         4096
+    }
+}
+
+/// A directory of attribute files (a sysfs device), opened once so each
+/// attribute is opened relative to it: the kernel then walks one path
+/// component instead of the whole (symlinked) sysfs path, which is most of
+/// the cost of reading sysfs.
+pub(crate) struct AttrDir {
+    dir: std::fs::File,
+}
+
+impl AttrDir {
+    /// Opens `path` as a directory.
+    pub(crate) fn open(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(path)?;
+        Ok(Self { dir })
+    }
+
+    /// Reads the one-value attribute `name` (see [`read_attr`]).
+    pub(crate) fn read(&self, name: &std::ffi::CStr) -> std::io::Result<String> {
+        use std::io::Read;
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: openat with a directory fd we own and a NUL-terminated
+        // name; a successful result is a new fd that the File then owns.
+        let fd = unsafe {
+            libc::openat(
+                self.dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut buf = [0u8; 4096];
+        let n = file.read(&mut buf)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 }

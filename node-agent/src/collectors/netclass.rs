@@ -6,45 +6,50 @@
 //! Not exported: `node_network_info`, whose labels differ between
 //! node_exporter releases (1.12 adds `adminstate`).
 
-use std::path::{Path, PathBuf};
+use std::ffi::CStr;
+use std::path::PathBuf;
 
 use anyhow::Result;
 use regex::Regex;
 
-use super::{regex, under, Collector};
+use super::{regex, under, AttrDir, Collector};
 use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
 
 /// (attribute file, metric suffix, type) exported when the file is readable.
-const PROPERTIES: [(&str, &str, MetricType); 16] = [
-    ("addr_assign_type", "address_assign_type", MetricType::Gauge),
-    ("carrier", "carrier", MetricType::Gauge),
+const PROPERTIES: [(&CStr, &str, MetricType); 16] = [
     (
-        "carrier_changes",
+        c"addr_assign_type",
+        "address_assign_type",
+        MetricType::Gauge,
+    ),
+    (c"carrier", "carrier", MetricType::Gauge),
+    (
+        c"carrier_changes",
         "carrier_changes_total",
         MetricType::Counter,
     ),
     (
-        "carrier_up_count",
+        c"carrier_up_count",
         "carrier_up_changes_total",
         MetricType::Counter,
     ),
     (
-        "carrier_down_count",
+        c"carrier_down_count",
         "carrier_down_changes_total",
         MetricType::Counter,
     ),
-    ("dev_id", "device_id", MetricType::Gauge),
-    ("dormant", "dormant", MetricType::Gauge),
-    ("flags", "flags", MetricType::Gauge),
-    ("ifindex", "iface_id", MetricType::Gauge),
-    ("iflink", "iface_link", MetricType::Gauge),
-    ("link_mode", "iface_link_mode", MetricType::Gauge),
-    ("mtu", "mtu_bytes", MetricType::Gauge),
-    ("name_assign_type", "name_assign_type", MetricType::Gauge),
-    ("netdev_group", "net_dev_group", MetricType::Gauge),
-    ("tx_queue_len", "transmit_queue_length", MetricType::Gauge),
-    ("type", "protocol_type", MetricType::Gauge),
+    (c"dev_id", "device_id", MetricType::Gauge),
+    (c"dormant", "dormant", MetricType::Gauge),
+    (c"flags", "flags", MetricType::Gauge),
+    (c"ifindex", "iface_id", MetricType::Gauge),
+    (c"iflink", "iface_link", MetricType::Gauge),
+    (c"link_mode", "iface_link_mode", MetricType::Gauge),
+    (c"mtu", "mtu_bytes", MetricType::Gauge),
+    (c"name_assign_type", "name_assign_type", MetricType::Gauge),
+    (c"netdev_group", "net_dev_group", MetricType::Gauge),
+    (c"tx_queue_len", "transmit_queue_length", MetricType::Gauge),
+    (c"type", "protocol_type", MetricType::Gauge),
 ];
 
 /// Reads `/sys/class/net`.
@@ -68,8 +73,8 @@ pub fn build(config: &Config) -> Result<Box<dyn Collector>> {
 
 /// An integer attribute: decimal, or hex with `0x` (as `flags`, `dev_id`).
 /// Unreadable (e.g. `carrier` of a down link gives EINVAL) means absent.
-fn read_int(path: &Path) -> Option<i64> {
-    let text = std::fs::read_to_string(path).ok()?;
+fn read_int(dir: &AttrDir, name: &CStr) -> Option<i64> {
+    let text = dir.read(name).ok()?;
     let t = text.trim();
     match t.strip_prefix("0x") {
         Some(hex) => i64::from_str_radix(hex, 16).ok(),
@@ -78,8 +83,8 @@ fn read_int(path: &Path) -> Option<i64> {
 }
 
 impl NetclassCollector {
-    fn device(&self, name: &str, dir: &Path, out: &mut MetricSet) {
-        let operstate = std::fs::read_to_string(dir.join("operstate")).unwrap_or_default();
+    fn device(&self, name: &str, dir: &AttrDir, out: &mut MetricSet) {
+        let operstate = dir.read(c"operstate").unwrap_or_default();
         out.push(
             "node_network_up",
             "Value is 1 if operstate is 'up', 0 otherwise.",
@@ -88,13 +93,13 @@ impl NetclassCollector {
             if operstate.trim() == "up" { 1.0 } else { 0.0 },
         );
         for (file, suffix, kind) in PROPERTIES {
-            if let Some(v) = read_int(&dir.join(file)) {
+            if let Some(v) = read_int(dir, file) {
                 let metric = format!("node_network_{suffix}");
                 let help = format!("Network device property: {suffix}");
                 out.push(&metric, &help, kind, &[("device", name)], v as f64);
             }
         }
-        if let Some(mbit) = read_int(&dir.join("speed")) {
+        if let Some(mbit) = read_int(dir, c"speed") {
             // Virtual devices report -1; node_exporter keeps it unless told
             // to ignore invalid speeds.
             if mbit >= 0 || !self.ignore_invalid_speed {
@@ -123,7 +128,10 @@ impl Collector for NetclassCollector {
             if self.ignored.is_match(&name) {
                 continue;
             }
-            self.device(&name, &entry.path(), out);
+            // A device that vanished since the listing is simply skipped.
+            if let Ok(dir) = AttrDir::open(&entry.path()) {
+                self.device(&name, &dir, out);
+            }
         }
         Ok(())
     }

@@ -80,7 +80,7 @@ impl Collector for PressureCollector {
             let text = if res == "irq" {
                 // PSI irq is optional (CONFIG_IRQ_TIME_ACCOUNTING): its
                 // absence is normal, so no error value is even built.
-                std::fs::read_to_string(&path).ok()
+                super::read_file(&path).ok()
             } else {
                 Some(read(&path)?)
             };

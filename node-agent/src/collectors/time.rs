@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
-use super::{read, under, Collector};
+use super::{read_attr, under, Collector};
 use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
 
@@ -44,7 +44,7 @@ impl TimeCollector {
                 continue;
             };
             let dir = entry.path();
-            if let Ok(text) = read(&dir.join("available_clocksource")) {
+            if let Ok(text) = read_attr(&dir.join("available_clocksource")) {
                 for cs in text.split_whitespace() {
                     out.push(
                         "node_time_clocksource_available_info",
@@ -55,7 +55,7 @@ impl TimeCollector {
                     );
                 }
             }
-            if let Ok(text) = read(&dir.join("current_clocksource")) {
+            if let Ok(text) = read_attr(&dir.join("current_clocksource")) {
                 out.push(
                     "node_time_clocksource_current_info",
                     "Current clocksource read from '/sys/devices/system/clocksource'.",
