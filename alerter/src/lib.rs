@@ -17,7 +17,13 @@
 //! - [`app`]: `build(settings)` / `run_until_stopped()`, shared by main and tests.
 //! - [`cli`]: the command line.
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod duration;
+pub mod gofmt;
 pub mod notation;
 pub mod promql;
+pub mod rules;
 pub mod storage;
+pub mod unittest;

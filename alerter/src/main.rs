@@ -1,1 +1,5 @@
-fn main() {}
+//! `alerter` binary: see the library for everything.
+
+fn main() -> std::process::ExitCode {
+    alerter::cli::main()
+}

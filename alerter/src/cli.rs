@@ -1,0 +1,144 @@
+//! The command line: `check config`, `check rules`, `test rules`, `run`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::duration::PromDuration;
+use crate::rules::{load_rule_file, Rule};
+
+/// Scrapes targets, evaluates Prometheus rule files and tracks alerts.
+#[derive(Debug, Parser)]
+#[command(name = "alerter", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a configuration or rule files (exit 1 with file:line:column on error).
+    #[command(subcommand)]
+    Check(CheckCommand),
+    /// Run unit tests written in promtool's format.
+    #[command(subcommand)]
+    Test(TestCommand),
+    /// Scrape, evaluate and serve the HTTP API until SIGINT/SIGTERM.
+    Run(RunArgs),
+}
+
+/// `alerter check ...`
+#[derive(Debug, Subcommand)]
+pub enum CheckCommand {
+    /// Check alerter.yml and every rule file it names.
+    Config {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Check rule files.
+    Rules {
+        /// Rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `alerter test ...`
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run rule unit tests (promtool's `test rules` format).
+    Rules {
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `alerter run` options.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The configuration file.
+    #[arg(long = "config", alias = "config.file", default_value = "alerter.yml")]
+    pub config: PathBuf,
+    /// Address for the HTTP API and /metrics (`:9099` means all interfaces).
+    #[arg(long = "web.listen-address", default_value = ":9099")]
+    pub listen_address: String,
+    /// URL the alerter is reachable at, for alert generator links.
+    #[arg(long = "web.external-url", default_value = "")]
+    pub external_url: String,
+    /// Minimum time between re-sending an unchanged alert to the notifier.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_prom_duration)]
+    pub resend_delay: PromDuration,
+}
+
+fn parse_prom_duration(s: &str) -> Result<PromDuration, String> {
+    crate::duration::parse_duration(s).map(PromDuration)
+}
+
+/// Parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(CheckCommand::Config { file }) => check_config(&file),
+        Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
+        Command::Test(TestCommand::Rules { files }) => {
+            if crate::unittest::run_test_files(&files) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Run(args) => crate::app::run_from_cli(args),
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    println!("Checking {}", file.display());
+    match Config::load(file) {
+        Ok(loaded) => {
+            println!(
+                "  SUCCESS: {} jobs, {} targets, {} rule files, {} rule groups",
+                loaded.config.scrape_configs.len(),
+                loaded.targets.len(),
+                loaded.rule_files.len(),
+                loaded.groups.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("  FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_rules(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for f in files {
+        println!("Checking {}", f.display());
+        match load_rule_file(f, 60_000) {
+            Ok(groups) => {
+                let n: usize = groups.iter().map(|g| g.rules.len()).sum();
+                let alerts = groups
+                    .iter()
+                    .flat_map(|g| &g.rules)
+                    .filter(|r| matches!(r, Rule::Alerting(_)))
+                    .count();
+                println!("  SUCCESS: {n} rules found ({alerts} alerting)");
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("  FAILED: {e}");
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
