@@ -1,5 +1,10 @@
 //! `netdev`: per-interface traffic counters from `/proc/net/dev`, parsed with
 //! procfs-core's `InterfaceDeviceStatus`.
+//!
+//! node_exporter (netlink mode, its default) reads the same kernel counters
+//! and folds them into the same columns as `/proc/net/dev` does; it also has
+//! `rx_nohandler`, which `/proc/net/dev` lacks, so that one comes from
+//! `<sysfs>/class/net/<dev>/statistics/rx_nohandler`.
 
 use std::path::PathBuf;
 
@@ -8,13 +13,14 @@ use procfs_core::net::InterfaceDeviceStatus;
 use procfs_core::FromRead;
 use regex::Regex;
 
-use super::{open, regex, under, Collector};
+use super::{open, read_attr, regex, under, Collector};
 use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
 
 /// Reads `/proc/net/dev`.
 pub struct NetdevCollector {
     path: PathBuf,
+    class_net: PathBuf,
     include: Option<Regex>,
     exclude: Option<Regex>,
 }
@@ -27,6 +33,7 @@ pub fn build(config: &Config) -> Result<Box<dyn Collector>> {
     let compile = |flag, p: &Option<String>| p.as_deref().map(|p| regex(flag, p)).transpose();
     Ok(Box::new(NetdevCollector {
         path: under(&config.procfs, "net/dev"),
+        class_net: under(&config.sysfs, "class/net"),
         include: compile(
             "collector.netdev.device-include",
             &config.netdev_device_include,
@@ -80,6 +87,19 @@ impl Collector for NetdevCollector {
                     MetricType::Counter,
                     &[("device", name)],
                     value as f64,
+                );
+            }
+            let nohandler = self.class_net.join(name).join("statistics/rx_nohandler");
+            if let Some(v) = read_attr(&nohandler)
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+            {
+                out.push(
+                    "node_network_receive_nohandler_total",
+                    "Network device statistic receive_nohandler.",
+                    MetricType::Counter,
+                    &[("device", name)],
+                    v as f64,
                 );
             }
         }
