@@ -130,7 +130,9 @@ fn render_group(n: &Notification, t: &MessageTemplates) -> SlackMessageContent {
     let title = t
         .title
         .as_ref()
-        .map_or_else(|| default_title(n), |tpl| tpl.render(&data));
+        .map(|tpl| tpl.render(&data))
+        .filter(|title| !title.trim().is_empty())
+        .unwrap_or_else(|| default_title(n));
     let mut blocks: Vec<SlackBlock> =
         vec![SlackHeaderBlock::new(pt!(truncate(&title, MAX_HEADER_CHARS))).into()];
     let mut intro = format!(

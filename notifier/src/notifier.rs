@@ -6,9 +6,8 @@ use crate::config::{ConfigError, NotifyConfig};
 use crate::delivery::{Integration, Outcome};
 use crate::dispatch::{Dispatch, IntegrationMeta};
 use crate::metrics::Metrics;
-use crate::notification::{Content, DeadLetter, Queued, SentRecord};
+use crate::notification::{Content, Queued};
 use crate::queue::{self, Backoff, LogLimits};
-use crate::silence::{NewSilence, Silence, SilenceState};
 use crate::state::{write_atomic, State, StateError};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
@@ -16,6 +15,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
+
+mod operations;
 
 /// Runtime settings that are not part of `alerter.yml`.
 #[derive(Clone)]
@@ -419,116 +420,5 @@ fn integration_kind(key: &str) -> &'static str {
         "webhook"
     } else {
         "slack"
-    }
-}
-
-/// Operator-facing views and silence management.
-impl Notifier {
-    /// Creates a silence; returns its id.
-    pub fn create_silence(&self, request: NewSilence) -> Result<String, String> {
-        let now = self.now();
-        let id = {
-            let mut state = lock(&self.inner.state);
-            let n = state.take_id();
-            let id = format!(
-                "{:016x}-{n}",
-                crate::alert::fingerprint(&[("t".to_string(), now.to_rfc3339())].into())
-            );
-            let silence = request.into_silence(id.clone(), now)?;
-            state.silences.push(silence);
-            id
-        };
-        self.persist();
-        Ok(id)
-    }
-
-    /// Every silence with its state now.
-    pub fn silences(&self) -> Vec<(Silence, SilenceState)> {
-        let now = self.now();
-        lock(&self.inner.state)
-            .silences
-            .iter()
-            .map(|s| (s.clone(), s.state(now)))
-            .collect()
-    }
-
-    /// Expires a silence (it stays listed as expired).
-    pub fn expire_silence(&self, id: &str) -> Result<(), SilenceNotFound> {
-        let now = self.now();
-        {
-            let mut state = lock(&self.inner.state);
-            let s = state
-                .silences
-                .iter_mut()
-                .find(|s| s.id == id)
-                .ok_or_else(|| SilenceNotFound(id.to_string()))?;
-            if s.ends_at > now {
-                s.ends_at = now;
-                s.starts_at = s.starts_at.min(now);
-                s.updated_at = now;
-            }
-        }
-        self.persist();
-        Ok(())
-    }
-
-    /// Alerts currently held (firing and recently resolved).
-    pub fn alerts(&self) -> Vec<Alert> {
-        lock(&self.inner.state)
-            .alerts
-            .values()
-            .map(|a| a.alert.clone())
-            .collect()
-    }
-
-    /// Notifications waiting for delivery, oldest first.
-    pub fn queued(&self) -> Vec<Queued> {
-        lock(&self.inner.state).queue.iter().cloned().collect()
-    }
-
-    /// Notifications that could not be delivered, oldest first.
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        lock(&self.inner.state)
-            .dead_letters
-            .iter()
-            .cloned()
-            .collect()
-    }
-
-    /// Puts a dead letter back in the queue (after fixing its cause).
-    pub fn retry_dead_letter(&self, id: u64) -> bool {
-        let now = self.now();
-        let found = {
-            let mut state = lock(&self.inner.state);
-            match state
-                .dead_letters
-                .iter()
-                .position(|d| d.notification.id == id)
-            {
-                Some(pos) => {
-                    let mut q = state
-                        .dead_letters
-                        .remove(pos)
-                        .expect("position found")
-                        .notification;
-                    q.attempts = 0;
-                    q.not_before = now;
-                    state.queue.push_back(q);
-                    true
-                }
-                None => false,
-            }
-        };
-        if found {
-            self.persist();
-            self.update_gauges();
-            self.inner.wake.notify_one();
-        }
-        found
-    }
-
-    /// The notification log: what was delivered to whom and when.
-    pub fn sent_log(&self) -> Vec<SentRecord> {
-        lock(&self.inner.state).sent.iter().cloned().collect()
     }
 }

@@ -296,3 +296,64 @@ async fn bad_silences_are_rejected_with_a_reason() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn reload_applies_new_routes_and_keeps_the_old_on_error() {
+    let slack = FakeSlack::start().await;
+    let before = format!(
+        "route:\n  receiver: default\n  group_by: [alertname, instance]\n  group_wait: 30s\nreceivers:\n  - name: default\n    slack_configs:\n      - api_url: {}\n",
+        slack.webhook_url("default")
+    );
+    let h = Harness::new(&before);
+    h.notifier
+        .receive(vec![firing(
+            &[("alertname", "X"), ("team", "web")],
+            h.now(),
+        )])
+        .await;
+    h.advance(30).await;
+    assert_eq!(destinations(&slack), ["/hooks/default"]);
+
+    let mut bad = notifier::NotifyConfig::from_yaml(&config(&slack)).unwrap();
+    bad.route.receiver = Some("nobody".into());
+    let e = h
+        .notifier
+        .reload(&bad)
+        .expect_err("unknown receiver rejected");
+    assert!(e.to_string().contains("nobody"), "{e}");
+    h.notifier
+        .receive(vec![firing(&[("alertname", "Z")], h.now())])
+        .await;
+    h.advance(30).await;
+    assert_eq!(
+        destinations(&slack),
+        ["/hooks/default", "/hooks/default"],
+        "old config still in force"
+    );
+    let after = notifier::NotifyConfig::from_yaml(&config(&slack)).unwrap();
+    h.notifier.reload(&after).unwrap();
+    h.notifier
+        .receive(vec![firing(
+            &[("alertname", "Y"), ("team", "web")],
+            h.now(),
+        )])
+        .await;
+    h.advance(30).await;
+    // Z keeps its group key (same route, same group_by): not re-sent.
+    // X and Y now route to `web`: new groups there, notified once each.
+    assert_eq!(
+        destinations(&slack),
+        [
+            "/hooks/default",
+            "/hooks/default",
+            "/hooks/web",
+            "/hooks/web"
+        ]
+    );
+    h.advance(3600).await;
+    assert_eq!(
+        slack.delivered().len(),
+        4,
+        "nothing re-sent after the reload"
+    );
+}
