@@ -63,6 +63,14 @@ pub struct Config {
     pub netstat_fields: String,
     /// Export `node_cpu_guest_seconds_total`.
     pub cpu_guest: bool,
+    /// Most scrapes served at once (0: no limit); more get 503.
+    pub max_requests: usize,
+    /// Leave out the agent's own `process_*` metrics.
+    pub disable_exporter_metrics: bool,
+    /// Minimum level logged.
+    pub log_level: crate::log::Level,
+    /// Log JSON instead of logfmt.
+    pub log_json: bool,
 }
 
 impl Config {
@@ -119,6 +127,13 @@ impl Config {
             vmstat_fields: s("collector.vmstat.fields"),
             netstat_fields: s("collector.netstat.fields"),
             cpu_guest: !m.get_flag("no-collector.cpu.guest"),
+            max_requests: m
+                .get_one::<usize>("web.max-requests")
+                .copied()
+                .unwrap_or(40),
+            disable_exporter_metrics: m.get_flag("web.disable-exporter-metrics"),
+            log_level: crate::log::Level::parse(&s("log.level")).unwrap_or(crate::log::Level::Info),
+            log_json: s("log.format") == "json",
         }
     }
 }
@@ -145,6 +160,14 @@ pub fn command() -> Command {
         .about("A node_exporter-compatible host metrics agent (flags, metric names and labels follow node_exporter).")
         .arg(value("web.listen-address", ":9100", "Address on which to expose metrics and web interface."))
         .arg(value("web.telemetry-path", "/metrics", "Path under which to expose metrics."))
+        .arg(Arg::new("web.max-requests").long("web.max-requests").default_value("40")
+            .value_parser(clap::value_parser!(usize))
+            .help("Maximum number of parallel scrape requests. Use 0 to disable."))
+        .arg(flag("web.disable-exporter-metrics".into(), "Exclude metrics about the exporter itself (process_*).".into()))
+        .arg(value("log.level", "info", "Only log messages with the given severity or above. One of: [debug, info, warn, error]")
+            .value_parser(["debug", "info", "warn", "error"]))
+        .arg(value("log.format", "logfmt", "Output format of log messages. One of: [logfmt, json]")
+            .value_parser(["logfmt", "json"]))
         .arg(value("path.procfs", "/proc", "procfs mountpoint."))
         .arg(value("path.sysfs", "/sys", "sysfs mountpoint."))
         .arg(value("path.rootfs", "/", "rootfs mountpoint."))
@@ -225,6 +248,17 @@ mod tests {
         assert!(c.collectors.contains(&"cpu") && c.collectors.contains(&"filesystem"));
         assert_eq!(c.mount_timeout, Duration::from_secs(5));
         assert!(c.cpu_guest);
+        assert_eq!(c.max_requests, 40);
+        assert_eq!(c.log_level, crate::log::Level::Info);
+        assert!(!c.log_json && !c.disable_exporter_metrics);
+    }
+
+    #[test]
+    fn log_flags_are_checked() {
+        let c = Config::parse_from(["x", "--log.level=warn", "--log.format=json"]).unwrap();
+        assert_eq!(c.log_level, crate::log::Level::Warn);
+        assert!(c.log_json);
+        assert!(Config::parse_from(["x", "--log.level=loud"]).is_err());
     }
 
     #[test]

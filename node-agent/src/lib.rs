@@ -10,6 +10,7 @@
 //!   `--collector.<name>` flags.
 //! - [`scrape`]: runs the collectors, times them, reports success.
 //! - [`process`]: the agent's own `process_*` metrics.
+//! - [`log`]: `--log.level` / `--log.format` logging on stderr.
 //! - [`metrics`]: families and the text exposition format 0.0.4.
 //! - [`parse`]: a parser of that format, for comparing scrapes in tests.
 //! - [`server`]: `build(config)` and `run_until_stopped` — the one start-up
@@ -17,6 +18,7 @@
 
 pub mod collectors;
 pub mod config;
+pub mod log;
 pub mod metrics;
 pub mod parse;
 pub mod process;

@@ -1,6 +1,7 @@
 //! `node-agent`: parse flags, build, serve until SIGINT/SIGTERM.
 
 use anyhow::Result;
+use node_agent::log::{log, Level};
 
 fn main() -> Result<()> {
     // One malloc arena: the few helper threads (blocking pool, statfs
@@ -18,12 +19,15 @@ fn main() -> Result<()> {
         .enable_all()
         .max_blocking_threads(2)
         .build()?;
+    node_agent::log::init(config.log_level, config.log_json);
     runtime.block_on(async {
         let app = node_agent::build(&config).await?;
-        eprintln!(
-            "node-agent: listening on {} (collectors: {})",
-            app.local_addr(),
-            config.collectors.join(",")
+        let addr = app.local_addr().to_string();
+        let collectors = config.collectors.join(",");
+        log(
+            Level::Info,
+            "Listening on",
+            &[("address", &addr), ("collectors", &collectors)],
         );
         app.run_until_stopped(shutdown_signal()).await;
         Ok(())

@@ -13,7 +13,8 @@ use crate::process::ProcessMetrics;
 /// The enabled collectors, built once at start-up.
 pub struct Scraper {
     collectors: Vec<(&'static str, Box<dyn Collector>)>,
-    process: ProcessMetrics,
+    /// `None` with `--web.disable-exporter-metrics`.
+    process: Option<ProcessMetrics>,
 }
 
 impl Scraper {
@@ -26,14 +27,18 @@ impl Scraper {
                 collectors.push((spec.name, (spec.build)(config)?));
             }
         }
-        Ok(Self::from_collectors(collectors))
+        let mut scraper = Self::from_collectors(collectors);
+        if config.disable_exporter_metrics {
+            scraper.process = None;
+        }
+        Ok(scraper)
     }
 
     /// A scraper over explicitly built collectors (tests inject their own).
     pub fn from_collectors(collectors: Vec<(&'static str, Box<dyn Collector>)>) -> Self {
         Self {
             collectors,
-            process: ProcessMetrics::new(),
+            process: Some(ProcessMetrics::new()),
         }
     }
 
@@ -46,7 +51,17 @@ impl Scraper {
             let result = collector.update(&mut out);
             let elapsed = start.elapsed().as_secs_f64();
             if let Err(e) = &result {
-                eprintln!("node-agent: collector {name} failed: {e:#}");
+                let err = format!("{e:#}");
+                let duration = format!("{elapsed}");
+                crate::log::log(
+                    crate::log::Level::Error,
+                    "collector failed",
+                    &[
+                        ("name", name),
+                        ("duration_seconds", &duration),
+                        ("err", &err),
+                    ],
+                );
             }
             out.push(
                 "node_scrape_collector_duration_seconds",
@@ -63,8 +78,14 @@ impl Scraper {
                 if result.is_ok() { 1.0 } else { 0.0 },
             );
         }
-        if let Err(e) = self.process.collect(&mut out) {
-            eprintln!("node-agent: process metrics failed: {e:#}");
+        let process = self.process.as_ref().map(|p| p.collect(&mut out));
+        if let Some(Err(e)) = process {
+            let err = format!("{e:#}");
+            crate::log::log(
+                crate::log::Level::Error,
+                "process metrics failed",
+                &[("err", &err)],
+            );
         }
         out
     }

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -30,6 +31,8 @@ pub struct App {
 struct State {
     scraper: Scraper,
     telemetry_path: String,
+    max_requests: usize,
+    in_flight: AtomicUsize,
 }
 
 /// node_exporter's `:9100` means every interface.
@@ -53,6 +56,8 @@ pub async fn build(config: &Config) -> Result<App> {
         state: Arc::new(State {
             scraper,
             telemetry_path: config.telemetry_path.clone(),
+            max_requests: config.max_requests,
+            in_flight: AtomicUsize::new(0),
         }),
     })
 }
@@ -102,6 +107,15 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
     resp
 }
 
+/// Counts a scrape in flight until dropped.
+struct InFlight<'a>(&'a State);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(
@@ -112,6 +126,15 @@ async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<By
     }
     let path = req.uri().path();
     if path == state.telemetry_path {
+        let running = state.in_flight.fetch_add(1, Ordering::SeqCst);
+        let _release = InFlight(state);
+        if state.max_requests > 0 && running >= state.max_requests {
+            let msg = format!(
+                "Limit of concurrent requests reached ({}), try again later.\n",
+                state.max_requests
+            );
+            return text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", msg);
+        }
         // Collectors do blocking file I/O (and a bounded statfs wait): keep
         // it off the async thread so other connections are still served.
         let st = Arc::clone(state);

@@ -174,3 +174,17 @@ fn the_binary_serves_and_stops_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn disable_exporter_metrics_drops_the_process_families() {
+    let agent = Agent::start(&["--web.disable-exporter-metrics".to_string()]);
+    let (_, s) = agent.scrape();
+    assert!(s.samples.keys().all(|k| !k.starts_with("process_")));
+    assert!(s.samples.contains_key("node_load1"));
+    let with = Agent::start(&[]);
+    assert!(with
+        .scrape()
+        .1
+        .samples
+        .contains_key("process_cpu_seconds_total"));
+}

@@ -142,7 +142,12 @@ impl GuardedStatfs {
             });
         if let Err(e) = spawned {
             // The sends then fail and the mounts report device_error.
-            eprintln!("node-agent: cannot start statfs worker: {e}");
+            let err = e.to_string();
+            crate::log::log(
+                crate::log::Level::Error,
+                "cannot start statfs worker",
+                &[("err", &err)],
+            );
         }
         tx
     }
