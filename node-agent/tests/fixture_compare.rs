@@ -20,6 +20,7 @@ const COLLECTORS: &[&str] = &[
     "meminfo",
     "netclass",
     "netstat",
+    "os",
     "pressure",
     "sockstat",
     "stat",
@@ -97,6 +98,8 @@ fn same_samples_as_node_exporter_on_the_fixture_root() {
         "only {} families",
         mine.samples.len()
     );
+    let os = [("id", "ubuntu"), ("id_like", "debian"), ("name", "Ubuntu")];
+    assert_eq!(mine.get("node_os_version", &os), Some(20.04));
     assert_eq!(
         mine.get("node_network_up", &[("device", "eth0")]),
         Some(1.0)

@@ -18,6 +18,7 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod os;
 pub mod pressure;
 pub mod sockstat;
 pub mod stat;
@@ -57,6 +58,7 @@ pub const COLLECTORS: &[CollectorSpec] = &[
     spec("netclass", netclass::build),
     spec("netdev", netdev::build),
     spec("netstat", netstat::build),
+    spec("os", os::build),
     spec("pressure", pressure::build),
     spec("sockstat", sockstat::build),
     spec("stat", stat::build),
