@@ -1,0 +1,472 @@
+//! The synchronous core: scrape results in, rule groups evaluated when due,
+//! alerts handed to the sink. No clocks inside: every method takes `now`
+//! (ms since the epoch), so tests drive it with injected time.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::config::{Loaded, Target};
+use crate::promql::eval::DEFAULT_LOOKBACK_MS;
+use crate::promql::lookback_needs;
+use crate::rules::{AlertState, EvalEnv, Rule, RuleGroup};
+use crate::scrape::ScrapeOutcome;
+use crate::sink::{AlertSink, PostableAlert};
+use crate::storage::{stale_marker, Labels, Storage, METRIC_NAME};
+
+/// Health of a target as the API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Not scraped yet.
+    Unknown,
+    /// Last scrape succeeded.
+    Up,
+    /// Last scrape failed.
+    Down,
+}
+
+/// A target and what its last scrape did.
+#[derive(Debug, Clone)]
+pub struct TargetState {
+    /// The target.
+    pub target: Target,
+    /// Last scrape's health.
+    pub health: Health,
+    /// Last scrape's error text.
+    pub last_error: String,
+    /// Last scrape time (ms).
+    pub last_scrape: Option<i64>,
+    /// Last scrape's duration, seconds.
+    pub last_duration: f64,
+    /// When the next scrape is due (ms).
+    pub next_scrape: i64,
+    /// Series from the last successful scrape (to mark stale when gone).
+    last_series: HashSet<Labels>,
+}
+
+/// A rule group and its schedule.
+#[derive(Debug, Clone)]
+pub struct ScheduledGroup {
+    /// The group.
+    pub group: RuleGroup,
+    /// When it runs next (ms).
+    pub next_eval: i64,
+}
+
+/// Counters and figures for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Scrapes attempted, by job.
+    pub scrapes: BTreeMap<String, u64>,
+    /// Failed scrapes, by job.
+    pub scrape_failures: BTreeMap<String, u64>,
+    /// Samples ingested from scrapes.
+    pub samples_ingested: u64,
+    /// Samples dropped because no rule reads their metric.
+    pub samples_not_needed: u64,
+    /// Group evaluations, by `file;group`.
+    pub group_evals: BTreeMap<String, u64>,
+    /// Failed rule evaluations, by `file;group`.
+    pub rule_failures: BTreeMap<String, u64>,
+    /// Total seconds spent evaluating rules.
+    pub eval_seconds_total: f64,
+    /// Alerts handed to the sink.
+    pub alerts_sent: u64,
+}
+
+/// Everything the alerter holds in memory.
+pub struct Engine {
+    /// Series.
+    pub storage: Storage,
+    /// Rule groups with their schedule.
+    pub groups: Vec<ScheduledGroup>,
+    /// Targets by `job` + URL.
+    pub targets: Vec<TargetState>,
+    /// External labels, URL, window mode.
+    pub env: EvalEnv,
+    /// `--rules.alert.resend-delay`, ms.
+    pub resend_delay_ms: i64,
+    /// How far back samples are kept, ms.
+    pub retention_ms: i64,
+    /// Metric names the rules read (`None`: keep every series).
+    pub needed_names: Option<HashSet<String>>,
+    /// Counters.
+    pub stats: Stats,
+    last_truncate: i64,
+    sink: Arc<dyn AlertSink>,
+}
+
+/// `file;group`, the `rule_group` label Prometheus uses.
+pub fn group_key(g: &RuleGroup) -> String {
+    format!("{};{}", g.file, g.name)
+}
+
+/// Millisecond timestamp as UTC time.
+pub fn to_datetime(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+impl Engine {
+    /// An engine for a loaded configuration, starting at `now`.
+    pub fn new(
+        loaded: Loaded,
+        env: EvalEnv,
+        resend_delay_ms: i64,
+        sink: Arc<dyn AlertSink>,
+        now: i64,
+    ) -> Self {
+        let mut engine = Self {
+            storage: Storage::new(),
+            groups: Vec::new(),
+            targets: Vec::new(),
+            env,
+            resend_delay_ms,
+            retention_ms: DEFAULT_LOOKBACK_MS,
+            needed_names: None,
+            stats: Stats::default(),
+            last_truncate: now,
+            sink,
+        };
+        engine.apply(loaded, now);
+        engine
+    }
+
+    /// Swaps in a new configuration: alert state carries over for unchanged
+    /// rules, removed targets' series are marked stale.
+    pub fn apply(&mut self, loaded: Loaded, now: i64) {
+        self.env.external_labels = loaded
+            .config
+            .global
+            .external_labels
+            .clone()
+            .into_iter()
+            .collect();
+        let mut old_groups: HashMap<String, RuleGroup> = self
+            .groups
+            .drain(..)
+            .map(|g| (group_key(&g.group), g.group))
+            .collect();
+        self.groups = loaded
+            .groups
+            .into_iter()
+            .map(|mut g| {
+                if let Some(old) = old_groups.remove(&group_key(&g)) {
+                    g.copy_state_from(&old);
+                }
+                ScheduledGroup {
+                    group: g,
+                    next_eval: now,
+                }
+            })
+            .collect();
+        let mut old_targets: HashMap<(String, String), TargetState> = self
+            .targets
+            .drain(..)
+            .map(|t| ((t.target.job.clone(), t.target.url.clone()), t))
+            .collect();
+        for t in loaded.targets {
+            let state = match old_targets.remove(&(t.job.clone(), t.url.clone())) {
+                Some(mut old) => {
+                    old.target = t;
+                    old
+                }
+                None => TargetState {
+                    target: t,
+                    health: Health::Unknown,
+                    last_error: String::new(),
+                    last_scrape: None,
+                    last_duration: 0.0,
+                    next_scrape: now,
+                    last_series: HashSet::new(),
+                },
+            };
+            self.targets.push(state);
+        }
+        for gone in old_targets.into_values() {
+            for s in gone
+                .last_series
+                .iter()
+                .chain(report_series(&gone.target).iter())
+            {
+                self.storage.append(s, now, stale_marker());
+            }
+        }
+        self.plan_retention();
+    }
+
+    /// Computes what the rules can read: the longest range plus the lookback,
+    /// and the metric names (if every selector names one).
+    fn plan_retention(&mut self) {
+        let mut longest = DEFAULT_LOOKBACK_MS;
+        let mut names = HashSet::new();
+        let mut all = false;
+        for g in &self.groups {
+            for r in &g.group.rules {
+                let (range, offset) = lookback_needs(r.expr());
+                longest = longest.max(range).max(offset + DEFAULT_LOOKBACK_MS);
+                all |= !selector_names(r.expr(), &mut names);
+                names.insert(r.name().to_string());
+            }
+        }
+        names.extend(["ALERTS", "ALERTS_FOR_STATE"].map(String::from));
+        let max_interval = self
+            .groups
+            .iter()
+            .map(|g| g.group.interval_ms)
+            .max()
+            .unwrap_or(0);
+        self.retention_ms = longest + max_interval;
+        self.needed_names = (!all).then_some(names);
+    }
+
+    fn needed(&self, labels: &Labels) -> bool {
+        match &self.needed_names {
+            None => true,
+            Some(n) => labels.get(METRIC_NAME).is_some_and(|name| n.contains(name)),
+        }
+    }
+
+    /// Targets due for a scrape at `now`; their next scrape is scheduled.
+    pub fn due_targets(&mut self, now: i64) -> Vec<Target> {
+        let mut due = Vec::new();
+        for t in self.targets.iter_mut() {
+            if t.next_scrape <= now {
+                let interval = t.target.interval_ms.max(1);
+                while t.next_scrape <= now {
+                    t.next_scrape += interval;
+                }
+                due.push(t.target.clone());
+            }
+        }
+        due
+    }
+
+    /// Records one scrape of `target` taken at `ts` (ms).
+    pub fn ingest(&mut self, target: &Target, ts: i64, outcome: ScrapeOutcome) {
+        let Some(idx) = self
+            .targets
+            .iter()
+            .position(|t| t.target.job == target.job && t.target.url == target.url)
+        else {
+            return; // Removed by a reload while the scrape ran.
+        };
+        let job = target.job.clone();
+        *self.stats.scrapes.entry(job.clone()).or_default() += 1;
+        let mut seen = HashSet::new();
+        let samples = match outcome.result {
+            Ok(samples) => {
+                self.targets[idx].health = Health::Up;
+                self.targets[idx].last_error.clear();
+                samples
+            }
+            Err(e) => {
+                *self.stats.scrape_failures.entry(job).or_default() += 1;
+                self.targets[idx].health = Health::Down;
+                self.targets[idx].last_error = e;
+                Vec::new()
+            }
+        };
+        let count = samples.len();
+        for (mut labels, value) in samples {
+            attach_target_labels(&mut labels, target);
+            if !self.needed(&labels) {
+                self.stats.samples_not_needed += 1;
+                continue;
+            }
+            self.storage.append(&labels, ts, value);
+            self.stats.samples_ingested += 1;
+            seen.insert(labels);
+        }
+        let state = &mut self.targets[idx];
+        for gone in state.last_series.difference(&seen) {
+            self.storage.append(gone, ts, stale_marker());
+        }
+        state.last_series = seen;
+        state.last_scrape = Some(ts);
+        state.last_duration = outcome.duration.as_secs_f64();
+        let up = if state.health == Health::Up { 1.0 } else { 0.0 };
+        let report = report_series(target);
+        let values = [up, state.last_duration, count as f64];
+        for (labels, v) in report.iter().zip(values) {
+            self.storage.append(labels, ts, v);
+        }
+    }
+
+    /// Runs every group due at `now`, sends alerts, trims old samples.
+    pub fn evaluate_due(&mut self, now: i64) {
+        for i in 0..self.groups.len() {
+            if self.groups[i].next_eval > now {
+                continue;
+            }
+            let interval = self.groups[i].group.interval_ms.max(1);
+            while self.groups[i].next_eval <= now {
+                self.groups[i].next_eval += interval;
+            }
+            let key = group_key(&self.groups[i].group);
+            let failures = self.groups[i].group.eval(now, &mut self.storage, &self.env);
+            *self.stats.group_evals.entry(key.clone()).or_default() += 1;
+            *self.stats.rule_failures.entry(key).or_default() += failures as u64;
+            self.stats.eval_seconds_total += self.groups[i].group.evaluation_seconds;
+            self.send_alerts(i, now);
+        }
+        if now - self.last_truncate >= 10_000 {
+            self.storage.truncate_before(now - self.retention_ms);
+            self.last_truncate = now;
+        }
+    }
+
+    /// Next time something is due (scrape or evaluation).
+    pub fn next_due(&self) -> Option<i64> {
+        let t = self.targets.iter().map(|t| t.next_scrape);
+        let g = self.groups.iter().map(|g| g.next_eval);
+        t.chain(g).min()
+    }
+
+    fn send_alerts(&mut self, gi: usize, now: i64) {
+        let delta = self.resend_delay_ms.max(self.groups[gi].group.interval_ms);
+        let mut batch = Vec::new();
+        let external = self.env.external_labels.clone();
+        let url = self.env.external_url.clone();
+        for rule in self.groups[gi].group.rules.iter_mut() {
+            let Rule::Alerting(a) = rule else { continue };
+            let generator_url = generator_url(&url, &a.expr_text);
+            for alert in a.active.values_mut() {
+                if !alert.needs_sending(now, self.resend_delay_ms) {
+                    continue;
+                }
+                alert.last_sent_at = Some(now);
+                alert.valid_until = now + 4 * delta;
+                let mut labels = alert.labels.clone();
+                for (k, v) in &external {
+                    labels.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                batch.push(PostableAlert {
+                    labels,
+                    annotations: alert.annotations.clone(),
+                    starts_at: to_datetime(alert.fired_at.unwrap_or(alert.active_at)),
+                    ends_at: to_datetime(alert.resolved_at.unwrap_or(alert.valid_until)),
+                    generator_url: generator_url.clone(),
+                });
+            }
+        }
+        if !batch.is_empty() {
+            self.stats.alerts_sent += batch.len() as u64;
+            self.sink.send(batch);
+        }
+    }
+
+    /// Pending and firing alerts of every rule, for the API and `/metrics`.
+    pub fn active_alerts(&self) -> Vec<(&str, &crate::rules::Alert)> {
+        let mut out = Vec::new();
+        for g in &self.groups {
+            for r in &g.group.rules {
+                if let Rule::Alerting(a) = r {
+                    out.extend(a.pending_or_firing().map(|x| (a.name.as_str(), x)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Number of alerts in `state`.
+    pub fn count_alerts(&self, state: AlertState) -> usize {
+        self.active_alerts()
+            .iter()
+            .filter(|(_, a)| a.state == state)
+            .count()
+    }
+}
+
+/// `up`, `scrape_duration_seconds`, `scrape_samples_scraped` for a target.
+fn report_series(target: &Target) -> [Labels; 3] {
+    ["up", "scrape_duration_seconds", "scrape_samples_scraped"].map(|name| {
+        let mut l = target.labels.clone();
+        l.insert(METRIC_NAME.into(), name.into());
+        l
+    })
+}
+
+/// Adds the target's labels; on conflict the scraped value is kept as
+/// `exported_<name>` unless `honor_labels` is set, as Prometheus does.
+fn attach_target_labels(labels: &mut Labels, target: &Target) {
+    for (k, v) in &target.labels {
+        if let Some(existing) = labels.get(k) {
+            if target.honor_labels {
+                continue;
+            }
+            let existing = existing.clone();
+            labels.insert(format!("exported_{k}"), existing);
+        }
+        labels.insert(k.clone(), v.clone());
+    }
+}
+
+/// Collects the metric names selectors use; false if some selector has no
+/// fixed name (then every series must be kept).
+fn selector_names(expr: &promql_parser::parser::Expr, names: &mut HashSet<String>) -> bool {
+    use promql_parser::parser::Expr;
+    let mut fixed = true;
+    let mut visit = |vs: &promql_parser::parser::VectorSelector| match &vs.name {
+        Some(n) => {
+            names.insert(n.clone());
+        }
+        None => {
+            let eq = vs.matchers.matchers.iter().find(|m| {
+                m.name == METRIC_NAME && matches!(m.op, promql_parser::label::MatchOp::Equal)
+            });
+            match eq {
+                Some(m) => {
+                    names.insert(m.value.clone());
+                }
+                None => fixed = false,
+            }
+        }
+    };
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Aggregate(a) => {
+                stack.push(&a.expr);
+                if let Some(p) = &a.param {
+                    stack.push(p);
+                }
+            }
+            Expr::Unary(u) => stack.push(&u.expr),
+            Expr::Binary(b) => {
+                stack.push(&b.lhs);
+                stack.push(&b.rhs);
+            }
+            Expr::Paren(p) => stack.push(&p.expr),
+            Expr::Subquery(s) => stack.push(&s.expr),
+            Expr::VectorSelector(vs) => visit(vs),
+            Expr::MatrixSelector(ms) => visit(&ms.vs),
+            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| a.as_ref())),
+            _ => {}
+        }
+    }
+    fixed
+}
+
+/// Prometheus's link to an expression in its graph page.
+pub fn generator_url(base: &str, expr: &str) -> String {
+    let encoded: String = url_encode(expr);
+    format!(
+        "{}/graph?g0.expr={encoded}&g0.tab=1",
+        base.trim_end_matches('/')
+    )
+}
+
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
