@@ -4,8 +4,8 @@
 //! - [`config`]: settings, layered defaults < YAML < environment < flags.
 //! - [`startup`]: [`startup::Application::build`] and `run_until_stopped`,
 //!   the one start-up path for `main` and the tests.
-//! - [`routes`]: one router per resource (auth, me, courses, window, admin,
-//!   health, docs).
+//! - [`routes`]: one router per resource (auth, me, courses, enrollments,
+//!   window, admin, health, docs).
 //! - [`domain`]: validated types (courses, schedules, students).
 //! - [`db`]: the primary and its replicas — where each query goes, replica
 //!   health and lag.
@@ -14,15 +14,21 @@
 //! - [`error`], [`extract`]: one API error type; extractors that turn bad
 //!   input into coded errors.
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.
+//! - [`queue`]: the Redis waiting queue (keys, Lua scripts).
+//! - [`admission`]: the runner that drains queues into seats, batch by batch.
+//! - [`live`]: the registration window and course facts kept in memory.
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod metrics;
 pub mod password;
+pub mod queue;
 pub mod routes;
 pub mod session;
 pub mod startup;

@@ -7,11 +7,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
+use crate::admission::Admission;
 use crate::config::Settings;
 use crate::db::{Db, LsnHistory};
+use crate::live::Live;
 use crate::metrics::{track_http, Metrics};
 use crate::password::PasswordHasher;
 use crate::routes;
@@ -52,6 +55,10 @@ impl Application {
             .await
             .context("Failed to connect to Redis")?;
         let hasher = PasswordHasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
+        let live = Live::default();
+        live.refresh(&db.primary)
+            .await
+            .context("Failed to load courses and the registration window")?;
         let state = AppState {
             sessions: SessionStore::new(redis.clone(), settings.session_ttl),
             settings: Arc::new(settings),
@@ -59,11 +66,17 @@ impl Application {
             redis,
             hasher,
             metrics,
+            live,
+            wake_admission: Arc::new(Notify::new()),
         };
         let listener = TcpListener::bind(state.settings.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", state.settings.listen))?;
-        let background = vec![tokio::spawn(monitor(state.clone()))];
+        let background = vec![
+            tokio::spawn(monitor(state.clone())),
+            tokio::spawn(refresh_live(state.clone())),
+            tokio::spawn(Admission::new(state.clone()).run(state.wake_admission.clone())),
+        ];
         Ok(Self {
             listener,
             router: router(state.clone()),
@@ -113,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::auth::router())
         .merge(routes::me::router())
         .merge(routes::courses::router())
+        .merge(routes::enrollments::router())
         .merge(routes::window::router())
         .merge(routes::admin::router())
         .merge(routes::health::router())
@@ -146,5 +160,32 @@ async fn monitor(state: AppState) {
         .await
         .is_ok_and(|r| r.is_ok());
         state.metrics.redis_up.set(up as i64);
+    }
+}
+
+/// Reloads the window and course facts every second, and clears a `full`
+/// flag left on a course that has seats again (e.g. a cancel whose Redis
+/// update was lost), so no course stays wrongly closed.
+async fn refresh_live(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(err) = state.live.refresh(&state.db.primary).await {
+            tracing::warn!(error = %err, "could not refresh courses and window");
+            continue;
+        }
+        let (_, open) = state.live.course_ids();
+        let mut redis = state.redis.clone();
+        let Ok(flags) = crate::queue::full_flags(&mut redis, &open).await else {
+            continue;
+        };
+        for (&course, flagged) in open.iter().zip(flags) {
+            if flagged {
+                tracing::info!(course, "clearing a stale full flag");
+                let _ = crate::queue::seats_freed(&mut redis, course, None).await;
+                state.wake_admission.notify_one();
+            }
+        }
     }
 }

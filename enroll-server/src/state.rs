@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use redis::aio::ConnectionManager;
+use tokio::sync::Notify;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::session::SessionStore;
@@ -20,6 +22,11 @@ pub struct AppState {
     pub sessions: SessionStore,
     pub hasher: PasswordHasher,
     pub metrics: Metrics,
+    /// Registration window and course facts, refreshed every second.
+    pub live: Live,
+    /// Wakes this instance's admission runner when a ticket is queued or a
+    /// seat is freed here (other instances' work is found by polling).
+    pub wake_admission: Arc<Notify>,
 }
 
 impl FromRef<AppState> for Metrics {

@@ -147,7 +147,15 @@ pub async fn update_course(
         .fetch_optional(&state.db.primary)
         .await
         .map_err(|e| db_error(e, "conflict", "capacity_below_enrolled"))?;
-    course.map(Json).ok_or_else(course_not_found)
+    let course = course.ok_or_else(course_not_found)?;
+    if patch.capacity.is_some() {
+        // More seats may have opened: clear the full flag, let the line move.
+        let mut redis = state.redis.clone();
+        crate::queue::seats_freed(&mut redis, id, None).await?;
+        state.live.refresh(&state.db.primary).await?;
+        state.wake_admission.notify_one();
+    }
+    Ok(Json(course))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod courses;
 pub mod docs;
+pub mod enrollments;
 pub mod health;
 pub mod me;
 pub mod window;

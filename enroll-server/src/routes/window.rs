@@ -65,6 +65,7 @@ pub async fn set(
     .bind(req.closes_at)
     .execute(&state.db.primary)
     .await?;
+    state.live.set_window(req.opens_at, req.closes_at);
     tracing::info!(opens_at = %req.opens_at, closes_at = %req.closes_at, "registration window set");
     Ok(Json(current(&state.db.primary, Utc::now()).await?))
 }

@@ -188,6 +188,12 @@ impl TestApp {
         client
     }
 
+    /// Logs in `prefix0..prefixN` concurrently.
+    pub async fn login_many(&self, prefix: &str, n: usize) -> Vec<Client> {
+        let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+        futures::future::join_all(names.iter().map(|name| self.login(name))).await
+    }
+
     /// Logs in and returns the `name=value` session cookie to send by hand.
     pub async fn login_cookie(&self, student_no: &str) -> String {
         let res = reqwest::Client::new()
@@ -237,4 +243,78 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+impl TestApp {
+    /// Opens registration from the past until far in the future.
+    pub async fn open_window(&self) {
+        let res = self
+            .admin_put(
+                "/api/v1/admin/registration-window",
+                &json!({"opens_at": "2020-01-01T00:00:00Z", "closes_at": "2099-01-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    /// Polls a ticket until it is decided; returns its final state.
+    pub async fn wait_decided(&self, client: &Client, ticket: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let res = client
+                .get(self.url(&format!("/api/v1/enrollments/tickets/{ticket}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "ticket {ticket}");
+            let t: Value = res.json().await.unwrap();
+            if t["status"] != "queued" {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ticket {ticket} never decided: {t}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Checks invariants 1 and 2 against the database: enrolled equals the row
+/// count and never exceeds capacity; nobody over the credit limit or with a
+/// timetable clash.
+pub async fn assert_invariants(db: &PgPool, credit_limit: i64) {
+    let bad: Vec<(i64, i32, i32, i64)> = sqlx::query_as(
+        "SELECT c.id, c.capacity, c.enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) \
+         FROM courses c",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for (id, capacity, enrolled, rows) in bad {
+        assert_eq!(
+            enrolled as i64, rows,
+            "course {id}: enrolled equals its enrollment rows"
+        );
+        assert!(enrolled <= capacity, "course {id}: {enrolled} > {capacity}");
+    }
+    let over: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT e.student_id FROM enrollments e JOIN courses c ON c.id = e.course_id \
+         GROUP BY e.student_id HAVING sum(c.credits) > $1) x",
+    )
+    .bind(credit_limit)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(over, 0, "students over the credit limit");
+    let clashes: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM enrollments a JOIN enrollments b ON a.student_id = b.student_id AND a.course_id < b.course_id \
+         JOIN courses ca ON ca.id = a.course_id JOIN courses cb ON cb.id = b.course_id \
+         WHERE EXISTS (SELECT 1 FROM jsonb_array_elements(ca.schedule) x, jsonb_array_elements(cb.schedule) y \
+                       WHERE x->>'day' = y->>'day' AND x->>'start' < y->>'end' AND y->>'start' < x->>'end')",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(clashes, 0, "timetable clashes");
 }

@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod catalogue;
+mod enroll;
 mod errors;
 mod helpers;
 mod replica;

@@ -1,0 +1,470 @@
+//! The waiting queue in Redis: one sorted set per course, scripts that keep
+//! every multi-key step atomic.
+//!
+//! Keys of course 42 all carry the hash tag `{c42}`, so every script touches
+//! one slot and the same code runs on Redis Cluster:
+//!
+//! | key          | type   | holds                                              |
+//! |--------------|--------|----------------------------------------------------|
+//! | `q:{c42}`    | ZSET   | waiting students, scored by their sequence number  |
+//! | `seq:{c42}`  | string | last sequence number handed out (`INCR`)           |
+//! | `st:{c42}`   | HASH   | student id → their latest ticket's sequence number |
+//! | `tk:{c42}`   | HASH   | sequence number → `student|status|reason`          |
+//! | `full:{c42}` | string | present while the course is known to be full       |
+//! | `gen:{c42}`  | string | bumped when seats are freed (cancel, more capacity)|
+//! | `lease:{c42}`| string | the admission worker deciding this course (PX TTL) |
+//! | `claim:{c42}`| string | set while a batch is being decided (crash marker)  |
+//! | `rate:{c42}` | string | measured decisions per second (for ETAs)           |
+//!
+//! Arrival order is the order in which Redis ran the enqueue script: the
+//! sequence number comes from `INCR` inside it, never from a server clock.
+//! (A counter that does not exist yet starts at Redis's own clock in
+//! microseconds, only so that ticket ids stay unique if Redis loses data.)
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+use std::sync::LazyLock;
+
+/// Key names of one course.
+#[derive(Debug, Clone)]
+pub struct CourseKeys {
+    pub queue: String,
+    pub seq: String,
+    pub student_ticket: String,
+    pub tickets: String,
+    pub full: String,
+    pub gen: String,
+    pub lease: String,
+    pub claim: String,
+    pub rate: String,
+}
+
+impl CourseKeys {
+    pub fn new(course_id: i64) -> Self {
+        let tag = format!("{{c{course_id}}}");
+        Self {
+            queue: format!("q:{tag}"),
+            seq: format!("seq:{tag}"),
+            student_ticket: format!("st:{tag}"),
+            tickets: format!("tk:{tag}"),
+            full: format!("full:{tag}"),
+            gen: format!("gen:{tag}"),
+            lease: format!("lease:{tag}"),
+            claim: format!("claim:{tag}"),
+            rate: format!("rate:{tag}"),
+        }
+    }
+}
+
+/// A ticket id: `<course>-<sequence>`; the sequence is the queue position's
+/// score, so the id alone says which course and place it is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketId {
+    pub course_id: i64,
+    pub seq: i64,
+}
+
+impl TicketId {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (c, q) = s.split_once('-')?;
+        Some(Self {
+            course_id: c.parse().ok()?,
+            seq: q.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for TicketId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.course_id, self.seq)
+    }
+}
+
+/// What the enqueue script answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enqueued {
+    /// In line (new, or the same ticket again on a retry). `rank` is 0-based.
+    Queued {
+        seq: i64,
+        rank: i64,
+        retry: bool,
+        rate: f64,
+    },
+    /// The student already holds a seat in this course.
+    AlreadyEnrolled,
+    /// The course is flagged full.
+    Full,
+}
+
+static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+-- KEYS: q, seq, st, tk, full, rate   ARGV: student
+local prev = redis.call('HGET', KEYS[3], ARGV[1])
+if prev then
+  local t = redis.call('HGET', KEYS[4], prev)
+  if t then
+    local status = string.match(t, '^[^|]*|([^|]*)')
+    if status == 'queued' then
+      local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+      if rank then return {'queued', prev, rank, 1, redis.call('GET', KEYS[6]) or '0'} end
+    elseif status == 'enrolled' then
+      return {'enrolled', prev, -1, 1, '0'}
+    end
+  end
+end
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'full', '0', -1, 0, '0'} end
+local seq = redis.call('INCR', KEYS[2])
+if seq == 1 then
+  -- A new (or lost and recreated) counter starts at Redis's clock in
+  -- microseconds, so ticket ids never repeat after a data loss. Order still
+  -- comes only from INCR.
+  local t = redis.call('TIME')
+  seq = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('SET', KEYS[2], string.format('%.0f', seq))
+end
+-- Numbers are passed as strings: Lua would print large ones in %.14g.
+local s = string.format('%.0f', seq)
+redis.call('ZADD', KEYS[1], 'NX', s, ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], s)
+redis.call('HSET', KEYS[4], s, ARGV[1] .. '|queued|')
+return {'queued', s, redis.call('ZRANK', KEYS[1], ARGV[1]), 0, redis.call('GET', KEYS[6]) or '0'}
+"#,
+    )
+});
+
+/// Puts `student` in line for the course, or returns their existing place.
+/// One round trip.
+pub async fn enqueue(
+    redis: &mut ConnectionManager,
+    course_id: i64,
+    student: i64,
+) -> redis::RedisResult<Enqueued> {
+    let k = CourseKeys::new(course_id);
+    let (status, seq, rank, retry, rate): (String, String, i64, i64, String) = ENQUEUE
+        .key(&k.queue)
+        .key(&k.seq)
+        .key(&k.student_ticket)
+        .key(&k.tickets)
+        .key(&k.full)
+        .key(&k.rate)
+        .arg(student)
+        .invoke_async(redis)
+        .await?;
+    Ok(match status.as_str() {
+        "queued" => Enqueued::Queued {
+            seq: seq.parse().unwrap_or(0),
+            rank,
+            retry: retry == 1,
+            rate: rate.parse().unwrap_or(0.0),
+        },
+        "enrolled" => Enqueued::AlreadyEnrolled,
+        _ => Enqueued::Full,
+    })
+}
+
+/// A ticket as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketState {
+    pub student: i64,
+    pub status: String,
+    pub reason: Option<String>,
+    /// 0-based rank while queued.
+    pub rank: Option<i64>,
+    /// Measured decisions per second for the course (0 when unknown).
+    pub rate: f64,
+}
+
+static TICKET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+-- KEYS: tk, q, rate   ARGV: seq
+local t = redis.call('HGET', KEYS[1], ARGV[1])
+if not t then return false end
+local student = string.match(t, '^([^|]*)')
+local rank = -1
+if string.match(t, '^[^|]*|queued|') then
+  rank = redis.call('ZRANK', KEYS[2], student) or -1
+end
+return {t, rank, redis.call('GET', KEYS[3]) or '0'}
+"#,
+    )
+});
+
+/// Reads a ticket and, while it is queued, its place. One round trip.
+pub async fn ticket(
+    redis: &mut ConnectionManager,
+    id: TicketId,
+) -> redis::RedisResult<Option<TicketState>> {
+    let k = CourseKeys::new(id.course_id);
+    let found: Option<(String, i64, String)> = TICKET
+        .key(&k.tickets)
+        .key(&k.queue)
+        .key(&k.rate)
+        .arg(id.seq)
+        .invoke_async(redis)
+        .await?;
+    Ok(found.and_then(|(t, rank, rate)| {
+        let mut parts = t.splitn(3, '|');
+        let student = parts.next()?.parse().ok()?;
+        let status = parts.next()?.to_string();
+        let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_string);
+        Some(TicketState {
+            student,
+            status,
+            reason,
+            rank: (rank >= 0).then_some(rank),
+            rate: rate.parse().unwrap_or(0.0),
+        })
+    }))
+}
+
+/// One decided ticket, written back after the database committed it.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub student: i64,
+    pub seq: i64,
+    /// `enrolled` or `rejected`.
+    pub status: &'static str,
+    pub reason: Option<&'static str>,
+}
+
+static FINISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+-- KEYS: q, tk, full, gen, rate, claim
+-- ARGV: gen_seen, mark_full, rate, then (student, seq, status|reason) triples
+for i = 4, #ARGV, 3 do
+  local student, seq = ARGV[i], ARGV[i + 1]
+  local score = redis.call('ZSCORE', KEYS[1], student)
+  if score and tonumber(score) == tonumber(seq) then
+    redis.call('ZREM', KEYS[1], student)
+  end
+  redis.call('HSET', KEYS[2], seq, student .. '|' .. ARGV[i + 2])
+end
+-- Only flag the course full if no seat was freed since the batch began.
+if ARGV[2] == '1' and (redis.call('GET', KEYS[4]) or '0') == ARGV[1] then
+  redis.call('SET', KEYS[3], '1')
+end
+redis.call('SET', KEYS[5], ARGV[3])
+redis.call('DEL', KEYS[6])
+return redis.call('ZCARD', KEYS[1])
+"#,
+    )
+});
+
+/// Records decisions (after COMMIT), removes them from the queue, flags the
+/// course full when it is, and clears the crash marker. Returns the queue
+/// length left.
+pub async fn finish(
+    redis: &mut ConnectionManager,
+    course_id: i64,
+    gen_seen: i64,
+    full: bool,
+    rate: f64,
+    decisions: &[Decision],
+) -> redis::RedisResult<i64> {
+    let k = CourseKeys::new(course_id);
+    let mut inv = FINISH.prepare_invoke();
+    inv.key(&k.queue)
+        .key(&k.tickets)
+        .key(&k.full)
+        .key(&k.gen)
+        .key(&k.rate)
+        .key(&k.claim);
+    inv.arg(gen_seen)
+        .arg(if full { "1" } else { "0" })
+        .arg(format!("{rate:.3}"));
+    for d in decisions {
+        inv.arg(d.student)
+            .arg(d.seq)
+            .arg(format!("{}|{}", d.status, d.reason.unwrap_or("")));
+    }
+    inv.invoke_async(redis).await
+}
+
+/// The first `n` waiting `(student, seq)` pairs, in queue order, plus the
+/// seat generation seen now. Marks the batch as claimed by `worker`.
+pub async fn peek_heads(
+    redis: &mut ConnectionManager,
+    course_id: i64,
+    n: usize,
+    worker: &str,
+) -> redis::RedisResult<(Vec<(i64, i64)>, i64)> {
+    let k = CourseKeys::new(course_id);
+    let (heads, gen): (Vec<(i64, f64)>, Option<i64>) = redis::pipe()
+        .zrange_withscores(&k.queue, 0, n as isize - 1)
+        .get(&k.gen)
+        .set(&k.claim, worker)
+        .ignore()
+        .query_async(redis)
+        .await?;
+    Ok((
+        heads.into_iter().map(|(s, q)| (s, q as i64)).collect(),
+        gen.unwrap_or(0),
+    ))
+}
+
+static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+-- KEYS: lease, claim   ARGV: worker, ttl_ms
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if cur then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local c = redis.call('GET', KEYS[2])
+if c and c ~= ARGV[1] then return 2 end
+return 1
+"#,
+    )
+});
+
+/// Outcome of trying to take or renew a course's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    Held,
+    /// Taken over from a worker that died mid-batch (its claim was left).
+    TakenOver,
+    Busy,
+}
+
+/// Takes (or renews) the lease on a course for `ttl_ms`.
+pub async fn acquire_lease(
+    redis: &mut ConnectionManager,
+    course_id: i64,
+    worker: &str,
+    ttl_ms: u64,
+) -> redis::RedisResult<Lease> {
+    let k = CourseKeys::new(course_id);
+    let r: i64 = ACQUIRE
+        .key(&k.lease)
+        .key(&k.claim)
+        .arg(worker)
+        .arg(ttl_ms)
+        .invoke_async(redis)
+        .await?;
+    Ok(match r {
+        1 => Lease::Held,
+        2 => Lease::TakenOver,
+        _ => Lease::Busy,
+    })
+}
+
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+-- KEYS: lease, claim   ARGV: worker
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#,
+    )
+});
+
+/// Gives the lease back if we still hold it.
+pub async fn release_lease(
+    redis: &mut ConnectionManager,
+    course_id: i64,
+    worker: &str,
+) -> redis::RedisResult<()> {
+    let k = CourseKeys::new(course_id);
+    let _: i64 = RELEASE
+        .key(&k.lease)
+        .key(&k.claim)
+        .arg(worker)
+        .invoke_async(redis)
+        .await?;
+    Ok(())
+}
+
+/// Seats were freed (cancel, capacity raised): clear the full flag, bump the
+/// generation so an in-flight batch cannot set a stale flag, and forget the
+/// student's cancelled ticket so they may queue again.
+pub async fn seats_freed(
+    redis: &mut ConnectionManager,
+    course_id: i64,
+    cancelled: Option<(i64, Option<i64>)>,
+) -> redis::RedisResult<()> {
+    let k = CourseKeys::new(course_id);
+    let mut pipe = redis::pipe();
+    pipe.atomic().incr(&k.gen, 1).ignore().del(&k.full).ignore();
+    if let Some((student, seq)) = cancelled {
+        pipe.hdel(&k.student_ticket, student).ignore();
+        if let Some(seq) = seq {
+            pipe.hset(&k.tickets, seq, format!("{student}|cancelled|"))
+                .ignore();
+        }
+    }
+    pipe.query_async::<()>(redis).await
+}
+
+/// Queue length of each course, in one round trip.
+pub async fn queue_lengths(
+    redis: &mut ConnectionManager,
+    courses: &[i64],
+) -> redis::RedisResult<Vec<i64>> {
+    if courses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for &c in courses {
+        pipe.zcard(CourseKeys::new(c).queue);
+    }
+    pipe.query_async(redis).await
+}
+
+/// Whether each course is flagged full, in one round trip.
+pub async fn full_flags(
+    redis: &mut ConnectionManager,
+    courses: &[i64],
+) -> redis::RedisResult<Vec<bool>> {
+    if courses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for &c in courses {
+        pipe.exists(CourseKeys::new(c).full);
+    }
+    pipe.query_async(redis).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_ids_round_trip() {
+        let t = TicketId {
+            course_id: 42,
+            seq: 1017,
+        };
+        assert_eq!(t.to_string(), "42-1017");
+        assert_eq!(TicketId::parse("42-1017"), Some(t));
+        assert_eq!(TicketId::parse("42"), None);
+        assert_eq!(TicketId::parse("a-b"), None);
+    }
+
+    #[test]
+    fn keys_share_one_hash_tag() {
+        let k = CourseKeys::new(7);
+        for key in [
+            &k.queue,
+            &k.seq,
+            &k.student_ticket,
+            &k.tickets,
+            &k.full,
+            &k.gen,
+            &k.lease,
+            &k.claim,
+            &k.rate,
+        ] {
+            assert!(key.ends_with(":{c7}"), "{key}");
+        }
+    }
+}

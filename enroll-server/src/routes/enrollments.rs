@@ -1,0 +1,213 @@
+//! Enroll, follow a ticket, list and cancel enrollments.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::CurrentStudent;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+use crate::queue::{self, Enqueued, TicketId};
+use crate::routes::courses::course_not_found;
+use crate::routes::me::{enrollments_of, Enrollment};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/enrollments", post(enroll).get(list))
+        .route("/api/v1/enrollments/tickets/{ticket}", get(ticket))
+        .route("/api/v1/enrollments/{course_id}", delete(cancel))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub course_id: i64,
+}
+
+/// A place in line, or a decision.
+#[derive(Serialize, ToSchema)]
+pub struct Ticket {
+    pub ticket: String,
+    pub course_id: i64,
+    /// `queued`, `enrolled`, `rejected` or `cancelled`.
+    pub status: String,
+    /// Why it was rejected (`course_full`, `already_enrolled`, `credit_limit`,
+    /// `schedule_conflict`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// 1-based place in line while queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<i64>,
+    /// Estimated time to a decision, from the measured admission rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_ms: Option<u64>,
+}
+
+/// Decisions per second assumed before a course has a measured rate.
+const DEFAULT_RATE: f64 = 1000.0;
+
+fn eta_ms(position: i64, rate: f64) -> u64 {
+    let rate = if rate > 0.0 { rate } else { DEFAULT_RATE };
+    (position as f64 * 1000.0 / rate).ceil() as u64
+}
+
+/// Joins the course's waiting queue: 202 with a ticket and place, after one
+/// Redis round trip. Retrying returns the same ticket and place.
+#[utoipa::path(post, path = "/api/v1/enrollments", request_body = EnrollRequest,
+    responses((status = 202, body = Ticket), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody, description = "registration_closed"),
+              (status = 404, body = ErrorBody, description = "course_not_found"),
+              (status = 409, body = ErrorBody, description = "already_enrolled, course_full")))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    student: CurrentStudent,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> ApiResult<(StatusCode, Json<Ticket>)> {
+    let tickets = &state.metrics.tickets;
+    if !state.live.window_open(Utc::now()) {
+        tickets.with_label_values(&["refused_closed"]).inc();
+        return Err(ApiError::forbidden(
+            "registration_closed",
+            "registration is not open",
+        ));
+    }
+    let course = state.live.course(req.course_id, &state.db.primary).await?;
+    if course.is_none() {
+        return Err(course_not_found());
+    }
+    let mut redis = state.redis.clone();
+    match queue::enqueue(&mut redis, req.course_id, student.session.student_id).await? {
+        Enqueued::Queued {
+            seq,
+            rank,
+            retry,
+            rate,
+        } => {
+            tickets
+                .with_label_values(&[if retry { "duplicate_retry" } else { "queued" }])
+                .inc();
+            state.wake_admission.notify_one();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(Ticket {
+                    ticket: TicketId {
+                        course_id: req.course_id,
+                        seq,
+                    }
+                    .to_string(),
+                    course_id: req.course_id,
+                    status: "queued".into(),
+                    reason: None,
+                    position: Some(rank + 1),
+                    eta_ms: Some(eta_ms(rank + 1, rate)),
+                }),
+            ))
+        }
+        Enqueued::AlreadyEnrolled => {
+            tickets.with_label_values(&["refused_enrolled"]).inc();
+            Err(ApiError::conflict(
+                "already_enrolled",
+                "you already hold a seat in this course",
+            ))
+        }
+        Enqueued::Full => {
+            tickets.with_label_values(&["refused_full"]).inc();
+            Err(ApiError::conflict("course_full", "the course is full"))
+        }
+    }
+}
+
+/// A ticket's state; only its owner may read it. A ticket the server does
+/// not know (never issued, or lost with Redis) is 404 `unknown_ticket`, so a
+/// client never polls forever.
+#[utoipa::path(get, path = "/api/v1/enrollments/tickets/{ticket}",
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody, description = "unknown_ticket")))]
+pub async fn ticket(
+    State(state): State<AppState>,
+    student: CurrentStudent,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Ticket>> {
+    let unknown = || ApiError::not_found("unknown_ticket", "no such ticket");
+    let id = TicketId::parse(&id).ok_or_else(unknown)?;
+    let mut redis = state.redis.clone();
+    let t = queue::ticket(&mut redis, id).await?.ok_or_else(unknown)?;
+    if t.student != student.session.student_id {
+        // Someone else's ticket: answered exactly like a missing one.
+        return Err(unknown());
+    }
+    let position = t.rank.map(|r| r + 1);
+    Ok(Json(Ticket {
+        ticket: id.to_string(),
+        course_id: id.course_id,
+        status: t.status,
+        reason: t.reason,
+        position,
+        eta_ms: position.map(|p| eta_ms(p, t.rate)),
+    }))
+}
+
+/// The student's enrollments, fresh (read from the primary).
+#[utoipa::path(get, path = "/api/v1/enrollments",
+    responses((status = 200, body = Vec<Enrollment>), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    student: CurrentStudent,
+) -> ApiResult<Json<Vec<Enrollment>>> {
+    Ok(Json(
+        enrollments_of(&state.db.primary, student.session.student_id).await?,
+    ))
+}
+
+/// Gives a seat back; the next student in line can take it.
+#[utoipa::path(delete, path = "/api/v1/enrollments/{course_id}",
+    responses((status = 204), (status = 403, body = ErrorBody, description = "registration_closed"),
+              (status = 404, body = ErrorBody, description = "not_enrolled")))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    student: CurrentStudent,
+    ApiPath(course_id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    if !state.live.window_open(Utc::now()) {
+        return Err(ApiError::forbidden(
+            "registration_closed",
+            "registration is not open",
+        ));
+    }
+    let student_id = student.session.student_id;
+    let not_enrolled = || ApiError::not_found("not_enrolled", "you hold no seat in this course");
+    // Same lock order as admission: the course row, then the student row.
+    let mut tx = state.db.primary.begin().await?;
+    let locked: Option<i64> = sqlx::query_scalar("SELECT id FROM courses WHERE id = $1 FOR UPDATE")
+        .bind(course_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if locked.is_none() {
+        return Err(not_enrolled());
+    }
+    sqlx::query("SELECT id FROM students WHERE id = $1 FOR UPDATE")
+        .bind(student_id)
+        .execute(&mut *tx)
+        .await?;
+    let ticket: Option<Option<String>> = sqlx::query_scalar(
+        "DELETE FROM enrollments WHERE student_id = $1 AND course_id = $2 RETURNING ticket",
+    )
+    .bind(student_id)
+    .bind(course_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(ticket) = ticket else {
+        return Err(not_enrolled());
+    };
+    tx.commit().await?;
+    let seq = ticket.as_deref().and_then(TicketId::parse).map(|t| t.seq);
+    let mut redis = state.redis.clone();
+    queue::seats_freed(&mut redis, course_id, Some((student_id, seq))).await?;
+    state.wake_admission.notify_one();
+    tracing::info!(course_id, student_id, "enrollment cancelled");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,413 @@
+//! Enroll, tickets, admission and cancel against real PostgreSQL and Redis.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use enroll_server::config::Options;
+use futures::future::join_all;
+use redis::AsyncCommands;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    assert_error, assert_invariants, eventually, spawn_app, start, Spawn, TestApp,
+};
+
+async fn enroll(app: &TestApp, client: &reqwest::Client, course: i64) -> reqwest::Response {
+    client
+        .post(app.url("/api/v1/enrollments"))
+        .json(&json!({"course_id": course}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn enroll_ok(app: &TestApp, client: &reqwest::Client, course: i64) -> Value {
+    let res = enroll(app, client, course).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    res.json().await.unwrap()
+}
+
+fn seq(ticket: &Value) -> i64 {
+    ticket["ticket"]
+        .as_str()
+        .unwrap()
+        .split('-')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_scenario_50_students_40_seats() {
+    let app = spawn_app().await;
+    app.import_students("R", 50).await;
+    let course = app.create_course("HOT101", 40, 3, json!([])).await;
+    app.open_window().await;
+    let clients = app.login_many("R", 50).await;
+
+    // Everyone presses "enroll" at once.
+    let tickets = join_all(clients.iter().map(|c| enroll_ok(&app, c, course))).await;
+    for t in &tickets {
+        assert_eq!(t["status"], "queued");
+        assert!(
+            t["position"].as_i64().unwrap() >= 1 && t["eta_ms"].is_u64(),
+            "{t}"
+        );
+    }
+    let finals = join_all(
+        clients
+            .iter()
+            .zip(&tickets)
+            .map(|(c, t)| app.wait_decided(c, t["ticket"].as_str().unwrap())),
+    )
+    .await;
+    let enrolled: Vec<i64> = tickets
+        .iter()
+        .zip(&finals)
+        .filter(|(_, f)| f["status"] == "enrolled")
+        .map(|(t, _)| seq(t))
+        .collect();
+    let full = finals
+        .iter()
+        .filter(|f| f["status"] == "rejected" && f["reason"] == "course_full")
+        .count();
+    assert_eq!(
+        (enrolled.len(), full),
+        (40, 10),
+        "exactly 40 enrolled, 10 rejected course_full"
+    );
+
+    // Invariant 4: the winners are exactly the 40 earliest tickets.
+    let mut all: Vec<i64> = tickets.iter().map(seq).collect();
+    all.sort_unstable();
+    let mut winners = enrolled.clone();
+    winners.sort_unstable();
+    assert_eq!(winners, all[..40].to_vec());
+    assert_invariants(&app.db, 18).await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 40);
+
+    // Later requests are refused at once, and the metrics saw it all.
+    let late = app.login("R0").await;
+    app.import_students("late", 1).await;
+    let res = enroll(&app, &app.login("late0").await, course).await;
+    assert_error(res, StatusCode::CONFLICT, "course_full").await;
+    let again = enroll(&app, &late, course).await;
+    assert!(matches!(again.status(), StatusCode::CONFLICT));
+    assert_eq!(
+        app.metric("enroll_admission_decisions_total{outcome=\"enrolled\",reason=\"\"}")
+            .await,
+        40.0
+    );
+    assert_eq!(
+        app.metric("enroll_admission_decisions_total{outcome=\"rejected\",reason=\"course_full\"}")
+            .await,
+        10.0
+    );
+    assert!(app.metric("enroll_admission_batch_size_count").await >= 1.0);
+}
+
+#[tokio::test]
+async fn retry_keeps_ticket_and_place_and_tickets_are_private() {
+    let app = spawn_app().await;
+    app.import_students("P", 2).await;
+    let course = app.create_course("Q1", 5, 3, json!([])).await;
+    let a = app.login("P0").await;
+    let b = app.login("P1").await;
+
+    let res = enroll(&app, &a, course).await;
+    assert_error(res, StatusCode::FORBIDDEN, "registration_closed").await;
+    app.open_window().await;
+    let res = enroll(&app, &a, 987654).await;
+    assert_error(res, StatusCode::NOT_FOUND, "course_not_found").await;
+
+    // Hold the admission worker off this course so the ticket stays queued.
+    let mut redis = redis::Client::open(app.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis
+        .set_ex(format!("lease:{{c{course}}}"), "someone-else", 30)
+        .await
+        .unwrap();
+    let first = enroll_ok(&app, &a, course).await;
+    let second = enroll_ok(&app, &a, course).await;
+    assert_eq!(
+        first["ticket"], second["ticket"],
+        "a retry returns the same ticket"
+    );
+    assert_eq!(
+        (first["position"].as_i64(), second["position"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let b_ticket = enroll_ok(&app, &b, course).await;
+    assert_eq!(b_ticket["position"], 2);
+
+    let t = first["ticket"].as_str().unwrap();
+    let mine: Value = a
+        .get(app.url(&format!("/api/v1/enrollments/tickets/{t}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (mine["status"].as_str(), mine["position"].as_i64()),
+        (Some("queued"), Some(1))
+    );
+    let theirs = b
+        .get(app.url(&format!("/api/v1/enrollments/tickets/{t}")))
+        .send()
+        .await
+        .unwrap();
+    assert_error(theirs, StatusCode::NOT_FOUND, "unknown_ticket").await;
+    let anon = reqwest::get(app.url(&format!("/api/v1/enrollments/tickets/{t}")))
+        .await
+        .unwrap();
+    assert_error(anon, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+
+    // Release the course: both are admitted, in order.
+    let _: () = redis.del(format!("lease:{{c{course}}}")).await.unwrap();
+    assert_eq!(app.wait_decided(&a, t).await["status"], "enrolled");
+    assert_eq!(
+        app.wait_decided(&b, b_ticket["ticket"].as_str().unwrap())
+            .await["status"],
+        "enrolled"
+    );
+    let res = enroll(&app, &a, course).await;
+    assert_error(res, StatusCode::CONFLICT, "already_enrolled").await;
+
+    // Redis lost the course's queue data: the ticket is unknown, never
+    // "queued" forever, and a new ticket never reuses the old id.
+    let lost_keys: Vec<String> = ["q", "seq", "st", "tk", "full"]
+        .iter()
+        .map(|k| format!("{k}:{{c{course}}}"))
+        .collect();
+    let _: () = redis.del(lost_keys).await.unwrap();
+    let lost = a
+        .get(app.url(&format!("/api/v1/enrollments/tickets/{t}")))
+        .send()
+        .await
+        .unwrap();
+    assert_error(lost, StatusCode::NOT_FOUND, "unknown_ticket").await;
+    // ... and the database still refuses a second seat for the same student.
+    let t2 = enroll_ok(&app, &a, course).await;
+    assert_ne!(t2["ticket"], first["ticket"]);
+    let decided = app.wait_decided(&a, t2["ticket"].as_str().unwrap()).await;
+    assert_eq!(
+        (decided["status"].as_str(), decided["reason"].as_str()),
+        (Some("rejected"), Some("already_enrolled"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credit_limit_and_timetable_hold_across_concurrent_courses() {
+    let extra = Options {
+        credit_limit: Some(6),
+        admission_batch_size: Some(4),
+        ..Options::default()
+    };
+    let app = start(Spawn {
+        extra,
+        ..Spawn::fresh()
+    })
+    .await;
+    app.import_students("T", 20).await;
+    let mon9 = json!([{"day": "MON", "start": "09:00", "end": "10:15"}]);
+    let a = app.create_course("A3", 100, 3, mon9.clone()).await;
+    let b = app
+        .create_course(
+            "B3",
+            100,
+            3,
+            json!([{"day": "TUE", "start": "09:00", "end": "10:15"}]),
+        )
+        .await;
+    let c = app
+        .create_course(
+            "C3",
+            100,
+            3,
+            json!([{"day": "WED", "start": "09:00", "end": "10:15"}]),
+        )
+        .await;
+    let clash = app
+        .create_course(
+            "A3X",
+            100,
+            2,
+            json!([{"day": "MON", "start": "10:00", "end": "11:00"}]),
+        )
+        .await;
+    app.open_window().await;
+    let clients = app.login_many("T", 20).await;
+
+    // Each student asks for 3+3+3 credits (limit 6) and a clashing course,
+    // all at once; the four courses are decided in parallel.
+    let mut pending = Vec::new();
+    for client in &clients {
+        for course in [a, b, c, clash] {
+            pending.push((client, course));
+        }
+    }
+    let tickets = join_all(pending.iter().map(|(cl, co)| enroll_ok(&app, cl, *co))).await;
+    let finals = join_all(
+        pending
+            .iter()
+            .zip(&tickets)
+            .map(|((cl, _), t)| app.wait_decided(cl, t["ticket"].as_str().unwrap())),
+    )
+    .await;
+    assert_invariants(&app.db, 6).await;
+    let mut per_reason: HashMap<String, usize> = HashMap::new();
+    for f in &finals {
+        *per_reason
+            .entry(format!("{}:{}", f["status"], f["reason"]))
+            .or_default() += 1;
+    }
+    let enrolled = per_reason.get("\"enrolled\":null").copied().unwrap_or(0);
+    // Every student ends with a full 6 credits and nobody more: with 2 or 3
+    // credit courses and ample seats, each gets exactly what fits.
+    let credits: Vec<i64> = sqlx::query_scalar(
+        "SELECT COALESCE(sum(c.credits), 0)::bigint FROM students s LEFT JOIN enrollments e ON e.student_id = s.id \
+         LEFT JOIN courses c ON c.id = e.course_id GROUP BY s.id",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert!(credits.iter().all(|&c| (5..=6).contains(&c)), "{credits:?}");
+    assert!(
+        per_reason.contains_key("\"rejected\":\"credit_limit\""),
+        "{per_reason:?}"
+    );
+    assert_eq!(enrolled + per_reason.values().sum::<usize>() - enrolled, 80);
+}
+
+#[tokio::test]
+async fn cancel_frees_the_seat_for_the_next_in_line() {
+    let app = spawn_app().await;
+    app.import_students("X", 3).await;
+    let course = app.create_course("ONE1", 1, 3, json!([])).await;
+    app.open_window().await;
+    let (x0, x1, x2) = (
+        app.login("X0").await,
+        app.login("X1").await,
+        app.login("X2").await,
+    );
+
+    let t0 = enroll_ok(&app, &x0, course).await;
+    assert_eq!(
+        app.wait_decided(&x0, t0["ticket"].as_str().unwrap()).await["status"],
+        "enrolled"
+    );
+    // Known full: refused at once, without queueing.
+    for c in [&x1, &x2] {
+        assert_error(
+            enroll(&app, c, course).await,
+            StatusCode::CONFLICT,
+            "course_full",
+        )
+        .await;
+    }
+
+    let res = x1
+        .delete(app.url(&format!("/api/v1/enrollments/{course}")))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::NOT_FOUND, "not_enrolled").await;
+    let res = x0
+        .delete(app.url(&format!("/api/v1/enrollments/{course}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let mine: Vec<Value> = x0
+        .get(app.url("/api/v1/enrollments"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(mine.is_empty(), "the cancel shows at once");
+
+    // The full flag is gone: the next student queues and takes the seat.
+    let t2 = enroll_ok(&app, &x2, course).await;
+    assert_eq!(
+        app.wait_decided(&x2, t2["ticket"].as_str().unwrap()).await["status"],
+        "enrolled"
+    );
+    let mine: Vec<Value> = x2
+        .get(app.url("/api/v1/enrollments"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine[0]["course_id"], course);
+    assert_invariants(&app.db, 18).await;
+}
+
+#[tokio::test]
+async fn a_dead_workers_lease_is_taken_over_after_it_expires() {
+    let app = start(Spawn {
+        extra: Options {
+            admission_lease_ms: Some(300),
+            ..Options::default()
+        },
+        ..Spawn::fresh()
+    })
+    .await;
+    app.import_students("W", 3).await;
+    let course = app.create_course("LEASE1", 2, 3, json!([])).await;
+    app.open_window().await;
+    // A worker "died" holding the lease in the middle of a batch.
+    let mut redis = redis::Client::open(app.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis
+        .pset_ex(format!("lease:{{c{course}}}"), "dead-worker", 400)
+        .await
+        .unwrap();
+    let _: () = redis
+        .set(format!("claim:{{c{course}}}"), "dead-worker")
+        .await
+        .unwrap();
+
+    let clients = app.login_many("W", 3).await;
+    let mut tickets = Vec::new();
+    for c in &clients {
+        tickets.push(enroll_ok(&app, c, course).await); // in a known order
+    }
+    let finals = join_all(
+        clients
+            .iter()
+            .zip(&tickets)
+            .map(|(c, t)| app.wait_decided(c, t["ticket"].as_str().unwrap())),
+    )
+    .await;
+    let statuses: Vec<&str> = finals
+        .iter()
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["enrolled", "enrolled", "rejected"],
+        "queue order kept across the takeover"
+    );
+    eventually(Duration::from_secs(5), "takeover counted", || async {
+        app.metric("enroll_admission_lease_takeovers_total").await == 1.0
+    })
+    .await;
+}
