@@ -1,0 +1,303 @@
+//! Two enroll-server processes share one Redis and one database; one is
+//! killed with SIGKILL in the middle of a rush. Every acknowledged ticket
+//! must still be decided, and invariants 1-4 must hold.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use redis::AsyncCommands;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use testkit::{free_port, wait_for_port, ChildGuard, RedisServer};
+
+const ADMIN: &str = "process-test-admin-token-0123";
+
+fn spawn_server(db: &str, replicas: &[String], redis: &str) -> (ChildGuard, String) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enroll-server"));
+    cmd.env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ENROLL_DATABASE_URL", db)
+        .env("ENROLL_REPLICA_URLS", replicas.join(","))
+        .env("ENROLL_REDIS_URL", redis)
+        .env("ENROLL_ADMIN_TOKEN", ADMIN)
+        .env("ENROLL_ARGON2_MEMORY_KIB", "1024")
+        .env("ENROLL_ARGON2_ITERATIONS", "1")
+        // Small batches and a short lease: the kill lands mid-rush and the
+        // survivor takes over quickly.
+        .env("ENROLL_ADMISSION_BATCH_SIZE", "4")
+        .env("ENROLL_ADMISSION_LEASE_MS", "500")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null());
+    let child = ChildGuard::spawn("enroll-server", &mut cmd).unwrap();
+    wait_for_port(port, Duration::from_secs(30)).unwrap();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+async fn login(base: &str, no: &str) -> String {
+    let res = Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"student_no": no, "password": "password-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
+    let (db_url, replica_urls) = tokio::task::spawn_blocking(|| testkit::shared::database("procs"))
+        .await
+        .unwrap()
+        .unwrap();
+    let redis = RedisServer::start().unwrap();
+    let (a, a_url) = spawn_server(&db_url, &replica_urls, &redis.url());
+    let (mut b, b_url) = spawn_server(&db_url, &replica_urls, &redis.url());
+    let admin = Client::new();
+
+    let n_students = 240;
+    let students: Vec<Value> = (0..n_students)
+        .map(|i| json!({"student_no": format!("P{i}"), "name": "P", "email": format!("p{i}@uni.test"), "password": "password-123"}))
+        .collect();
+    let res = admin
+        .post(format!("{a_url}/api/v1/admin/students"))
+        .bearer_auth(ADMIN)
+        .json(&students)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // Three hot courses (oversubscribed) and two roomy ones; no clashes and
+    // 5 x 3 credits < 18, so every student is eligible for every course and
+    // invariant 4 is "the earliest `capacity` tickets win".
+    let days = ["MON", "TUE", "WED", "THU", "FRI"];
+    let caps = [15, 25, 40, 500, 500];
+    let courses: Vec<Value> = (0..5)
+        .map(|i| {
+            json!({"code": format!("K{i}"), "name": "K", "credits": 3, "capacity": caps[i],
+                        "schedule": [{"day": days[i], "start": "09:00", "end": "10:00"}]})
+        })
+        .collect();
+    let created: Vec<Value> = admin
+        .post(format!("{a_url}/api/v1/admin/courses"))
+        .bearer_auth(ADMIN)
+        .json(&courses)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let course_ids: Vec<i64> = created.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    let res = admin
+        .put(format!("{a_url}/api/v1/admin/registration-window"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"opens_at": "2020-01-01T00:00:00Z", "closes_at": "2099-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cookies = join_all((0..n_students).map(|i| {
+        let base = if i % 2 == 0 {
+            a_url.clone()
+        } else {
+            b_url.clone()
+        };
+        async move { login(&base, &format!("P{i}")).await }
+    }))
+    .await;
+    // Server B learns of the window within its one-second refresh.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // The rush: every student asks for three courses, half of them through B.
+    let requests: Vec<(usize, i64, String)> = (0..n_students)
+        .flat_map(|s| (0..3).map(move |k| (s, (s + k) % 5)))
+        .map(|(s, c)| {
+            (
+                s,
+                course_ids[c],
+                if s % 2 == 0 {
+                    a_url.clone()
+                } else {
+                    b_url.clone()
+                },
+            )
+        })
+        .collect();
+    let client = Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let fire = join_all(requests.iter().map(|(s, course, base)| {
+        let (client, cookie) = (client.clone(), cookies[*s].clone());
+        async move {
+            let res = client
+                .post(format!("{base}/api/v1/enrollments"))
+                .header("cookie", cookie)
+                .json(&json!({"course_id": course}))
+                .send()
+                .await;
+            match res {
+                Ok(r) if r.status() == StatusCode::ACCEPTED => {
+                    Some(r.json::<Value>().await.unwrap())
+                }
+                Ok(r) => {
+                    assert_eq!(
+                        r.status(),
+                        StatusCode::CONFLICT,
+                        "only course_full may refuse at once"
+                    );
+                    None
+                }
+                Err(_) => None, // sent to B as it died: never acknowledged
+            }
+        }
+    }));
+    let pool = PgPool::connect(&db_url).await.unwrap();
+    let killer = async {
+        // Kill B as soon as seats are being committed.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            if n > 0 || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        b.signal(libc::SIGKILL).unwrap();
+    };
+    let (acks, ()) = tokio::join!(fire, killer);
+    assert!(
+        b.try_wait().is_some() || {
+            std::thread::sleep(Duration::from_millis(200));
+            b.try_wait().is_some()
+        },
+        "B was killed"
+    );
+    let acked: Vec<(usize, Value)> = acks
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.map(|t| (requests[i].0, t)))
+        .collect();
+    assert!(
+        acked.len() > 300,
+        "most requests were acknowledged: {}",
+        acked.len()
+    );
+
+    // Invariant 3: every acknowledged ticket reaches a decision (polled on A).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut finals: HashMap<String, Value> = HashMap::new();
+    while finals.len() < acked.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} tickets never decided",
+            acked.len() - finals.len(),
+            acked.len()
+        );
+        for (s, t) in &acked {
+            let id = t["ticket"].as_str().unwrap();
+            if finals.contains_key(id) {
+                continue;
+            }
+            let res = client
+                .get(format!("{a_url}/api/v1/enrollments/tickets/{id}"))
+                .header("cookie", &cookies[*s])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let v: Value = res.json().await.unwrap();
+            if v["status"] != "queued" {
+                finals.insert(id.to_string(), v);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Invariants 1 and 2, from the database.
+    let rows: Vec<(i64, i32, i32, i64)> = sqlx::query_as(
+        "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for (id, cap, enrolled, count) in &rows {
+        assert_eq!(*enrolled as i64, *count, "course {id}");
+        assert!(enrolled <= cap, "course {id} oversold");
+    }
+    // Every "enrolled" answer is backed by a row, and every row by a ticket.
+    let held: HashSet<(i64, String)> =
+        sqlx::query_as::<_, (i64, Option<String>)>("SELECT course_id, ticket FROM enrollments")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(c, t)| (c, t.expect("admission records the ticket")))
+            .collect();
+    for (id, v) in &finals {
+        let course = v["course_id"].as_i64().unwrap();
+        assert_eq!(
+            v["status"] == "enrolled",
+            held.contains(&(course, id.clone())),
+            "ticket {id}: {v}"
+        );
+    }
+
+    // Invariant 4 over *all* tickets Redis issued (acknowledged or not): the
+    // winners of each course are exactly its earliest tickets.
+    let mut redis_conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for (i, &course) in course_ids.iter().enumerate() {
+        let issued: HashMap<String, String> = redis_conn
+            .hgetall(format!("tk:{{c{course}}}"))
+            .await
+            .unwrap();
+        let mut seqs: Vec<(i64, String)> = issued
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.clone()))
+            .collect();
+        seqs.sort();
+        assert!(
+            seqs.iter().all(|(_, v)| !v.contains("|queued|")),
+            "course {course}: nothing left queued"
+        );
+        let winners: Vec<i64> = seqs
+            .iter()
+            .filter(|(_, v)| v.contains("|enrolled|"))
+            .map(|(s, _)| *s)
+            .collect();
+        let expected: Vec<i64> = seqs
+            .iter()
+            .take(caps[i] as usize)
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(winners, expected, "course {course}: earliest tickets win");
+        let db_winners: HashSet<String> = held
+            .iter()
+            .filter(|(c, _)| *c == course)
+            .map(|(_, t)| t.clone())
+            .collect();
+        assert_eq!(
+            db_winners,
+            expected.iter().map(|s| format!("{course}-{s}")).collect(),
+            "course {course}: rows match"
+        );
+    }
+    drop(a);
+}
