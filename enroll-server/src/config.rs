@@ -336,6 +336,22 @@ mod tests {
     }
 
     #[test]
+    fn help_documents_every_environment_variable() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        let source = include_str!("config.rs");
+        let vars: Vec<&str> = source
+            .split("env = \"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        assert!(vars.len() >= 18, "{vars:?}");
+        for var in vars {
+            assert!(help.contains(var), "--help lacks {var}");
+        }
+    }
+
+    #[test]
     fn short_admin_token_is_refused() {
         let err = Options {
             database_url: Some("postgres://x".into()),

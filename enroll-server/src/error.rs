@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 409: conflicts with the current state (duplicates, full course, ...).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 429: slow down (e.g. too many failed logins).
+    #[error("{message}")]
+    TooManyRequests { code: &'static str, message: String },
     /// 415: not `Content-Type: application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -81,6 +84,12 @@ impl ApiError {
             message: message.into(),
         }
     }
+    pub fn too_many_requests(code: &'static str, message: impl Into<String>) -> Self {
+        Self::TooManyRequests {
+            code,
+            message: message.into(),
+        }
+    }
     pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
         Self::Unavailable {
             code,
@@ -97,6 +106,7 @@ impl ApiError {
             Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

@@ -24,7 +24,9 @@ pub struct CourseFacts {
 /// Process-wide snapshot of the window and the courses.
 #[derive(Debug, Clone, Default)]
 pub struct Live {
-    window: Arc<RwLock<Option<Window>>>,
+    /// The window and a generation bumped by every local change, so a
+    /// refresh that read the database before the change cannot overwrite it.
+    window: Arc<RwLock<(Option<Window>, u64)>>,
     courses: Arc<RwLock<HashMap<i64, CourseFacts>>>,
 }
 
@@ -36,6 +38,7 @@ type CourseRow = (i64, i32, i32, i16, Json<Vec<Meeting>>);
 impl Live {
     /// Reloads the window and every course from the primary.
     pub async fn refresh(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let generation = self.window.read().unwrap().1;
         let window: Option<Window> =
             sqlx::query_as("SELECT opens_at, closes_at FROM registration_window")
                 .fetch_optional(pool)
@@ -44,7 +47,12 @@ impl Live {
             sqlx::query_as("SELECT id, capacity, enrolled, credits, schedule FROM courses")
                 .fetch_all(pool)
                 .await?;
-        *self.window.write().unwrap() = window;
+        {
+            let mut current = self.window.write().unwrap();
+            if current.1 == generation {
+                current.0 = window;
+            }
+        }
         let courses = rows
             .into_iter()
             .map(|(id, capacity, enrolled, credits, Json(schedule))| {
@@ -67,12 +75,14 @@ impl Live {
         self.window
             .read()
             .unwrap()
+            .0
             .is_some_and(|(opens, closes)| opens <= now && now < closes)
     }
 
     /// Records a window set through this instance.
     pub fn set_window(&self, opens: DateTime<Utc>, closes: DateTime<Utc>) {
-        *self.window.write().unwrap() = Some((opens, closes));
+        let mut current = self.window.write().unwrap();
+        *current = (Some((opens, closes)), current.1 + 1);
     }
 
     /// A course's facts; a course not in the snapshot (created in the last

@@ -28,9 +28,12 @@ use tokio::sync::{Notify, Semaphore};
 use crate::queue::{self, Lease};
 use crate::state::AppState;
 
-/// How long an idle runner waits before looking at the queues again when
-/// nothing on this instance woke it.
-const IDLE_POLL: Duration = Duration::from_millis(50);
+/// How soon the runner looks at the queues again while any has students
+/// (work queued through other instances is found this way).
+const BUSY_POLL: Duration = Duration::from_millis(20);
+/// The same when every queue was empty; a ticket queued through this
+/// instance wakes the runner at once regardless.
+const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// The admission runner of one instance.
 pub struct Admission {
@@ -60,20 +63,28 @@ impl Admission {
     /// Runs forever: find courses with waiting students, drain them.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>) {
         loop {
-            if let Err(err) = self.clone().start_drains().await {
-                tracing::warn!(error = %err, "admission could not read the queues");
-            }
+            let pause = match self.clone().start_drains().await {
+                Ok(true) => BUSY_POLL,
+                Ok(false) => IDLE_POLL,
+                Err(err) => {
+                    tracing::warn!(error = %err, "admission could not read the queues");
+                    IDLE_POLL
+                }
+            };
             tokio::select! {
                 _ = wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }
 
-    async fn start_drains(self: Arc<Self>) -> redis::RedisResult<()> {
+    /// Starts a drain for every course with waiting students that no worker
+    /// holds; returns whether any queue had students.
+    async fn start_drains(self: Arc<Self>) -> redis::RedisResult<bool> {
         let (courses, _) = self.state.live.course_ids();
         let mut redis = self.state.redis.clone();
         let lengths = queue::queue_lengths(&mut redis, &courses).await?;
+        let busy = lengths.iter().any(|&l| l > 0);
         for (&course, &len) in courses.iter().zip(&lengths) {
             self.state
                 .metrics
@@ -106,7 +117,7 @@ impl Admission {
                 drop(permit);
             });
         }
-        Ok(())
+        Ok(busy)
     }
 
     fn lease_ms(&self) -> u64 {

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{AppendHeaders, IntoResponse};
 use axum::routing::post;
 use axum::{Json, Router};
+use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -36,7 +37,8 @@ pub struct LoginResponse {
 
 /// Logs a student in and sets the HttpOnly session cookie.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody, description = "invalid_credentials")))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody, description = "invalid_credentials"),
+               (status = 429, body = ErrorBody, description = "too_many_attempts")))]
 #[tracing::instrument(name = "Logging a student in", skip_all, fields(student_no = %body.student_no))]
 pub async fn login(
     State(state): State<AppState>,
@@ -44,6 +46,15 @@ pub async fn login(
 ) -> ApiResult<impl IntoResponse> {
     if body.student_no.len() > 32 || body.password.len() > 1024 {
         return Err(invalid_credentials());
+    }
+    let mut redis = state.redis.clone();
+    let failures_key = format!("login_fail:{}", body.student_no);
+    let failures: Option<u32> = redis.get(&failures_key).await?;
+    if failures.unwrap_or(0) >= MAX_FAILED_LOGINS {
+        return Err(ApiError::too_many_requests(
+            "too_many_attempts",
+            "too many failed logins for this student number; try again in 15 minutes",
+        ));
     }
     // Read from the primary: an account imported a moment ago must log in.
     let row: Option<(i64, String, String, String, String)> = sqlx::query_as(
@@ -57,11 +68,12 @@ pub async fn login(
         // which student numbers exist.
         let dummy = state.hasher.dummy_hash().await?;
         let _ = state.hasher.verify(body.password, dummy).await;
-        return Err(invalid_credentials());
+        return Err(count_failure(&mut redis, &failures_key).await);
     };
     if !state.hasher.verify(body.password, hash).await? {
-        return Err(invalid_credentials());
+        return Err(count_failure(&mut redis, &failures_key).await);
     }
+    let _: () = redis.del(&failures_key).await?;
     let session = Session {
         student_id: id,
         student_no: student_no.clone(),
@@ -78,6 +90,25 @@ pub async fn login(
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(LoginResponse { student }),
     ))
+}
+
+/// Failed logins per student number before logins for it are refused for
+/// [`FAILED_LOGIN_WINDOW_SECS`] (online guessing; argon2 only slows it).
+pub const MAX_FAILED_LOGINS: u32 = 10;
+pub const FAILED_LOGIN_WINDOW_SECS: i64 = 900;
+
+async fn count_failure(redis: &mut redis::aio::ConnectionManager, key: &str) -> ApiError {
+    let counted: redis::RedisResult<()> = redis::pipe()
+        .incr(key, 1)
+        .ignore()
+        .expire(key, FAILED_LOGIN_WINDOW_SECS)
+        .ignore()
+        .query_async(redis)
+        .await;
+    if let Err(err) = counted {
+        tracing::warn!(error = %err, "could not count a failed login");
+    }
+    invalid_credentials()
 }
 
 fn invalid_credentials() -> ApiError {

@@ -132,3 +132,36 @@ async fn sessions_are_shared_between_instances_on_one_redis() {
         .unwrap();
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_student_number_for_a_while() {
+    let app = spawn_app().await;
+    app.import_students("G", 2).await;
+    let attempt = |no: &'static str, pw: &'static str| {
+        let url = app.url("/api/v1/auth/login");
+        async move {
+            browser()
+                .post(url)
+                .json(&json!({"student_no": no, "password": pw}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..10 {
+        assert_error(
+            attempt("G0", "guess-guess").await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    // Even the right password is refused now, for this student number only.
+    assert_error(
+        attempt("G0", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    )
+    .await;
+    assert_eq!(attempt("G1", PASSWORD).await.status(), StatusCode::OK);
+}
