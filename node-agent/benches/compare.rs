@@ -195,6 +195,8 @@ fn args() -> Vec<String> {
         format!("--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}"),
         format!("--collector.diskstats.device-exclude={DEFAULT_DISKSTATS_EXCLUDE}"),
         "--collector.netdev.device-exclude=^$".to_string(),
+        // Debian's build reads /var/lib/prometheus/node-exporter by default.
+        "--collector.textfile.directory=".to_string(),
         "--collector.disable-defaults".to_string(),
     ];
     a.extend(COLLECTORS.iter().map(|c| format!("--collector.{}", c.name)));

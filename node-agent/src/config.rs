@@ -63,6 +63,8 @@ pub struct Config {
     pub netstat_fields: String,
     /// Export `node_cpu_guest_seconds_total`.
     pub cpu_guest: bool,
+    /// Directory of `*.prom` files for the textfile collector ("" = none).
+    pub textfile_directory: PathBuf,
     /// Most scrapes served at once (0: no limit); more get 503.
     pub max_requests: usize,
     /// Leave out the agent's own `process_*` metrics.
@@ -127,6 +129,7 @@ impl Config {
             vmstat_fields: s("collector.vmstat.fields"),
             netstat_fields: s("collector.netstat.fields"),
             cpu_guest: !m.get_flag("no-collector.cpu.guest"),
+            textfile_directory: s("collector.textfile.directory").into(),
             max_requests: m
                 .get_one::<usize>("web.max-requests")
                 .copied()
@@ -184,6 +187,7 @@ pub fn command() -> Command {
         .arg(flag("collector.netclass.ignore-invalid-speed".into(), "Ignore devices where the speed is invalid.".into()))
         .arg(optional("collector.netdev.device-include", "Regexp of net devices to include (mutually exclusive to device-exclude)."))
         .arg(optional("collector.netdev.device-exclude", "Regexp of net devices to exclude (mutually exclusive to device-include)."))
+        .arg(value("collector.textfile.directory", "", "Directory to read text files with metrics from."))
         .arg(value("collector.vmstat.fields", DEFAULT_VMSTAT_FIELDS, "Regexp of fields to return for vmstat collector."))
         .arg(value("collector.netstat.fields", DEFAULT_NETSTAT_FIELDS, "Regexp of fields to return for netstat collector."))
         .arg(flag("collector.cpu.guest".into(), "Enables metric node_cpu_guest_seconds_total (default: enabled).".into()))

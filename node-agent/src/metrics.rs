@@ -5,6 +5,7 @@
 //! samples of a family are sorted by their labels when rendered: the same
 //! order node_exporter (client_golang) produces, which keeps diffs readable.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -17,6 +18,10 @@ pub enum MetricType {
     Gauge,
     /// node_exporter exports some raw kernel fields (vmstat, netstat) as untyped.
     Untyped,
+    /// Quantiles plus `_sum` and `_count` (only from text files).
+    Summary,
+    /// `_bucket{le}` plus `_sum` and `_count` (only from text files).
+    Histogram,
 }
 
 impl MetricType {
@@ -25,17 +30,44 @@ impl MetricType {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
             MetricType::Untyped => "untyped",
+            MetricType::Summary => "summary",
+            MetricType::Histogram => "histogram",
         }
     }
 }
 
+/// A label name: static for the collectors, owned for text files.
+pub type LabelName = Cow<'static, str>;
+
 /// One sample: label pairs (in declaration order) and a value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// Appended to the family name: `""`, or `_bucket`/`_sum`/`_count` in
+    /// summaries and histograms.
+    pub suffix: &'static str,
     /// Label names and values.
-    pub labels: Vec<(&'static str, String)>,
+    pub labels: Vec<(LabelName, String)>,
     /// The sample value.
     pub value: f64,
+}
+
+impl Sample {
+    /// Sort key: the series' own labels (without `le`/`quantile`), then
+    /// buckets/quantiles before `_sum` before `_count`, as client_golang
+    /// writes them. Bucket order within a series is kept (stable sort).
+    fn series_key(&self) -> (Vec<&(LabelName, String)>, u8) {
+        let labels = self
+            .labels
+            .iter()
+            .filter(|(k, _)| k != "le" && k != "quantile")
+            .collect();
+        let rank = match self.suffix {
+            "_sum" => 1,
+            "_count" => 2,
+            _ => 0,
+        };
+        (labels, rank)
+    }
 }
 
 /// All samples of one metric name.
@@ -67,8 +99,20 @@ impl MetricSet {
         labels: &[(&'static str, &str)],
         value: f64,
     ) {
-        let labels = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
-        self.push_owned(name, help, kind, labels, value);
+        let labels = labels
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), (*v).to_string()))
+            .collect();
+        self.push_sample(
+            name,
+            help,
+            kind,
+            Sample {
+                suffix: "",
+                labels,
+                value,
+            },
+        );
     }
 
     /// Like [`MetricSet::push`] with already owned label values.
@@ -80,6 +124,24 @@ impl MetricSet {
         labels: Vec<(&'static str, String)>,
         value: f64,
     ) {
+        let labels = labels
+            .into_iter()
+            .map(|(k, v)| (Cow::Borrowed(k), v))
+            .collect();
+        self.push_sample(
+            name,
+            help,
+            kind,
+            Sample {
+                suffix: "",
+                labels,
+                value,
+            },
+        );
+    }
+
+    /// Adds a fully built sample (any label names, a suffix).
+    pub fn push_sample(&mut self, name: &str, help: &str, kind: MetricType, sample: Sample) {
         let family = match self.families.get_mut(name) {
             Some(f) => f,
             None => self.families.entry(name.to_string()).or_insert(Family {
@@ -88,7 +150,7 @@ impl MetricSet {
                 samples: Vec::new(),
             }),
         };
-        family.samples.push(Sample { labels, value });
+        family.samples.push(sample);
     }
 
     /// A gauge without labels.
@@ -110,11 +172,18 @@ impl MetricSet {
     pub fn render(mut self) -> String {
         let mut out = String::with_capacity(64 * 1024);
         for (name, family) in self.families.iter_mut() {
-            family.samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+            if matches!(family.kind, MetricType::Summary | MetricType::Histogram) {
+                family
+                    .samples
+                    .sort_by(|a, b| a.series_key().cmp(&b.series_key()));
+            } else {
+                family.samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+            }
             let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
             let _ = writeln!(out, "# TYPE {name} {}", family.kind.as_str());
             for s in &family.samples {
                 out.push_str(name);
+                out.push_str(s.suffix);
                 if !s.labels.is_empty() {
                     out.push('{');
                     for (i, (k, v)) in s.labels.iter().enumerate() {

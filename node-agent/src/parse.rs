@@ -82,7 +82,7 @@ pub fn parse(text: &str) -> Result<Scrape, ParseError> {
     Ok(scrape)
 }
 
-fn parse_value(s: &str) -> Option<f64> {
+pub(crate) fn parse_value(s: &str) -> Option<f64> {
     match s {
         "+Inf" | "Inf" => Some(f64::INFINITY),
         "-Inf" => Some(f64::NEG_INFINITY),
@@ -91,7 +91,7 @@ fn parse_value(s: &str) -> Option<f64> {
     }
 }
 
-fn split_sample(line: &str) -> Option<(String, Labels, &str)> {
+pub(crate) fn split_sample(line: &str) -> Option<(String, Labels, &str)> {
     let name_end = line.find(['{', ' '])?;
     let name = line[..name_end].to_string();
     let mut labels = Labels::new();

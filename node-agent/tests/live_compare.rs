@@ -72,6 +72,8 @@ fn same_families_labels_and_counters_as_node_exporter_on_this_host() {
         format!("--collector.filesystem.mount-points-exclude={DEFAULT_MOUNT_POINTS_EXCLUDE}"),
         format!("--collector.filesystem.fs-types-exclude={DEFAULT_FS_TYPES_EXCLUDE}"),
         "--collector.netdev.device-exclude=^$".to_string(),
+        // Debian's build reads /var/lib/prometheus/node-exporter by default.
+        "--collector.textfile.directory=".to_string(),
         "--collector.disable-defaults".to_string(),
     ];
     args.extend(COLLECTORS.iter().map(|c| format!("--collector.{}", c.name)));

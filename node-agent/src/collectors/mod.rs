@@ -22,6 +22,7 @@ pub mod os;
 pub mod pressure;
 pub mod sockstat;
 pub mod stat;
+pub mod textfile;
 pub mod time;
 pub mod uname;
 pub mod vmstat;
@@ -62,6 +63,7 @@ pub const COLLECTORS: &[CollectorSpec] = &[
     spec("pressure", pressure::build),
     spec("sockstat", sockstat::build),
     spec("stat", stat::build),
+    spec("textfile", textfile::build),
     spec("time", time::build),
     spec("uname", uname::build),
     spec("vmstat", vmstat::build),
