@@ -188,3 +188,28 @@ fn disable_exporter_metrics_drops_the_process_families() {
         .samples
         .contains_key("process_cpu_seconds_total"));
 }
+
+#[test]
+fn promtool_accepts_text_file_histograms_and_summaries() {
+    let Some(fx) = fixtures() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for case in [
+        "histogram",
+        "summary_extra_dimension",
+        "inconsistent_metrics",
+    ] {
+        let src = fx.join("textfile").join(case).join("metrics.prom");
+        std::fs::copy(src, dir.path().join(format!("{case}.prom"))).unwrap();
+    }
+    let agent = Agent::start(&[
+        "--collector.disable-defaults".to_string(),
+        "--collector.textfile".to_string(),
+        format!("--collector.textfile.directory={}", dir.path().display()),
+    ]);
+    let (body, s) = agent.scrape();
+    assert_eq!(s.get("node_textfile_scrape_error", &[]), Some(0.0));
+    assert!(body.contains("# TYPE prometheus_rule_evaluation_duration_seconds summary"));
+    if let Some((ok, msg)) = promtool_check(&body) {
+        assert!(ok, "promtool check metrics rejected the scrape:\n{msg}");
+    }
+}
