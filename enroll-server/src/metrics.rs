@@ -32,6 +32,7 @@ pub struct Metrics {
     pub batch_size: Histogram,
     pub commit_seconds: Histogram,
     pub lease_takeovers: IntCounter,
+    pub admission_rate: prometheus::GaugeVec,
 }
 
 impl Metrics {
@@ -96,6 +97,11 @@ impl Metrics {
                     .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
             )
             .unwrap(),
+            admission_rate: prometheus::GaugeVec::new(
+                Opts::new("enroll_admission_rate", "Measured decisions per second while a course's queue drains (0 when idle); ETAs use it."),
+                &["course"],
+            )
+            .unwrap(),
             lease_takeovers: IntCounter::new("enroll_admission_lease_takeovers_total", "Course leases taken over after another worker's lease expired.").unwrap(),
             registry,
         };
@@ -114,6 +120,7 @@ impl Metrics {
         r.register(Box::new(m.batch_size.clone())).unwrap();
         r.register(Box::new(m.commit_seconds.clone())).unwrap();
         r.register(Box::new(m.lease_takeovers.clone())).unwrap();
+        r.register(Box::new(m.admission_rate.clone())).unwrap();
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),

@@ -147,6 +147,11 @@ impl Admission {
             }
         }
         let _ = queue::release_lease(&mut redis, course, &self.worker_id).await;
+        self.state
+            .metrics
+            .admission_rate
+            .with_label_values(&[&course.to_string()])
+            .set(0.0);
     }
 
     /// Decides the next batch; returns how many tickets it decided.

@@ -110,6 +110,21 @@ async fn seed_scenario_50_students_40_seats() {
         10.0
     );
     assert!(app.metric("enroll_admission_batch_size_count").await >= 1.0);
+    assert!(app.metric("enroll_admission_commit_seconds_count").await >= 1.0);
+    assert_eq!(
+        app.metric("enroll_tickets_total{outcome=\"queued\"}").await,
+        50.0
+    );
+    assert!(
+        app.metric("enroll_tickets_total{outcome=\"refused_full\"}")
+            .await
+            >= 1.0
+    );
+    assert_eq!(
+        app.metric(&format!("enroll_queue_length{{course=\"{course}\"}}"))
+            .await,
+        0.0
+    );
 }
 
 #[tokio::test]
