@@ -93,6 +93,9 @@ pub struct Engine {
     pub needed_names: Option<HashSet<String>>,
     /// Counters.
     pub stats: Stats,
+    /// The configuration in force (the notifier reads `route`, `receivers`
+    /// and `inhibit_rules` from it after each reload).
+    pub config: crate::config::Config,
     last_truncate: i64,
     sink: Arc<dyn AlertSink>,
 }
@@ -125,6 +128,7 @@ impl Engine {
             retention_ms: DEFAULT_LOOKBACK_MS,
             needed_names: None,
             stats: Stats::default(),
+            config: crate::config::Config::default(),
             last_truncate: now,
             sink,
         };
@@ -142,6 +146,7 @@ impl Engine {
             .clone()
             .into_iter()
             .collect();
+        self.config = loaded.config.clone();
         let mut old_groups: HashMap<String, RuleGroup> = self
             .groups
             .drain(..)

@@ -31,6 +31,9 @@ struct EvalCase {
     expected: Vec<(Labels, f64)>,
     expected_scalar: Option<f64>,
     expected_string: Option<String>,
+    /// `eval range from S to E step D`: (start, end, step) in ms.
+    range: Option<(i64, i64, i64)>,
+    expected_range: Vec<(Labels, Vec<Option<f64>>)>,
     unsupported: Option<String>,
 }
 
@@ -52,18 +55,35 @@ fn parse_eval(header: &str, line_no: usize, body: &[&str]) -> EvalCase {
         expected: Vec::new(),
         expected_scalar: None,
         expected_string: None,
+        range: None,
+        expected_range: Vec::new(),
         unsupported: None,
     };
-    let Some(after) = rest.strip_prefix("instant at ") else {
-        case.unsupported = Some("range queries".into());
+    if let Some(after) = rest.strip_prefix("range from ") {
+        let parts: Vec<&str> = after.splitn(6, ' ').collect();
+        let times = match parts.as_slice() {
+            [s, "to", e, "step", d, _] => parse_time(s).zip(parse_time(e)).zip(parse_time(d)),
+            _ => None,
+        };
+        match times {
+            Some(((s, e), d)) if d > 0 => case.range = Some((s, e, d)),
+            _ => case.unsupported = Some(format!("range header {after:?}")),
+        }
+        case.expr = parts
+            .get(5)
+            .map(|e| e.trim().to_string())
+            .unwrap_or_default();
+    } else if let Some(after) = rest.strip_prefix("instant at ") {
+        let (time, expr) = after.split_once(' ').unwrap_or((after, ""));
+        match parse_time(time) {
+            Some(t) => case.time_ms = t,
+            None => case.unsupported = Some(format!("eval time {time}")),
+        }
+        case.expr = expr.trim().to_string();
+    } else {
+        case.unsupported = Some(format!("eval form {rest:?}"));
         return case;
-    };
-    let (time, expr) = after.split_once(' ').unwrap_or((after, ""));
-    match parse_time(time) {
-        Some(t) => case.time_ms = t,
-        None => case.unsupported = Some(format!("eval time {time}")),
     }
-    case.expr = expr.trim().to_string();
     for line in body {
         let line = line.trim();
         if let Some(exp) = line.strip_prefix("expect ") {
@@ -81,6 +101,15 @@ fn parse_eval(header: &str, line_no: usize, body: &[&str]) -> EvalCase {
         }
         if line.contains("{{") {
             case.unsupported = Some("native histograms".into());
+            continue;
+        }
+        if case.range.is_some() {
+            let parsed = split_series_line(line)
+                .and_then(|(d, v)| Some((parse_series(d).ok()?, expand_values(v).ok()?)));
+            match parsed {
+                Some(p) => case.expected_range.push(p),
+                None => case.unsupported = Some(format!("expectation line {line:?}")),
+            }
             continue;
         }
         if let Ok(vals) = expand_values(line) {
@@ -116,6 +145,9 @@ fn check_case(case: &EvalCase, storage: &Storage) -> Result<(), String> {
             }
         }
     };
+    if let Some(range) = case.range {
+        return check_range(case, &expr, range, storage);
+    }
     let mut ev = Evaluator::new(storage, case.time_ms);
     ev.mode = RangeMode::Prometheus3;
     let result = ev.eval(&expr);
@@ -177,6 +209,67 @@ fn check_case(case: &EvalCase, storage: &Storage) -> Result<(), String> {
         }
         Value::Matrix(_) => Err("range vector result".into()),
     }
+}
+
+/// A range query is an instant query at every step; series with no point
+/// at all are absent from the result.
+fn check_range(
+    case: &EvalCase,
+    expr: &promql_parser::parser::Expr,
+    (start, end, step): (i64, i64, i64),
+    storage: &Storage,
+) -> Result<(), String> {
+    let steps = ((end - start) / step + 1) as usize;
+    let mut got: BTreeMap<Labels, Vec<Option<f64>>> = BTreeMap::new();
+    for i in 0..steps {
+        let mut ev = Evaluator::new(storage, start + i as i64 * step);
+        ev.mode = RangeMode::Prometheus3;
+        let samples = match ev.eval(expr) {
+            Err(_) if case.expect_fail => return Ok(()),
+            Err(e) => return Err(format!("unexpected error at step {i}: {e}")),
+            Ok(Value::Scalar(v)) => vec![(Labels::new(), v)],
+            Ok(Value::Vector(v)) => v.into_iter().map(|s| (s.labels, s.value)).collect(),
+            Ok(other) => return Err(format!("unexpected result {other:?}")),
+        };
+        for (labels, v) in samples {
+            got.entry(labels).or_insert_with(|| vec![None; steps])[i] = Some(v);
+        }
+    }
+    if case.expect_fail {
+        return Err("expected an error".into());
+    }
+    let mut expected: BTreeMap<&Labels, Vec<Option<f64>>> = BTreeMap::new();
+    for (labels, vals) in &case.expected_range {
+        let mut v = vals.clone();
+        v.resize(steps, None);
+        if v.iter().any(Option::is_some) {
+            expected.insert(labels, v);
+        }
+    }
+    if got.len() != expected.len() {
+        return Err(format!(
+            "expected {} series, got {}: {got:?}",
+            expected.len(),
+            got.len()
+        ));
+    }
+    for (labels, vals) in &got {
+        let exp = expected
+            .get(labels)
+            .ok_or_else(|| format!("unexpected series {}", format_labels(labels)))?;
+        let same = vals.iter().zip(exp).all(|(g, e)| match (g, e) {
+            (Some(g), Some(e)) => almost_equal(*e, *g, 1e-6),
+            (None, None) => true,
+            _ => false,
+        });
+        if !same {
+            return Err(format!(
+                "{}: expected {exp:?}, got {vals:?}",
+                format_labels(labels)
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn load(

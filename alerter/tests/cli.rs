@@ -1,0 +1,144 @@
+//! The binary as operators use it: `check config` and `run` (real clock,
+//! scraping itself, reloading on SIGHUP).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use testkit::ChildGuard;
+
+const SIGHUP: i32 = 1;
+
+fn alerter() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_alerter"))
+}
+
+#[test]
+fn check_config_reports_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n",
+    )
+    .unwrap();
+    let good = dir.path().join("good.yml");
+    std::fs::write(&good, "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['127.0.0.1:1']\nrule_files: ['rules.yml']\nroute:\n  receiver: slack\nreceivers:\n  - name: slack\n").unwrap();
+    let out = alerter()
+        .args(["check", "config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 rule groups"));
+
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "global:\n  scrape_interval: 15s\n  evaluation_intervall: 15s\n",
+    )
+    .unwrap();
+    let out = alerter()
+        .args(["check", "config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yml:3:3") && err.contains("evaluation_intervall"),
+        "{err}"
+    );
+
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==\n",
+    )
+    .unwrap();
+    let out = alerter()
+        .args(["check", "config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rules.yml:5:15"), "{err}");
+}
+
+fn get(port: u16, path: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    })
+}
+
+/// Polls `check` against a real process until it holds or `timeout` passes.
+fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn run_scrapes_itself_and_reloads_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = testkit::free_port();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, "groups:\n  - name: self\n    interval: 1s\n    rules:\n      - alert: AlwaysOn\n        expr: up{job=\"alerter\"} == 1\n").unwrap();
+    let config = dir.path().join("alerter.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: alerter\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\nrule_files: ['rules.yml']\n"),
+    )
+    .unwrap();
+    let mut cmd = alerter();
+    cmd.stdout(std::process::Stdio::null());
+    cmd.args(["run", "--config"])
+        .arg(&config)
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}")]);
+    let child = ChildGuard::spawn("alerter", &mut cmd).unwrap();
+    testkit::wait_for_port(port, Duration::from_secs(10)).unwrap();
+    assert_eq!(get(port, "/-/healthy"), "Alerter is Healthy.\n");
+    assert!(
+        eventually(Duration::from_secs(10), || get(port, "/api/v1/targets")
+            .contains("\"health\":\"up\"")),
+        "{}",
+        get(port, "/api/v1/targets")
+    );
+    assert!(eventually(Duration::from_secs(10), || get(
+        port,
+        "/api/v1/alerts"
+    )
+    .contains("AlwaysOn")));
+
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: self\n    rules:\n      - alert: AlwaysOn\n        expr: nope(\n",
+    )
+    .unwrap();
+    child.signal(SIGHUP).unwrap();
+    assert!(eventually(Duration::from_secs(10), || get(
+        port, "/metrics"
+    )
+    .contains("alerter_config_reload_failures_total 1")));
+    assert!(
+        get(port, "/api/v1/rules").contains("AlwaysOn"),
+        "last good rules keep running"
+    );
+}
