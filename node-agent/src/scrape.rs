@@ -48,7 +48,12 @@ impl Scraper {
         let mut out = MetricSet::new();
         for (name, collector) in &self.collectors {
             let start = Instant::now();
-            let result = collector.update(&mut out);
+            // A panicking collector (a parser bug on some odd kernel file)
+            // counts as a failure like an error: the scrape goes on.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                collector.update(&mut out)
+            }))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("collector panicked")));
             let elapsed = start.elapsed().as_secs_f64();
             if let Err(e) = &result {
                 let err = format!("{e:#}");
@@ -93,5 +98,38 @@ impl Scraper {
     /// One scrape in the text exposition format.
     pub fn scrape(&self) -> String {
         self.collect().render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Broken(bool);
+
+    impl Collector for Broken {
+        fn update(&self, out: &mut MetricSet) -> Result<()> {
+            if self.0 {
+                panic!("bug");
+            }
+            out.gauge("node_ok", "Fine.", 1.0);
+            anyhow::bail!("no data")
+        }
+    }
+
+    #[test]
+    fn failing_and_panicking_collectors_do_not_fail_the_scrape() {
+        let s = Scraper::from_collectors(vec![
+            ("panics", Box::new(Broken(true))),
+            ("fails", Box::new(Broken(false))),
+        ]);
+        let scrape = crate::parse::parse(&s.scrape()).unwrap();
+        for c in ["panics", "fails"] {
+            let v = scrape.get("node_scrape_collector_success", &[("collector", c)]);
+            assert_eq!(v, Some(0.0), "{c}");
+        }
+        // What a failing collector wrote before failing is kept, as in node_exporter.
+        assert_eq!(scrape.get("node_ok", &[]), Some(1.0));
+        assert!(scrape.samples.contains_key("process_cpu_seconds_total"));
     }
 }
