@@ -16,6 +16,8 @@ const NEWER_THAN_1_5: &[&str] = &[
     "node_pressure_irq_stalled_seconds_total",
     "node_netstat_TcpExt_TCPOFOQueue",
     "node_netstat_TcpExt_TCPRcvQDrop",
+    // 1.12's labels (adds `adminstate`).
+    "node_network_info",
 ];
 
 /// node_exporter families (of the same collectors, or of its Go runtime)
@@ -24,8 +26,6 @@ const NOT_EXPORTED: &[&str] = &[
     "go_",
     "promhttp_",
     "node_exporter_build_info",
-    // netclass: its labels differ between node_exporter releases.
-    "node_network_info",
     // diskstats: udev/sysfs device metadata.
     "node_disk_info",
     "node_disk_ata_",

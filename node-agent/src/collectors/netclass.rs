@@ -3,8 +3,8 @@
 //! Node Exporter Full dashboard's network panels query. procfs-core does not
 //! read sysfs, so the one-number attribute files are read by hand.
 //!
-//! Not exported: `node_network_info`, whose labels differ between
-//! node_exporter releases (1.12 adds `adminstate`).
+//! `node_network_info` has node_exporter 1.12's labels (1.5 lacks
+//! `adminstate`).
 
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -91,6 +91,32 @@ impl NetclassCollector {
             MetricType::Gauge,
             &[("device", name)],
             if operstate.trim() == "up" { 1.0 } else { 0.0 },
+        );
+        let text = |name: &CStr| {
+            dir.read(name)
+                .map(|t| t.trim_end_matches('\n').to_string())
+                .unwrap_or_default()
+        };
+        let flags = read_int(dir, c"flags");
+        let adminstate = match flags {
+            None => "unknown",
+            Some(f) if f & libc::IFF_UP as i64 != 0 => "up",
+            Some(_) => "down",
+        };
+        out.push_owned(
+            "node_network_info",
+            "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+            MetricType::Gauge,
+            vec![
+                ("address", text(c"address")),
+                ("adminstate", adminstate.to_string()),
+                ("broadcast", text(c"broadcast")),
+                ("device", name.to_string()),
+                ("duplex", text(c"duplex")),
+                ("ifalias", text(c"ifalias")),
+                ("operstate", operstate.trim().to_string()),
+            ],
+            1.0,
         );
         for (file, suffix, kind) in PROPERTIES {
             if let Some(v) = read_int(dir, file) {
