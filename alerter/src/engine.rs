@@ -13,7 +13,7 @@ use crate::promql::lookback_needs;
 use crate::rules::{AlertState, EvalEnv, Rule, RuleGroup};
 use crate::scrape::ScrapeOutcome;
 use crate::sink::{AlertSink, PostableAlert};
-use crate::storage::{stale_marker, Labels, Storage, METRIC_NAME};
+use crate::storage::{stale_marker, Labels, Retention, SeriesId, Storage, METRIC_NAME};
 
 /// Health of a target as the API reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,10 @@ pub struct TargetState {
     /// When the next scrape is due (ms).
     pub next_scrape: i64,
     /// Series from the last successful scrape (to mark stale when gone).
-    last_series: HashSet<Labels>,
+    last_series: HashSet<SeriesId>,
+    /// Series text of a line (`name{labels}`) → its series (`None`: not
+    /// needed by any rule), so known lines skip label parsing.
+    cache: HashMap<String, Option<SeriesId>>,
 }
 
 /// A rule group and its schedule.
@@ -87,8 +90,10 @@ pub struct Engine {
     pub env: EvalEnv,
     /// `--rules.alert.resend-delay`, ms.
     pub resend_delay_ms: i64,
-    /// How far back samples are kept, ms.
+    /// How far back samples are kept, ms (the longest per-metric window).
     pub retention_ms: i64,
+    /// Per-metric windows.
+    pub retention: Retention,
     /// Metric names the rules read (`None`: keep every series).
     pub needed_names: Option<HashSet<String>>,
     /// Counters.
@@ -126,6 +131,7 @@ impl Engine {
             env,
             resend_delay_ms,
             retention_ms: DEFAULT_LOOKBACK_MS,
+            retention: Retention::default(),
             needed_names: None,
             stats: Stats::default(),
             config: crate::config::Config::default(),
@@ -174,6 +180,7 @@ impl Engine {
             let state = match old_targets.remove(&(t.job.clone(), t.url.clone())) {
                 Some(mut old) => {
                     old.target = t;
+                    old.cache.clear();
                     old
                 }
                 None => TargetState {
@@ -184,45 +191,67 @@ impl Engine {
                     last_duration: 0.0,
                     next_scrape: now,
                     last_series: HashSet::new(),
+                    cache: HashMap::new(),
                 },
             };
             self.targets.push(state);
         }
         for gone in old_targets.into_values() {
-            for s in gone
-                .last_series
-                .iter()
-                .chain(report_series(&gone.target).iter())
-            {
+            for id in &gone.last_series {
+                self.storage.mark_stale(*id, now);
+            }
+            for s in report_series(&gone.target).iter() {
                 self.storage.append(s, now, stale_marker());
             }
         }
         self.plan_retention();
     }
 
-    /// Computes what the rules can read: the longest range plus the lookback,
-    /// and the metric names (if every selector names one).
+    /// Computes what the rules can read: per metric, the longest range (plus
+    /// offset) of its range selectors; the newest sample of every series is
+    /// kept for the 5m lookback; and the metric names themselves (if every
+    /// selector names one), so other metrics are not stored at all.
     fn plan_retention(&mut self) {
+        let mut per_name: HashMap<String, i64> = HashMap::new();
         let mut longest = DEFAULT_LOOKBACK_MS;
-        let mut names = HashSet::new();
         let mut all = false;
         for g in &self.groups {
             for r in &g.group.rules {
                 let (range, offset) = lookback_needs(r.expr());
                 longest = longest.max(range).max(offset + DEFAULT_LOOKBACK_MS);
-                all |= !selector_names(r.expr(), &mut names);
-                names.insert(r.name().to_string());
+                for (name, window) in crate::promql::selector_windows(r.expr(), DEFAULT_LOOKBACK_MS)
+                {
+                    match name {
+                        Some(n) => {
+                            let w = per_name.entry(n).or_default();
+                            *w = (*w).max(window);
+                        }
+                        None => all = true,
+                    }
+                }
+                per_name.entry(r.name().to_string()).or_default();
             }
         }
-        names.extend(["ALERTS", "ALERTS_FOR_STATE"].map(String::from));
+        for n in ["ALERTS", "ALERTS_FOR_STATE"] {
+            per_name.entry(n.to_string()).or_default();
+        }
         let max_interval = self
             .groups
             .iter()
             .map(|g| g.group.interval_ms)
             .max()
             .unwrap_or(0);
+        // One evaluation interval of slack so a window is full when evaluated late.
+        for w in per_name.values_mut() {
+            *w += max_interval;
+        }
         self.retention_ms = longest + max_interval;
-        self.needed_names = (!all).then_some(names);
+        self.needed_names = (!all).then(|| per_name.keys().cloned().collect());
+        self.retention = Retention {
+            default_ms: if all { self.retention_ms } else { 0 },
+            per_name,
+            lookback_ms: DEFAULT_LOOKBACK_MS,
+        };
     }
 
     fn needed(&self, labels: &Labels) -> bool {
@@ -258,34 +287,55 @@ impl Engine {
         };
         let job = target.job.clone();
         *self.stats.scrapes.entry(job.clone()).or_default() += 1;
-        let mut seen = HashSet::new();
-        let samples = match outcome.result {
-            Ok(samples) => {
+        let lines = match outcome
+            .result
+            .and_then(|body| validate_body(&self.targets[idx].cache, body))
+        {
+            Ok(lines) => {
                 self.targets[idx].health = Health::Up;
                 self.targets[idx].last_error.clear();
-                samples
+                lines
             }
             Err(e) => {
                 *self.stats.scrape_failures.entry(job).or_default() += 1;
                 self.targets[idx].health = Health::Down;
                 self.targets[idx].last_error = e;
-                Vec::new()
+                ValidBody::default()
             }
         };
-        let count = samples.len();
-        for (mut labels, value) in samples {
-            attach_target_labels(&mut labels, target);
-            if !self.needed(&labels) {
-                self.stats.samples_not_needed += 1;
-                continue;
+        let count = lines.samples.len();
+        let mut seen = HashSet::with_capacity(count);
+        let mut cache = std::mem::take(&mut self.targets[idx].cache);
+        let mut fresh = HashMap::with_capacity(cache.len());
+        for &(start, split, end, value) in &lines.samples {
+            let (series_text, line) = (&lines.body[start..split], &lines.body[start..end]);
+            let known = cache.remove(series_text);
+            let id = match known {
+                Some(None) => None,
+                Some(Some(id)) if self.storage.append_id(id, ts, value) => Some(id),
+                _ => match crate::scrape::parse_line(line) {
+                    Ok((mut labels, _)) => {
+                        attach_target_labels(&mut labels, target);
+                        self.needed(&labels)
+                            .then(|| self.storage.append(&labels, ts, value))
+                    }
+                    Err(_) => continue,
+                },
+            };
+            match id {
+                Some(id) => {
+                    seen.insert(id);
+                    self.stats.samples_ingested += 1;
+                }
+                None => self.stats.samples_not_needed += 1,
             }
-            self.storage.append(&labels, ts, value);
-            self.stats.samples_ingested += 1;
-            seen.insert(labels);
+            fresh.insert(series_text.to_string(), id);
         }
+        drop(cache);
+        self.targets[idx].cache = fresh;
         let state = &mut self.targets[idx];
         for gone in state.last_series.difference(&seen) {
-            self.storage.append(gone, ts, stale_marker());
+            self.storage.mark_stale(*gone, ts);
         }
         state.last_series = seen;
         state.last_scrape = Some(ts);
@@ -316,7 +366,7 @@ impl Engine {
             self.send_alerts(i, now);
         }
         if now - self.last_truncate >= 10_000 {
-            self.storage.truncate_before(now - self.retention_ms);
+            self.storage.truncate(now, &self.retention);
             self.last_truncate = now;
         }
     }
@@ -383,6 +433,42 @@ impl Engine {
     }
 }
 
+/// A scraped body whose every sample line parsed: (line start, end of the
+/// series text, line end, value) per sample.
+#[derive(Debug, Default)]
+struct ValidBody {
+    body: String,
+    samples: Vec<(usize, usize, usize, f64)>,
+}
+
+/// Checks every line (a bad line fails the whole scrape, as in Prometheus);
+/// lines whose series text is cached were fully parsed before and only need
+/// their value read.
+fn validate_body(
+    cache: &HashMap<String, Option<SeriesId>>,
+    body: String,
+) -> Result<ValidBody, String> {
+    let mut samples = Vec::new();
+    let base = body.as_ptr() as usize;
+    for (n, raw) in body.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |e: String| format!("line {}: {e}: {line:?}", n + 1);
+        let (series, value) =
+            crate::scrape::split_line(line).ok_or_else(|| bad("missing value".into()))?;
+        let value = crate::promql::functions::parse_go_float(value)
+            .ok_or_else(|| bad("invalid value".into()))?;
+        if !cache.contains_key(series) {
+            crate::scrape::parse_line(line).map_err(bad)?;
+        }
+        let start = line.as_ptr() as usize - base;
+        samples.push((start, start + series.len(), start + line.len(), value));
+    }
+    Ok(ValidBody { body, samples })
+}
+
 /// `up`, `scrape_duration_seconds`, `scrape_samples_scraped` for a target.
 fn report_series(target: &Target) -> [Labels; 3] {
     ["up", "scrape_duration_seconds", "scrape_samples_scraped"].map(|name| {
@@ -405,52 +491,6 @@ fn attach_target_labels(labels: &mut Labels, target: &Target) {
         }
         labels.insert(k.clone(), v.clone());
     }
-}
-
-/// Collects the metric names selectors use; false if some selector has no
-/// fixed name (then every series must be kept).
-fn selector_names(expr: &promql_parser::parser::Expr, names: &mut HashSet<String>) -> bool {
-    use promql_parser::parser::Expr;
-    let mut fixed = true;
-    let mut visit = |vs: &promql_parser::parser::VectorSelector| match &vs.name {
-        Some(n) => {
-            names.insert(n.clone());
-        }
-        None => {
-            let eq = vs.matchers.matchers.iter().find(|m| {
-                m.name == METRIC_NAME && matches!(m.op, promql_parser::label::MatchOp::Equal)
-            });
-            match eq {
-                Some(m) => {
-                    names.insert(m.value.clone());
-                }
-                None => fixed = false,
-            }
-        }
-    };
-    let mut stack = vec![expr];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::Aggregate(a) => {
-                stack.push(&a.expr);
-                if let Some(p) = &a.param {
-                    stack.push(p);
-                }
-            }
-            Expr::Unary(u) => stack.push(&u.expr),
-            Expr::Binary(b) => {
-                stack.push(&b.lhs);
-                stack.push(&b.rhs);
-            }
-            Expr::Paren(p) => stack.push(&p.expr),
-            Expr::Subquery(s) => stack.push(&s.expr),
-            Expr::VectorSelector(vs) => visit(vs),
-            Expr::MatrixSelector(ms) => visit(&ms.vs),
-            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| a.as_ref())),
-            _ => {}
-        }
-    }
-    fixed
 }
 
 /// Prometheus's link to an expression in its graph page.

@@ -13,8 +13,8 @@ pub type Scraped = (Labels, f64);
 /// What one scrape produced.
 #[derive(Debug, Clone)]
 pub struct ScrapeOutcome {
-    /// Samples, or why the scrape failed.
-    pub result: Result<Vec<Scraped>, String>,
+    /// The exposition text, or why the scrape failed.
+    pub result: Result<String, String>,
     /// Wall time the scrape took.
     pub duration: Duration,
 }
@@ -32,7 +32,42 @@ pub fn parse_text(body: &str) -> Result<Vec<Scraped>, String> {
     Ok(out)
 }
 
-fn parse_line(line: &str) -> Result<Scraped, String> {
+/// Splits a sample line into its series text (`name{labels}`) and value
+/// text, without parsing the labels.
+pub fn split_line(line: &str) -> Option<(&str, &str)> {
+    let bytes = line.as_bytes();
+    let mut end = 0;
+    while end < bytes.len() && !bytes[end].is_ascii_whitespace() && bytes[end] != b'{' {
+        end += 1;
+    }
+    if end < bytes.len() && bytes[end] == b'{' {
+        let mut in_quote = false;
+        let mut escaped = false;
+        end += 1;
+        while end < bytes.len() {
+            let c = bytes[end];
+            end += 1;
+            if in_quote {
+                if escaped {
+                    escaped = false;
+                } else if c == b'\\' {
+                    escaped = true;
+                } else if c == b'"' {
+                    in_quote = false;
+                }
+            } else if c == b'"' {
+                in_quote = true;
+            } else if c == b'}' {
+                break;
+            }
+        }
+    }
+    let value = line[end..].split_whitespace().next()?;
+    Some((&line[..end], value))
+}
+
+/// Parses one sample line into labels and value.
+pub fn parse_line(line: &str) -> Result<Scraped, String> {
     let bytes = line.as_bytes();
     let mut i = 0;
     while i < bytes.len()
@@ -108,8 +143,7 @@ pub async fn scrape(client: &reqwest::Client, target: &Target) -> ScrapeOutcome 
         if !resp.status().is_success() {
             return Err(format!("server returned HTTP status {}", resp.status()));
         }
-        let body = resp.text().await.map_err(|e| describe(&e))?;
-        parse_text(&body)
+        resp.text().await.map_err(|e| describe(&e))
     }
     .await;
     ScrapeOutcome {
@@ -146,5 +180,8 @@ mod tests {
         assert!(!s[4].0.contains_key("a"));
         assert!(parse_text("bad{a=b} 1").is_err());
         assert!(parse_text("x{a=\"b\"}").is_err());
+        assert_eq!(split_line("a{b=\"} x\"} 1 2"), Some(("a{b=\"} x\"}", "1")));
+        assert_eq!(split_line("up 0"), Some(("up", "0")));
+        assert_eq!(split_line("up"), None);
     }
 }

@@ -28,10 +28,42 @@ pub fn is_stale_marker(v: f64) -> bool {
 /// One sample: timestamp in milliseconds since the epoch, and value.
 pub type Point = (i64, f64);
 
-/// All series, indexed by metric name for fast selection.
+/// How long samples must be kept, derived from the loaded rules.
+#[derive(Debug, Clone, Default)]
+pub struct Retention {
+    /// Window for metrics not listed in `per_name` (ms).
+    pub default_ms: i64,
+    /// Window per metric name (ms): the longest `range + offset` of its range
+    /// selectors, or `offset + lookback` of its offset instant selectors.
+    pub per_name: HashMap<String, i64>,
+    /// The newest sample of a series is kept this long (the lookback), so
+    /// instant selectors still find it.
+    pub lookback_ms: i64,
+}
+
+/// One series: its labels and points in time order.
+#[derive(Debug, Clone)]
+struct Series {
+    labels: Labels,
+    points: Vec<Point>,
+}
+
+/// The identity of a series inside [`Storage`]: a 64-bit hash of its labels.
+pub type SeriesId = u64;
+
+/// The id [`Storage`] uses for a label set.
+pub fn series_id(labels: &Labels) -> SeriesId {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut h);
+    h.finish()
+}
+
+/// All series, by id, with an index by metric name for fast selection.
 #[derive(Debug, Default)]
 pub struct Storage {
-    by_name: HashMap<String, HashMap<Labels, Vec<Point>>>,
+    series: HashMap<SeriesId, Series>,
+    by_name: HashMap<String, Vec<SeriesId>>,
 }
 
 impl Storage {
@@ -41,21 +73,46 @@ impl Storage {
     }
 
     /// Appends a sample; out-of-order samples are dropped and a sample at the
-    /// same timestamp replaces the previous one.
-    pub fn append(&mut self, labels: &Labels, t: i64, v: f64) {
-        let name = labels.get(METRIC_NAME).map(String::as_str).unwrap_or("");
-        let series_map = match self.by_name.get_mut(name) {
-            Some(m) => m,
-            None => self.by_name.entry(name.to_string()).or_default(),
+    /// same timestamp replaces the previous one. Returns the series id.
+    pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> SeriesId {
+        let id = series_id(labels);
+        let series = match self.series.get_mut(&id) {
+            Some(s) => s,
+            None => {
+                let name = labels.get(METRIC_NAME).cloned().unwrap_or_default();
+                self.by_name.entry(name).or_default().push(id);
+                self.series.entry(id).or_insert_with(|| Series {
+                    labels: labels.clone(),
+                    points: Vec::new(),
+                })
+            }
         };
-        let points = match series_map.get_mut(labels) {
-            Some(p) => p,
-            None => series_map.entry(labels.clone()).or_default(),
-        };
-        match points.last_mut() {
-            Some(last) if last.0 == t => last.1 = v,
-            Some(last) if last.0 > t => {}
-            _ => points.push((t, v)),
+        if series.labels != *labels {
+            // A 64-bit hash collision: keep the first series intact.
+            tracing::warn!(?labels, "series id collision; sample dropped");
+            return id;
+        }
+        push_point(&mut series.points, t, v);
+        id
+    }
+
+    /// Appends to a series known by id; false if the store no longer holds it.
+    pub fn append_id(&mut self, id: SeriesId, t: i64, v: f64) -> bool {
+        match self.series.get_mut(&id) {
+            Some(s) => {
+                push_point(&mut s.points, t, v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Appends a staleness marker to a series known by id (if still held).
+    pub fn mark_stale(&mut self, id: SeriesId, t: i64) {
+        if let Some(s) = self.series.get_mut(&id) {
+            if !s.points.last().is_some_and(|p| is_stale_marker(p.1)) {
+                push_point(&mut s.points, t, stale_marker());
+            }
         }
     }
 
@@ -71,61 +128,100 @@ impl Storage {
                     .then_some(m.value.as_str())
             })
         });
-        let filter = move |(labels, points): (&'a Labels, &'a Vec<Point>)| {
+        let filter = move |s: &'a Series| {
             matchers
                 .iter()
-                .all(|m| m.is_match(labels.get(&m.name).map(String::as_str).unwrap_or("")))
-                .then_some((labels, points.as_slice()))
+                .all(|m| m.is_match(s.labels.get(&m.name).map(String::as_str).unwrap_or("")))
+                .then_some((&s.labels, s.points.as_slice()))
         };
         match name {
             Some(n) => match self.by_name.get(n) {
-                Some(series) => Box::new(series.iter().filter_map(filter)),
+                Some(ids) => Box::new(
+                    ids.iter()
+                        .filter_map(|id| self.series.get(id))
+                        .filter_map(filter),
+                ),
                 None => Box::new(std::iter::empty()),
             },
-            None => Box::new(
-                self.by_name
-                    .values()
-                    .flat_map(|s| s.iter())
-                    .filter_map(filter),
-            ),
+            None => Box::new(self.series.values().filter_map(filter)),
         }
     }
 
     /// The latest point of one exact series, if any.
     pub fn last_point(&self, labels: &Labels) -> Option<Point> {
-        let name = labels.get(METRIC_NAME).map(String::as_str).unwrap_or("");
-        self.by_name.get(name)?.get(labels)?.last().copied()
+        self.series.get(&series_id(labels))?.points.last().copied()
     }
 
-    /// Drops every sample older than `mint` (ms) and series left empty.
+    /// Drops samples older than `mint` (ms) and series left empty.
     pub fn truncate_before(&mut self, mint: i64) {
-        for series in self.by_name.values_mut() {
-            series.retain(|_, points| {
-                let keep_from = points.partition_point(|p| p.0 < mint);
-                points.drain(..keep_from);
-                !points.is_empty()
+        self.truncate(
+            mint,
+            &Retention {
+                default_ms: 0,
+                per_name: HashMap::new(),
+                lookback_ms: 0,
+            },
+        );
+    }
+
+    /// Drops what no rule can read at `now` or later under `retention`.
+    pub fn truncate(&mut self, now: i64, retention: &Retention) {
+        let mut emptied = false;
+        self.series.retain(|_, s| {
+            let name = s.labels.get(METRIC_NAME).map(String::as_str).unwrap_or("");
+            let window = retention
+                .per_name
+                .get(name)
+                .copied()
+                .unwrap_or(retention.default_ms);
+            let mint = now - window;
+            let mut cut = s.points.partition_point(|p| p.0 < mint);
+            // The newest sample stays while an instant selector could see it.
+            if cut == s.points.len()
+                && s.points
+                    .last()
+                    .is_some_and(|p| p.0 >= now - retention.lookback_ms)
+            {
+                cut -= 1;
+            }
+            s.points.drain(..cut);
+            if s.points.capacity() > 2 * s.points.len() + 8 {
+                s.points.shrink_to(s.points.len() + s.points.len() / 4 + 4);
+            }
+            emptied |= s.points.is_empty();
+            !s.points.is_empty()
+        });
+        if emptied {
+            let series = &self.series;
+            self.by_name.retain(|_, ids| {
+                ids.retain(|id| series.contains_key(id));
+                !ids.is_empty()
             });
         }
-        self.by_name.retain(|_, s| !s.is_empty());
     }
 
     /// Number of series held.
     pub fn series_count(&self) -> usize {
-        self.by_name.values().map(HashMap::len).sum()
+        self.series.len()
     }
 
     /// Number of samples held.
     pub fn sample_count(&self) -> usize {
-        self.by_name
-            .values()
-            .flat_map(|s| s.values())
-            .map(Vec::len)
-            .sum()
+        self.series.values().map(|s| s.points.len()).sum()
     }
 
     /// Forgets everything.
     pub fn clear(&mut self) {
+        self.series.clear();
         self.by_name.clear();
+    }
+}
+
+fn push_point(points: &mut Vec<Point>, t: i64, v: f64) {
+    match points.last_mut() {
+        Some(last) if last.0 == t => last.1 = v,
+        Some(last) if last.0 > t => {}
+        _ => points.push((t, v)),
     }
 }
 
@@ -153,6 +249,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keeps_each_metric_as_long_as_rules_read_it() {
+        let mut s = Storage::new();
+        let a = labels_from([(METRIC_NAME, "ranged")]);
+        let b = labels_from([(METRIC_NAME, "instant")]);
+        for t in 0..100 {
+            s.append(&a, t * 1000, 1.0);
+            s.append(&b, t * 1000, 1.0);
+        }
+        let retention = Retention {
+            default_ms: 0,
+            per_name: [("ranged".to_string(), 10_000)].into_iter().collect(),
+            lookback_ms: 300_000,
+        };
+        s.truncate(99_000, &retention);
+        assert_eq!(
+            s.sample_count(),
+            11 + 1,
+            "10s window (inclusive) plus the newest instant sample"
+        );
+        s.truncate(99_000 + 400_000, &retention);
+        assert_eq!(s.series_count(), 0);
+    }
+
+    #[test]
     fn keeps_order_and_truncates() {
         let mut s = Storage::new();
         let l = labels_from([(METRIC_NAME, "up"), ("job", "a")]);
@@ -165,6 +285,9 @@ mod tests {
         assert_eq!(s.sample_count(), 1);
         s.truncate_before(5000);
         assert_eq!(s.series_count(), 0);
+        let id = s.append(&l, 6000, 1.0);
+        s.mark_stale(id, 7000);
+        assert!(is_stale_marker(s.last_point(&l).unwrap().1));
         assert!(is_stale_marker(stale_marker()));
         assert!(!is_stale_marker(f64::NAN));
     }

@@ -78,30 +78,49 @@ pub fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> EvalResult<Value> {
     }
     let input = ev.eval_vector(&a.expr)?;
     let modifier = a.modifier.as_ref();
-    let mut order: Vec<(Labels, Vec<Sample>)> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    for s in input {
-        let key = group_labels(&s.labels, modifier);
-        let i = *index.entry(key.clone()).or_insert_with(|| {
-            order.push((key, Vec::new()));
-            order.len() - 1
-        });
-        order[i].1.push(s);
+    // Group by borrowed label pairs; a group's labels are built once.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
+    for (i, s) in input.iter().enumerate() {
+        let key = group_key(&s.labels, modifier);
+        let next = groups.len();
+        let g = *index.entry(key).or_insert(next);
+        if g == next {
+            groups.push(Vec::new());
+        }
+        groups[g].push(i);
     }
     let mut out = Vec::new();
-    for (labels, members) in order {
+    for members in groups {
         match op.as_str() {
             "topk" | "bottomk" => {
                 let k = param.ok_or_else(|| EvalError(format!("{op} needs a parameter")))?;
-                out.extend(select_k(members, k, op == "topk")?);
+                let picked: Vec<Sample> = members.iter().map(|&i| input[i].clone()).collect();
+                out.extend(select_k(picked, k, op == "topk")?);
             }
             _ => {
-                let value = reduce(&op, param, &members, ev.mode)?;
+                let labels = group_labels(&input[members[0]].labels, modifier);
+                let value = reduce(&op, param, members.iter().map(|&i| input[i].value), ev.mode)?;
                 out.push(Sample { labels, value });
             }
         }
     }
     Ok(Value::Vector(out))
+}
+
+fn group_key<'a>(labels: &'a Labels, modifier: Option<&LabelModifier>) -> Vec<(&'a str, &'a str)> {
+    let keep = |k: &String| match modifier {
+        Some(LabelModifier::Include(by)) => by.labels.contains(k),
+        Some(LabelModifier::Exclude(without)) => {
+            k.as_str() != METRIC_NAME && !without.labels.contains(k)
+        }
+        None => false,
+    };
+    labels
+        .iter()
+        .filter(|(k, _)| keep(k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 fn select_k(mut members: Vec<Sample>, k: f64, top: bool) -> EvalResult<Vec<Sample>> {
@@ -123,8 +142,12 @@ fn select_k(mut members: Vec<Sample>, k: f64, top: bool) -> EvalResult<Vec<Sampl
     Ok(members)
 }
 
-fn reduce(op: &str, param: Option<f64>, members: &[Sample], mode: RangeMode) -> EvalResult<f64> {
-    let values = members.iter().map(|s| s.value);
+fn reduce(
+    op: &str,
+    param: Option<f64>,
+    values: impl Iterator<Item = f64>,
+    mode: RangeMode,
+) -> EvalResult<f64> {
     Ok(match op {
         "sum" => match mode {
             RangeMode::Prometheus2 => values.sum(),
@@ -133,7 +156,7 @@ fn reduce(op: &str, param: Option<f64>, members: &[Sample], mode: RangeMode) -> 
                 s + c
             }
         },
-        "avg" => average_of(members, mode),
+        "avg" => average_of(&values.collect::<Vec<f64>>(), mode),
         "min" => values.fold(
             f64::NAN,
             |acc, v| if acc > v || acc.is_nan() { v } else { acc },
@@ -142,7 +165,7 @@ fn reduce(op: &str, param: Option<f64>, members: &[Sample], mode: RangeMode) -> 
             f64::NAN,
             |acc, v| if acc < v || acc.is_nan() { v } else { acc },
         ),
-        "count" => members.len() as f64,
+        "count" => values.count() as f64,
         "quantile" => {
             let q = param.ok_or_else(|| EvalError("quantile needs a parameter".into()))?;
             let mut vals: Vec<f64> = values.collect();
@@ -152,9 +175,9 @@ fn reduce(op: &str, param: Option<f64>, members: &[Sample], mode: RangeMode) -> 
     })
 }
 
-/// Mean of the samples' values, computed as Prometheus does in `mode`.
-pub fn average_of(members: &[Sample], mode: RangeMode) -> f64 {
-    let mut iter = members.iter().map(|s| s.value);
+/// Mean of the values, computed as Prometheus does in `mode`.
+pub fn average_of(values: &[f64], mode: RangeMode) -> f64 {
+    let mut iter = values.iter().copied();
     let Some(first) = iter.next() else {
         return f64::NAN;
     };

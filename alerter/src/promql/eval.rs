@@ -163,24 +163,44 @@ impl<'a> Evaluator<'a> {
     /// The points of each matching series inside `range` ms before the
     /// reference time; series with no points are left out.
     pub fn select_range(&self, vs: &VectorSelector, range: i64) -> Vec<RangeSeries> {
+        let mut out = Vec::new();
+        self.for_each_range(vs, range, |labels, points| {
+            out.push(RangeSeries {
+                labels: labels.clone(),
+                points: points.to_vec(),
+            })
+        });
+        out
+    }
+
+    /// Calls `f` with each matching series' labels and its points inside the
+    /// window (staleness markers removed), without copying when possible.
+    pub fn for_each_range(
+        &self,
+        vs: &VectorSelector,
+        range: i64,
+        mut f: impl FnMut(&Labels, &[(i64, f64)]),
+    ) {
         let ref_time = self.ref_time(vs);
         let start = ref_time - range;
-        self.storage
+        let mut scratch = Vec::new();
+        for (labels, points) in self
+            .storage
             .select(vs.name.as_deref(), &vs.matchers.matchers)
-            .filter_map(|(labels, points)| {
-                let from = points.partition_point(|p| !self.in_window(p.0, start));
-                let to = points.partition_point(|p| p.0 <= ref_time);
-                let pts: Vec<(i64, f64)> = points[from..to.max(from)]
-                    .iter()
-                    .copied()
-                    .filter(|p| !is_stale_marker(p.1))
-                    .collect();
-                (!pts.is_empty()).then(|| RangeSeries {
-                    labels: labels.clone(),
-                    points: pts,
-                })
-            })
-            .collect()
+        {
+            let from = points.partition_point(|p| !self.in_window(p.0, start));
+            let to = points.partition_point(|p| p.0 <= ref_time).max(from);
+            let window = &points[from..to];
+            if window.iter().any(|p| is_stale_marker(p.1)) {
+                scratch.clear();
+                scratch.extend(window.iter().copied().filter(|p| !is_stale_marker(p.1)));
+                if !scratch.is_empty() {
+                    f(labels, &scratch);
+                }
+            } else if !window.is_empty() {
+                f(labels, window);
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use regex::Regex;
 
 use super::aggregate::{kahan_inc, quantile};
 use super::eval::{check_unique, EvalError, EvalResult, Evaluator, RangeMode};
-use super::{RangeSeries, Sample, Value};
+use super::{Sample, Value};
 use crate::storage::{Labels, METRIC_NAME};
 
 /// Evaluates a function call.
@@ -351,10 +351,9 @@ fn range_function(ev: &Evaluator, name: &str, args: &[&Expr]) -> EvalResult<Valu
     let ms = matrix_selector(matrix_arg)?;
     let range_end = ev.ref_time(&ms.vs);
     let range_ms = ms.range.as_millis() as i64;
-    let matrix = ev.eval_matrix(matrix_arg)?;
-    let mut out = Vec::with_capacity(matrix.len());
-    for series in matrix {
-        let pts = &series.points;
+    let mut out = Vec::new();
+    let mut error = None;
+    ev.for_each_range(&ms.vs, range_ms, |labels, pts| {
         let value = match name {
             "rate" | "increase" | "delta" => extrapolated_rate(
                 pts,
@@ -370,23 +369,28 @@ fn range_function(ev: &Evaluator, name: &str, args: &[&Expr]) -> EvalResult<Valu
                 let (slope, intercept) = linear_regression(pts, ev.time);
                 slope * param.unwrap_or(0.0) + intercept
             }),
-            _ => Some(over_time(name, param, pts, ev.mode)?),
+            _ => match over_time(name, param, pts, ev.mode) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    error = Some(e);
+                    None
+                }
+            },
         };
         if let Some(value) = value {
-            out.push(Sample {
-                labels: drop_name(series),
-                value,
-            });
+            let labels = labels
+                .iter()
+                .filter(|(k, _)| k.as_str() != METRIC_NAME)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            out.push(Sample { labels, value });
         }
+    });
+    if let Some(e) = error {
+        return Err(e);
     }
     check_unique(&out)?;
     Ok(Value::Vector(out))
-}
-
-fn drop_name(series: RangeSeries) -> Labels {
-    let mut labels = series.labels;
-    labels.remove(METRIC_NAME);
-    labels
 }
 
 fn extrapolated_rate(
@@ -529,14 +533,8 @@ fn over_time(
 
 fn avg_over_time(pts: &[(i64, f64)], mode: RangeMode) -> f64 {
     if mode == RangeMode::Prometheus3 {
-        let samples: Vec<Sample> = pts
-            .iter()
-            .map(|p| Sample {
-                labels: Labels::new(),
-                value: p.1,
-            })
-            .collect();
-        return super::aggregate::average_of(&samples, mode);
+        let values: Vec<f64> = pts.iter().map(|p| p.1).collect();
+        return super::aggregate::average_of(&values, mode);
     }
     let (mut mean, mut count, mut c) = (0.0f64, 0.0, 0.0);
     for &(_, v) in pts {

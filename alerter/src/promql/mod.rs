@@ -102,3 +102,59 @@ pub fn lookback_needs(expr: &Expr) -> (i64, i64) {
     }
     (max_range, max_offset)
 }
+
+/// Every selector in `expr` with the metric name it fixes (`None` if it
+/// fixes none) and how far back it reads (ms): `range + offset` for range
+/// selectors, `offset + lookback` for instant selectors with an offset, 0
+/// for plain instant selectors (they only need the newest sample).
+pub fn selector_windows(expr: &Expr, lookback_ms: i64) -> Vec<(Option<String>, i64)> {
+    use promql_parser::label::MatchOp;
+    use promql_parser::parser::{Offset, VectorSelector};
+    fn name_of(vs: &VectorSelector) -> Option<String> {
+        vs.name.clone().or_else(|| {
+            vs.matchers
+                .matchers
+                .iter()
+                .find(|m| m.name == crate::storage::METRIC_NAME && matches!(m.op, MatchOp::Equal))
+                .map(|m| m.value.clone())
+        })
+    }
+    fn offset_ms(vs: &VectorSelector) -> i64 {
+        match &vs.offset {
+            Some(Offset::Pos(d)) => d.as_millis() as i64,
+            _ => 0,
+        }
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Aggregate(a) => {
+                stack.push(&a.expr);
+                if let Some(p) = &a.param {
+                    stack.push(p);
+                }
+            }
+            Expr::Unary(u) => stack.push(&u.expr),
+            Expr::Binary(b) => {
+                stack.push(&b.lhs);
+                stack.push(&b.rhs);
+            }
+            Expr::Paren(p) => stack.push(&p.expr),
+            Expr::Subquery(s) => stack.push(&s.expr),
+            Expr::VectorSelector(vs) => {
+                let off = offset_ms(vs);
+                out.push((name_of(vs), if off > 0 { off + lookback_ms } else { 0 }));
+            }
+            Expr::MatrixSelector(ms) => {
+                out.push((
+                    name_of(&ms.vs),
+                    ms.range.as_millis() as i64 + offset_ms(&ms.vs),
+                ));
+            }
+            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| a.as_ref())),
+            _ => {}
+        }
+    }
+    out
+}
