@@ -100,6 +100,8 @@ fn same_samples_as_node_exporter_on_the_fixture_root() {
         "only {} families",
         mine.samples.len()
     );
+    let core = [("core", "1"), ("package", "1")];
+    assert_eq!(mine.get("node_cpu_core_throttles_total", &core), Some(9.0));
     let os = [("id", "ubuntu"), ("id_like", "debian"), ("name", "Ubuntu")];
     assert_eq!(mine.get("node_os_version", &os), Some(20.04));
     assert_eq!(

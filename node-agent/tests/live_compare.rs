@@ -31,9 +31,6 @@ const NOT_EXPORTED: &[&str] = &[
     "node_disk_ata_",
     "node_disk_device_mapper_info",
     "node_disk_filesystem_info",
-    // cpu: thermal throttle counters from sysfs on physical hosts.
-    "node_cpu_core_throttles_total",
-    "node_cpu_package_throttles_total",
 ];
 
 /// Gauges that do not move between two scrapes a moment apart.

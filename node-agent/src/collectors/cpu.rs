@@ -1,15 +1,18 @@
-//! `cpu`: seconds each CPU spent in each mode, from `/proc/stat`.
+//! `cpu`: seconds each CPU spent in each mode, from `/proc/stat`, and thermal
+//! throttle counts per core and package from
+//! `/sys/devices/system/cpu/cpu*/thermal_throttle` (physical x86 hosts).
 //!
 //! Parsed by hand rather than with procfs-core's `KernelStats`, which keeps
 //! CPUs in a plain vector and so loses their ids: with an offline CPU the
 //! `cpu` labels would shift.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{bail, Result};
 
-use super::{read, under, user_hz, Collector};
+use super::{read, read_attr, under, user_hz, Collector};
 use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
 
@@ -22,6 +25,8 @@ const IOWAIT: usize = 4;
 /// Reads `/proc/stat` per CPU.
 pub struct CpuCollector {
     stat: PathBuf,
+    /// `<sysfs>/devices/system/cpu`.
+    cpu_dir: PathBuf,
     hz: f64,
     guest: bool,
     /// Last values per CPU: idle and iowait can go backwards on some kernels;
@@ -34,6 +39,7 @@ pub struct CpuCollector {
 pub fn build(config: &Config) -> Result<Box<dyn Collector>> {
     Ok(Box::new(CpuCollector {
         stat: under(&config.procfs, "stat"),
+        cpu_dir: under(&config.sysfs, "devices/system/cpu"),
         hz: user_hz() as f64,
         guest: config.cpu_guest,
         last: Mutex::new(Vec::new()),
@@ -58,8 +64,73 @@ pub(crate) fn parse_cpu_lines(text: &str, hz: f64) -> Vec<(String, [f64; 10])> {
         .collect()
 }
 
+fn read_u64(path: &Path) -> Option<u64> {
+    read_attr(path).ok()?.trim().parse().ok()
+}
+
+impl CpuCollector {
+    /// Throttle counters, read once per core and once per package (the
+    /// hyperthreads of a core share them), as node_exporter does.
+    fn thermal_throttles(&self, out: &mut MetricSet) {
+        let Ok(entries) = std::fs::read_dir(&self.cpu_dir) else {
+            return;
+        };
+        let mut packages: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut cores: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_cpu = name
+                .strip_prefix("cpu")
+                .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()));
+            if !is_cpu {
+                continue;
+            }
+            let dir = entry.path();
+            let (Some(package), Some(core)) = (
+                read_u64(&dir.join("topology/physical_package_id")),
+                read_u64(&dir.join("topology/core_id")),
+            ) else {
+                continue;
+            };
+            if let std::collections::btree_map::Entry::Vacant(e) = cores.entry((package, core)) {
+                if let Some(n) = read_u64(&dir.join("thermal_throttle/core_throttle_count")) {
+                    e.insert(n);
+                }
+            }
+            if let std::collections::btree_map::Entry::Vacant(e) = packages.entry(package) {
+                if let Some(n) = read_u64(&dir.join("thermal_throttle/package_throttle_count")) {
+                    e.insert(n);
+                }
+            }
+        }
+        for (package, n) in packages {
+            out.push(
+                "node_cpu_package_throttles_total",
+                "Number of times this CPU package has been throttled.",
+                MetricType::Counter,
+                &[("package", &package.to_string())],
+                n as f64,
+            );
+        }
+        for ((package, core), n) in cores {
+            out.push(
+                "node_cpu_core_throttles_total",
+                "Number of times this CPU core has been throttled.",
+                MetricType::Counter,
+                &[
+                    ("core", &core.to_string()),
+                    ("package", &package.to_string()),
+                ],
+                n as f64,
+            );
+        }
+    }
+}
+
 impl Collector for CpuCollector {
     fn update(&self, out: &mut MetricSet) -> Result<()> {
+        self.thermal_throttles(out);
         let mut cpus = parse_cpu_lines(&read(&self.stat)?, self.hz);
         if cpus.is_empty() {
             bail!("no cpu lines in {}", self.stat.display());
@@ -123,6 +194,7 @@ mod tests {
         let path = dir.path().join("stat");
         let c = CpuCollector {
             stat: path.clone(),
+            cpu_dir: dir.path().join("none"),
             hz: 100.0,
             guest: false,
             last: Mutex::new(Vec::new()),
