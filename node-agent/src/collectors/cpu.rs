@@ -6,13 +6,14 @@
 //! CPUs in a plain vector and so loses their ids: with an offline CPU the
 //! `cpu` labels would shift.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{bail, Result};
 
-use super::{read, read_attr, under, user_hz, Collector};
+use super::{read, read_attr, under, user_hz, AttrDir, Collector};
 use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
 
@@ -87,19 +88,26 @@ impl CpuCollector {
                 continue;
             }
             let dir = entry.path();
+            // Virtual machines have no thermal_throttle directory: one failed
+            // open per CPU then, instead of reading its topology for nothing.
+            let Ok(throttle) = AttrDir::open(&dir.join("thermal_throttle")) else {
+                continue;
+            };
             let (Some(package), Some(core)) = (
                 read_u64(&dir.join("topology/physical_package_id")),
                 read_u64(&dir.join("topology/core_id")),
             ) else {
                 continue;
             };
-            if let std::collections::btree_map::Entry::Vacant(e) = cores.entry((package, core)) {
-                if let Some(n) = read_u64(&dir.join("thermal_throttle/core_throttle_count")) {
+            let count =
+                |name: &std::ffi::CStr| throttle.read(name).ok()?.trim().parse::<u64>().ok();
+            if let Entry::Vacant(e) = cores.entry((package, core)) {
+                if let Some(n) = count(c"core_throttle_count") {
                     e.insert(n);
                 }
             }
-            if let std::collections::btree_map::Entry::Vacant(e) = packages.entry(package) {
-                if let Some(n) = read_u64(&dir.join("thermal_throttle/package_throttle_count")) {
+            if let Entry::Vacant(e) = packages.entry(package) {
+                if let Some(n) = count(c"package_throttle_count") {
                     e.insert(n);
                 }
             }
