@@ -213,3 +213,35 @@ fn promtool_accepts_text_file_histograms_and_summaries() {
         assert!(ok, "promtool check metrics rejected the scrape:\n{msg}");
     }
 }
+
+#[test]
+fn scrapes_beyond_web_max_requests_get_503() {
+    // A FIFO in the text file directory holds the first scrape in flight
+    // (opening it blocks until the test opens the writing end).
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("held.prom");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let agent = Agent::start(&[
+        "--web.max-requests=1".to_string(),
+        "--collector.disable-defaults".to_string(),
+        "--collector.textfile".to_string(),
+        format!("--collector.textfile.directory={}", dir.path().display()),
+    ]);
+    let port = agent.port;
+    let first = std::thread::spawn(move || http_get_status(port, "/metrics"));
+    // Opening the writing end returns once the scrape has opened the FIFO,
+    // i.e. once the first scrape is certainly in flight.
+    let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    let (status, body) = http_get_status(port, "/metrics");
+    assert_eq!(status, 503, "{body}");
+    writer.write_all(b"held_metric 7\n").unwrap();
+    drop(writer);
+    let (status, body) = first.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("held_metric 7"), "{body}");
+    // Once it is done, scrapes are served again.
+    std::fs::remove_file(&fifo).unwrap();
+    assert_eq!(http_get_status(port, "/metrics").0, 200);
+}
