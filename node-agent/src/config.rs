@@ -34,6 +34,8 @@ pub struct Config {
     pub procfs: PathBuf,
     /// sysfs mount point (`--path.sysfs`).
     pub sysfs: PathBuf,
+    /// udev's device database (`--path.udev.data`), for `node_disk_info`.
+    pub udev_data: PathBuf,
     /// Root of the host filesystem (`--path.rootfs`), stripped from mount points.
     pub rootfs: PathBuf,
     /// Names of the enabled collectors, in registration order.
@@ -116,6 +118,7 @@ impl Config {
             procfs: s("path.procfs").into(),
             sysfs: s("path.sysfs").into(),
             rootfs: s("path.rootfs").into(),
+            udev_data: s("path.udev.data").into(),
             collectors,
             mount_points_exclude: s("collector.filesystem.mount-points-exclude"),
             fs_types_exclude: s("collector.filesystem.fs-types-exclude"),
@@ -174,6 +177,7 @@ pub fn command() -> Command {
         .arg(value("path.procfs", "/proc", "procfs mountpoint."))
         .arg(value("path.sysfs", "/sys", "sysfs mountpoint."))
         .arg(value("path.rootfs", "/", "rootfs mountpoint."))
+        .arg(value("path.udev.data", "/run/udev/data", "udev data path."))
         .arg(flag("collector.disable-defaults".into(), "Set all collectors to disabled by default.".into()))
         .arg(value("collector.filesystem.mount-points-exclude", DEFAULT_MOUNT_POINTS_EXCLUDE, "Regexp of mount points to exclude for filesystem collector."))
         .arg(value("collector.filesystem.fs-types-exclude", DEFAULT_FS_TYPES_EXCLUDE, "Regexp of filesystem types to exclude for filesystem collector."))

@@ -58,6 +58,54 @@ const NOT_IN_E2E: &[&str] = &[
     "process_virtual_memory_max_bytes",
 ];
 
+/// Our own udev records (node_exporter's e2e run used udev data that is not
+/// among the shared fixtures).
+fn udev_fixture() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/udev/data"
+    ))
+}
+
+/// Removes `labels` from every sample of `family`.
+fn drop_labels(s: &mut node_agent::parse::Scrape, family: &str, labels: &[&str]) {
+    if let Some(samples) = s.samples.remove(family) {
+        let stripped = samples
+            .into_iter()
+            .map(|(mut l, v)| {
+                l.retain(|k, _| !labels.contains(&k.as_str()));
+                (l, v)
+            })
+            .collect();
+        s.samples.insert(family.to_string(), stripped);
+    }
+}
+
+/// A label of `device`'s `node_disk_info` sample.
+fn disk_label(s: &node_agent::parse::Scrape, device: &str, label: &str) -> String {
+    s.samples["node_disk_info"]
+        .keys()
+        .find(|l| l["device"] == device)
+        .map(|l| l[label].clone())
+        .expect("device in node_disk_info")
+}
+
+/// Removes `label` from `device`'s sample of `family`.
+fn drop_label_of(s: &mut node_agent::parse::Scrape, family: &str, device: &str, label: &str) {
+    if let Some(samples) = s.samples.remove(family) {
+        let changed = samples
+            .into_iter()
+            .map(|(mut l, v)| {
+                if l["device"] == device {
+                    l.remove(label);
+                }
+                (l, v)
+            })
+            .collect();
+        s.samples.insert(family.to_string(), changed);
+    }
+}
+
 fn args(fixtures: &std::path::Path, sys: &std::path::Path) -> Vec<String> {
     let mut a = vec![
         format!("--path.procfs={}", fixtures.join("proc").display()),
@@ -67,6 +115,7 @@ fn args(fixtures: &std::path::Path, sys: &std::path::Path) -> Vec<String> {
         // As node_exporter's e2e run (which produced e2e-output.txt).
         "--collector.netclass.ignored-devices=(dmz|int)".to_string(),
         "--collector.netclass.ignore-invalid-speed".to_string(),
+        format!("--path.udev.data={}", udev_fixture().display()),
     ];
     a.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
     a
@@ -116,6 +165,30 @@ fn same_samples_as_node_exporter_on_the_fixture_root() {
         mine.get("node_cpu_seconds_total", &[("cpu", "0"), ("mode", "user")]),
         Some(444.9)
     );
+    // node_disk_info: 1.12 adds the `rotational` label; 1.5 has the rest.
+    let sda = mine.samples["node_disk_info"]
+        .keys()
+        .find(|l| l["device"] == "sda")
+        .cloned()
+        .expect("sda in node_disk_info");
+    assert_eq!(
+        (
+            sda["model"].as_str(),
+            sda["serial"].as_str(),
+            sda["rotational"].as_str()
+        ),
+        ("EXAMPLE_SSD", "1234", "1")
+    );
+    let mut mine = mine;
+    let mut theirs = theirs;
+    drop_labels(&mut mine, "node_disk_info", &["rotational"]);
+    // sdb's serial is only in SCSI_IDENT_SERIAL, which 1.12 reads and 1.5
+    // does not: check that, then compare the rest.
+    assert_eq!(disk_label(&mine, "sdb", "serial"), "SCSI-5678");
+    assert_eq!(disk_label(&theirs, "sdb", "serial"), "");
+    for s in [&mut mine, &mut theirs] {
+        drop_label_of(s, "node_disk_info", "sdb", "serial");
+    }
     let diffs = differences(&mine, &theirs, NEWER_THAN_1_5);
     assert!(
         diffs.is_empty(),
@@ -147,7 +220,13 @@ fn same_samples_as_the_node_exporter_1_12_expected_output() {
     for family in mine.samples.values_mut() {
         family.retain(|labels, _| labels.get("collector").map(String::as_str) != Some("uname"));
     }
-    let e2e = parse(&std::fs::read_to_string(fx.join("e2e-output.txt")).unwrap()).unwrap();
+    let mut e2e = parse(&std::fs::read_to_string(fx.join("e2e-output.txt")).unwrap()).unwrap();
+    // The e2e run's udev records are not among the shared fixtures: compare
+    // node_disk_info on device, numbers and `rotational` only (the udev
+    // labels are checked against node_exporter 1.5 with our own records).
+    let udev_labels = ["model", "path", "revision", "serial", "wwn"];
+    drop_labels(&mut mine, "node_disk_info", &udev_labels);
+    drop_labels(&mut e2e, "node_disk_info", &udev_labels);
 
     let diffs = differences(&mine, &e2e, NOT_IN_E2E);
     assert!(

@@ -18,6 +18,8 @@ const NEWER_THAN_1_5: &[&str] = &[
     "node_netstat_TcpExt_TCPRcvQDrop",
     // 1.12's labels (adds `adminstate`).
     "node_network_info",
+    // 1.12's labels (adds `rotational`; serial from SCSI_IDENT_SERIAL first).
+    "node_disk_info",
 ];
 
 /// node_exporter families (of the same collectors, or of its Go runtime)
@@ -27,7 +29,6 @@ const NOT_EXPORTED: &[&str] = &[
     "promhttp_",
     "node_exporter_build_info",
     // diskstats: udev/sysfs device metadata.
-    "node_disk_info",
     "node_disk_ata_",
     "node_disk_device_mapper_info",
     "node_disk_filesystem_info",

@@ -1,5 +1,7 @@
 //! `diskstats`: block device I/O counters from `/proc/diskstats`, parsed
-//! with procfs-core's `DiskStat`.
+//! with procfs-core's `DiskStat`, and `node_disk_info` with the device's
+//! udev properties (`--path.udev.data`) and, as node_exporter 1.12,
+//! `rotational` from `<sysfs>/block/<dev>/queue/rotational`.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -20,6 +22,8 @@ const SECONDS_PER_TICK: f64 = 0.001;
 /// Reads `/proc/diskstats`.
 pub struct DiskstatsCollector {
     path: PathBuf,
+    udev_data: PathBuf,
+    sys_block: PathBuf,
     include: Option<Regex>,
     exclude: Regex,
 }
@@ -28,6 +32,8 @@ pub struct DiskstatsCollector {
 pub fn build(config: &Config) -> Result<Box<dyn Collector>> {
     Ok(Box::new(DiskstatsCollector {
         path: under(&config.procfs, "diskstats"),
+        udev_data: config.udev_data.clone(),
+        sys_block: under(&config.sysfs, "block"),
         include: config
             .diskstats_device_include
             .as_deref()
@@ -167,6 +173,53 @@ fn emit(out: &mut MetricSet, d: &DiskStat) {
     }
 }
 
+impl DiskstatsCollector {
+    /// `node_disk_info`: udev's `E:KEY=value` properties of `b<major>:<minor>`
+    /// (all empty when udev has no record, as in node_exporter).
+    fn info(&self, out: &mut MetricSet, d: &DiskStat) {
+        let record = self.udev_data.join(format!("b{}:{}", d.major, d.minor));
+        let text = super::read_file(&record).unwrap_or_default();
+        // The last `E:KEY=` line wins, as in node_exporter.
+        let prop = |key: &str| {
+            text.lines()
+                .rev()
+                .filter_map(|l| l.strip_prefix("E:")?.split_once('='))
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        };
+        // The serial on the disk label first, then udev's short serial,
+        // then its full one (virtio), as node_exporter 1.12 (1.5 only used
+        // ID_SERIAL_SHORT).
+        let serial = ["SCSI_IDENT_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"]
+            .iter()
+            .map(|k| prop(k))
+            .find(|v| !v.is_empty())
+            .unwrap_or_default();
+        let rotational = super::read_attr(&self.sys_block.join(&d.name).join("queue/rotational"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        out.push_owned(
+            "node_disk_info",
+            "Info of /sys/block/<block_device>.",
+            MetricType::Gauge,
+            vec![
+                ("device", d.name.clone()),
+                ("major", d.major.to_string()),
+                ("minor", d.minor.to_string()),
+                ("model", prop("ID_MODEL")),
+                ("path", prop("ID_PATH")),
+                ("revision", prop("ID_REVISION")),
+                ("rotational", format!("{rotational:b}")),
+                ("serial", serial),
+                ("wwn", prop("ID_WWN")),
+            ],
+            1.0,
+        );
+    }
+}
+
 impl Collector for DiskstatsCollector {
     fn update(&self, out: &mut MetricSet) -> Result<()> {
         let reader = BufReader::new(open(&self.path)?);
@@ -183,6 +236,7 @@ impl Collector for DiskstatsCollector {
             };
             if wanted {
                 emit(out, &d);
+                self.info(out, &d);
             }
         }
         Ok(())
