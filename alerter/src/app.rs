@@ -306,7 +306,12 @@ pub fn run_from_cli(args: RunArgs) -> ExitCode {
         resend_delay: args.resend_delay.0,
         clock: Clock::Wall,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    // One thread: scraping is I/O and evaluation is short, and a single
+    // thread keeps one malloc arena, which keeps resident memory low.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

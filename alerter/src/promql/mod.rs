@@ -4,14 +4,15 @@
 //! Layout:
 //! - [`check`]: the supported subset; anything else is rejected at load time.
 //! - [`eval`]: instant evaluation against [`Storage`](crate::storage::Storage).
-//! - [`binary`], [`aggregate`], [`functions`]: operators, aggregations and
-//!   functions, each mirroring Prometheus's engine.
+//! - [`binary`], [`aggregate`], [`functions`], [`range_functions`]:
+//!   operators, aggregations and functions, each mirroring Prometheus's engine.
 
 pub mod aggregate;
 pub mod binary;
 pub mod check;
 pub mod eval;
 pub mod functions;
+pub mod range_functions;
 
 use promql_parser::parser::Expr;
 

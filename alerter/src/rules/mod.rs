@@ -6,6 +6,7 @@ pub mod alerting;
 pub mod file;
 pub mod group;
 pub mod template;
+pub mod template_funcs;
 
 pub use alerting::{Alert, AlertState, AlertingRule};
 pub use file::{load_rule_file, parse_rule_text, RuleFileError};

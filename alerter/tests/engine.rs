@@ -1,0 +1,122 @@
+//! The engine's scrape ingestion: target labels, the per-target line cache,
+//! staleness when a series disappears or a scrape fails, and storing only
+//! the metrics rules read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alerter::config::{Config, Loaded};
+use alerter::engine::Engine;
+use alerter::promql::{parse_supported, Evaluator, Value};
+use alerter::rules::{parse_rule_text, EvalEnv};
+use alerter::scrape::ScrapeOutcome;
+use alerter::sink::LogSink;
+
+fn engine() -> Engine {
+    let config = Config::parse(
+        "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:1']\n        labels: {team: x}\n",
+        "c.yml",
+    )
+    .unwrap();
+    let groups = parse_rule_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: x > 100\n      - alert: Rate\n        expr: rate(c[1m]) > 100\n",
+        "r.yml",
+        15_000,
+    )
+    .unwrap();
+    let targets = config.targets();
+    let loaded = Loaded {
+        config,
+        groups,
+        rule_files: Vec::new(),
+        targets,
+    };
+    Engine::new(loaded, EvalEnv::default(), 60_000, Arc::new(LogSink), 0)
+}
+
+fn ok(body: &str) -> ScrapeOutcome {
+    ScrapeOutcome {
+        result: Ok(body.to_string()),
+        duration: Duration::from_millis(3),
+    }
+}
+
+fn query(e: &Engine, expr: &str, at: i64) -> Vec<(String, f64)> {
+    let expr = parse_supported(expr).unwrap();
+    match Evaluator::new(&e.storage, at).eval(&expr).unwrap() {
+        Value::Vector(v) => {
+            let mut out: Vec<(String, f64)> = v
+                .into_iter()
+                .map(|s| (alerter::storage::format_labels(&s.labels), s.value))
+                .collect();
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            out
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ingests_with_target_labels_staleness_and_only_needed_metrics() {
+    let mut e = engine();
+    let target = e.targets[0].target.clone();
+    e.ingest(
+        &target,
+        0,
+        ok("# TYPE x gauge\nx{a=\"1\"} 1\nx{a=\"2\",job=\"inner\"} 2\nunused 3\nc 0\n"),
+    );
+    assert_eq!(
+        query(&e, "x", 0),
+        [
+            (
+                "x{a=\"1\", instance=\"h:1\", job=\"a\", team=\"x\"}".to_string(),
+                1.0
+            ),
+            (
+                "x{a=\"2\", exported_job=\"inner\", instance=\"h:1\", job=\"a\", team=\"x\"}"
+                    .to_string(),
+                2.0
+            ),
+        ]
+    );
+    assert!(
+        query(&e, "unused", 0).is_empty(),
+        "metrics no rule reads are not stored"
+    );
+    assert_eq!(e.stats.samples_not_needed, 1);
+    assert_eq!(query(&e, "scrape_samples_scraped", 0)[0].1, 4.0);
+
+    // Second scrape: cached lines, one series gone → stale at once.
+    e.ingest(&target, 15_000, ok("x{a=\"1\"} 5\nc 1500\nunused 4\n"));
+    assert_eq!(
+        query(&e, "x", 15_000),
+        [(
+            "x{a=\"1\", instance=\"h:1\", job=\"a\", team=\"x\"}".to_string(),
+            5.0
+        )]
+    );
+    assert_eq!(query(&e, "rate(c[1m])", 15_000).len(), 1);
+
+    // A malformed line fails the whole scrape: up 0, every series stale.
+    e.ingest(&target, 30_000, ok("x{a=\"1\"} 6\nx{a=1} 2\n"));
+    assert_eq!(query(&e, "up", 30_000)[0].1, 0.0);
+    assert!(query(&e, "x", 30_000).is_empty());
+    assert!(!e.targets[0].last_error.is_empty());
+
+    // Back: up 1, series return.
+    e.ingest(&target, 45_000, ok("x{a=\"1\"} 7\n"));
+    assert_eq!(query(&e, "up", 45_000)[0].1, 1.0);
+    assert_eq!(query(&e, "x", 45_000)[0].1, 7.0);
+
+    // Storage keeps only the rules' windows: c is read over 1m, x only by an
+    // instant selector (its newest sample).
+    e.evaluate_due(45_000);
+    e.ingest(&target, 200_000, ok("x{a=\"1\"} 8\nc 9000\n"));
+    e.evaluate_due(200_000);
+    assert_eq!(query(&e, "x", 200_000)[0].1, 8.0);
+    assert!(
+        e.storage.sample_count() < 20,
+        "{} samples kept",
+        e.storage.sample_count()
+    );
+}
