@@ -221,9 +221,10 @@ impl Notifier {
                 plan.dispatch.insert(&mut state, alert, now);
             }
         }
+        // Wake the dispatcher first: delivery need not wait for the fsync.
+        self.inner.wake.notify_one();
         self.persist();
         self.update_gauges();
-        self.inner.wake.notify_one();
     }
 
     /// One dispatcher step at the clock's current time: flushes the groups

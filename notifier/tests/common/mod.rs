@@ -123,6 +123,11 @@ impl FakeSlack {
         self.inner.lock().unwrap().script.clear();
     }
 
+    /// Number of requests received so far.
+    pub fn count(&self) -> usize {
+        self.inner.lock().unwrap().received.len()
+    }
+
     /// Every request received so far.
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
