@@ -41,6 +41,15 @@ const NEWER_THAN_1_5: &[&str] = &[
     "node_network_info",
 ];
 
+/// diskstats families made only of udev properties.
+const UDEV_ONLY: &[&str] = &[
+    "node_disk_filesystem_info",
+    "node_disk_device_mapper_info",
+    "node_disk_ata_write_cache",
+    "node_disk_ata_write_cache_enabled",
+    "node_disk_ata_rotation_rate_rpm",
+];
+
 /// Families absent from e2e-output.txt for reasons unrelated to node-agent.
 const NOT_IN_E2E: &[&str] = &[
     // node_exporter's e2e test drops host-dependent families.
@@ -185,6 +194,12 @@ fn same_samples_as_node_exporter_on_the_fixture_root() {
     // sdb's serial is only in SCSI_IDENT_SERIAL, which 1.12 reads and 1.5
     // does not: check that, then compare the rest.
     assert_eq!(disk_label(&mine, "sdb", "serial"), "SCSI-5678");
+    for family in UDEV_ONLY {
+        assert!(
+            mine.samples.contains_key(*family),
+            "{family} from our udev records"
+        );
+    }
     assert_eq!(disk_label(&theirs, "sdb", "serial"), "");
     for s in [&mut mine, &mut theirs] {
         drop_label_of(s, "node_disk_info", "sdb", "serial");
@@ -227,6 +242,10 @@ fn same_samples_as_the_node_exporter_1_12_expected_output() {
     let udev_labels = ["model", "path", "revision", "serial", "wwn"];
     drop_labels(&mut mine, "node_disk_info", &udev_labels);
     drop_labels(&mut e2e, "node_disk_info", &udev_labels);
+    // Families made only of udev properties: checked against 1.5 instead.
+    for family in UDEV_ONLY {
+        mine.samples.remove(*family);
+    }
 
     let diffs = differences(&mine, &e2e, NOT_IN_E2E);
     assert!(

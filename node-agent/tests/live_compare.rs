@@ -28,10 +28,8 @@ const NOT_EXPORTED: &[&str] = &[
     "go_",
     "promhttp_",
     "node_exporter_build_info",
-    // diskstats: udev/sysfs device metadata.
-    "node_disk_ata_",
-    "node_disk_device_mapper_info",
-    "node_disk_filesystem_info",
+    // diskstats (1.12): the device-mapper volume's underlying devices.
+    "node_disk_device_mapper_backing_device_info",
 ];
 
 /// Gauges that do not move between two scrapes a moment apart.

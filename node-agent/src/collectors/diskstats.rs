@@ -217,6 +217,71 @@ impl DiskstatsCollector {
             ],
             1.0,
         );
+        udev_families(out, &d.name, &prop);
+    }
+}
+
+/// `node_disk_filesystem_info`, `node_disk_device_mapper_info` and the ATA
+/// gauges, when udev knows the device's filesystem, LVM volume or ATA
+/// properties.
+fn udev_families(out: &mut MetricSet, dev: &str, prop: &dyn Fn(&str) -> String) {
+    let info = |out: &mut MetricSet, name: &str, help: &str, labels: &[(&'static str, &str)]| {
+        let mut all = vec![("device", dev.to_string())];
+        all.extend(labels.iter().map(|(k, key)| (*k, prop(key))));
+        out.push_owned(name, help, MetricType::Gauge, all, 1.0);
+    };
+    if !prop("ID_FS_TYPE").is_empty() {
+        let labels = [
+            ("type", "ID_FS_TYPE"),
+            ("usage", "ID_FS_USAGE"),
+            ("uuid", "ID_FS_UUID"),
+            ("version", "ID_FS_VERSION"),
+        ];
+        info(
+            out,
+            "node_disk_filesystem_info",
+            "Info about disk filesystem.",
+            &labels,
+        );
+    }
+    if !prop("DM_NAME").is_empty() {
+        let labels = [
+            ("name", "DM_NAME"),
+            ("uuid", "DM_UUID"),
+            ("vg_name", "DM_VG_NAME"),
+            ("lv_name", "DM_LV_NAME"),
+            ("lv_layer", "DM_LV_LAYER"),
+        ];
+        info(
+            out,
+            "node_disk_device_mapper_info",
+            "Info about disk device mapper.",
+            &labels,
+        );
+    }
+    if !prop("ID_ATA").is_empty() {
+        const ATA: [(&str, &str, &str); 3] = [
+            (
+                "ID_ATA_WRITE_CACHE",
+                "node_disk_ata_write_cache",
+                "ATA disk has a write cache.",
+            ),
+            (
+                "ID_ATA_WRITE_CACHE_ENABLED",
+                "node_disk_ata_write_cache_enabled",
+                "ATA disk has its write cache enabled.",
+            ),
+            (
+                "ID_ATA_ROTATION_RATE_RPM",
+                "node_disk_ata_rotation_rate_rpm",
+                "ATA disk rotation rate in RPMs (0 for SSDs).",
+            ),
+        ];
+        for (key, name, help) in ATA {
+            if let Ok(v) = prop(key).parse::<f64>() {
+                out.push(name, help, MetricType::Gauge, &[("device", dev)], v);
+            }
+        }
     }
 }
 
