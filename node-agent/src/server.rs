@@ -35,22 +35,27 @@ struct State {
     in_flight: AtomicUsize,
 }
 
-/// node_exporter's `:9100` means every interface.
-fn listen_addr(address: &str) -> String {
+/// Binds `address`; node_exporter's `:9100` means every interface, IPv6
+/// (dual-stack) where the kernel has it, else IPv4.
+async fn bind(address: &str) -> Result<TcpListener> {
     if address.starts_with(':') {
-        format!("0.0.0.0{address}")
-    } else {
-        address.to_string()
+        if let Ok(l) = TcpListener::bind(format!("[::]{address}")).await {
+            return Ok(l);
+        }
+        let addr = format!("0.0.0.0{address}");
+        return TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("Failed to listen on {addr}"));
     }
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("Failed to listen on {address}"))
 }
 
 /// Builds the collectors and binds `--web.listen-address`.
 pub async fn build(config: &Config) -> Result<App> {
     let scraper = Scraper::new(config)?;
-    let addr = listen_addr(&config.listen_address);
-    let listener = TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("Failed to listen on {addr}"))?;
+    let listener = bind(&config.listen_address).await?;
     Ok(App {
         listener,
         state: Arc::new(State {
