@@ -64,9 +64,15 @@ pub struct Shared {
     settings: Settings,
     client: reqwest::Client,
     last_now: AtomicI64,
+    config_tx: tokio::sync::watch::Sender<Arc<Config>>,
+    extra_metrics: Mutex<Option<MetricsHook>>,
     /// Unix seconds at start.
     pub start_time_s: f64,
 }
+
+/// Renders extra exposition text appended to `/metrics` (the notifier's own
+/// counters).
+pub type MetricsHook = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// Milliseconds since the epoch, now.
 pub fn wall_ms() -> i64 {
@@ -106,7 +112,9 @@ impl Shared {
         match result {
             Ok(loaded) => {
                 let now = self.now();
+                let config = Arc::new(loaded.config.clone());
                 self.engine().apply(loaded, now);
+                self.config_tx.send_replace(config);
                 stats.last_ok = true;
                 stats.last_success_s = wall_ms() as f64 / 1000.0;
                 tracing::info!(config = %self.settings.config_path.display(), "configuration reloaded");
@@ -119,6 +127,32 @@ impl Shared {
                 Err(e.to_string())
             }
         }
+    }
+
+    /// The configuration in force, updated after every successful reload:
+    /// the notifier reads `route`, `receivers` and `inhibit_rules` from it.
+    pub fn config_updates(&self) -> tokio::sync::watch::Receiver<Arc<Config>> {
+        self.config_tx.subscribe()
+    }
+
+    /// Replaces where alerts go (e.g. the notifier, instead of the log).
+    pub fn set_sink(&self, sink: Arc<dyn AlertSink>) {
+        self.engine().set_sink(sink);
+    }
+
+    /// Appends `hook`'s output to every `/metrics` response.
+    pub fn set_extra_metrics(&self, hook: MetricsHook) {
+        *self.extra_metrics.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// The extra `/metrics` text, if a hook is set.
+    pub fn extra_metrics(&self) -> String {
+        let hook = self
+            .extra_metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        hook.map(|h| h()).unwrap_or_default()
     }
 
     /// Scrapes every target due at `now` (concurrently, waiting for all) and
@@ -158,6 +192,7 @@ pub struct Alerter {
     shared: Arc<Shared>,
     listener: TcpListener,
     port: u16,
+    extra_routes: Option<axum::Router>,
 }
 
 fn listen_addr(s: &str) -> String {
@@ -188,6 +223,7 @@ impl Alerter {
             },
             ..Default::default()
         };
+        let (config_tx, _) = tokio::sync::watch::channel(Arc::new(loaded.config.clone()));
         let engine = Engine::new(
             loaded,
             env,
@@ -209,13 +245,26 @@ impl Alerter {
             settings,
             client,
             last_now: AtomicI64::new(start),
+            config_tx,
+            extra_metrics: Mutex::new(None),
             start_time_s: wall_ms() as f64 / 1000.0,
         });
         Ok(Self {
             shared,
             listener,
             port,
+            extra_routes: None,
         })
+    }
+
+    /// Serves `router`'s routes (e.g. the notifier's silences API) next to
+    /// the alerter's own.
+    pub fn with_routes(mut self, router: axum::Router) -> Self {
+        self.extra_routes = Some(match self.extra_routes.take() {
+            Some(r) => r.merge(router),
+            None => router,
+        });
+        self
     }
 
     /// The bound port.
@@ -245,7 +294,10 @@ impl Alerter {
             tokio::spawn(run_loop(Arc::clone(&shared), stop_rx.clone()));
             tokio::spawn(reload_on_sighup(Arc::clone(&shared), stop_rx.clone()));
         }
-        let app = crate::http::router(shared);
+        let mut app = crate::http::router(shared);
+        if let Some(extra) = self.extra_routes {
+            app = app.merge(extra);
+        }
         axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
@@ -292,8 +344,19 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs the alerter from parsed command-line options.
+/// Runs the alerter from parsed command-line options, logging alerts.
 pub fn run_from_cli(args: RunArgs) -> ExitCode {
+    run_from_cli_with(args, |alerter| async move { Ok(alerter) })
+}
+
+/// Runs the alerter from parsed command-line options; `setup` gets the built
+/// alerter (alerts go to the log) and may set a sink, add routes and metrics
+/// hooks, or spawn tasks, before serving starts.
+pub fn run_from_cli_with<F, Fut>(args: RunArgs, setup: F) -> ExitCode
+where
+    F: FnOnce(Alerter) -> Fut,
+    Fut: Future<Output = anyhow::Result<Alerter>>,
+{
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -320,6 +383,7 @@ pub fn run_from_cli(args: RunArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let alerter = Alerter::build(settings, Arc::new(LogSink)).await?;
+        let alerter = setup(alerter).await?;
         tracing::info!(port = alerter.port(), "alerter listening");
         alerter.run_until_stopped(shutdown_signal()).await
     });

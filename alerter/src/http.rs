@@ -149,7 +149,10 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     let text = {
         let reload = s.reload_stats();
         let engine = s.engine();
-        crate::metrics::render(&engine, &reload, s.start_time_s)
+        let mut text = crate::metrics::render(&engine, &reload, s.start_time_s);
+        drop(engine);
+        text.push_str(&s.extra_metrics());
+        text
     };
     (
         [(

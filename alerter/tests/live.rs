@@ -350,3 +350,70 @@ fn rule_names(rules: &Json) -> Vec<String> {
         .map(|r| r["name"].as_str().unwrap().to_string())
         .collect()
 }
+
+#[tokio::test]
+async fn notifier_hooks_sink_routes_metrics_and_config_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("r.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: g\n    rules:\n      - alert: Now\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    let config = write_config(dir.path(), "127.0.0.1:9".parse().unwrap(), &rules);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}route:\n  receiver: first\n")).unwrap();
+    let (alerter, mut default_rx) = start_alerter(config.clone()).await;
+    let shared = alerter.shared();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    shared.set_sink(Arc::new(tx));
+    shared.set_extra_metrics(Arc::new(|| "notifier_messages_sent_total 3\n".to_string()));
+    let mut updates = shared.config_updates();
+    assert_eq!(
+        updates.borrow().route.as_ref().unwrap()["receiver"],
+        "first"
+    );
+    let alerter = alerter.with_routes(
+        axum::Router::new().route("/api/v1/silences", axum::routing::get(|| async { "[]" })),
+    );
+    let port = alerter.port();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(alerter_server(alerter, stop_rx));
+
+    shared.tick(T0).await;
+    assert_eq!(
+        drain(&mut rx).len(),
+        1,
+        "the swapped-in sink receives the alert"
+    );
+    assert!(drain(&mut default_rx).is_empty());
+    let silences = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/silences"))
+        .await
+        .unwrap();
+    assert_eq!(silences.text().await.unwrap(), "[]");
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("notifier_messages_sent_total 3"),
+        "{metrics}"
+    );
+
+    std::fs::write(&config, format!("{text}route:\n  receiver: second\n")).unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/-/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(updates.has_changed().unwrap());
+    assert_eq!(
+        updates.borrow_and_update().route.as_ref().unwrap()["receiver"],
+        "second"
+    );
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+}

@@ -288,6 +288,11 @@ impl Engine {
         }
     }
 
+    /// Replaces the alert sink.
+    pub fn set_sink(&mut self, sink: Arc<dyn AlertSink>) {
+        self.sink = sink;
+    }
+
     /// Next time something is due (scrape or evaluation).
     pub fn next_due(&self) -> Option<i64> {
         let t = self.targets.iter().map(|t| t.next_scrape);
