@@ -15,9 +15,7 @@ impl Engine {
         for t in self.targets.iter_mut() {
             if t.next_scrape <= now {
                 let interval = t.target.interval_ms.max(1);
-                while t.next_scrape <= now {
-                    t.next_scrape += interval;
-                }
+                t.next_scrape = super::next_slot(t.next_scrape, now, interval);
                 due.push(t.target.clone());
             }
         }

@@ -272,9 +272,7 @@ impl Engine {
                 continue;
             }
             let interval = self.groups[i].group.interval_ms.max(1);
-            while self.groups[i].next_eval <= now {
-                self.groups[i].next_eval += interval;
-            }
+            self.groups[i].next_eval = next_slot(self.groups[i].next_eval, now, interval);
             let key = group_key(&self.groups[i].group);
             let failures = self.groups[i].group.eval(now, &mut self.storage, &self.env);
             *self.stats.group_evals.entry(key.clone()).or_default() += 1;
@@ -353,6 +351,15 @@ impl Engine {
             .filter(|(_, a)| a.state == state)
             .count()
     }
+}
+
+/// The first `scheduled + k × interval` after `now` (missed slots are
+/// skipped, not replayed).
+pub(crate) fn next_slot(scheduled: i64, now: i64, interval: i64) -> i64 {
+    if scheduled > now {
+        return scheduled;
+    }
+    scheduled + ((now - scheduled) / interval + 1) * interval
 }
 
 /// Prometheus's link to an expression in its graph page.
