@@ -4,7 +4,7 @@
 //! ```yaml
 //! global:
 //!   scrape_interval: 15s      # default 1m
-//!   scrape_timeout: 10s       # default 10s
+//!   scrape_timeout: 10s       # default min(10s, scrape_interval)
 //!   evaluation_interval: 15s  # default 1m
 //!   external_labels: {cluster: prod}
 //! scrape_configs:
@@ -82,8 +82,9 @@ pub struct GlobalConfig {
     #[serde(default = "one_minute")]
     pub scrape_interval: PromDuration,
     /// Per-scrape timeout (default 10s, at most the interval).
-    #[serde(default = "ten_seconds")]
-    pub scrape_timeout: PromDuration,
+    /// Per-scrape timeout (default 10s, or the interval if that is shorter).
+    #[serde(default)]
+    pub scrape_timeout: Option<PromDuration>,
     /// How often rule groups run unless they set `interval` (default 1m).
     #[serde(default = "one_minute")]
     pub evaluation_interval: PromDuration,
@@ -92,11 +93,19 @@ pub struct GlobalConfig {
     pub external_labels: BTreeMap<String, String>,
 }
 
+impl GlobalConfig {
+    /// The effective global timeout: as set, else 10s capped by the interval.
+    pub fn timeout(&self) -> PromDuration {
+        self.scrape_timeout
+            .unwrap_or(ten_seconds().min(self.scrape_interval))
+    }
+}
+
 impl Default for GlobalConfig {
     fn default() -> Self {
         Self {
             scrape_interval: one_minute(),
-            scrape_timeout: ten_seconds(),
+            scrape_timeout: None,
             evaluation_interval: one_minute(),
             external_labels: BTreeMap::new(),
         }
@@ -200,10 +209,11 @@ impl Config {
             })?
         };
         let g = &config.global;
-        if g.scrape_timeout > g.scrape_interval {
+        if g.scrape_timeout.is_some_and(|t| t > g.scrape_interval) {
+            let (l, c) = key_position(text, "scrape_timeout");
             return Err(err(
-                0,
-                0,
+                l,
+                c,
                 "global scrape timeout greater than scrape interval".into(),
             ));
         }
@@ -235,7 +245,7 @@ impl Config {
                 ));
             }
             let interval = sc.scrape_interval.unwrap_or(g.scrape_interval);
-            let timeout = sc.scrape_timeout.unwrap_or(g.scrape_timeout.min(interval));
+            let timeout = sc.scrape_timeout.unwrap_or(g.timeout().min(interval));
             if timeout > interval {
                 return Err(err(
                     l,
@@ -311,7 +321,7 @@ impl Config {
         let mut out = Vec::new();
         for sc in &self.scrape_configs {
             let interval = sc.scrape_interval.unwrap_or(g.scrape_interval);
-            let timeout = sc.scrape_timeout.unwrap_or(g.scrape_timeout.min(interval));
+            let timeout = sc.scrape_timeout.unwrap_or(g.timeout().min(interval));
             for st in &sc.static_configs {
                 for t in &st.targets {
                     let mut labels: Labels = st.labels.clone().into_iter().collect();
@@ -330,6 +340,13 @@ impl Config {
         }
         out
     }
+}
+
+fn key_position(text: &str, key: &str) -> (usize, usize) {
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| line.find(&format!("{key}:")).map(|c| (i + 1, c + 1)))
+        .unwrap_or((0, 0))
 }
 
 fn job_positions(text: &str) -> Vec<(usize, usize)> {
