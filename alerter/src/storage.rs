@@ -79,8 +79,14 @@ impl Storage {
         let series = match self.series.get_mut(&id) {
             Some(s) => s,
             None => {
+                // Keep each name's ids sorted by labels: selections then come
+                // out in Prometheus's order, which fixes the order (and so
+                // the exact floating-point result) of sums.
                 let name = labels.get(METRIC_NAME).cloned().unwrap_or_default();
-                self.by_name.entry(name).or_default().push(id);
+                let ids = self.by_name.entry(name).or_default();
+                let all = &self.series;
+                let pos = ids.partition_point(|o| all.get(o).is_some_and(|s| s.labels < *labels));
+                ids.insert(pos, id);
                 self.series.entry(id).or_insert_with(|| Series {
                     labels: labels.clone(),
                     points: Vec::new(),
@@ -143,7 +149,11 @@ impl Storage {
                 ),
                 None => Box::new(std::iter::empty()),
             },
-            None => Box::new(self.series.values().filter_map(filter)),
+            None => {
+                let mut all: Vec<&'a Series> = self.series.values().collect();
+                all.sort_by(|a, b| a.labels.cmp(&b.labels));
+                Box::new(all.into_iter().filter_map(filter))
+            }
         }
     }
 
