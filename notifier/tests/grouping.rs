@@ -204,3 +204,49 @@ async fn alert_older_than_group_wait_is_sent_at_once() {
         "Alertmanager flushes at once when startsAt + group_wait has passed"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn dispatcher_task_keeps_group_timers_on_tokio_time() {
+    use std::time::Duration;
+    let slack = FakeSlack::start().await;
+    let config = notifier::NotifyConfig::from_yaml(&config(&slack, "", "[alertname]")).unwrap();
+    let clock = std::sync::Arc::new(notifier::clock::TokioClock::starting_at(t0()));
+    let options = notifier::NotifierOptions {
+        clock,
+        // Not re-sent by an evaluator here: keep the alerts firing.
+        resolve_timeout: Duration::from_secs(86_400),
+        ..Default::default()
+    };
+    let n = notifier::Notifier::build(&config, options).unwrap();
+    let task = n.spawn();
+    let start = tokio::time::Instant::now();
+    n.receive(vec![firing(
+        &[("alertname", "Cpu"), ("instance", "a")],
+        t0(),
+    )])
+    .await;
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    assert_eq!(slack.count(), 0, "group_wait not over");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(slack.count(), 1);
+    n.receive(vec![firing(
+        &[("alertname", "Cpu"), ("instance", "b")],
+        t0(),
+    )])
+    .await;
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    task.abort();
+    let got = slack.delivered();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        got[0].at - start,
+        Duration::from_secs(30),
+        "first flush at group_wait"
+    );
+    assert_eq!(
+        got[1].at - got[0].at,
+        Duration::from_secs(300),
+        "next at group_interval"
+    );
+    assert_eq!(got[1].title(), "[FIRING:2] Cpu", "{}", got[1].all_text());
+}
