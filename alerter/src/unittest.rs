@@ -129,6 +129,16 @@ pub fn run_test_file(path: &Path) -> Result<(), Vec<String>> {
             .unwrap_or_default();
         vec![format!("    {}:{at} {e}", path.display())]
     })?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = file
+        .group_eval_order
+        .iter()
+        .find(|g| !seen.insert(g.as_str()))
+    {
+        return Err(vec![format!(
+            "group name repeated in evaluation order: {dup}"
+        )]);
+    }
     let base = path.parent().unwrap_or(Path::new("."));
     let rule_files = crate::config::resolve_globs(base, &file.rule_files)
         .map_err(|e| vec![format!("    {e}")])?;
