@@ -224,13 +224,16 @@ impl Alerter {
             ..Default::default()
         };
         let (config_tx, _) = tokio::sync::watch::channel(Arc::new(loaded.config.clone()));
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             loaded,
             env,
             settings.resend_delay.as_millis() as i64,
             sink,
             start,
         );
+        if settings.clock == Clock::Wall {
+            engine.spread_targets(start);
+        }
         let client = reqwest::Client::builder()
             .user_agent(concat!("alerter/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -120,3 +120,18 @@ fn ingests_with_target_labels_staleness_and_only_needed_metrics() {
         e.storage.sample_count()
     );
 }
+
+#[test]
+fn spread_scrapes_start_within_one_interval_and_keep_their_phase() {
+    let mut e = engine();
+    e.spread_targets(1_000_000);
+    let first = e.targets[0].next_scrape;
+    let interval = e.targets[0].target.interval_ms;
+    assert!((1_000_000..1_000_000 + interval).contains(&first));
+    assert!(e.due_targets(first - 1).is_empty());
+    assert_eq!(e.due_targets(first).len(), 1);
+    assert_eq!(e.targets[0].next_scrape, first + interval);
+    // A late tick skips the missed slots but keeps the phase.
+    assert_eq!(e.due_targets(first + 10 * interval + 5).len(), 1);
+    assert_eq!(e.targets[0].next_scrape, first + 11 * interval);
+}

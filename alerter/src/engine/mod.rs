@@ -102,6 +102,9 @@ pub struct Engine {
     pub needed_names: Option<HashSet<String>>,
     /// Counters.
     pub stats: Stats,
+    /// Spread first scrapes over the interval by a hash of the URL (as
+    /// Prometheus does), instead of scraping every target at once.
+    pub spread_scrapes: bool,
     /// The configuration in force (the notifier reads `route`, `receivers`
     /// and `inhibit_rules` from it after each reload).
     pub config: crate::config::Config,
@@ -138,6 +141,7 @@ impl Engine {
             retention: Retention::default(),
             needed_names: None,
             stats: Stats::default(),
+            spread_scrapes: false,
             config: crate::config::Config::default(),
             last_truncate: now,
             sink,
@@ -188,12 +192,12 @@ impl Engine {
                     old
                 }
                 None => TargetState {
+                    next_scrape: now + self.scrape_offset(&t),
                     target: t,
                     health: Health::Unknown,
                     last_error: String::new(),
                     last_scrape: None,
                     last_duration: 0.0,
-                    next_scrape: now,
                     last_series: HashSet::new(),
                     cache: HashMap::new(),
                 },
@@ -283,6 +287,25 @@ impl Engine {
         if now - self.last_truncate >= 10_000 {
             self.storage.truncate(now, &self.retention);
             self.last_truncate = now;
+        }
+    }
+
+    fn scrape_offset(&self, t: &Target) -> i64 {
+        if !self.spread_scrapes {
+            return 0;
+        }
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        t.url.hash(&mut h);
+        (h.finish() % t.interval_ms.max(1) as u64) as i64
+    }
+
+    /// Turns on spreading and reschedules every target's next scrape.
+    pub fn spread_targets(&mut self, now: i64) {
+        self.spread_scrapes = true;
+        for i in 0..self.targets.len() {
+            let offset = self.scrape_offset(&self.targets[i].target);
+            self.targets[i].next_scrape = now + offset;
         }
     }
 
