@@ -12,7 +12,7 @@
 
 use crate::alert::{Alert, Fingerprint, StoredAlert};
 use crate::config::{InhibitRule, NotifyConfig};
-use crate::inhibit::inhibited;
+use crate::inhibit::Inhibitor;
 use crate::notification::{Notification, NotifiedAlert};
 use crate::route::RouteNode;
 use crate::silence::silenced;
@@ -167,15 +167,22 @@ impl Dispatch {
             .filter(|(_, g)| g.next_flush <= now)
             .map(|(k, _)| k.clone())
             .collect();
+        let inhibitor = Inhibitor::new(&self.inhibit_rules, &state.alerts, now);
         let mut out = Vec::new();
         for key in due {
-            out.extend(self.flush_group(state, &key, now));
+            out.extend(self.flush_group(state, &key, &inhibitor, now));
         }
         self.collect_garbage(state, now);
         out
     }
 
-    fn flush_group(&self, state: &mut State, key: &str, now: DateTime<Utc>) -> Vec<Outgoing> {
+    fn flush_group(
+        &self,
+        state: &mut State,
+        key: &str,
+        inhibitor: &Inhibitor<'_>,
+        now: DateTime<Utc>,
+    ) -> Vec<Outgoing> {
         let Some(group) = state.groups.get(key).cloned() else {
             return Vec::new();
         };
@@ -183,7 +190,7 @@ impl Dispatch {
             state.groups.remove(key);
             return Vec::new();
         };
-        let (firing, resolved) = self.unmuted_alerts(state, &group, now);
+        let (firing, resolved) = unmuted_alerts(state, &group, inhibitor, now);
         let firing_set: BTreeSet<Fingerprint> = firing.iter().map(|a| a.fingerprint).collect();
         let resolved_set: BTreeSet<Fingerprint> = resolved.iter().map(|a| a.fingerprint).collect();
         let mut out = Vec::new();
@@ -235,41 +242,6 @@ impl Dispatch {
         out
     }
 
-    /// The group's alerts that are neither silenced nor inhibited, split
-    /// into firing and resolved.
-    fn unmuted_alerts(
-        &self,
-        state: &State,
-        group: &Group,
-        now: DateTime<Utc>,
-    ) -> (Vec<NotifiedAlert>, Vec<NotifiedAlert>) {
-        let mut firing = Vec::new();
-        let mut resolved = Vec::new();
-        for fp in &group.alerts {
-            let Some(stored) = state.alerts.get(fp) else {
-                continue;
-            };
-            let labels = &stored.alert.labels;
-            if silenced(&state.silences, labels, now)
-                || inhibited(&self.inhibit_rules, &state.alerts, *fp, labels, now)
-            {
-                continue;
-            }
-            let is_resolved = stored.resolved_at(now);
-            let notified = NotifiedAlert {
-                alert: stored.alert.clone(),
-                fingerprint: *fp,
-                resolved: is_resolved,
-            };
-            if is_resolved {
-                resolved.push(notified);
-            } else {
-                firing.push(notified);
-            }
-        }
-        (firing, resolved)
-    }
-
     fn collect_garbage(&self, state: &mut State, now: DateTime<Utc>) {
         let referenced: BTreeSet<Fingerprint> = state
             .groups
@@ -286,6 +258,39 @@ impl Dispatch {
             e.timestamp > nflog_horizon || live_groups.iter().any(|g| k.starts_with(g.as_str()))
         });
     }
+}
+
+/// The group's alerts that are neither silenced nor inhibited, split into
+/// firing and resolved.
+fn unmuted_alerts(
+    state: &State,
+    group: &Group,
+    inhibitor: &Inhibitor<'_>,
+    now: DateTime<Utc>,
+) -> (Vec<NotifiedAlert>, Vec<NotifiedAlert>) {
+    let mut firing = Vec::new();
+    let mut resolved = Vec::new();
+    for fp in &group.alerts {
+        let Some(stored) = state.alerts.get(fp) else {
+            continue;
+        };
+        let labels = &stored.alert.labels;
+        if silenced(&state.silences, labels, now) || inhibitor.inhibits(*fp, labels) {
+            continue;
+        }
+        let is_resolved = stored.resolved_at(now);
+        let notified = NotifiedAlert {
+            alert: stored.alert.clone(),
+            fingerprint: *fp,
+            resolved: is_resolved,
+        };
+        if is_resolved {
+            resolved.push(notified);
+        } else {
+            firing.push(notified);
+        }
+    }
+    (firing, resolved)
 }
 
 /// Alertmanager's `DedupStage.needsUpdate`, with `repeat_interval` counted

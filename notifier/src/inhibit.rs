@@ -1,30 +1,118 @@
 //! Inhibition: a firing source alert mutes target alerts that agree with it
-//! on the `equal` labels (a label missing on both sides counts as equal).
+//! on the `equal` labels (a label missing on both sides counts as equal; an
+//! alert never inhibits itself).
+//!
+//! The firing sources are indexed once per flush round by their `equal`
+//! label values, so checking a target is a hash lookup per rule rather than
+//! a scan of every alert.
 
 use crate::alert::{Fingerprint, LabelSet, StoredAlert};
 use crate::config::InhibitRule;
 use crate::matcher::all_match;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// Whether `target` is inhibited by any firing alert under any rule.
-pub(crate) fn inhibited(
-    rules: &[InhibitRule],
-    alerts: &BTreeMap<Fingerprint, StoredAlert>,
-    target_fp: Fingerprint,
-    target: &LabelSet,
-    now: DateTime<Utc>,
-) -> bool {
-    rules.iter().any(|rule| {
-        all_match(&rule.target_matchers, target)
-            && alerts.iter().any(|(fp, source)| {
-                *fp != target_fp
-                    && !source.resolved_at(now)
-                    && all_match(&rule.source_matchers, &source.alert.labels)
-                    && rule
-                        .equal
-                        .iter()
-                        .all(|l| source.alert.labels.get(l) == target.get(l))
+type EqualValues = Vec<Option<String>>;
+
+/// Firing sources per rule, keyed by their `equal` label values: how many,
+/// and one of their fingerprints.
+pub(crate) struct Inhibitor<'a> {
+    rules: &'a [InhibitRule],
+    sources: Vec<HashMap<EqualValues, (usize, Fingerprint)>>,
+}
+
+fn equal_values(rule: &InhibitRule, labels: &LabelSet) -> EqualValues {
+    rule.equal.iter().map(|l| labels.get(l).cloned()).collect()
+}
+
+impl<'a> Inhibitor<'a> {
+    /// Indexes the alerts firing at `now` that match each rule's sources.
+    pub fn new(
+        rules: &'a [InhibitRule],
+        alerts: &BTreeMap<Fingerprint, StoredAlert>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let sources = rules
+            .iter()
+            .map(|rule| {
+                let mut index: HashMap<EqualValues, (usize, Fingerprint)> = HashMap::new();
+                for (fp, a) in alerts {
+                    if !a.resolved_at(now) && all_match(&rule.source_matchers, &a.alert.labels) {
+                        let entry = index
+                            .entry(equal_values(rule, &a.alert.labels))
+                            .or_insert((0, *fp));
+                        entry.0 += 1;
+                    }
+                }
+                index
             })
-    })
+            .collect();
+        Inhibitor { rules, sources }
+    }
+
+    /// Whether the alert `fp` with `labels` is muted by some other firing alert.
+    pub fn inhibits(&self, fp: Fingerprint, labels: &LabelSet) -> bool {
+        self.rules.iter().zip(&self.sources).any(|(rule, index)| {
+            all_match(&rule.target_matchers, labels)
+                && index
+                    .get(&equal_values(rule, labels))
+                    .is_some_and(|(count, first)| *count > 1 || *first != fp)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Alert;
+    use crate::matcher::Matcher;
+
+    fn stored(pairs: &[(&str, &str)]) -> (Fingerprint, StoredAlert) {
+        let alert = Alert {
+            labels: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let now = Utc::now();
+        (
+            alert.fingerprint(),
+            StoredAlert::from_received(alert, now, chrono::Duration::hours(1)),
+        )
+    }
+
+    #[test]
+    fn source_mutes_matching_targets_but_never_itself() {
+        let rules = vec![InhibitRule {
+            source_matchers: vec![Matcher::parse("alertname=Down").unwrap()],
+            target_matchers: vec![Matcher::parse("severity=~\"warning|critical\"").unwrap()],
+            equal: vec!["instance".into()],
+        }];
+        let down_a = stored(&[
+            ("alertname", "Down"),
+            ("instance", "a"),
+            ("severity", "critical"),
+        ]);
+        let warn_a = stored(&[
+            ("alertname", "Load"),
+            ("instance", "a"),
+            ("severity", "warning"),
+        ]);
+        let warn_b = stored(&[
+            ("alertname", "Load"),
+            ("instance", "b"),
+            ("severity", "warning"),
+        ]);
+        let alerts: BTreeMap<_, _> = [down_a.clone(), warn_a.clone(), warn_b.clone()]
+            .into_iter()
+            .collect();
+        let inhibitor = Inhibitor::new(&rules, &alerts, Utc::now());
+        assert!(inhibitor.inhibits(warn_a.0, &warn_a.1.alert.labels));
+        assert!(!inhibitor.inhibits(warn_b.0, &warn_b.1.alert.labels));
+        assert!(
+            !inhibitor.inhibits(down_a.0, &down_a.1.alert.labels),
+            "not by itself"
+        );
+    }
 }
