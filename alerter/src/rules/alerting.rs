@@ -154,6 +154,24 @@ impl AlertingRule {
                 ))
             }
         };
+        let current = self.alerts_from(samples, env, ts)?;
+        let active_count = self.advance(&current, ts);
+        if limit > 0 && active_count > limit {
+            self.active.clear();
+            return Err(format!(
+                "exceeded limit of {limit} with {active_count} alerts"
+            ));
+        }
+        Ok(self.state_samples())
+    }
+
+    /// One pending alert per sample: labels and annotations templated.
+    fn alerts_from(
+        &self,
+        samples: Vec<Sample>,
+        env: &EvalEnv,
+        ts: i64,
+    ) -> Result<HashMap<Labels, Alert>, String> {
         let mut current: HashMap<Labels, Alert> = HashMap::with_capacity(samples.len());
         for s in samples {
             let data = TemplateData {
@@ -200,6 +218,12 @@ impl AlertingRule {
                 },
             );
         }
+        Ok(current)
+    }
+
+    /// Advances every alert's state given what the expression returned at
+    /// `ts`; returns how many alerts are pending or firing.
+    fn advance(&mut self, current: &HashMap<Labels, Alert>, ts: i64) -> usize {
         for (key, new) in current.iter() {
             match self.active.get_mut(key) {
                 Some(a) if a.state != AlertState::Inactive => {
@@ -211,9 +235,9 @@ impl AlertingRule {
                 }
             }
         }
-        let mut out = Vec::new();
         let mut active_count = 0;
         let keep_for = self.keep_firing_for_ms;
+        let hold = self.hold_ms;
         self.active.retain(|key, a| {
             if !current.contains_key(key) {
                 let mut keep_firing = false;
@@ -238,16 +262,19 @@ impl AlertingRule {
                 a.keep_firing_since = None;
             }
             active_count += 1;
-            true
-        });
-        for a in self.active.values_mut() {
-            if a.state == AlertState::Inactive {
-                continue;
-            }
-            if a.state == AlertState::Pending && ts - a.active_at >= self.hold_ms {
+            if a.state == AlertState::Pending && ts - a.active_at >= hold {
                 a.state = AlertState::Firing;
                 a.fired_at = Some(ts);
             }
+            true
+        });
+        active_count
+    }
+
+    /// `ALERTS` and `ALERTS_FOR_STATE` for every pending or firing alert.
+    fn state_samples(&self) -> Vec<Sample> {
+        let mut out = Vec::new();
+        for a in self.pending_or_firing() {
             out.push(alert_sample(a, "ALERTS", 1.0));
             out.push(alert_sample(
                 a,
@@ -255,13 +282,7 @@ impl AlertingRule {
                 (a.active_at / 1000) as f64,
             ));
         }
-        if limit > 0 && active_count > limit {
-            self.active.clear();
-            return Err(format!(
-                "exceeded limit of {limit} with {active_count} alerts"
-            ));
-        }
-        Ok(out)
+        out
     }
 
     /// Alerts that are pending or firing (not resolved ones).
