@@ -68,6 +68,15 @@ pub fn process_figures() -> (f64, f64) {
 /// Renders the exposition text.
 pub fn render(engine: &Engine, reload: &ReloadStats, start_time_s: f64) -> String {
     let mut o = Out(String::new());
+    render_scrapes(&mut o, engine);
+    render_rules(&mut o, engine);
+    render_state(&mut o, engine, reload);
+    render_process(&mut o, start_time_s);
+    render_alerts(&mut o, engine);
+    o.0
+}
+
+fn render_scrapes(o: &mut Out, engine: &Engine) {
     o.family(
         "alerter_scrapes_total",
         "counter",
@@ -107,6 +116,9 @@ pub fn render(engine: &Engine, reload: &ReloadStats, start_time_s: f64) -> Strin
     );
     o.family("alerter_targets", "gauge", "Configured targets.");
     o.sample("alerter_targets", &[], engine.targets.len() as f64);
+}
+
+fn render_rules(o: &mut Out, engine: &Engine) {
     o.family(
         "alerter_rule_group_evaluations_total",
         "counter",
@@ -157,6 +169,9 @@ pub fn render(engine: &Engine, reload: &ReloadStats, start_time_s: f64) -> Strin
         &[],
         engine.stats.eval_seconds_total,
     );
+}
+
+fn render_state(o: &mut Out, engine: &Engine, reload: &ReloadStats) {
     o.family("alerter_alerts", "gauge", "Alerts by state.");
     for state in [AlertState::Pending, AlertState::Firing] {
         o.sample(
@@ -237,6 +252,9 @@ pub fn render(engine: &Engine, reload: &ReloadStats, start_time_s: f64) -> Strin
         &[],
         reload.failures as f64,
     );
+}
+
+fn render_process(o: &mut Out, start_time_s: f64) {
     let (rss, cpu) = process_figures();
     o.family(
         "process_resident_memory_bytes",
@@ -256,8 +274,6 @@ pub fn render(engine: &Engine, reload: &ReloadStats, start_time_s: f64) -> Strin
         "Start time of the process since unix epoch in seconds.",
     );
     o.sample("process_start_time_seconds", &[], start_time_s);
-    render_alerts(&mut o, engine);
-    o.0
 }
 
 fn render_alerts(o: &mut Out, engine: &Engine) {

@@ -179,23 +179,59 @@ fn run_group(
         .map(|d| d.millis())
         .filter(|&d| d > 0)
         .unwrap_or(eval_interval);
-    let mut storage = Storage::new();
-    for s in &tg.input_series {
-        let labels = parse_series(&s.series).map_err(fail)?;
-        let values =
-            expand_values(&s.values).map_err(|e| fail(format!("series {:?}: {e}", s.series)))?;
-        for (i, v) in values.into_iter().enumerate() {
-            if let Some(v) = v {
-                storage.append(&labels, i as i64 * series_interval, v);
-            }
-        }
-    }
+    let mut storage = load_input_series(tg, series_interval).map_err(fail)?;
     let mut groups: Vec<RuleGroup> = Vec::new();
     for f in rule_files {
         groups.extend(load_rule_file(f, series_interval).map_err(|e| fail(e.to_string()))?);
     }
     let rank = |g: &RuleGroup| order.iter().position(|n| *n == g.name).unwrap_or(0);
     groups.sort_by_key(rank);
+    let prefixed = |v: Vec<String>| {
+        v.into_iter()
+            .map(|e| format!("{prefix}{e}"))
+            .collect::<Vec<_>>()
+    };
+    let mut errors = match evaluate_and_check_alerts(tg, &mut groups, &mut storage, eval_interval) {
+        Ok(alert_errors) => prefixed(alert_errors),
+        Err(eval_errors) => return Err(prefixed(eval_errors)),
+    };
+    for test in &tg.promql_expr_test {
+        if let Err(e) = check_expr(test, &storage) {
+            errors.push(format!("{prefix}{e}"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Loads `input_series` at `interval` steps from time 0.
+fn load_input_series(tg: &TestGroup, interval: i64) -> Result<Storage, String> {
+    let mut storage = Storage::new();
+    for s in &tg.input_series {
+        let labels = parse_series(&s.series)?;
+        let values = expand_values(&s.values).map_err(|e| format!("series {:?}: {e}", s.series))?;
+        for (i, v) in values.into_iter().enumerate() {
+            if let Some(v) = v {
+                storage.append(&labels, i as i64 * interval, v);
+            }
+        }
+    }
+    Ok(storage)
+}
+
+/// Evaluates every group at each step from 0 to the last `eval_time`, and
+/// checks alert tests at the step where `ts <= eval_time < ts + interval`,
+/// as promtool does. Returns the failed alert checks; an evaluation error
+/// stops the run (`Err`, with the alert failures found before it).
+fn evaluate_and_check_alerts(
+    tg: &TestGroup,
+    groups: &mut [RuleGroup],
+    storage: &mut Storage,
+    eval_interval: i64,
+) -> Result<Vec<String>, Vec<String>> {
     let env = EvalEnv {
         external_labels: tg.external_labels.clone().into_iter().collect(),
         external_url: tg.external_url.clone(),
@@ -221,11 +257,11 @@ fn run_group(
     while ts <= max_t {
         let mut eval_errors = Vec::new();
         for g in groups.iter_mut() {
-            g.eval(ts, &mut storage, &env);
+            g.eval(ts, storage, &env);
             for r in &g.rules {
                 if let Some(e) = &r.health().last_error {
                     eval_errors.push(format!(
-                        "{prefix}    rule: {}, time: {}, err: {e}",
+                        "    rule: {}, time: {}, err: {e}",
                         r.name(),
                         fmt_ms(ts)
                     ));
@@ -236,34 +272,22 @@ fn run_group(
             errors.extend(eval_errors);
             return Err(errors);
         }
-        while next < alert_times.len()
-            && ts <= alert_times[next]
-            && alert_times[next] < ts + eval_interval
-        {
+        while next < alert_times.len() && alert_times[next] < ts + eval_interval {
             let t = alert_times[next];
             for test in tg
                 .alert_rule_test
                 .iter()
                 .filter(|a| a.eval_time.millis() == t)
             {
-                if let Err(e) = check_alerts(test, &groups) {
-                    errors.push(format!("{prefix}{e}"));
+                if let Err(e) = check_alerts(test, groups) {
+                    errors.push(e);
                 }
             }
             next += 1;
         }
         ts += eval_interval;
     }
-    for test in &tg.promql_expr_test {
-        if let Err(e) = check_expr(test, &storage) {
-            errors.push(format!("{prefix}{e}"));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    Ok(errors)
 }
 
 fn check_alerts(test: &AlertTest, groups: &[RuleGroup]) -> Result<(), String> {
@@ -311,7 +335,7 @@ fn fmt_alerts(alerts: &AlertSet) -> String {
         .enumerate()
         .map(|(i, (l, a))| {
             format!(
-                "{i}:\n            Labels:{}\n            Annotations:{}",
+                "            {i}:\n              Labels:{}\n              Annotations:{}",
                 fmt_map(l),
                 fmt_map(a)
             )
