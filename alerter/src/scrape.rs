@@ -10,6 +10,9 @@ use crate::storage::{Labels, METRIC_NAME};
 /// time is used, as Prometheus does for current data).
 pub type Scraped = (Labels, f64);
 
+/// Larger bodies fail the scrape instead of exhausting memory.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
 /// What one scrape produced.
 #[derive(Debug, Clone)]
 pub struct ScrapeOutcome {
@@ -143,7 +146,15 @@ pub async fn scrape(client: &reqwest::Client, target: &Target) -> ScrapeOutcome 
         if !resp.status().is_success() {
             return Err(format!("server returned HTTP status {}", resp.status()));
         }
-        resp.text().await.map_err(|e| describe(&e))
+        let mut resp = resp;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(format!("body larger than {MAX_BODY_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        String::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())
     }
     .await;
     ScrapeOutcome {

@@ -216,6 +216,21 @@ async fn dead_target_goes_pending_then_firing_then_resolves() {
         "{metrics}"
     );
 
+    let value_of = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert_eq!(value_of("alerter_scrapes_total{job=\"node\"}"), 7.0);
+    assert_eq!(value_of("alerter_scrape_failures_total{job=\"node\"}"), 5.0);
+    assert_eq!(value_of("alerter_alerts{state=\"firing\"}"), 1.0);
+    assert_eq!(value_of("alerter_notifications_sent_total"), 1.0);
+    assert!(value_of("alerter_storage_series") >= 3.0);
+    assert!(value_of("process_resident_memory_bytes") > 0.0);
+
     // Still down: re-sent once resend_delay (1m) has passed, not before.
     for k in 7..=10 {
         alerter.tick(T0 + k * STEP).await;
