@@ -16,6 +16,10 @@
 //! - [`http`]: the HTTP API (`/api/v1/*`, `/metrics`, `/-/reload`).
 //! - [`app`]: `build(settings)` / `run_until_stopped()`, shared by main and tests.
 //! - [`cli`]: the command line.
+//! - [`metrics`]: the alerter's own `/metrics` text.
+//! - Helpers: [`duration`] (Prometheus durations), [`gofmt`] (Go's number
+//!   formatting, for templates and the API), [`notation`] (series notation of
+//!   promtool tests and PromQL test files).
 
 pub mod app;
 pub mod cli;

@@ -3,7 +3,7 @@
 //! (ms since the epoch), so tests drive it with injected time.
 //!
 //! Layout: this file holds the state, configuration changes, evaluation and
-//! alert dispatch; [`ingest`] turns scrapes into samples.
+//! alert dispatch; `ingest.rs` turns scrapes into samples.
 
 mod ingest;
 

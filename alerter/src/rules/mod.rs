@@ -1,4 +1,4 @@
-//! Prometheus rule files: loading and validation ([`file`]), groups and
+//! Prometheus rule files: loading and validation ([`mod@file`]), groups and
 //! recording rules ([`group`]), alerting rules and the alert state machine
 //! ([`alerting`]), and annotation templates ([`template`]).
 
