@@ -1,80 +1,25 @@
 //! [`Notifier`]: takes alerts, runs the dispatcher, delivers, persists.
 
 use crate::alert::Alert;
-use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, NotifyConfig};
 use crate::delivery::{Integration, Outcome};
 use crate::dispatch::{Dispatch, IntegrationMeta};
 use crate::metrics::Metrics;
 use crate::notification::{Content, Queued};
 use crate::queue::{self, Backoff, LogLimits};
-use crate::state::{write_atomic, State, StateError};
+use crate::state::{write_atomic, State};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
 mod operations;
+mod options;
 
-/// Runtime settings that are not part of `alerter.yml`.
-#[derive(Clone)]
-pub struct NotifierOptions {
-    /// Where state is persisted; `None` keeps it in memory only.
-    pub state_file: Option<PathBuf>,
-    /// Registry the metrics are registered on (the alerter's `/metrics`).
-    pub registry: prometheus::Registry,
-    /// Source of time; tests inject a manual or tokio-driven clock.
-    pub clock: Arc<dyn Clock>,
-    /// How long a firing alert without `ends_at` stays firing unless re-sent
-    /// (Alertmanager's `resolve_timeout`, default 5m).
-    pub resolve_timeout: Duration,
-    /// Queued notifications per integration before the oldest are folded
-    /// into a summary (default 100).
-    pub queue_bound: usize,
-    /// First retry delay after a transient failure (default 1s).
-    pub retry_initial: Duration,
-    /// Cap of the exponential retry delay (default 5m).
-    pub retry_max: Duration,
-    /// Timeout of one delivery request (default 30s).
-    pub request_timeout: Duration,
-    /// Link to the alerter shown in messages (`{{ .ExternalURL }}`).
-    pub external_url: String,
-    /// Entries kept in the sent log and in the dead-letter list (default 1000).
-    pub log_limit: usize,
-}
-
-impl Default for NotifierOptions {
-    fn default() -> Self {
-        NotifierOptions {
-            state_file: None,
-            registry: prometheus::Registry::new(),
-            clock: Arc::new(SystemClock),
-            resolve_timeout: Duration::from_secs(300),
-            queue_bound: 100,
-            retry_initial: Duration::from_secs(1),
-            retry_max: Duration::from_secs(300),
-            request_timeout: Duration::from_secs(30),
-            external_url: String::new(),
-            log_limit: 1000,
-        }
-    }
-}
-
-/// Why the notifier could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// Bad `route` / `receivers` / `inhibit_rules`, or a secret that cannot be read.
-    #[error("notifier configuration: {0}")]
-    Config(#[from] ConfigError),
-    /// The state file exists but cannot be used.
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// Metric registration failed (e.g. registered twice on one registry).
-    #[error("notifier metrics: {0}")]
-    Metrics(#[from] prometheus::Error),
-}
+pub use options::{BuildError, NotifierOptions};
 
 /// A silence not found by id.
 #[derive(Debug, thiserror::Error)]
@@ -87,14 +32,42 @@ struct Plan {
     integrations: HashMap<String, Arc<Integration>>,
 }
 
+/// A serialised state, numbered in the order the snapshots were taken.
+struct Snapshot {
+    path: PathBuf,
+    seq: u64,
+    bytes: Vec<u8>,
+}
+
 struct Inner {
     state: Mutex<State>,
     plan: RwLock<Arc<Plan>>,
     in_flight: Mutex<HashSet<u64>>,
-    write_lock: Mutex<()>,
+    /// Sequence number of the last snapshot taken (taken under the state lock).
+    snapshot_seq: AtomicU64,
+    /// Sequence number of the snapshot on disk; also serialises writers.
+    written_seq: Mutex<u64>,
     metrics: Metrics,
     options: NotifierOptions,
     wake: Notify,
+}
+
+impl Inner {
+    /// Writes a snapshot unless a newer one is already on disk, so
+    /// concurrent writers never leave an older state behind.
+    fn write_snapshot(&self, snapshot: Snapshot) {
+        let mut written = lock(&self.written_seq);
+        if *written >= snapshot.seq {
+            return;
+        }
+        match write_atomic(&snapshot.path, &snapshot.bytes) {
+            Ok(()) => *written = snapshot.seq,
+            Err(e) => {
+                self.metrics.state_write_failures.inc();
+                tracing::error!(error = %e, "cannot persist notifier state");
+            }
+        }
+    }
 }
 
 /// The embedded notifier. Cheap to clone; all clones share one state.
@@ -161,7 +134,8 @@ impl Notifier {
                 state: Mutex::new(state),
                 plan: RwLock::new(Arc::new(plan)),
                 in_flight: Mutex::new(HashSet::new()),
-                write_lock: Mutex::new(()),
+                snapshot_seq: AtomicU64::new(0),
+                written_seq: Mutex::new(0),
                 metrics,
                 options,
                 wake: Notify::new(),
@@ -223,7 +197,7 @@ impl Notifier {
         }
         // Wake the dispatcher first: delivery need not wait for the fsync.
         self.inner.wake.notify_one();
-        self.persist();
+        self.persist_async().await;
         self.update_gauges();
     }
 
@@ -263,7 +237,7 @@ impl Notifier {
             }
         }
         let delivered = self.deliver_due(&plan).await;
-        self.persist();
+        self.persist_async().await;
         self.update_gauges();
         delivered
     }
@@ -384,7 +358,7 @@ impl Notifier {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-        self.persist();
+        self.persist_async().await;
     }
 
     /// Spawns [`Notifier::run`] on the current runtime, running until the
@@ -394,17 +368,36 @@ impl Notifier {
         tokio::spawn(async move { me.run(std::future::pending()).await })
     }
 
-    /// Writes the state file now (also done after every change).
+    /// Writes the state file now (also done after every change). Blocks
+    /// the calling thread for the write and fsync; async paths use
+    /// [`Notifier::persist_async`].
     pub fn persist(&self) {
-        let Some(path) = &self.inner.options.state_file else {
-            return;
-        };
-        let _writer = lock(&self.inner.write_lock);
-        let bytes = lock(&self.inner.state).to_bytes();
-        if let Err(e) = write_atomic(path, &bytes) {
-            self.inner.metrics.state_write_failures.inc();
-            tracing::error!(error = %e, "cannot persist notifier state");
+        if let Some(snapshot) = self.snapshot() {
+            self.inner.write_snapshot(snapshot);
         }
+    }
+
+    /// Writes the state file on tokio's blocking pool, so the fsync does
+    /// not stall the runtime; returns once the state is on disk.
+    pub async fn persist_async(&self) {
+        if let Some(snapshot) = self.snapshot() {
+            let inner = self.inner.clone();
+            let written = tokio::task::spawn_blocking(move || inner.write_snapshot(snapshot)).await;
+            if written.is_err() {
+                tracing::error!("state file writer task failed");
+            }
+        }
+    }
+
+    fn snapshot(&self) -> Option<Snapshot> {
+        let path = self.inner.options.state_file.clone()?;
+        let state = lock(&self.inner.state);
+        let seq = self.inner.snapshot_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        Some(Snapshot {
+            path,
+            seq,
+            bytes: state.to_bytes(),
+        })
     }
 
     fn update_gauges(&self) {
