@@ -135,3 +135,64 @@ fn spread_scrapes_start_within_one_interval_and_keep_their_phase() {
     assert_eq!(e.due_targets(first + 10 * interval + 5).len(), 1);
     assert_eq!(e.targets[0].next_scrape, first + 11 * interval);
 }
+
+#[test]
+fn fused_aggregation_over_range_functions_matches_the_unfused_path() {
+    use alerter::storage::{labels_from, Storage};
+    let mut s = Storage::new();
+    for (i, (job, code)) in [
+        ("a", "200"),
+        ("a", "500"),
+        ("b", "200"),
+        ("b", "503"),
+        ("c", "200"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let l = labels_from([("__name__", "req_total"), ("job", job), ("code", code)]);
+        for t in 0..20 {
+            s.append(&l, t * 15_000, (t * (i as i64 + 3)) as f64 * 1.37);
+        }
+    }
+    for agg in [
+        "sum by (job)",
+        "avg without (code)",
+        "max",
+        "min by (code)",
+        "count by (job)",
+        "quantile by (job) (0.3,",
+    ] {
+        let close = if agg.ends_with(',') { ")" } else { "" };
+        let (fused, unfused) = if agg.ends_with(',') {
+            (
+                format!("{agg} rate(req_total[2m]){close}"),
+                format!("{agg} (rate(req_total[2m]) * 1){close}"),
+            )
+        } else {
+            (
+                format!("{agg} (rate(req_total[2m]))"),
+                format!("{agg} (rate(req_total[2m]) * 1)"),
+            )
+        };
+        let eval = |q: &str| match Evaluator::new(&s, 240_000)
+            .eval(&parse_supported(q).unwrap())
+            .unwrap()
+        {
+            Value::Vector(v) => v,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(eval(&fused), eval(&unfused), "{fused}");
+        assert!(!eval(&fused).is_empty());
+    }
+    let eval = |q: &str| match Evaluator::new(&s, 240_000)
+        .eval(&parse_supported(q).unwrap())
+        .unwrap()
+    {
+        Value::Vector(v) => v,
+        other => panic!("{other:?}"),
+    };
+    let kept = eval("rate(req_total[2m]) > 0.4");
+    assert_eq!(kept, eval("(rate(req_total[2m]) * 1) > 0.4"));
+    assert!(!kept.is_empty() && kept.len() < 5, "{kept:?}");
+}

@@ -76,8 +76,13 @@ pub fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> EvalResult<Value> {
             return Err(EvalError(format!("scalar value {k} overflows int64")));
         }
     }
-    let input = ev.eval_vector(&a.expr)?;
     let modifier = a.modifier.as_ref();
+    if !matches!(op.as_str(), "topk" | "bottomk") {
+        if let Some((func, args)) = super::range_functions::fusable_call(&a.expr) {
+            return aggregate_range_function(ev, &op, param, modifier, func, &args);
+        }
+    }
+    let input = ev.eval_vector(&a.expr)?;
     // Group by borrowed label pairs; a group's labels are built once.
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut index: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
@@ -104,6 +109,42 @@ pub fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> EvalResult<Value> {
                 out.push(Sample { labels, value });
             }
         }
+    }
+    Ok(Value::Vector(out))
+}
+
+/// `sum by (x) (rate(m[5m]))` and the like, computed without building the
+/// function's intermediate vector: only the group labels are allocated.
+/// Groups and their members keep the unfused order, so results are identical.
+fn aggregate_range_function(
+    ev: &Evaluator,
+    op: &str,
+    param: Option<f64>,
+    modifier: Option<&LabelModifier>,
+    func: &str,
+    args: &[&promql_parser::parser::Expr],
+) -> EvalResult<Value> {
+    let mut groups: Vec<(Labels, Vec<f64>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    super::range_functions::for_each_value(ev, func, args, |labels, value| {
+        // The function's output has no metric name.
+        let key: Labels = group_key(labels, modifier)
+            .into_iter()
+            .filter(|(k, _)| *k != METRIC_NAME)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match index.get(&key) {
+            Some(&i) => groups[i].1.push(value),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![value]));
+            }
+        }
+    })?;
+    let mut out = Vec::with_capacity(groups.len());
+    for (labels, values) in groups {
+        let value = reduce(op, param, values.into_iter(), ev.mode)?;
+        out.push(Sample { labels, value });
     }
     Ok(Value::Vector(out))
 }

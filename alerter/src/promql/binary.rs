@@ -15,6 +15,9 @@ use crate::storage::{Labels, METRIC_NAME};
 pub fn eval_binary(ev: &Evaluator, b: &BinaryExpr) -> EvalResult<Value> {
     let op = b.op.to_string();
     let return_bool = b.return_bool();
+    if let Some(filtered) = filter_range_function(ev, b, &op, return_bool)? {
+        return Ok(Value::Vector(filtered));
+    }
     let lhs = ev.eval(&b.lhs)?;
     let rhs = ev.eval(&b.rhs)?;
     match (lhs, rhs) {
@@ -49,6 +52,37 @@ pub fn eval_binary(ev: &Evaluator, b: &BinaryExpr) -> EvalResult<Value> {
             r.type_name()
         ))),
     }
+}
+
+/// `rate(m[5m]) > 10` and the like: compares each value first and builds
+/// labels only for the elements kept. Same result and order as the general
+/// path; `None` when the expression has another shape.
+fn filter_range_function(
+    ev: &Evaluator,
+    b: &BinaryExpr,
+    op: &str,
+    return_bool: bool,
+) -> EvalResult<Option<Vec<Sample>>> {
+    use promql_parser::parser::value::ValueType;
+    if !is_comparison(op) || return_bool || b.rhs.value_type() != ValueType::Scalar {
+        return Ok(None);
+    }
+    let Some((func, args)) = super::range_functions::fusable_call(&b.lhs) else {
+        return Ok(None);
+    };
+    let threshold = ev.eval_scalar(&b.rhs)?;
+    let mut out = Vec::new();
+    super::range_functions::for_each_value(ev, func, &args, |labels, value| {
+        if matches!(elem_binop(op, value, threshold), Ok((_, true))) {
+            let labels = labels
+                .iter()
+                .filter(|(k, _)| k.as_str() != METRIC_NAME)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            out.push(Sample { labels, value });
+        }
+    })?;
+    Ok(Some(out))
 }
 
 fn is_comparison(op: &str) -> bool {

@@ -6,7 +6,7 @@ use promql_parser::parser::{Expr, MatrixSelector};
 use super::aggregate::{kahan_inc, quantile};
 use super::eval::{check_unique, EvalError, EvalResult, Evaluator, RangeMode};
 use super::{Sample, Value};
-use crate::storage::METRIC_NAME;
+use crate::storage::{Labels, METRIC_NAME};
 
 fn matrix_selector(e: &Expr) -> EvalResult<&MatrixSelector> {
     match e {
@@ -18,6 +18,28 @@ fn matrix_selector(e: &Expr) -> EvalResult<&MatrixSelector> {
 
 /// Evaluates a function whose argument is a range selector.
 pub fn range_function(ev: &Evaluator, name: &str, args: &[&Expr]) -> EvalResult<Value> {
+    let mut out = Vec::new();
+    for_each_value(ev, name, args, |labels, value| {
+        let labels = labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != METRIC_NAME)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.push(Sample { labels, value });
+    })?;
+    check_unique(&out)?;
+    Ok(Value::Vector(out))
+}
+
+/// Calls `f` with each input series' labels (still carrying `__name__`,
+/// which the result drops) and the function's value for it, in selection
+/// order, without building output samples.
+pub fn for_each_value(
+    ev: &Evaluator,
+    name: &str,
+    args: &[&Expr],
+    mut f: impl FnMut(&Labels, f64),
+) -> EvalResult<()> {
     let (param, matrix_arg) = match name {
         "quantile_over_time" => (Some(ev.eval_scalar(args[0])?), args[1]),
         "predict_linear" => (Some(ev.eval_scalar(args[1])?), args[0]),
@@ -26,7 +48,6 @@ pub fn range_function(ev: &Evaluator, name: &str, args: &[&Expr]) -> EvalResult<
     let ms = matrix_selector(matrix_arg)?;
     let range_end = ev.ref_time(&ms.vs);
     let range_ms = ms.range.as_millis() as i64;
-    let mut out = Vec::new();
     let mut error = None;
     ev.for_each_range(&ms.vs, range_ms, |labels, pts| {
         let value = match name {
@@ -53,19 +74,45 @@ pub fn range_function(ev: &Evaluator, name: &str, args: &[&Expr]) -> EvalResult<
             },
         };
         if let Some(value) = value {
-            let labels = labels
-                .iter()
-                .filter(|(k, _)| k.as_str() != METRIC_NAME)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            out.push(Sample { labels, value });
+            f(labels, value);
         }
     });
-    if let Some(e) = error {
-        return Err(e);
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    check_unique(&out)?;
-    Ok(Value::Vector(out))
+}
+
+/// Whether `e` is a range function over a selector with a fixed metric name
+/// (so dropping `__name__` cannot merge two series): such calls can feed an
+/// aggregation directly, without building their intermediate vector.
+pub fn fusable_call(e: &Expr) -> Option<(&'static str, Vec<&Expr>)> {
+    let mut e = e;
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    let Expr::Call(c) = e else { return None };
+    let name = c.func.name;
+    let takes_range = matches!(
+        name,
+        "rate" | "irate" | "increase" | "delta" | "deriv" | "predict_linear"
+    ) || (name.ends_with("_over_time") && name != "absent_over_time");
+    if !takes_range {
+        return None;
+    }
+    let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+    let matrix = if name == "quantile_over_time" {
+        args.get(1)?
+    } else {
+        args.first()?
+    };
+    let ms = matrix_selector(matrix).ok()?;
+    let fixed =
+        ms.vs.name.is_some()
+            || ms.vs.matchers.matchers.iter().any(|m| {
+                m.name == METRIC_NAME && matches!(m.op, promql_parser::label::MatchOp::Equal)
+            });
+    fixed.then_some((name, args))
 }
 
 fn extrapolated_rate(
