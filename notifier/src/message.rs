@@ -277,3 +277,42 @@ fn render_summary(s: &Summary) -> SlackMessageContent {
         .with_text(title)
         .with_attachments(vec![attachment])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_summary_stays_within_limits_and_counts_the_rest() {
+        let lines: Vec<String> = (0..5000)
+            .map(|i| format!("[FIRING:1] Alert{i:04} host-{i} (queued 2030-01-01 00:00:00Z)"))
+            .collect();
+        let content = Content::Summary(Summary {
+            lines,
+            alerts: 5000,
+        });
+        let message = render(&content, &MessageTemplates::default());
+        let json = serde_json::to_value(&message).unwrap();
+        let blocks = json["attachments"][0]["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= MAX_BLOCKS);
+        let texts: Vec<&str> = blocks
+            .iter()
+            .filter_map(|b| b["text"]["text"].as_str())
+            .collect();
+        assert!(texts.iter().all(|t| t.chars().count() <= MAX_SECTION_CHARS));
+        let shown: usize = texts.iter().map(|t| t.matches("[FIRING:1]").count()).sum();
+        let last = texts.last().unwrap();
+        assert_eq!(*last, format!("…and {} more notifications", 5000 - shown));
+        assert!(json["text"]
+            .as_str()
+            .unwrap()
+            .contains("5000 notifications"));
+    }
+
+    #[test]
+    fn truncate_and_escape() {
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+        assert_eq!(escape("a<b>&c"), "a&lt;b&gt;&amp;c");
+    }
+}

@@ -177,6 +177,9 @@ impl Notifier {
     /// periodically, as Prometheus does; one not re-sent resolves after its
     /// `ends_at` (or the resolve timeout when unset).
     pub async fn receive(&self, alerts: Vec<Alert>) {
+        if alerts.is_empty() {
+            return;
+        }
         let now = self.now();
         let plan = self.plan();
         {
