@@ -131,6 +131,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    std::fs::create_dir_all(dir).map_err(io)?;
     let tmp = dir.join(format!(".{file_name}.tmp"));
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
@@ -150,7 +151,7 @@ mod tests {
     #[test]
     fn round_trips_and_replaces_atomically() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("notifier.json");
+        let path = dir.path().join("data/notifier.json");
         assert!(State::load(&path).unwrap().alerts.is_empty());
         let mut state = State::load(&path).unwrap();
         state.next_id = 41;
@@ -158,7 +159,9 @@ mod tests {
         write_atomic(&path, &state.to_bytes()).unwrap();
         write_atomic(&path, &state.to_bytes()).unwrap();
         assert_eq!(State::load(&path).unwrap().next_id, 42);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+            .unwrap()
+            .collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
         std::fs::write(&path, b"{not json").unwrap();
         assert!(matches!(
