@@ -271,3 +271,36 @@ async fn dispatcher_loop_honours_retry_after_on_tokio_time() {
         "retried after exactly Retry-After"
     );
 }
+
+#[tokio::test]
+async fn chat_post_message_retries_429_and_dead_letters_channel_not_found() {
+    std::env::set_var("NOTIFIER_TEST_BOT_TOKEN", "xoxb-from-env");
+    let slack = FakeSlack::start().await;
+    slack.script([
+        Answer::RateLimited(3),
+        Answer::ServerError,
+        Answer::ApiError("channel_not_found"),
+    ]);
+    let h = Harness::new(&chat_config(&slack));
+    h.notifier
+        .receive(vec![firing(&[("alertname", "A")], h.now())])
+        .await;
+    h.advance(0).await; // 429
+    h.advance(3).await; // 500
+    h.advance(1).await; // channel_not_found: permanent
+    h.advance(600).await;
+    assert_eq!(slack.received().len(), 3);
+    assert!(slack.received().iter().all(|r| r.channel() == "C123"));
+    let dead = h.notifier.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].error.contains("channel_not_found"));
+    assert_eq!(dead[0].notification.attempts, 3);
+    assert_eq!(
+        (
+            h.outcome_count("rate_limited"),
+            h.outcome_count("retry"),
+            h.outcome_count("failed")
+        ),
+        (1, 1, 1)
+    );
+}
