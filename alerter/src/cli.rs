@@ -27,7 +27,7 @@ pub enum Command {
     /// Run unit tests written in promtool's format.
     #[command(subcommand)]
     Test(TestCommand),
-    /// Scrape, evaluate and serve the HTTP API until SIGINT/SIGTERM.
+    /// Scrape, evaluate and serve the HTTP API until SIGINT/SIGTERM (SIGHUP or POST /-/reload reloads).
     Run(RunArgs),
 }
 
