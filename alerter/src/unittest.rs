@@ -330,6 +330,9 @@ fn check_alerts(test: &AlertTest, groups: &[RuleGroup]) -> Result<(), String> {
 }
 
 fn fmt_alerts(alerts: &AlertSet) -> String {
+    if alerts.is_empty() {
+        return "[]".into();
+    }
     let items: Vec<String> = alerts
         .iter()
         .enumerate()
