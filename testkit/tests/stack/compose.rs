@@ -1,0 +1,191 @@
+//! `docker-compose.yml` and `deploy/`, checked by parsing (no Docker engine
+//! on the test machines).
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use serde_yaml::Value;
+
+use crate::common::{repo, yaml};
+
+/// The services the stack is made of.
+const SERVICES: &[&str] = &[
+    "postgres-primary",
+    "postgres-replica",
+    "redis",
+    "enroll-server-1",
+    "enroll-server-2",
+    "node-agent",
+    "alerter",
+    "prometheus",
+    "grafana",
+];
+
+fn services(compose: &Value) -> Vec<(String, Value)> {
+    compose["services"]
+        .as_mapping()
+        .expect("`services:` is a mapping")
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_string(), v.clone()))
+        .collect()
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Sequence(items) => items.iter().map(text).collect::<Vec<_>>().join(" "),
+        Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other).unwrap(),
+    }
+}
+
+#[test]
+fn every_service_is_there_with_a_healthcheck() {
+    let compose = yaml("docker-compose.yml");
+    let services = services(&compose);
+    let names: BTreeSet<&str> = services.iter().map(|(n, _)| n.as_str()).collect();
+    for want in SERVICES {
+        assert!(
+            names.contains(want),
+            "docker-compose.yml has no service {want}"
+        );
+    }
+    for (name, svc) in &services {
+        let test = &svc["healthcheck"]["test"];
+        assert!(
+            !text(test).trim().is_empty(),
+            "service {name} has no healthcheck test"
+        );
+        assert!(
+            svc["image"].is_string() || svc["build"].is_mapping(),
+            "service {name} has neither image nor build"
+        );
+    }
+}
+
+#[test]
+fn every_bind_mount_exists_and_every_volume_is_declared() {
+    let compose = yaml("docker-compose.yml");
+    let declared: BTreeSet<String> = compose["volumes"]
+        .as_mapping()
+        .map(|m| m.keys().map(|k| k.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let mut binds = 0;
+    for (name, svc) in services(&compose) {
+        for volume in svc["volumes"].as_sequence().into_iter().flatten() {
+            let spec = volume.as_str().expect("short volume syntax");
+            let source = spec.split(':').next().unwrap();
+            if source.starts_with('.') || source.starts_with('/') {
+                let path = repo().join(source);
+                assert!(
+                    path.exists(),
+                    "{name}: bind-mounted {} does not exist",
+                    path.display()
+                );
+                binds += 1;
+            } else {
+                assert!(
+                    declared.contains(source),
+                    "{name}: volume {source} is not declared"
+                );
+            }
+        }
+        if let Some(dockerfile) = svc["build"]["dockerfile"].as_str() {
+            let ctx = svc["build"]["context"].as_str().unwrap_or(".");
+            let path = repo().join(ctx).join(dockerfile);
+            assert!(path.is_file(), "{name}: {} does not exist", path.display());
+        }
+    }
+    assert!(
+        binds >= 8,
+        "expected the config, rules and dashboards mounts, found {binds}"
+    );
+}
+
+#[test]
+fn the_services_are_wired_as_the_design_says() {
+    let compose = yaml("docker-compose.yml");
+    let redis = text(&compose["services"]["redis"]["command"]);
+    assert!(
+        redis.contains("--appendonly yes"),
+        "Redis must run with AOF: {redis}"
+    );
+
+    let env = |svc: &str, key: &str| {
+        compose["services"][svc]["environment"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{svc} has no {key}"))
+            .to_string()
+    };
+    for key in [
+        "ENROLL_DATABASE_URL",
+        "ENROLL_REPLICA_URLS",
+        "ENROLL_REDIS_URL",
+    ] {
+        assert_eq!(
+            env("enroll-server-1", key),
+            env("enroll-server-2", key),
+            "{key}"
+        );
+    }
+    assert!(env("enroll-server-1", "ENROLL_DATABASE_URL").contains("@postgres-primary:"));
+    assert!(env("enroll-server-1", "ENROLL_REPLICA_URLS").contains("@postgres-replica:"));
+    assert!(env("enroll-server-1", "ENROLL_ADMIN_TOKEN").starts_with("${ENROLL_ADMIN_TOKEN:?"));
+
+    let entry =
+        std::fs::read_to_string(repo().join("deploy/postgres/replica-entrypoint.sh")).unwrap();
+    assert!(
+        entry.contains("pg_basebackup") && entry.contains(" -R "),
+        "replica made with pg_basebackup -R"
+    );
+}
+
+/// Every scrape target in deploy/prometheus.yml and deploy/alerter.yml is a
+/// compose service (or the scraper itself) on the port it listens on.
+#[test]
+fn scrape_targets_name_compose_services() {
+    let compose = yaml("docker-compose.yml");
+    let names: BTreeSet<String> = services(&compose).into_iter().map(|(n, _)| n).collect();
+    for file in ["deploy/prometheus.yml", "deploy/alerter.yml"] {
+        let config = yaml(file);
+        let mut jobs = BTreeSet::new();
+        for job in config["scrape_configs"].as_sequence().unwrap() {
+            jobs.insert(job["job_name"].as_str().unwrap().to_string());
+            for sc in job["static_configs"].as_sequence().unwrap() {
+                for target in sc["targets"].as_sequence().unwrap() {
+                    let host = target.as_str().unwrap().split(':').next().unwrap();
+                    assert!(
+                        host == "localhost" || names.contains(host),
+                        "{file}: unknown host {host}"
+                    );
+                }
+            }
+        }
+        // rules/*.yml select on these job names.
+        for job in ["enroll-server", "node"] {
+            assert!(jobs.contains(job), "{file} has no job {job}");
+        }
+    }
+}
+
+/// Debian's promtool accepts deploy/prometheus.yml (skipped with a notice
+/// when promtool is not installed).
+#[test]
+fn promtool_accepts_the_prometheus_config() {
+    let out = match Command::new("promtool")
+        .args(["check", "config", "--syntax-only"])
+        .arg(repo().join("deploy/prometheus.yml"))
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) => {
+            eprintln!("NOTICE: promtool not installed (./scripts/install-deps.sh); skipped");
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
