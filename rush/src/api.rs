@@ -1,0 +1,279 @@
+//! The enroll-server HTTP API as the tool uses it: admin set-up, login,
+//! enroll, ticket polls and `/metrics`.
+
+use anyhow::{bail, Context, Result};
+use reqwest::{Client, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::mix::CourseSpec;
+
+/// Password given to every generated student.
+pub const PASSWORD: &str = "rush-password-123";
+
+/// A client for one server.
+#[derive(Clone)]
+pub struct Api {
+    client: Client,
+    base: String,
+    admin_token: String,
+}
+
+/// What `POST /api/v1/enrollments` answered.
+#[derive(Debug)]
+pub enum EnrollReply {
+    /// 202: in line.
+    Ticket { ticket: String, eta_ms: u64 },
+    /// Any other status, with the error body's `code`.
+    Refused { status: u16, code: String },
+}
+
+/// A ticket as `GET /api/v1/enrollments/tickets/{ticket}` shows it.
+#[derive(Debug, Deserialize)]
+pub struct TicketView {
+    pub status: String,
+    pub reason: Option<String>,
+    pub eta_ms: Option<u64>,
+}
+
+impl Api {
+    /// `base` like `http://127.0.0.1:8080` (no trailing slash needed).
+    pub fn new(base: &str, admin_token: &str, max_idle: usize) -> Result<Self> {
+        let client = Client::builder()
+            .pool_max_idle_per_host(max_idle)
+            .timeout(std::time::Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+            admin_token: admin_token.to_string(),
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn admin_post(&self, path: &str, body: &Value) -> Result<Value> {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = res.status();
+        let text = res.text().await?;
+        if status != StatusCode::CREATED {
+            bail!("POST {path} answered {status}: {text}");
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// Imports students (in requests of at most 5,000); returns their ids in order.
+    pub async fn import_students(&self, student_nos: &[String]) -> Result<Vec<i64>> {
+        let mut ids = Vec::with_capacity(student_nos.len());
+        for chunk in student_nos.chunks(5_000) {
+            let body: Vec<Value> = chunk
+                .iter()
+                .map(|no| json!({"student_no": no, "name": "Rush Student", "email": format!("{no}@rush.test"), "password": PASSWORD}))
+                .collect();
+            let res = self
+                .admin_post("/api/v1/admin/students", &json!(body))
+                .await?;
+            for s in res["students"]
+                .as_array()
+                .context("import answer has no students")?
+            {
+                ids.push(s["id"].as_i64().context("student without id")?);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Creates courses (in requests of at most 1,000); returns their ids in order.
+    pub async fn create_courses(&self, courses: &[CourseSpec]) -> Result<Vec<i64>> {
+        let mut ids = Vec::with_capacity(courses.len());
+        for chunk in courses.chunks(1_000) {
+            let body: Vec<Value> = chunk
+                .iter()
+                .map(|c| {
+                    json!({"code": c.code, "name": format!("Rush {}", c.code), "department": "RUSH",
+                       "credits": c.credits, "capacity": c.capacity,
+                       "schedule": c.meetings.iter().map(|m| m.to_json()).collect::<Vec<_>>()})
+                })
+                .collect();
+            let res = self
+                .admin_post("/api/v1/admin/courses", &json!(body))
+                .await?;
+            for c in res.as_array().context("course answer is not an array")? {
+                ids.push(c["id"].as_i64().context("course without id")?);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Opens the registration window unless it is open already; returns
+    /// whether it had to be changed.
+    pub async fn ensure_window_open(&self) -> Result<bool> {
+        let now: Value = self
+            .client
+            .get(format!("{}/api/v1/registration-window", self.base))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if now["open"] == json!(true) {
+            return Ok(false);
+        }
+        let res = self
+            .client
+            .put(format!("{}/api/v1/admin/registration-window", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({"opens_at": "2000-01-01T00:00:00Z", "closes_at": "2999-01-01T00:00:00Z"}))
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            bail!("opening the registration window answered {}", res.status());
+        }
+        Ok(true)
+    }
+
+    /// Logs a student in; returns the `name=value` of the session cookie.
+    pub async fn login(&self, student_no: &str) -> Result<String> {
+        let res = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"student_no": student_no, "password": PASSWORD}))
+            .send()
+            .await?;
+        if res.status() != StatusCode::OK {
+            bail!("login of {student_no} answered {}", res.status());
+        }
+        let cookie = res
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .context("login set no cookie")?
+            .to_str()?;
+        Ok(cookie.split(';').next().unwrap_or_default().to_string())
+    }
+
+    /// Asks for a seat.
+    pub async fn enroll(&self, cookie: &str, course_id: i64) -> Result<EnrollReply> {
+        let res = self
+            .client
+            .post(format!("{}/api/v1/enrollments", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .json(&json!({"course_id": course_id}))
+            .send()
+            .await?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        if status == StatusCode::ACCEPTED {
+            return Ok(EnrollReply::Ticket {
+                ticket: body["ticket"]
+                    .as_str()
+                    .context("202 without ticket")?
+                    .to_string(),
+                eta_ms: body["eta_ms"].as_u64().unwrap_or(0),
+            });
+        }
+        Ok(EnrollReply::Refused {
+            status: status.as_u16(),
+            code: body["error"]["code"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_string(),
+        })
+    }
+
+    /// Reads a ticket.
+    pub async fn ticket(&self, cookie: &str, ticket: &str) -> Result<TicketView> {
+        let res = self
+            .client
+            .get(format!("{}/api/v1/enrollments/tickets/{ticket}", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await?;
+        if res.status() != StatusCode::OK {
+            bail!("ticket {ticket} answered {}", res.status());
+        }
+        Ok(res.json().await?)
+    }
+
+    /// `(queue length summed over courses, admission decisions summed)` from `/metrics`.
+    pub async fn queue_and_decisions(&self) -> Result<(f64, f64)> {
+        Ok(sum_metrics(&self.metrics_text().await?))
+    }
+
+    /// The server's `/metrics` page.
+    pub async fn metrics_text(&self) -> Result<String> {
+        Ok(self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await?
+            .text()
+            .await?)
+    }
+}
+
+/// The admission histograms' `(batches, tickets decided, seconds in
+/// transactions)` from `/metrics`, summed over label sets.
+pub fn admission_totals(text: &str) -> (f64, f64, f64) {
+    let sum = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.split([' ', '{']).next() == Some(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    (
+        sum("enroll_admission_batch_size_count"),
+        sum("enroll_admission_batch_size_sum"),
+        sum("enroll_admission_commit_seconds_sum"),
+    )
+}
+
+/// Sums `enroll_queue_length` and `enroll_admission_decisions_total` over
+/// their label sets in a Prometheus text exposition.
+pub fn sum_metrics(text: &str) -> (f64, f64) {
+    let (mut queue, mut decisions) = (0.0, 0.0);
+    for line in text.lines() {
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let target = match &line[..name_end] {
+            "enroll_queue_length" => &mut queue,
+            "enroll_admission_decisions_total" => &mut decisions,
+            _ => continue,
+        };
+        if let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+            *target += v;
+        }
+    }
+    (queue, decisions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_metric_families_over_labels() {
+        let text = "# HELP enroll_queue_length Tickets waiting.\n# TYPE enroll_queue_length gauge\n\
+                    enroll_queue_length{course=\"1\"} 5\nenroll_queue_length{course=\"2\"} 7\n\
+                    enroll_queue_length_other 100\n\
+                    enroll_admission_decisions_total{outcome=\"enrolled\",reason=\"\"} 40\n\
+                    enroll_admission_decisions_total{outcome=\"rejected\",reason=\"course_full\"} 2\n";
+        assert_eq!(sum_metrics(text), (12.0, 42.0));
+    }
+
+    #[test]
+    fn admission_totals_from_histograms() {
+        let text = "enroll_admission_batch_size_bucket{le=\"1\"} 3\nenroll_admission_batch_size_sum 500\n\
+                    enroll_admission_batch_size_count 10\nenroll_admission_commit_seconds_sum 0.25\n\
+                    enroll_admission_commit_seconds_count 10\n";
+        assert_eq!(admission_totals(text), (10.0, 500.0, 0.25));
+    }
+}

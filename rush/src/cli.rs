@@ -1,0 +1,131 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Registration-day rush against enroll-server: creates students and
+/// courses, logs every student in, fires all enrollment requests at once,
+/// polls every ticket to its decision, checks invariants 1-4 in the
+/// database, and compares the decision rate with pgbench's single-statement
+/// enroll rate on the same database.
+///
+/// Without --target it starts a stack of its own: PostgreSQL (durable
+/// settings, one streaming replica), redis-server and the enroll-server
+/// release binary found next to this one (`cargo build --release -p
+/// enroll-server`). Exits with status 1 when any invariant is violated.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "rush", version)]
+pub struct Cli {
+    /// Students to create and log in.
+    #[arg(long, default_value_t = 10_000)]
+    pub students: usize,
+
+    /// Enrollment requests per student, one per timetable slot (1 to 6; 3 credits each).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=6))]
+    pub requests: u8,
+
+    /// Hot courses per timetable slot.
+    #[arg(long, default_value_t = 2)]
+    pub hot_per_slot: usize,
+
+    /// Seats in each hot course.
+    #[arg(long, default_value_t = 40)]
+    pub hot_capacity: i32,
+
+    /// Share of requests that go to a hot course (0 to 1).
+    #[arg(long, default_value_t = 0.4)]
+    pub hot_share: f64,
+
+    /// Normal courses per timetable slot; their capacities run from 0.7x to
+    /// 1.3x their expected demand.
+    #[arg(long, default_value_t = 20)]
+    pub normal_per_slot: usize,
+
+    /// Share of students enrolled, before the rush, in a seminar clashing with
+    /// their slot-0 course (must be rejected `schedule_conflict`).
+    #[arg(long, default_value_t = 0.05)]
+    pub clash_share: f64,
+
+    /// Share of students enrolled, before the rush, in a 16-credit capstone
+    /// (every rush request must be rejected `credit_limit`).
+    #[arg(long, default_value_t = 0.02)]
+    pub credit_share: f64,
+
+    /// Seed of the workload (courses picked, request order).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Enrollment requests in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+
+    /// Logins in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub login_concurrency: usize,
+
+    /// Ticket polls in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub poll_concurrency: usize,
+
+    /// Shortest wait before a ticket is polled (again), in ms.
+    #[arg(long, default_value_t = 25)]
+    pub poll_min_ms: u64,
+
+    /// Longest wait before a ticket is polled again, in ms (the server's ETA
+    /// halved is used in between).
+    #[arg(long, default_value_t = 250)]
+    pub poll_max_ms: u64,
+
+    /// Give up on undecided tickets after this many seconds (they count as
+    /// violations of invariant 3).
+    #[arg(long, default_value_t = 300)]
+    pub timeout_secs: u64,
+
+    /// Where rush-results.json, rush-plot.svg (and the own stack's server
+    /// log) are written.
+    #[arg(long, default_value = "target/rush")]
+    pub out: PathBuf,
+
+    /// Run pgbench for this many seconds instead of for as many transactions
+    /// as the rush has requests (the default: the same work).
+    #[arg(long)]
+    pub pgbench_seconds: Option<u32>,
+
+    /// Skip the pgbench baseline.
+    #[arg(long)]
+    pub no_pgbench: bool,
+
+    /// pgbench clients.
+    #[arg(long, default_value_t = 32)]
+    pub pgbench_clients: u32,
+
+    /// Own stack: tickets decided per admission transaction (ENROLL_ADMISSION_BATCH_SIZE).
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+
+    /// Own stack: connections in the server's primary pool (ENROLL_DB_MAX_CONNECTIONS).
+    #[arg(long, default_value_t = 20)]
+    pub db_max_connections: u32,
+
+    /// Own stack: the enroll-server binary [default: enroll-server next to rush].
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+
+    /// Rush an already running server at this base URL instead of starting a stack.
+    #[arg(long, requires_all = ["admin_token", "database_url"])]
+    pub target: Option<String>,
+
+    /// With --target: the server's admin token.
+    #[arg(long, env = "RUSH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// With --target: the server's PostgreSQL primary (invariants and pgbench).
+    #[arg(long, env = "RUSH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// With --target: the server's Redis, to check every issued ticket
+    /// (without it, the tickets this tool received are checked).
+    #[arg(long, env = "RUSH_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+}

@@ -1,0 +1,31 @@
+//! rush: the registration-day benchmark for enroll-server.
+//!
+//! Layout:
+//! - [`cli`]: the command line (every option, with its default).
+//! - [`mix`]: the workload — courses per timetable slot (hot and normal),
+//!   the pre-rush groups whose eligibility is fixed, the request order.
+//! - [`stack`]: an own stack (testkit PostgreSQL + replica, redis-server,
+//!   the enroll-server binary) or an already running one; CPU accounting.
+//! - [`api`]: the enroll-server HTTP API as the tool uses it.
+//! - [`wave`]: fire requests with bounded concurrency, poll tickets to their
+//!   decision, sample `/metrics`.
+//! - [`check`]: invariants 1-4 as pure functions over database rows and
+//!   issued tickets.
+//! - [`pgbench`]: the single-statement baseline on the same database.
+//! - [`report`], [`plot`]: the figures, as a table, JSON and SVG.
+//! - [`run`]: one whole run, in order.
+
+pub mod api;
+pub mod check;
+pub mod cli;
+pub mod mix;
+pub mod pgbench;
+pub mod plot;
+pub mod report;
+pub mod run;
+pub mod stack;
+pub mod wave;
+
+pub use cli::Cli;
+pub use report::Summary;
+pub use run::run;

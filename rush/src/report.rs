@@ -1,0 +1,298 @@
+//! The figures of a run: computed from the wave, printed as a table and
+//! written as JSON.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::pgbench::PgbenchResult;
+use crate::wave::{Sample, WaveOutcome};
+
+/// p50 / p99 / max of a latency, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    /// Nearest-rank percentiles.
+    pub fn of(mut v: Vec<Duration>) -> Self {
+        if v.is_empty() {
+            return Self::default();
+        }
+        v.sort_unstable();
+        let at = |q: f64| {
+            let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+            v[rank - 1].as_secs_f64() * 1e3
+        };
+        Self {
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+}
+
+/// CPU seconds each side used during the rush wave.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuUse {
+    pub wall_seconds: f64,
+    pub enroll_server: f64,
+    pub postgres_primary: f64,
+    pub postgres_replica: f64,
+    pub redis: f64,
+    pub rush_tool: f64,
+}
+
+/// Admission batches during the rush (server histograms, after - before).
+#[derive(Debug, Clone, Serialize)]
+pub struct AdmissionUse {
+    pub batches: f64,
+    pub mean_batch_size: f64,
+    pub mean_transaction_ms: f64,
+}
+
+impl AdmissionUse {
+    /// From `(batches, tickets, seconds)` totals before and after.
+    pub fn between(before: (f64, f64, f64), after: (f64, f64, f64)) -> Self {
+        let batches = after.0 - before.0;
+        Self {
+            batches,
+            mean_batch_size: (after.1 - before.1) / batches.max(1.0),
+            mean_transaction_ms: (after.2 - before.2) * 1e3 / batches.max(1.0),
+        }
+    }
+}
+
+/// Everything the run reports (`rush-results.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub mode: String,
+    pub note: String,
+    pub students: usize,
+    pub requests_per_student: usize,
+    pub requests: usize,
+    pub concurrency: usize,
+    pub batch_size: Option<usize>,
+    pub tickets: usize,
+    pub refused_at_once: BTreeMap<String, usize>,
+    pub request_errors: usize,
+    pub fire_seconds: f64,
+    pub ticket_acks_per_sec: f64,
+    pub decided: usize,
+    pub decide_seconds: f64,
+    pub decisions_per_sec: f64,
+    pub server_decisions_per_sec: Option<f64>,
+    pub outcomes: BTreeMap<String, usize>,
+    pub ack_latency: Latency,
+    pub time_to_decision: Latency,
+    pub polls: usize,
+    pub poll_errors: usize,
+    pub violations: usize,
+    pub violation_examples: Vec<String>,
+    pub pgbench: Option<PgbenchResult>,
+    pub decisions_to_pgbench_ratio: Option<f64>,
+    pub cpu: Option<CpuUse>,
+    /// Admission transactions during the rush, from the server's histograms.
+    pub admission: Option<AdmissionUse>,
+    pub samples: Vec<Sample>,
+}
+
+/// The wave's own figures (what [`Summary`] holds besides set-up and checks).
+pub struct WaveFigures {
+    pub tickets: usize,
+    pub fire_seconds: f64,
+    pub acks_per_sec: f64,
+    pub decided: usize,
+    pub decide_seconds: f64,
+    pub decisions_per_sec: f64,
+    pub server_decisions_per_sec: Option<f64>,
+    pub outcomes: BTreeMap<String, usize>,
+    pub ack_latency: Latency,
+    pub time_to_decision: Latency,
+}
+
+impl WaveFigures {
+    pub fn of(w: &WaveOutcome) -> Self {
+        let fire_seconds = (w.fired - w.started).as_secs_f64();
+        let decided: Vec<_> = w
+            .tickets
+            .iter()
+            .filter_map(|t| t.decided.as_ref().map(|d| (t, d)))
+            .collect();
+        let last = decided.iter().map(|(_, d)| d.at).max().unwrap_or(w.started);
+        let decide_seconds = (last - w.started).as_secs_f64();
+        let mut outcomes = BTreeMap::new();
+        for (_, d) in &decided {
+            let key = match &d.reason {
+                Some(r) => format!("{} {r}", d.status),
+                None => d.status.clone(),
+            };
+            *outcomes.entry(key).or_default() += 1;
+        }
+        Self {
+            tickets: w.tickets.len(),
+            fire_seconds,
+            acks_per_sec: w.tickets.len() as f64 / fire_seconds.max(1e-9),
+            decided: decided.len(),
+            decide_seconds,
+            decisions_per_sec: decided.len() as f64 / decide_seconds.max(1e-9),
+            server_decisions_per_sec: server_rate(&w.samples),
+            outcomes,
+            ack_latency: Latency::of(w.tickets.iter().map(|t| t.acked - t.sent).collect()),
+            time_to_decision: Latency::of(decided.iter().map(|(t, d)| d.at - t.sent).collect()),
+        }
+    }
+}
+
+/// Decisions per second by the server's counter: from the first sample to
+/// the first sample showing the final count.
+fn server_rate(samples: &[Sample]) -> Option<f64> {
+    let ok: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.decisions_total.is_finite())
+        .collect();
+    let (first, last) = (ok.first()?, ok.last()?);
+    let done = ok
+        .iter()
+        .find(|s| s.decisions_total >= last.decisions_total)?;
+    let secs = (done.t_ms - first.t_ms) / 1e3;
+    (secs > 0.0).then(|| (last.decisions_total - first.decisions_total) / secs)
+}
+
+impl Summary {
+    /// The table printed at the end of a run.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<(String, String)> = vec![
+            ("mode".into(), self.mode.clone()),
+            ("students".into(), self.students.to_string()),
+            (
+                "requests".into(),
+                format!(
+                    "{} ({} per student, {} in flight)",
+                    self.requests, self.requests_per_student, self.concurrency
+                ),
+            ),
+            ("tickets (202)".into(), self.tickets.to_string()),
+        ];
+        for (code, n) in &self.refused_at_once {
+            rows.push((format!("refused at once: {code}"), n.to_string()));
+        }
+        rows.push(("request errors".into(), self.request_errors.to_string()));
+        rows.push((
+            "ticket acks/s".into(),
+            format!(
+                "{:.0}  ({} in {:.2} s)",
+                self.ticket_acks_per_sec, self.tickets, self.fire_seconds
+            ),
+        ));
+        rows.push((
+            "decisions/s".into(),
+            format!(
+                "{:.0}  ({} in {:.2} s)",
+                self.decisions_per_sec, self.decided, self.decide_seconds
+            ),
+        ));
+        if let Some(r) = self.server_decisions_per_sec {
+            rows.push(("decisions/s (server counter)".into(), format!("{r:.0}")));
+        }
+        let lat = |l: &Latency| {
+            format!(
+                "p50 {:.1} ms · p99 {:.1} ms · max {:.1} ms",
+                l.p50_ms, l.p99_ms, l.max_ms
+            )
+        };
+        rows.push(("ack latency".into(), lat(&self.ack_latency)));
+        rows.push(("time to decision".into(), lat(&self.time_to_decision)));
+        for (outcome, n) in &self.outcomes {
+            rows.push((format!("decided: {outcome}"), n.to_string()));
+        }
+        rows.push((
+            "ticket polls".into(),
+            format!("{} ({} failed)", self.polls, self.poll_errors),
+        ));
+        rows.push(("violations (must be 0)".into(), self.violations.to_string()));
+        match &self.pgbench {
+            Some(p) => {
+                rows.push((
+                    "pgbench single-statement tps".into(),
+                    format!(
+                        "{:.0}  ({} clients, {} transactions, {} seats taken)",
+                        p.tps, p.clients, p.transactions, p.seats_taken
+                    ),
+                ));
+                rows.push((
+                    "decisions/s ÷ pgbench tps".into(),
+                    format!("{:.2}", self.decisions_to_pgbench_ratio.unwrap_or(0.0)),
+                ));
+            }
+            None => rows.push(("pgbench".into(), "skipped".into())),
+        }
+        if let Some(a) = &self.admission {
+            rows.push((
+                "admission transactions".into(),
+                format!(
+                    "{:.0} · mean batch {:.1} tickets · mean BEGIN..COMMIT {:.1} ms",
+                    a.batches, a.mean_batch_size, a.mean_transaction_ms
+                ),
+            ));
+        }
+        if let Some(c) = &self.cpu {
+            rows.push(("CPU s during rush (wall s)".into(), format!(
+                "server {:.1} · postgres {:.1} (+replica {:.1}) · redis {:.1} · rush {:.1}  ({:.1} wall, 2 cores = {:.1} CPU s)",
+                c.enroll_server, c.postgres_primary, c.postgres_replica, c.redis, c.rush_tool, c.wall_seconds, 2.0 * c.wall_seconds
+            )));
+        }
+        let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+        let mut out = String::new();
+        for (k, v) in rows {
+            out.push_str(&format!("  {k:<width$}  {v}\n"));
+        }
+        out
+    }
+
+    /// Writes `rush-results.json` into `dir`.
+    pub fn write_json(&self, dir: &Path) -> Result<std::path::PathBuf> {
+        let path = dir.join("rush-results.json");
+        let text = serde_json::to_string_pretty(self)?;
+        std::fs::write(&path, text)
+            .with_context(|| format!("Failed to write {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        let l = Latency::of(v);
+        assert_eq!((l.p50_ms, l.p99_ms, l.max_ms), (50.0, 99.0, 100.0));
+        assert_eq!(Latency::of(vec![]).p99_ms, 0.0);
+    }
+
+    #[test]
+    fn server_rate_stops_at_the_final_count() {
+        let s = |t_ms, d| Sample {
+            t_ms,
+            queue_length: 0.0,
+            decisions_total: d,
+            acked: 0,
+            decided: 0,
+        };
+        let samples = [
+            s(0.0, 10.0),
+            s(500.0, 510.0),
+            s(1000.0, 1010.0),
+            s(1500.0, 1010.0),
+        ];
+        assert_eq!(server_rate(&samples), Some(1000.0));
+    }
+}

@@ -1,0 +1,438 @@
+//! A whole run: stack, set-up, logins, the pre-rush wave, the rush, the
+//! checks, pgbench, and the written figures.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use sqlx::postgres::PgPoolOptions;
+
+use crate::api::Api;
+use crate::check::{self, CourseRow, EnrollmentRow, Facts, IssuedTicket};
+use crate::cli::Cli;
+use crate::mix::{Kind, Mix, MixParams};
+use crate::pgbench::{self, BenchCourses, Budget};
+use crate::report::{AdmissionUse, CpuUse, Summary, WaveFigures};
+use crate::stack::{self, Endpoints, OwnStack, ServerSettings};
+use crate::wave::{run_wave, WaveOptions, WaveOutcome};
+
+/// The credit limit the mix is designed around (enroll-server's default).
+pub const CREDIT_LIMIT: i32 = 18;
+
+/// Runs everything; the caller decides the exit status from
+/// [`Summary::violations`].
+pub async fn run(cli: &Cli) -> Result<Summary> {
+    std::fs::create_dir_all(&cli.out)
+        .with_context(|| format!("Failed to create {}", cli.out.display()))?;
+    let own = match &cli.target {
+        Some(_) => None,
+        None => Some(start_own_stack(cli).await?),
+    };
+    let endpoints = match (&own, &cli.target) {
+        (Some(stack), _) => stack.endpoints.clone(),
+        (None, Some(url)) => Endpoints {
+            base_url: url.clone(),
+            admin_token: cli
+                .admin_token
+                .clone()
+                .context("--admin-token is required with --target")?,
+            database_url: cli
+                .database_url
+                .clone()
+                .context("--database-url is required with --target")?,
+            redis_url: cli.redis_url.clone(),
+        },
+        (None, None) => unreachable!("either an own stack or a target"),
+    };
+    let api = Api::new(
+        &endpoints.base_url,
+        &endpoints.admin_token,
+        cli.concurrency.max(64),
+    )?;
+    let prefix = format!(
+        "R{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs()
+    );
+    let mix = Mix::generate(&mix_params(cli), &prefix);
+    let student_nos: Vec<String> = (0..cli.students)
+        .map(|i| format!("{prefix}-{i:06}"))
+        .collect();
+
+    let (student_ids, course_ids) = set_up(&api, &mix, &student_nos).await?;
+    let cookies = Arc::new(log_in_all(&api, &student_nos, cli.login_concurrency).await?);
+    let opts = wave_options(cli);
+    let pre = pre_enroll(&api, &mix, &course_ids, cookies.clone(), &opts).await?;
+
+    let requests: Vec<(usize, i64)> = mix.rush.iter().map(|&(s, c)| (s, course_ids[c])).collect();
+    let bar = bar(requests.len(), "rush");
+    let cpu_before = own.as_ref().map(cpu_snapshot);
+    let admission_before = admission_totals(&api).await;
+    let wave = run_wave(&api, cookies, &requests, &opts, &bar).await;
+    let admission = admission_before
+        .zip(admission_totals(&api).await)
+        .map(|(b, a)| AdmissionUse::between(b, a));
+    let cpu = own
+        .as_ref()
+        .zip(cpu_before)
+        .map(|(s, before)| cpu_use(&before, &cpu_snapshot(s), &wave));
+    bar.finish();
+
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&endpoints.database_url)
+        .await?;
+    let facts = Facts {
+        mix: &mix,
+        course_ids: &course_ids,
+        student_ids: &student_ids,
+        credit_limit: CREDIT_LIMIT,
+    };
+    let violations = check_invariants(
+        &facts,
+        &pool,
+        endpoints.redis_url.as_deref(),
+        &[&pre, &wave],
+    )
+    .await?;
+    let pgbench = if cli.no_pgbench {
+        None
+    } else {
+        let budget = match cli.pgbench_seconds {
+            Some(s) => Budget::Seconds(s),
+            None => Budget::Transactions(requests.len() as u64),
+        };
+        eprintln!(
+            "pgbench: {} clients, {budget:?}, on the same database ...",
+            cli.pgbench_clients
+        );
+        let courses = bench_courses(&mix, cli.hot_share);
+        Some(
+            pgbench::run(
+                &pool,
+                &endpoints.database_url,
+                &courses,
+                cli.pgbench_clients,
+                budget,
+            )
+            .await?,
+        )
+    };
+    let mut summary = summarize(cli, own.is_some(), &wave, violations, pgbench, cpu);
+    summary.admission = admission;
+    let svg = crate::plot::render(
+        &summary.samples,
+        &format!(
+            "rush: {} students x {} requests, {} in flight",
+            cli.students, cli.requests, cli.concurrency
+        ),
+    );
+    std::fs::write(cli.out.join("rush-plot.svg"), svg)?;
+    summary.write_json(&cli.out)?;
+    drop(own);
+    Ok(summary)
+}
+
+async fn admission_totals(api: &Api) -> Option<(f64, f64, f64)> {
+    let text = api.metrics_text().await.ok()?;
+    Some(crate::api::admission_totals(&text))
+}
+
+async fn start_own_stack(cli: &Cli) -> Result<OwnStack> {
+    if cfg!(debug_assertions) {
+        eprintln!("warning: rush is a debug build; the figures mean little (use `cargo run --release -p rush`)");
+    }
+    let settings = ServerSettings {
+        binary: match &cli.server_bin {
+            Some(p) => p.clone(),
+            None => stack::default_server_binary()?,
+        },
+        batch_size: cli.batch_size,
+        db_max_connections: cli.db_max_connections,
+        log: std::path::absolute(cli.out.join("enroll-server.log"))?,
+    };
+    eprintln!(
+        "starting PostgreSQL (durable, 1 replica), redis-server and {} ...",
+        settings.binary.display()
+    );
+    eprintln!("bench-only setting: ENROLL_ARGON2_MEMORY_KIB=1024 ENROLL_ARGON2_ITERATIONS=1 (cheap logins; never use in production)");
+    tokio::task::spawn_blocking(move || OwnStack::start(&settings)).await?
+}
+
+fn mix_params(cli: &Cli) -> MixParams {
+    MixParams {
+        students: cli.students,
+        requests: cli.requests as usize,
+        hot_per_slot: cli.hot_per_slot,
+        hot_capacity: cli.hot_capacity,
+        hot_share: cli.hot_share,
+        normal_per_slot: cli.normal_per_slot,
+        clash_share: cli.clash_share,
+        credit_share: cli.credit_share,
+        seed: cli.seed,
+    }
+}
+
+fn wave_options(cli: &Cli) -> WaveOptions {
+    WaveOptions {
+        concurrency: cli.concurrency.max(1),
+        poll_concurrency: cli.poll_concurrency.max(1),
+        poll_min: Duration::from_millis(cli.poll_min_ms),
+        poll_max: Duration::from_millis(cli.poll_max_ms.max(cli.poll_min_ms)),
+        timeout: Duration::from_secs(cli.timeout_secs),
+        sample_every: Duration::from_millis(100),
+    }
+}
+
+fn bar(len: usize, prefix: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64).with_prefix(prefix);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>8} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Imports the students, creates the courses, opens the window.
+async fn set_up(api: &Api, mix: &Mix, student_nos: &[String]) -> Result<(Vec<i64>, Vec<i64>)> {
+    eprintln!(
+        "creating {} students and {} courses through the admin API ...",
+        student_nos.len(),
+        mix.courses.len()
+    );
+    let students = api.import_students(student_nos).await?;
+    let courses = api.create_courses(&mix.courses).await?;
+    if api.ensure_window_open().await? {
+        eprintln!("opened the registration window");
+    }
+    // Every server reloads its course list once a second; admission only
+    // drains courses it knows.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    Ok((students, courses))
+}
+
+/// Logs every student in; returns their session cookies.
+async fn log_in_all(api: &Api, student_nos: &[String], concurrency: usize) -> Result<Vec<String>> {
+    let bar = bar(student_nos.len(), "login");
+    let cookies: Vec<Result<String>> = futures::stream::iter(student_nos)
+        .map(|no| {
+            let bar = bar.clone();
+            async move {
+                let c = api.login(no).await;
+                bar.inc(1);
+                c
+            }
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    bar.finish();
+    cookies.into_iter().collect()
+}
+
+/// Enrolls the clash and credit groups in their seminar / capstone and
+/// waits for the decisions: the rush's eligibility rests on them.
+async fn pre_enroll(
+    api: &Api,
+    mix: &Mix,
+    course_ids: &[i64],
+    cookies: Arc<Vec<String>>,
+    opts: &WaveOptions,
+) -> Result<WaveOutcome> {
+    let requests: Vec<(usize, i64)> = mix.pre.iter().map(|&(s, c)| (s, course_ids[c])).collect();
+    let bar = bar(requests.len(), "pre-rush");
+    let wave = run_wave(api, cookies, &requests, opts, &bar).await;
+    bar.finish();
+    let enrolled = wave
+        .tickets
+        .iter()
+        .filter(|t| t.decided.as_ref().is_some_and(|d| d.status == "enrolled"))
+        .count();
+    if enrolled != requests.len() {
+        bail!("pre-rush set-up failed: {enrolled} of {} seminar/capstone enrollments succeeded (refused: {:?}, errors: {} {:?})",
+            requests.len(), wave.refused, wave.errors, wave.error_example);
+    }
+    Ok(wave)
+}
+
+/// Reads the database and the issued tickets and runs every check.
+async fn check_invariants(
+    facts: &Facts<'_>,
+    pool: &sqlx::PgPool,
+    redis_url: Option<&str>,
+    waves: &[&WaveOutcome],
+) -> Result<Vec<String>> {
+    let courses: Vec<CourseRow> = sqlx::query_as(
+        "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c WHERE id = ANY($1)",
+    )
+    .bind(facts.course_ids)
+    .fetch_all(pool)
+    .await?;
+    let rows: Vec<EnrollmentRow> = sqlx::query_as(
+        "SELECT student_id, course_id, ticket FROM enrollments WHERE course_id = ANY($1)",
+    )
+    .bind(facts.course_ids)
+    .fetch_all(pool)
+    .await?;
+    let told: Vec<(String, Option<String>)> = waves
+        .iter()
+        .flat_map(|w| w.tickets.iter())
+        .map(|t| {
+            (
+                t.ticket.clone(),
+                t.decided.as_ref().map(|d| d.status.clone()),
+            )
+        })
+        .collect();
+    let issued = match redis_url {
+        Some(url) => issued_in_redis(url, facts.course_ids).await?,
+        None => issued_by_tool(facts, waves),
+    };
+    let mut v = check::seat_counts(&courses);
+    v.extend(check::student_rules(facts, &rows));
+    v.extend(check::all_decided(&told, &issued, &rows));
+    v.extend(check::queue_order(facts, &issued, &rows));
+    Ok(v)
+}
+
+/// Every ticket the server issued for these courses (`tk:{c<id>}` hashes).
+async fn issued_in_redis(url: &str, course_ids: &[i64]) -> Result<Vec<IssuedTicket>> {
+    let mut conn = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let mut issued = Vec::new();
+    for &course in course_ids {
+        let entries: Vec<(String, String)> = redis::cmd("HGETALL")
+            .arg(format!("tk:{{c{course}}}"))
+            .query_async(&mut conn)
+            .await?;
+        for (seq, value) in entries {
+            issued.push(
+                check::parse_ticket_entry(course, &seq, &value)
+                    .with_context(|| format!("bad ticket entry {seq} = {value}"))?,
+            );
+        }
+    }
+    Ok(issued)
+}
+
+/// Without Redis: the tickets this tool received, as it last saw them.
+fn issued_by_tool(facts: &Facts, waves: &[&WaveOutcome]) -> Vec<IssuedTicket> {
+    waves
+        .iter()
+        .flat_map(|w| w.tickets.iter())
+        .filter_map(|t| {
+            let (course, seq) = t.ticket.split_once('-')?;
+            let d = t.decided.as_ref();
+            Some(IssuedTicket {
+                course_id: course.parse().ok()?,
+                seq: seq.parse().ok()?,
+                student_id: facts.student_ids[t.student],
+                status: d.map_or("queued".into(), |d| d.status.clone()),
+                reason: d.and_then(|d| d.reason.clone()),
+            })
+        })
+        .collect()
+}
+
+fn bench_courses(mix: &Mix, hot_share: f64) -> BenchCourses {
+    let of = |hot: bool| {
+        mix.courses
+            .iter()
+            .filter(|c| match c.kind {
+                Kind::Hot { .. } => hot,
+                Kind::Normal { .. } => !hot,
+                _ => false,
+            })
+            .map(|c| c.capacity)
+            .collect()
+    };
+    BenchCourses {
+        hot: of(true),
+        normal: of(false),
+        hot_share,
+    }
+}
+
+type CpuSnapshot = (Instant, [f64; 5]);
+
+fn cpu_snapshot(s: &OwnStack) -> CpuSnapshot {
+    let pids = [
+        s.server_pid,
+        s.postgres_pid,
+        s.replica_pid,
+        s.redis_pid,
+        std::process::id(),
+    ];
+    (
+        Instant::now(),
+        pids.map(|p| stack::tree_cpu_seconds(p).unwrap_or(0.0)),
+    )
+}
+
+fn cpu_use(before: &CpuSnapshot, after: &CpuSnapshot, _wave: &WaveOutcome) -> CpuUse {
+    let d = |i: usize| after.1[i] - before.1[i];
+    CpuUse {
+        wall_seconds: (after.0 - before.0).as_secs_f64(),
+        enroll_server: d(0),
+        postgres_primary: d(1),
+        postgres_replica: d(2),
+        redis: d(3),
+        rush_tool: d(4),
+    }
+}
+
+fn summarize(
+    cli: &Cli,
+    own: bool,
+    wave: &WaveOutcome,
+    violations: Vec<String>,
+    pgbench: Option<pgbench::PgbenchResult>,
+    cpu: Option<CpuUse>,
+) -> Summary {
+    let f = WaveFigures::of(wave);
+    Summary {
+        mode: if own {
+            "own stack (testkit PostgreSQL durable + 1 replica, redis-server, enroll-server release)".into()
+        } else {
+            format!("target {}", cli.target.as_deref().unwrap_or(""))
+        },
+        note: if own {
+            "bench-only argon2 parameters (1024 KiB, 1 iteration)".into()
+        } else {
+            String::new()
+        },
+        students: cli.students,
+        requests_per_student: cli.requests as usize,
+        requests: cli.students * cli.requests as usize,
+        concurrency: cli.concurrency,
+        batch_size: own.then_some(cli.batch_size),
+        tickets: f.tickets,
+        refused_at_once: wave.refused.clone(),
+        request_errors: wave.errors,
+        fire_seconds: f.fire_seconds,
+        ticket_acks_per_sec: f.acks_per_sec,
+        decided: f.decided,
+        decide_seconds: f.decide_seconds,
+        decisions_per_sec: f.decisions_per_sec,
+        server_decisions_per_sec: f.server_decisions_per_sec,
+        outcomes: f.outcomes,
+        ack_latency: f.ack_latency,
+        time_to_decision: f.time_to_decision,
+        polls: wave.polls,
+        poll_errors: wave.poll_errors,
+        violations: violations.len(),
+        violation_examples: violations.into_iter().take(20).collect(),
+        decisions_to_pgbench_ratio: pgbench.as_ref().map(|p| f.decisions_per_sec / p.tps),
+        pgbench,
+        cpu,
+        admission: None,
+        samples: wave.samples.clone(),
+    }
+}

@@ -1,0 +1,164 @@
+//! Where the rush goes: a stack of its own (PostgreSQL primary + streaming
+//! replica with durable settings, redis-server, the enroll-server release
+//! binary), or an already running one.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use testkit::{ChildGuard, Durability, PgCluster, PgOptions, RedisServer};
+
+/// How to reach a stack.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub base_url: String,
+    pub admin_token: String,
+    pub database_url: String,
+    /// For reading every issued ticket; without it the tool's own tickets
+    /// are checked.
+    pub redis_url: Option<String>,
+}
+
+/// Settings of an own stack's enroll-server.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub binary: PathBuf,
+    pub batch_size: usize,
+    pub db_max_connections: u32,
+    /// Where the server's log goes.
+    pub log: PathBuf,
+}
+
+/// A stack this process started; everything stops (by pid) when it drops.
+pub struct OwnStack {
+    pub endpoints: Endpoints,
+    pub server_pid: u32,
+    pub redis_pid: u32,
+    pub postgres_pid: u32,
+    pub replica_pid: u32,
+    // Dropped in declaration order: the server before its databases.
+    _server: ChildGuard,
+    _redis: RedisServer,
+    _pg: PgCluster,
+}
+
+/// `enroll-server` next to the running binary (`target/release/` for
+/// `cargo run --release -p rush`).
+pub fn default_server_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot locate the rush binary")?;
+    let dir = exe.parent().context("the rush binary has no directory")?;
+    Ok(dir.join("enroll-server"))
+}
+
+impl OwnStack {
+    /// Starts PostgreSQL (durable, one replica), Redis and enroll-server
+    /// with bench-only cheap argon2 parameters. Blocking.
+    pub fn start(server: &ServerSettings) -> Result<Self> {
+        if !server.binary.exists() {
+            bail!(
+                "{} not found: build it first with `cargo build --release -p enroll-server` \
+                 (same target directory), or pass --server-bin",
+                server.binary.display()
+            );
+        }
+        let pg = PgCluster::start(PgOptions {
+            replicas: 1,
+            durability: Durability::Durable,
+            ..PgOptions::default()
+        })
+        .context("Failed to start PostgreSQL")?;
+        let (database_url, replicas) = pg.create_database("enroll")?;
+        let redis = RedisServer::start().context("Failed to start redis-server")?;
+        let admin_token = format!("rush-admin-{:016x}", rand::random::<u64>());
+        let port = testkit::free_port();
+        let log = std::fs::File::create(&server.log)
+            .with_context(|| format!("Failed to create {}", server.log.display()))?;
+        let mut cmd = Command::new(&server.binary);
+        cmd.env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ENROLL_DATABASE_URL", &database_url)
+            .env("ENROLL_REPLICA_URLS", replicas.join(","))
+            .env("ENROLL_REDIS_URL", redis.url())
+            .env("ENROLL_ADMIN_TOKEN", &admin_token)
+            // Bench-only: login cost is not what this benchmark measures.
+            .env("ENROLL_ARGON2_MEMORY_KIB", "1024")
+            .env("ENROLL_ARGON2_ITERATIONS", "1")
+            .env("ENROLL_ADMISSION_BATCH_SIZE", server.batch_size.to_string())
+            .env(
+                "ENROLL_DB_MAX_CONNECTIONS",
+                server.db_max_connections.to_string(),
+            )
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let server_guard =
+            ChildGuard::spawn("enroll-server", &mut cmd)?.with_stop_signal(libc::SIGTERM);
+        testkit::wait_for_port(port, Duration::from_secs(60)).with_context(|| {
+            format!("enroll-server did not start; see {}", server.log.display())
+        })?;
+        Ok(Self {
+            endpoints: Endpoints {
+                base_url: format!("http://127.0.0.1:{port}"),
+                admin_token,
+                database_url,
+                redis_url: Some(redis.url()),
+            },
+            server_pid: server_guard.pid(),
+            redis_pid: redis.pid(),
+            postgres_pid: pg.primary.pid(),
+            replica_pid: pg.replicas.first().map_or(0, |r| r.pid()),
+            _server: server_guard,
+            _redis: redis,
+            _pg: pg,
+        })
+    }
+}
+
+/// CPU seconds (user + system) used so far by a process and its live
+/// children (PostgreSQL's backends are children of the postmaster), from
+/// `/proc`. `None` when the process is gone.
+pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((this, parent, secs)) = parse_stat(&stat) else {
+            continue;
+        };
+        if this == pid || parent == pid {
+            *total.get_or_insert(0.0) += secs;
+        }
+    }
+    total
+}
+
+/// `(pid, parent pid, utime + stime in seconds)` of a `/proc/<pid>/stat` line.
+fn parse_stat(stat: &str) -> Option<(u32, u32, f64)> {
+    let pid = stat.split_whitespace().next()?.parse().ok()?;
+    // The command name may hold spaces; fields resume after its `)`.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    let parent = fields.get(1)?.parse().ok()?;
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((pid, parent, (utime + stime) / 100.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_stat_with_spaces_in_the_name() {
+        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 3 4 20 0 1 0";
+        assert_eq!(parse_stat(line), Some((4242, 1, 3.0)));
+    }
+
+    #[test]
+    fn own_process_uses_cpu() {
+        let me = std::process::id();
+        assert!(tree_cpu_seconds(me).is_some());
+        assert_eq!(tree_cpu_seconds(u32::MAX), None);
+    }
+}

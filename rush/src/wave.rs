@@ -1,0 +1,316 @@
+//! One wave of enrollment requests: fire them with bounded concurrency,
+//! poll every acknowledged ticket until it is decided, and sample the
+//! server's `/metrics` meanwhile.
+//!
+//! Polling is guided by the server's own ETA: a ticket is next looked at
+//! after half its `eta_ms`, clamped to `[poll_min, poll_max]`, so a ticket
+//! deep in a long queue is not polled over and over while one near the head
+//! is seen decided soon after it is. Time to decision is measured from the
+//! request's send time to the first poll that saw it decided, so it is an
+//! upper bound, off by at most one poll interval.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use indicatif::ProgressBar;
+use tokio::sync::Semaphore;
+
+use crate::api::{Api, EnrollReply};
+
+/// How a wave is run.
+#[derive(Debug, Clone)]
+pub struct WaveOptions {
+    pub concurrency: usize,
+    pub poll_concurrency: usize,
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+    /// Give up polling this long after the wave started.
+    pub timeout: Duration,
+    pub sample_every: Duration,
+}
+
+/// One acknowledged ticket.
+#[derive(Debug, Clone)]
+pub struct TicketRecord {
+    /// Index of the request in the wave.
+    pub request: usize,
+    /// Index of the student (into the cookies).
+    pub student: usize,
+    pub ticket: String,
+    pub sent: Instant,
+    pub acked: Instant,
+    pub decided: Option<Decided>,
+}
+
+/// The first decided state a poll saw.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub at: Instant,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// One `/metrics` sample.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Sample {
+    /// Milliseconds since the wave started.
+    pub t_ms: f64,
+    /// `enroll_queue_length` summed over courses.
+    pub queue_length: f64,
+    /// `enroll_admission_decisions_total` summed (since the server started).
+    pub decisions_total: f64,
+    /// Tickets acknowledged / seen decided by the tool so far.
+    pub acked: usize,
+    pub decided: usize,
+}
+
+/// Everything a wave measured.
+#[derive(Debug)]
+pub struct WaveOutcome {
+    pub started: Instant,
+    /// When the last enroll request was answered.
+    pub fired: Instant,
+    pub tickets: Vec<TicketRecord>,
+    /// Immediate refusals by error code (e.g. `course_full`).
+    pub refused: BTreeMap<String, usize>,
+    /// Requests that got no HTTP answer, and one example.
+    pub errors: usize,
+    pub error_example: Option<String>,
+    pub polls: usize,
+    pub poll_errors: usize,
+    pub samples: Vec<Sample>,
+}
+
+struct Shared {
+    api: Api,
+    cookies: Arc<Vec<String>>,
+    opts: WaveOptions,
+    tickets: Mutex<Vec<TicketRecord>>,
+    due: Mutex<BinaryHeap<Reverse<(Instant, usize)>>>,
+    refused: Mutex<BTreeMap<String, usize>>,
+    error_example: Mutex<Option<String>>,
+    errors: AtomicUsize,
+    acked: AtomicUsize,
+    decided: AtomicUsize,
+    polls: AtomicUsize,
+    poll_errors: AtomicUsize,
+    firing_done: AtomicBool,
+    polling_done: AtomicBool,
+}
+
+impl Shared {
+    fn schedule(&self, idx: usize, eta_ms: Option<u64>) {
+        let wait = Duration::from_millis(eta_ms.unwrap_or(0) / 2)
+            .clamp(self.opts.poll_min, self.opts.poll_max);
+        self.due
+            .lock()
+            .unwrap()
+            .push(Reverse((Instant::now() + wait, idx)));
+    }
+
+    /// Requests answered for good: refused, failed or decided.
+    fn finished(&self) -> usize {
+        let refused: usize = self.refused.lock().unwrap().values().sum();
+        refused + self.errors.load(SeqCst) + self.decided.load(SeqCst)
+    }
+}
+
+/// Fires `requests` (`(student index, course id)`) with the students'
+/// session `cookies` and follows every ticket to its decision.
+pub async fn run_wave(
+    api: &Api,
+    cookies: Arc<Vec<String>>,
+    requests: &[(usize, i64)],
+    opts: &WaveOptions,
+    bar: &ProgressBar,
+) -> WaveOutcome {
+    let shared = Arc::new(Shared {
+        api: api.clone(),
+        cookies,
+        opts: opts.clone(),
+        tickets: Mutex::new(Vec::with_capacity(requests.len())),
+        due: Mutex::new(BinaryHeap::new()),
+        refused: Mutex::new(BTreeMap::new()),
+        error_example: Mutex::new(None),
+        errors: AtomicUsize::new(0),
+        acked: AtomicUsize::new(0),
+        decided: AtomicUsize::new(0),
+        polls: AtomicUsize::new(0),
+        poll_errors: AtomicUsize::new(0),
+        firing_done: AtomicBool::new(false),
+        polling_done: AtomicBool::new(false),
+    });
+    let started = Instant::now();
+    let sampler = tokio::spawn(sample_metrics(shared.clone(), started, bar.clone()));
+    let poller = tokio::spawn(poll_until_decided(shared.clone(), started + opts.timeout));
+    let fire = futures::stream::iter(requests.iter().copied().enumerate()).for_each_concurrent(
+        opts.concurrency,
+        |(i, (student, course))| {
+            let shared = shared.clone();
+            async move { send_one(&shared, i, student, course).await }
+        },
+    );
+    fire.await;
+    let fired = Instant::now();
+    shared.firing_done.store(true, SeqCst);
+    poller.await.expect("the poller does not panic");
+    shared.polling_done.store(true, SeqCst);
+    let samples = sampler.await.expect("the sampler does not panic");
+    bar.set_position(shared.finished() as u64);
+    // A finished poll task may still hold its clone of `shared` for a moment.
+    let tickets = std::mem::take(&mut *shared.tickets.lock().unwrap());
+    let refused = std::mem::take(&mut *shared.refused.lock().unwrap());
+    let error_example = shared.error_example.lock().unwrap().take();
+    WaveOutcome {
+        started,
+        fired,
+        tickets,
+        refused,
+        errors: shared.errors.load(SeqCst),
+        error_example,
+        polls: shared.polls.load(SeqCst),
+        poll_errors: shared.poll_errors.load(SeqCst),
+        samples,
+    }
+}
+
+async fn send_one(shared: &Shared, request: usize, student: usize, course: i64) {
+    let sent = Instant::now();
+    match shared.api.enroll(&shared.cookies[student], course).await {
+        Ok(EnrollReply::Ticket { ticket, eta_ms }) => {
+            let acked = Instant::now();
+            let idx = {
+                let mut tickets = shared.tickets.lock().unwrap();
+                tickets.push(TicketRecord {
+                    request,
+                    student,
+                    ticket,
+                    sent,
+                    acked,
+                    decided: None,
+                });
+                tickets.len() - 1
+            };
+            shared.acked.fetch_add(1, SeqCst);
+            shared.schedule(idx, Some(eta_ms));
+        }
+        Ok(EnrollReply::Refused { status, code }) => {
+            *shared
+                .refused
+                .lock()
+                .unwrap()
+                .entry(format!("{status} {code}"))
+                .or_default() += 1;
+        }
+        Err(err) => {
+            shared.errors.fetch_add(1, SeqCst);
+            shared
+                .error_example
+                .lock()
+                .unwrap()
+                .get_or_insert_with(|| format!("{err:#}"));
+        }
+    }
+}
+
+/// Polls due tickets until firing is over and every ticket is decided (or
+/// the deadline passes).
+async fn poll_until_decided(shared: Arc<Shared>, deadline: Instant) {
+    let limit = shared.opts.poll_concurrency;
+    let permits = Arc::new(Semaphore::new(limit));
+    loop {
+        let now = Instant::now();
+        // Order matters: a poll re-schedules its ticket before it gives its
+        // permit back, and firing schedules before it reports done.
+        let fired = shared.firing_done.load(SeqCst);
+        let idle = permits.available_permits() == limit;
+        let (due, next) = {
+            let mut heap = shared.due.lock().unwrap();
+            let mut due = Vec::new();
+            while let Some(Reverse((at, idx))) = heap.peek().copied() {
+                if at > now || due.len() >= limit {
+                    break;
+                }
+                heap.pop();
+                due.push(idx);
+            }
+            (due, heap.peek().map(|Reverse((at, _))| *at))
+        };
+        if due.is_empty() {
+            if (fired && idle && next.is_none()) || now > deadline {
+                return;
+            }
+            let wait = next.map_or(Duration::from_millis(5), |at| at - now);
+            tokio::time::sleep(wait.min(Duration::from_millis(5))).await;
+            continue;
+        }
+        for idx in due {
+            let permit = permits.clone().acquire_owned().await.expect("never closed");
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                poll_one(&shared, idx).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+async fn poll_one(shared: &Shared, idx: usize) {
+    let (ticket, student) = {
+        let t = &shared.tickets.lock().unwrap()[idx];
+        (t.ticket.clone(), t.student)
+    };
+    shared.polls.fetch_add(1, SeqCst);
+    match shared.api.ticket(&shared.cookies[student], &ticket).await {
+        Ok(view) if view.status != "queued" => {
+            shared.tickets.lock().unwrap()[idx].decided = Some(Decided {
+                at: Instant::now(),
+                status: view.status,
+                reason: view.reason,
+            });
+            shared.decided.fetch_add(1, SeqCst);
+        }
+        Ok(view) => shared.schedule(idx, view.eta_ms),
+        Err(_) => {
+            shared.poll_errors.fetch_add(1, SeqCst);
+            shared.schedule(idx, Some(200));
+        }
+    }
+}
+
+/// Samples `/metrics` every `sample_every` until polling is over; keeps the
+/// progress bar current.
+async fn sample_metrics(shared: Arc<Shared>, started: Instant, bar: ProgressBar) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    let mut tick = tokio::time::interval(shared.opts.sample_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let last = shared.polling_done.load(SeqCst);
+        let (queue_length, decisions_total) = shared
+            .api
+            .queue_and_decisions()
+            .await
+            .unwrap_or((f64::NAN, f64::NAN));
+        let s = Sample {
+            t_ms: started.elapsed().as_secs_f64() * 1e3,
+            queue_length,
+            decisions_total,
+            acked: shared.acked.load(SeqCst),
+            decided: shared.decided.load(SeqCst),
+        };
+        bar.set_position(shared.finished() as u64);
+        bar.set_message(format!(
+            "acked {} · decided {} · server queue {}",
+            s.acked, s.decided, s.queue_length
+        ));
+        samples.push(s);
+        if last {
+            return samples;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The rush binary end to end, small: 200 students x 3 requests against a
+//! real enroll-server (started in this test process through the same
+//! `Application::build` as its `main`) on testkit's PostgreSQL and Redis.
+//!
+//! Spawning the server in-process keeps the test independent of whether an
+//! `enroll-server` binary has been built (and in which profile); the rush
+//! binary is driven through `--target`, the mode for a running stack.
+
+use std::process::Output;
+
+use serde_json::Value;
+use testkit::RedisServer;
+
+const ADMIN: &str = "rush-smoke-admin-token-0123";
+
+async fn rush(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_rush"))
+        .args(args)
+        .output()
+        .await
+        .expect("the rush binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
+    let (db, replicas) = tokio::task::spawn_blocking(|| testkit::shared::database("rush"))
+        .await
+        .unwrap()
+        .unwrap();
+    let redis = RedisServer::start().unwrap();
+    let settings = enroll_server::Options {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        database_url: Some(db.clone()),
+        replica_urls: Some(replicas),
+        redis_url: Some(redis.url()),
+        admin_token: Some(ADMIN.into()),
+        argon2_memory_kib: Some(1024),
+        argon2_iterations: Some(1),
+        ..Default::default()
+    }
+    .resolve()
+    .unwrap();
+    let app = enroll_server::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let out = tempfile::tempdir().unwrap();
+
+    let args = [
+        "--target",
+        &base,
+        "--admin-token",
+        ADMIN,
+        "--database-url",
+        &db,
+        "--redis-url",
+        &redis.url(),
+        "--students",
+        "200",
+        "--requests",
+        "3",
+        "--hot-capacity",
+        "5",
+        "--normal-per-slot",
+        "4",
+        "--clash-share",
+        "0.1",
+        "--credit-share",
+        "0.05",
+        "--concurrency",
+        "32",
+        "--pgbench-clients",
+        "4",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    let run = rush(&args).await;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("violations (must be 0)"), "{stdout}");
+
+    let json: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("rush-results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["violations"], 0, "{json:#}");
+    assert_eq!(json["students"], 200);
+    assert_eq!(json["requests"], 600);
+    let tickets = json["tickets"].as_u64().unwrap();
+    let refused: u64 = json["refused_at_once"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(tickets > 100, "{json:#}");
+    assert_eq!(
+        tickets + refused,
+        600,
+        "every request is answered: {json:#}"
+    );
+    assert_eq!(json["decided"], tickets, "every ticket decided");
+    assert!(json["decisions_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(json["ack_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+    assert!(json["pgbench"]["tps"].as_f64().unwrap() > 0.0);
+    // The baseline does the same work: one transaction per rush request.
+    assert!(
+        json["pgbench"]["transactions"].as_u64().unwrap() >= 600,
+        "{json:#}"
+    );
+    assert!(json["decisions_to_pgbench_ratio"].as_f64().unwrap() > 0.0);
+    let outcomes = json["outcomes"].as_object().unwrap();
+    for key in [
+        "enrolled",
+        "rejected course_full",
+        "rejected credit_limit",
+        "rejected schedule_conflict",
+    ] {
+        assert!(outcomes.contains_key(key), "{key} missing: {outcomes:?}");
+    }
+    assert!(json["samples"].as_array().unwrap().len() > 1);
+
+    let svg = std::fs::read_to_string(out.path().join("rush-plot.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.matches("<polyline").count() == 4,
+        "{svg}"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn target_mode_needs_its_credentials() {
+    let run = rush(&["--target", "http://127.0.0.1:9"]).await;
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("--admin-token") && err.contains("--database-url"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn own_stack_names_the_missing_server_binary() {
+    let out = tempfile::tempdir().unwrap();
+    let run = rush(&[
+        "--server-bin",
+        "/nonexistent/enroll-server",
+        "--out",
+        out.path().to_str().unwrap(),
+    ])
+    .await;
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("cargo build --release -p enroll-server"),
+        "{err}"
+    );
+}
