@@ -363,17 +363,18 @@ fn bench_courses(mix: &Mix, hot_share: f64) -> BenchCourses {
 type CpuSnapshot = (Instant, [f64; 5]);
 
 fn cpu_snapshot(s: &OwnStack) -> CpuSnapshot {
-    let pids = [
-        s.server_pid,
-        s.postgres_pid,
-        s.replica_pid,
-        s.redis_pid,
-        std::process::id(),
+    // PostgreSQL's backends are children of its postmaster; everything
+    // else is counted alone (the servers are children of this process).
+    let tree = |pid| stack::tree_cpu_seconds(pid).unwrap_or(0.0);
+    let alone = |pid| stack::process_cpu_seconds(pid).unwrap_or(0.0);
+    let cpu = [
+        alone(s.server_pid),
+        tree(s.postgres_pid),
+        tree(s.replica_pid),
+        alone(s.redis_pid),
+        alone(std::process::id()),
     ];
-    (
-        Instant::now(),
-        pids.map(|p| stack::tree_cpu_seconds(p).unwrap_or(0.0)),
-    )
+    (Instant::now(), cpu)
 }
 
 fn cpu_use(before: &CpuSnapshot, after: &CpuSnapshot, _wave: &WaveOutcome) -> CpuUse {

@@ -134,6 +134,13 @@ pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
     total
 }
 
+/// CPU seconds (user + system) used so far by one process (threads
+/// included, children not). `None` when it is gone.
+pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat).map(|(_, _, secs)| secs)
+}
+
 /// `(pid, parent pid, utime + stime in seconds)` of a `/proc/<pid>/stat` line.
 fn parse_stat(stat: &str) -> Option<(u32, u32, f64)> {
     let pid = stat.split_whitespace().next()?.parse().ok()?;
@@ -159,6 +166,7 @@ mod tests {
     fn own_process_uses_cpu() {
         let me = std::process::id();
         assert!(tree_cpu_seconds(me).is_some());
+        assert!(process_cpu_seconds(me).is_some());
         assert_eq!(tree_cpu_seconds(u32::MAX), None);
     }
 }
