@@ -10,7 +10,7 @@
 //! - [`wave`]: fire requests with bounded concurrency, poll tickets to their
 //!   decision, sample `/metrics`.
 //! - [`check`]: invariants 1-4 as pure functions over database rows and
-//!   issued tickets.
+//!   issued tickets; [`verify`] reads those rows and tickets.
 //! - [`pgbench`]: the single-statement baseline on the same database.
 //! - [`report`], [`plot`]: the figures, as a table, JSON and SVG.
 //! - [`run`]: one whole run, in order.
@@ -24,6 +24,7 @@ pub mod plot;
 pub mod report;
 pub mod run;
 pub mod stack;
+pub mod verify;
 pub mod wave;
 
 pub use cli::Cli;

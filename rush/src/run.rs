@@ -10,12 +10,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::postgres::PgPoolOptions;
 
 use crate::api::Api;
-use crate::check::{self, CourseRow, EnrollmentRow, Facts, IssuedTicket};
+use crate::check::Facts;
 use crate::cli::Cli;
 use crate::mix::{Kind, Mix, MixParams};
 use crate::pgbench::{self, BenchCourses, Budget};
 use crate::report::{AdmissionUse, CpuUse, Summary, WaveFigures};
 use crate::stack::{self, Endpoints, OwnStack, ServerSettings};
+use crate::verify;
 use crate::wave::{run_wave, WaveOptions, WaveOutcome};
 
 /// The credit limit the mix is designed around (enroll-server's default).
@@ -30,21 +31,9 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         Some(_) => None,
         None => Some(start_own_stack(cli).await?),
     };
-    let endpoints = match (&own, &cli.target) {
-        (Some(stack), _) => stack.endpoints.clone(),
-        (None, Some(url)) => Endpoints {
-            base_url: url.clone(),
-            admin_token: cli
-                .admin_token
-                .clone()
-                .context("--admin-token is required with --target")?,
-            database_url: cli
-                .database_url
-                .clone()
-                .context("--database-url is required with --target")?,
-            redis_url: cli.redis_url.clone(),
-        },
-        (None, None) => unreachable!("either an own stack or a target"),
+    let endpoints = match &own {
+        Some(stack) => stack.endpoints.clone(),
+        None => target_endpoints(cli)?,
     };
     let api = Api::new(
         &endpoints.base_url,
@@ -66,20 +55,8 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
     let cookies = Arc::new(log_in_all(&api, &student_nos, cli.login_concurrency).await?);
     let opts = wave_options(cli);
     let pre = pre_enroll(&api, &mix, &course_ids, cookies.clone(), &opts).await?;
-
     let requests: Vec<(usize, i64)> = mix.rush.iter().map(|&(s, c)| (s, course_ids[c])).collect();
-    let bar = bar(requests.len(), "rush");
-    let cpu_before = own.as_ref().map(cpu_snapshot);
-    let admission_before = admission_totals(&api).await;
-    let wave = run_wave(&api, cookies, &requests, &opts, &bar).await;
-    let admission = admission_before
-        .zip(admission_totals(&api).await)
-        .map(|(b, a)| AdmissionUse::between(b, a));
-    let cpu = own
-        .as_ref()
-        .zip(cpu_before)
-        .map(|(s, before)| cpu_use(&before, &cpu_snapshot(s), &wave));
-    bar.finish();
+    let (wave, admission, cpu) = rush(&api, own.as_ref(), cookies, &requests, &opts).await;
 
     let pool = PgPoolOptions::new()
         .max_connections(2)
@@ -91,49 +68,87 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         student_ids: &student_ids,
         credit_limit: CREDIT_LIMIT,
     };
-    let violations = check_invariants(
-        &facts,
-        &pool,
-        endpoints.redis_url.as_deref(),
-        &[&pre, &wave],
-    )
-    .await?;
-    let pgbench = if cli.no_pgbench {
-        None
-    } else {
-        let budget = match cli.pgbench_seconds {
-            Some(s) => Budget::Seconds(s),
-            None => Budget::Transactions(requests.len() as u64),
-        };
-        eprintln!(
-            "pgbench: {} clients, {budget:?}, on the same database ...",
-            cli.pgbench_clients
-        );
-        let courses = bench_courses(&mix, cli.hot_share);
-        Some(
-            pgbench::run(
-                &pool,
-                &endpoints.database_url,
-                &courses,
-                cli.pgbench_clients,
-                budget,
-            )
-            .await?,
-        )
-    };
+    let redis_url = endpoints.redis_url.as_deref();
+    let violations = verify::check_invariants(&facts, &pool, redis_url, &[&pre, &wave]).await?;
+    let pgbench = baseline(cli, &pool, &endpoints.database_url, &mix).await?;
     let mut summary = summarize(cli, own.is_some(), &wave, violations, pgbench, cpu);
     summary.admission = admission;
-    let svg = crate::plot::render(
-        &summary.samples,
-        &format!(
-            "rush: {} students x {} requests, {} in flight",
-            cli.students, cli.requests, cli.concurrency
-        ),
-    );
-    std::fs::write(cli.out.join("rush-plot.svg"), svg)?;
-    summary.write_json(&cli.out)?;
+    write_outputs(cli, &summary)?;
     drop(own);
     Ok(summary)
+}
+
+fn target_endpoints(cli: &Cli) -> Result<Endpoints> {
+    Ok(Endpoints {
+        base_url: cli.target.clone().context("--target is required")?,
+        admin_token: cli
+            .admin_token
+            .clone()
+            .context("--admin-token is required with --target")?,
+        database_url: cli
+            .database_url
+            .clone()
+            .context("--database-url is required with --target")?,
+        redis_url: cli.redis_url.clone(),
+    })
+}
+
+/// The rush wave, with the server's admission figures and (own stack) the
+/// CPU each process used meanwhile.
+async fn rush(
+    api: &Api,
+    own: Option<&OwnStack>,
+    cookies: Arc<Vec<String>>,
+    requests: &[(usize, i64)],
+    opts: &WaveOptions,
+) -> (WaveOutcome, Option<AdmissionUse>, Option<CpuUse>) {
+    let bar = bar(requests.len(), "rush");
+    let cpu_before = own.map(cpu_snapshot);
+    let admission_before = admission_totals(api).await;
+    let wave = run_wave(api, cookies, requests, opts, &bar).await;
+    let admission = admission_before
+        .zip(admission_totals(api).await)
+        .map(|(b, a)| AdmissionUse::between(b, a));
+    let cpu = own
+        .zip(cpu_before)
+        .map(|(s, before)| cpu_use(&before, &cpu_snapshot(s)));
+    bar.finish();
+    (wave, admission, cpu)
+}
+
+/// pgbench on the same database, unless skipped.
+async fn baseline(
+    cli: &Cli,
+    pool: &sqlx::PgPool,
+    database_url: &str,
+    mix: &Mix,
+) -> Result<Option<pgbench::PgbenchResult>> {
+    if cli.no_pgbench {
+        return Ok(None);
+    }
+    let budget = match cli.pgbench_seconds {
+        Some(s) => Budget::Seconds(s),
+        None => Budget::Transactions(mix.rush.len() as u64),
+    };
+    eprintln!(
+        "pgbench: {} clients, {budget:?}, on the same database ...",
+        cli.pgbench_clients
+    );
+    let courses = bench_courses(mix, cli.hot_share);
+    let result = pgbench::run(pool, database_url, &courses, cli.pgbench_clients, budget).await?;
+    Ok(Some(result))
+}
+
+fn write_outputs(cli: &Cli, summary: &Summary) -> Result<()> {
+    let title = format!(
+        "rush: {} students x {} requests, {} in flight",
+        cli.students, cli.requests, cli.concurrency
+    );
+    let svg = crate::plot::render(&summary.samples, &title);
+    let path = cli.out.join("rush-plot.svg");
+    std::fs::write(&path, svg).with_context(|| format!("Failed to write {}", path.display()))?;
+    summary.write_json(&cli.out)?;
+    Ok(())
 }
 
 async fn admission_totals(api: &Api) -> Option<(f64, f64, f64)> {
@@ -261,86 +276,6 @@ async fn pre_enroll(
     Ok(wave)
 }
 
-/// Reads the database and the issued tickets and runs every check.
-async fn check_invariants(
-    facts: &Facts<'_>,
-    pool: &sqlx::PgPool,
-    redis_url: Option<&str>,
-    waves: &[&WaveOutcome],
-) -> Result<Vec<String>> {
-    let courses: Vec<CourseRow> = sqlx::query_as(
-        "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c WHERE id = ANY($1)",
-    )
-    .bind(facts.course_ids)
-    .fetch_all(pool)
-    .await?;
-    let rows: Vec<EnrollmentRow> = sqlx::query_as(
-        "SELECT student_id, course_id, ticket FROM enrollments WHERE course_id = ANY($1)",
-    )
-    .bind(facts.course_ids)
-    .fetch_all(pool)
-    .await?;
-    let told: Vec<(String, Option<String>)> = waves
-        .iter()
-        .flat_map(|w| w.tickets.iter())
-        .map(|t| {
-            (
-                t.ticket.clone(),
-                t.decided.as_ref().map(|d| d.status.clone()),
-            )
-        })
-        .collect();
-    let issued = match redis_url {
-        Some(url) => issued_in_redis(url, facts.course_ids).await?,
-        None => issued_by_tool(facts, waves),
-    };
-    let mut v = check::seat_counts(&courses);
-    v.extend(check::student_rules(facts, &rows));
-    v.extend(check::all_decided(&told, &issued, &rows));
-    v.extend(check::queue_order(facts, &issued, &rows));
-    Ok(v)
-}
-
-/// Every ticket the server issued for these courses (`tk:{c<id>}` hashes).
-async fn issued_in_redis(url: &str, course_ids: &[i64]) -> Result<Vec<IssuedTicket>> {
-    let mut conn = redis::Client::open(url)?
-        .get_multiplexed_async_connection()
-        .await?;
-    let mut issued = Vec::new();
-    for &course in course_ids {
-        let entries: Vec<(String, String)> = redis::cmd("HGETALL")
-            .arg(format!("tk:{{c{course}}}"))
-            .query_async(&mut conn)
-            .await?;
-        for (seq, value) in entries {
-            issued.push(
-                check::parse_ticket_entry(course, &seq, &value)
-                    .with_context(|| format!("bad ticket entry {seq} = {value}"))?,
-            );
-        }
-    }
-    Ok(issued)
-}
-
-/// Without Redis: the tickets this tool received, as it last saw them.
-fn issued_by_tool(facts: &Facts, waves: &[&WaveOutcome]) -> Vec<IssuedTicket> {
-    waves
-        .iter()
-        .flat_map(|w| w.tickets.iter())
-        .filter_map(|t| {
-            let (course, seq) = t.ticket.split_once('-')?;
-            let d = t.decided.as_ref();
-            Some(IssuedTicket {
-                course_id: course.parse().ok()?,
-                seq: seq.parse().ok()?,
-                student_id: facts.student_ids[t.student],
-                status: d.map_or("queued".into(), |d| d.status.clone()),
-                reason: d.and_then(|d| d.reason.clone()),
-            })
-        })
-        .collect()
-}
-
 fn bench_courses(mix: &Mix, hot_share: f64) -> BenchCourses {
     let of = |hot: bool| {
         mix.courses
@@ -377,7 +312,7 @@ fn cpu_snapshot(s: &OwnStack) -> CpuSnapshot {
     (Instant::now(), cpu)
 }
 
-fn cpu_use(before: &CpuSnapshot, after: &CpuSnapshot, _wave: &WaveOutcome) -> CpuUse {
+fn cpu_use(before: &CpuSnapshot, after: &CpuSnapshot) -> CpuUse {
     let d = |i: usize| after.1[i] - before.1[i];
     CpuUse {
         wall_seconds: (after.0 - before.0).as_secs_f64(),
