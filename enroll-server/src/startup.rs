@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
-use crate::admission::Admission;
+use crate::admission::thread::AdmissionThread;
 use crate::config::Settings;
 use crate::db::{Db, LsnHistory};
 use crate::live::Live;
@@ -30,6 +30,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     background: Vec<JoinHandle<()>>,
+    admission: AdmissionThread,
 }
 
 impl Application {
@@ -75,13 +76,19 @@ impl Application {
         let background = vec![
             tokio::spawn(monitor(state.clone())),
             tokio::spawn(refresh_live(state.clone())),
-            tokio::spawn(Admission::new(state.clone()).run(state.wake_admission.clone())),
         ];
+        let admission = AdmissionThread::start(
+            state.settings.clone(),
+            state.metrics.clone(),
+            state.live.clone(),
+            state.wake_admission.clone(),
+        )?;
         Ok(Self {
             listener,
             router: router(state.clone()),
             state,
             background,
+            admission,
         })
     }
 
@@ -115,6 +122,8 @@ impl Application {
         for task in &self.background {
             task.abort();
         }
+        let mut admission = self.admission;
+        let _ = tokio::task::spawn_blocking(move || admission.stop()).await;
         self.state.db.close().await;
         served.context("HTTP server failed")
     }

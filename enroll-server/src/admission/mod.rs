@@ -9,6 +9,11 @@
 //! drained in parallel, across instances too; one course by one worker at a
 //! time.
 //!
+//! The runner lives on a thread of its own with its own single-threaded
+//! runtime, database pool and Redis connection ([`thread`]): a batch makes
+//! about ten round trips one after another, and on the HTTP runtime each
+//! of them would wait behind hundreds of queued requests during a rush.
+//!
 //! Crash safety: heads stay in the queue until their decision is written
 //! back, so a worker that dies mid-batch leaves them at the head for the
 //! next lease holder. If it died after COMMIT, the retried batch finds the
@@ -17,6 +22,7 @@
 
 pub mod batch;
 pub mod decide;
+pub mod thread;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -25,8 +31,10 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore};
 
+use crate::config::Settings;
+use crate::live::Live;
+use crate::metrics::Metrics;
 use crate::queue::{self, Lease};
-use crate::state::AppState;
 
 /// How soon the runner looks at the queues again while any has students
 /// (work queued through other instances is found this way).
@@ -35,16 +43,27 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 /// instance wakes the runner at once regardless.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
+/// What admission works with: its own pool and Redis connection, created
+/// on its own runtime (see [`thread`]).
+#[derive(Clone)]
+pub struct AdmissionCtx {
+    pub settings: Arc<Settings>,
+    pub metrics: Metrics,
+    pub live: Live,
+    pub pool: sqlx::PgPool,
+    pub redis: redis::aio::ConnectionManager,
+}
+
 /// The admission runner of one instance.
 pub struct Admission {
-    state: AppState,
+    state: AdmissionCtx,
     worker_id: String,
     draining: Mutex<HashSet<i64>>,
     permits: Arc<Semaphore>,
 }
 
 impl Admission {
-    pub fn new(state: AppState) -> Arc<Self> {
+    pub fn new(state: AdmissionCtx) -> Arc<Self> {
         let worker_id = format!(
             "{}-{:08x}",
             std::process::id(),
@@ -164,8 +183,7 @@ impl Admission {
             return Ok(0);
         }
         let started = Instant::now();
-        let outcome =
-            batch::admit_batch(&s.db.primary, course, &heads, s.settings.credit_limit).await?;
+        let outcome = batch::admit_batch(&s.pool, course, &heads, s.settings.credit_limit).await?;
         let commit_time = started.elapsed();
         let (decisions, full) = match outcome {
             Some(o) => (o.decisions, o.remaining <= 0),
