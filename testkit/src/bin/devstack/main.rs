@@ -187,7 +187,7 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
             .env("ENROLL_REDIS_URL", &redis_url)
             .env("ENROLL_ADMIN_TOKEN", &stack.admin_token)
             .env("ENROLL_LISTEN", format!("127.0.0.1:{port}"));
-        let mut s = Service::spawn("enroll-server", port, &mut cmd, &logs)?;
+        let mut s = Service::spawn("enroll-server", port, &mut cmd, &dir)?;
         wait_healthy(&mut s, "/readyz", Duration::from_secs(60)).await?;
         stack.services.push(s);
     }
@@ -196,7 +196,7 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
         let port = pick_port(cli.node_agent_port);
         let mut cmd = Command::new(bin);
         cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"));
-        let mut s = Service::spawn("node-agent", port, &mut cmd, &logs)?;
+        let mut s = Service::spawn("node-agent", port, &mut cmd, &dir)?;
         wait_healthy(&mut s, "/metrics", Duration::from_secs(20)).await?;
         stack.services.push(s);
     }
@@ -239,7 +239,6 @@ async fn start_monitoring(cli: &Cli, bin_dir: &Path, stack: &mut Stack) -> Resul
     }
     let config = stack.dir.join("alerter.yml");
     fs::write(&config, services::scrape_config(&targets, &rules))?;
-    let logs = stack.dir.join("logs");
     if let Some(bin) = alerter_bin {
         let mut cmd = Command::new(bin);
         cmd.arg("run")
@@ -247,7 +246,7 @@ async fn start_monitoring(cli: &Cli, bin_dir: &Path, stack: &mut Stack) -> Resul
             .arg(&config)
             .arg("--web.listen-address")
             .arg(format!("127.0.0.1:{alerter_port}"));
-        let mut s = Service::spawn("alerter", alerter_port, &mut cmd, &logs)?;
+        let mut s = Service::spawn("alerter", alerter_port, &mut cmd, &stack.dir)?;
         wait_healthy(&mut s, "/-/ready", Duration::from_secs(20)).await?;
         stack.services.push(s);
     }
@@ -257,7 +256,7 @@ async fn start_monitoring(cli: &Cli, bin_dir: &Path, stack: &mut Stack) -> Resul
         cmd.arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", tsdb.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"));
-        let mut s = Service::spawn("prometheus", prometheus_port, &mut cmd, &logs)?;
+        let mut s = Service::spawn("prometheus", prometheus_port, &mut cmd, &stack.dir)?;
         wait_healthy(&mut s, "/-/ready", Duration::from_secs(30)).await?;
         stack.services.push(s);
     }

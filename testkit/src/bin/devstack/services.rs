@@ -22,18 +22,26 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts `cmd` as `name`, its output appended to `<log_dir>/<name>.log`.
+    /// Starts `cmd` as `name` in `work_dir` (so relative data paths, like
+    /// the alerter's default `--storage.path=data`, stay in the stack's
+    /// directory), its output written to `<work_dir>/logs/<name>.log`.
     ///
     /// The child gets a process group of its own, so a Ctrl-C in the terminal
     /// reaches only `devstack`, which then stops the services in order; and
     /// it receives SIGTERM if `devstack` itself dies without cleaning up.
-    pub fn spawn(name: &'static str, port: u16, cmd: &mut Command, log_dir: &Path) -> Result<Self> {
-        let log = log_dir.join(format!("{name}.log"));
+    pub fn spawn(
+        name: &'static str,
+        port: u16,
+        cmd: &mut Command,
+        work_dir: &Path,
+    ) -> Result<Self> {
+        let log = work_dir.join("logs").join(format!("{name}.log"));
         let file = fs::File::create(&log)
             .with_context(|| format!("Failed to create {}", log.display()))?;
         cmd.stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)
+            .current_dir(work_dir)
             .process_group(0);
         // SAFETY: prctl is async-signal-safe and touches only the child.
         unsafe {
