@@ -6,9 +6,10 @@
 //!   well-formed and name only metrics the services export.
 //! - [`live`]: a real Prometheus scrapes a real enroll-server and node-agent
 //!   (over real PostgreSQL + replica and Redis), and every dashboard panel's
-//!   query returns data.
+//!   query returns data; [`traffic`] is what it asks enroll-server to do.
 
 mod common;
 mod compose;
 mod dashboards;
 mod live;
+mod traffic;
