@@ -109,6 +109,10 @@ pub struct Options {
     #[arg(long, env = "ENROLL_ADMISSION_BATCH_SIZE")]
     pub admission_batch_size: Option<usize>,
 
+    /// Connections of admission's own pool = courses decided in parallel [default: 10].
+    #[arg(long, env = "ENROLL_ADMISSION_CONNECTIONS")]
+    pub admission_connections: Option<u32>,
+
     /// Lease on a course's queue held by one admission worker, in ms [default: 5000].
     #[arg(long, env = "ENROLL_ADMISSION_LEASE_MS")]
     pub admission_lease_ms: Option<u64>,
@@ -137,6 +141,7 @@ pub struct Settings {
     pub credit_limit: i32,
     pub admission_batch_size: usize,
     pub admission_lease: Duration,
+    pub admission_connections: u32,
     pub log_json: bool,
 }
 
@@ -208,6 +213,7 @@ impl Options {
             credit_limit: self.credit_limit.or(lower.credit_limit),
             admission_batch_size: self.admission_batch_size.or(lower.admission_batch_size),
             admission_lease_ms: self.admission_lease_ms.or(lower.admission_lease_ms),
+            admission_connections: self.admission_connections.or(lower.admission_connections),
             log_format: self.log_format.or(lower.log_format),
         }
     }
@@ -260,6 +266,7 @@ impl Options {
             admission_lease: Duration::from_millis(
                 self.admission_lease_ms.unwrap_or(5000).max(200),
             ),
+            admission_connections: self.admission_connections.unwrap_or(10).max(1),
             log_json,
         })
     }

@@ -69,8 +69,8 @@ impl Admission {
             std::process::id(),
             rand::thread_rng().gen::<u32>()
         );
-        // Leave half the primary's pool for the HTTP handlers.
-        let parallel = (state.settings.db_max_connections as usize / 2).max(1);
+        // One drain per connection of admission's own pool.
+        let parallel = state.pool.options().get_max_connections() as usize;
         Arc::new(Self {
             state,
             worker_id,

@@ -25,7 +25,7 @@ pub struct AdmissionThread {
 }
 
 impl AdmissionThread {
-    /// Starts the thread: connects its own pool (half the primary pool size)
+    /// Starts the thread: connects its own pool (`ENROLL_ADMISSION_CONNECTIONS`)
     /// and Redis connection, then runs the admission loop until stopped.
     pub fn start(
         settings: Arc<Settings>,
@@ -89,7 +89,7 @@ async fn run(settings: Arc<Settings>, metrics: Metrics, live: Live, wake: Arc<No
 
 async fn connect(settings: &Arc<Settings>, metrics: &Metrics, live: &Live) -> Result<AdmissionCtx> {
     let pool = PgPoolOptions::new()
-        .max_connections((settings.db_max_connections / 2).max(1))
+        .max_connections(settings.admission_connections)
         .acquire_timeout(Duration::from_secs(5))
         .connect(&settings.database_url)
         .await
