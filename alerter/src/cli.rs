@@ -73,6 +73,11 @@ pub struct RunArgs {
     /// Minimum time between re-sending an unchanged alert to the notifier.
     #[arg(long = "rules.alert.resend-delay", default_value = "1m", value_parser = parse_prom_duration)]
     pub resend_delay: PromDuration,
+    /// Data directory: alert state (`alerts-state.json`) and the notifier's
+    /// state (`notifier-state.json`: groups, notification log, silences,
+    /// queue), so a restart neither re-sends nor forgets alerts.
+    #[arg(long = "storage.path", default_value = "data")]
+    pub storage_path: PathBuf,
 }
 
 fn parse_prom_duration(s: &str) -> Result<PromDuration, String> {
@@ -92,7 +97,7 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Run(args) => crate::app::run_from_cli(args),
+        Command::Run(args) => crate::notify::run(args),
     }
 }
 

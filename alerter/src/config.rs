@@ -15,7 +15,7 @@
 //!       - targets: ['127.0.0.1:9100']
 //!         labels: {role: db}
 //! rule_files: ['rules/*.yml'] # relative to this file
-//! # route / receivers / inhibit_rules: read by the notifier
+//! # route / receivers / inhibit_rules: the notifier's (see notifier/README.md)
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
@@ -55,15 +55,16 @@ pub struct Config {
     /// Rule file globs, relative to the configuration file.
     #[serde(default)]
     pub rule_files: Vec<String>,
-    /// Alertmanager-style routing tree, interpreted by the notifier.
+    /// Alertmanager-style routing tree; when present, alerts go to the
+    /// embedded notifier (Slack) instead of the log.
     #[serde(default)]
-    pub route: Option<serde_yaml::Value>,
-    /// Notification receivers, interpreted by the notifier.
+    pub route: Option<notifier::config::Route>,
+    /// Notification receivers the routes name.
     #[serde(default)]
-    pub receivers: Option<serde_yaml::Value>,
-    /// Inhibition rules, interpreted by the notifier.
+    pub receivers: Vec<notifier::config::Receiver>,
+    /// Inhibition rules.
     #[serde(default)]
-    pub inhibit_rules: Option<serde_yaml::Value>,
+    pub inhibit_rules: Vec<notifier::config::InhibitRule>,
 }
 
 fn one_minute() -> PromDuration {
@@ -217,6 +218,14 @@ impl Config {
                 "global scrape timeout greater than scrape interval".into(),
             ));
         }
+        if let Err(e) = config
+            .notify_config()
+            .as_ref()
+            .map_or(Ok(()), |n| n.validate())
+        {
+            let (l, c) = notify_error_position(text, &e);
+            return Err(err(l, c, e.to_string()));
+        }
         let positions = job_positions(text);
         let mut jobs = HashSet::new();
         for (i, sc) in config.scrape_configs.iter().enumerate() {
@@ -315,6 +324,16 @@ impl Config {
         })
     }
 
+    /// `route` / `receivers` / `inhibit_rules` for the notifier, when a
+    /// `route` is configured.
+    pub fn notify_config(&self) -> Option<notifier::NotifyConfig> {
+        Some(notifier::NotifyConfig {
+            route: self.route.clone()?,
+            receivers: self.receivers.clone(),
+            inhibit_rules: self.inhibit_rules.clone(),
+        })
+    }
+
     /// Every target of every job.
     pub fn targets(&self) -> Vec<Target> {
         let g = &self.global;
@@ -346,6 +365,22 @@ fn key_position(text: &str, key: &str) -> (usize, usize) {
     text.lines()
         .enumerate()
         .find_map(|(i, line)| line.find(&format!("{key}:")).map(|c| (i + 1, c + 1)))
+        .unwrap_or((0, 0))
+}
+
+/// Where a notifier validation error points: the top-level key its path
+/// starts with (`route`, `receivers`), or else `route`.
+fn notify_error_position(text: &str, e: &notifier::config::ConfigError) -> (usize, usize) {
+    let top = match e {
+        notifier::config::ConfigError::Invalid { path, .. } => {
+            path.split(['.', '[']).next().unwrap_or("route").to_string()
+        }
+        notifier::config::ConfigError::Parse(_) => "route".to_string(),
+    };
+    text.lines()
+        .enumerate()
+        .find(|(_, line)| line.starts_with(&format!("{top}:")))
+        .map(|(i, _)| (i + 1, 1))
         .unwrap_or((0, 0))
 }
 
@@ -388,7 +423,7 @@ mod tests {
 
     #[test]
     fn parses_prometheus_style_config_and_rejects_unknown_keys() {
-        let text = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:9100']\n        labels: {role: db}\nroute:\n  receiver: slack\nreceivers: []\n";
+        let text = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:9100']\n        labels: {role: db}\nroute:\n  receiver: slack\nreceivers:\n  - name: slack\n    slack_configs:\n      - api_url: http://127.0.0.1:9/hook\n";
         let c = Config::parse(text, "a.yml").unwrap();
         let t = c.targets();
         assert_eq!(t[0].url, "http://127.0.0.1:9100/metrics");
@@ -405,5 +440,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("https"), "{e}");
+    }
+    #[test]
+    fn notifier_keys_are_typed_and_errors_name_file_and_line() {
+        let ok = "scrape_configs: []\nroute:\n  receiver: slack\n  group_wait: 0s\nreceivers:\n  - name: slack\n    slack_configs:\n      - api_url: http://127.0.0.1:9/hook\ninhibit_rules:\n  - source_matchers: ['alertname=\"InstanceDown\"']\n    equal: [instance]\n";
+        let n = Config::parse(ok, "a.yml").unwrap().notify_config().unwrap();
+        assert_eq!(n.route.receiver.as_deref(), Some("slack"));
+        assert_eq!(n.inhibit_rules[0].equal, vec!["instance".to_string()]);
+        assert!(Config::parse("scrape_configs: []\n", "a.yml")
+            .unwrap()
+            .notify_config()
+            .is_none());
+        let unknown_key = ok.replace("group_wait: 0s", "group_waitt: 0s");
+        let e = Config::parse(&unknown_key, "a.yml").unwrap_err();
+        assert_eq!(
+            (e.line, e.message.contains("group_waitt")),
+            (4, true),
+            "{e}"
+        );
+        let bad_ref = ok.replace("receiver: slack", "receiver: pager");
+        let e = Config::parse(&bad_ref, "a.yml").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.to_string().contains("route.receiver"), "{e}");
+        let bad_receiver = ok.replace("api_url: http://127.0.0.1:9/hook", "channel: '#x'");
+        let e = Config::parse(&bad_receiver, "a.yml").unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
     }
 }

@@ -11,6 +11,9 @@
 //! - [`scrape`]: the text exposition parser and the HTTP scraper.
 //! - [`unittest`]: `alerter test rules`, promtool's unit-test format.
 //! - [`sink`]: where alerts go (the notifier plugs in here).
+//! - [`notify`]: the embedded notifier (`route` / `receivers` /
+//!   `inhibit_rules`, Slack) wired to the sink, HTTP API, metrics, reload.
+//! - [`persist`]: alert state saved to and restored from the data directory.
 //! - [`engine`]: scrape results + rule groups + alert dispatch, driven by a
 //!   `tick(now)` step function.
 //! - [`http`]: the HTTP API (`/api/v1/*`, `/metrics`, `/-/reload`).
@@ -30,6 +33,8 @@ pub mod gofmt;
 pub mod http;
 pub mod metrics;
 pub mod notation;
+pub mod notify;
+pub mod persist;
 pub mod promql;
 pub mod rules;
 pub mod scrape;

@@ -111,7 +111,11 @@ fn run_scrapes_itself_and_reloads_on_sighup() {
     cmd.stdout(std::process::Stdio::null());
     cmd.args(["run", "--config"])
         .arg(&config)
-        .args(["--web.listen-address", &format!("127.0.0.1:{port}")]);
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ));
     let child = ChildGuard::spawn("alerter", &mut cmd).unwrap();
     testkit::wait_for_port(port, Duration::from_secs(10)).unwrap();
     assert_eq!(get(port, "/-/healthy"), "Alerter is Healthy.\n");

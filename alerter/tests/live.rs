@@ -377,7 +377,7 @@ async fn notifier_hooks_sink_routes_metrics_and_config_updates() {
     .unwrap();
     let config = write_config(dir.path(), "127.0.0.1:9".parse().unwrap(), &rules);
     let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}route:\n  receiver: first\n")).unwrap();
+    std::fs::write(&config, format!("{text}route:\n  receiver: first\nreceivers:\n  - name: first\n    slack_configs:\n      - api_url: http://127.0.0.1:9/a\n  - name: second\n    slack_configs:\n      - api_url: http://127.0.0.1:9/b\n")).unwrap();
     let (alerter, mut default_rx) = start_alerter(config.clone()).await;
     let shared = alerter.shared();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -385,8 +385,8 @@ async fn notifier_hooks_sink_routes_metrics_and_config_updates() {
     shared.set_extra_metrics(Arc::new(|| "notifier_messages_sent_total 3\n".to_string()));
     let mut updates = shared.config_updates();
     assert_eq!(
-        updates.borrow().route.as_ref().unwrap()["receiver"],
-        "first"
+        updates.borrow().route.as_ref().unwrap().receiver.as_deref(),
+        Some("first")
     );
     let alerter = alerter.with_routes(
         axum::Router::new().route("/api/v1/silences", axum::routing::get(|| async { "[]" })),
@@ -417,7 +417,7 @@ async fn notifier_hooks_sink_routes_metrics_and_config_updates() {
         "{metrics}"
     );
 
-    std::fs::write(&config, format!("{text}route:\n  receiver: second\n")).unwrap();
+    std::fs::write(&config, format!("{text}route:\n  receiver: second\nreceivers:\n  - name: first\n    slack_configs:\n      - api_url: http://127.0.0.1:9/a\n  - name: second\n    slack_configs:\n      - api_url: http://127.0.0.1:9/b\n")).unwrap();
     let resp = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/-/reload"))
         .send()
@@ -426,8 +426,14 @@ async fn notifier_hooks_sink_routes_metrics_and_config_updates() {
     assert_eq!(resp.status(), 200);
     assert!(updates.has_changed().unwrap());
     assert_eq!(
-        updates.borrow_and_update().route.as_ref().unwrap()["receiver"],
-        "second"
+        updates
+            .borrow_and_update()
+            .route
+            .as_ref()
+            .unwrap()
+            .receiver
+            .as_deref(),
+        Some("second")
     );
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
