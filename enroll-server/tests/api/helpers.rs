@@ -104,34 +104,27 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
+    /// Sends `body` to an admin route with the admin token.
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: &Value) -> Response {
         Client::new()
-            .post(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(ADMIN_TOKEN)
             .json(body)
             .send()
             .await
             .unwrap()
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
+        self.admin(reqwest::Method::POST, path, body).await
     }
 
     pub async fn admin_patch(&self, path: &str, body: &Value) -> Response {
-        Client::new()
-            .patch(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.admin(reqwest::Method::PATCH, path, body).await
     }
 
     pub async fn admin_put(&self, path: &str, body: &Value) -> Response {
-        Client::new()
-            .put(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.admin(reqwest::Method::PUT, path, body).await
     }
 
     /// Imports students `prefix0..prefixN` with [`PASSWORD`]; returns their ids.
