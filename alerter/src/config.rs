@@ -202,10 +202,7 @@ impl Config {
             Config::default()
         } else {
             serde_yaml::from_str(text).map_err(|e| {
-                let (l, c) = e
-                    .location()
-                    .map(|l| (l.line(), l.column()))
-                    .unwrap_or((0, 0));
+                let (l, c) = crate::config::yaml_location(&e);
                 err(l, c, e.to_string())
             })?
         };
@@ -359,6 +356,11 @@ impl Config {
         }
         out
     }
+}
+
+/// Line and column of a YAML error, `(0, 0)` when serde_yaml has none.
+pub(crate) fn yaml_location(e: &serde_yaml::Error) -> (usize, usize) {
+    e.location().map_or((0, 0), |l| (l.line(), l.column()))
 }
 
 fn key_position(text: &str, key: &str) -> (usize, usize) {

@@ -64,19 +64,12 @@ impl Value {
     }
 }
 
-/// Largest `range + offset` and largest `offset` in an expression, in ms:
-/// how far back in time evaluating it can read.
-pub fn lookback_needs(expr: &Expr) -> (i64, i64) {
-    fn offset_ms(o: &Option<promql_parser::parser::Offset>) -> i64 {
-        match o {
-            Some(promql_parser::parser::Offset::Pos(d)) => d.as_millis() as i64,
-            _ => 0,
-        }
-    }
-    let mut max_range = 0i64;
-    let mut max_offset = 0i64;
+/// Calls `visit` on every node of `expr` (depth first, children after
+/// their parent); the one AST walk the analyses below share.
+fn for_each_node<'a>(expr: &'a Expr, mut visit: impl FnMut(&'a Expr)) {
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {
+        visit(e);
         match e {
             Expr::Aggregate(a) => {
                 stack.push(&a.expr);
@@ -91,16 +84,32 @@ pub fn lookback_needs(expr: &Expr) -> (i64, i64) {
             }
             Expr::Paren(p) => stack.push(&p.expr),
             Expr::Subquery(s) => stack.push(&s.expr),
-            Expr::VectorSelector(vs) => max_offset = max_offset.max(offset_ms(&vs.offset)),
-            Expr::MatrixSelector(ms) => {
-                let off = offset_ms(&ms.vs.offset);
-                max_range = max_range.max(ms.range.as_millis() as i64 + off);
-                max_offset = max_offset.max(off);
-            }
             Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| a.as_ref())),
             _ => {}
         }
     }
+}
+
+/// Largest `range + offset` and largest `offset` in an expression, in ms:
+/// how far back in time evaluating it can read.
+pub fn lookback_needs(expr: &Expr) -> (i64, i64) {
+    fn offset_ms(o: &Option<promql_parser::parser::Offset>) -> i64 {
+        match o {
+            Some(promql_parser::parser::Offset::Pos(d)) => d.as_millis() as i64,
+            _ => 0,
+        }
+    }
+    let mut max_range = 0i64;
+    let mut max_offset = 0i64;
+    for_each_node(expr, |e| match e {
+        Expr::VectorSelector(vs) => max_offset = max_offset.max(offset_ms(&vs.offset)),
+        Expr::MatrixSelector(ms) => {
+            let off = offset_ms(&ms.vs.offset);
+            max_range = max_range.max(ms.range.as_millis() as i64 + off);
+            max_offset = max_offset.max(off);
+        }
+        _ => {}
+    });
     (max_range, max_offset)
 }
 
@@ -127,35 +136,18 @@ pub fn selector_windows(expr: &Expr, lookback_ms: i64) -> Vec<(Option<String>, i
         }
     }
     let mut out = Vec::new();
-    let mut stack = vec![expr];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::Aggregate(a) => {
-                stack.push(&a.expr);
-                if let Some(p) = &a.param {
-                    stack.push(p);
-                }
-            }
-            Expr::Unary(u) => stack.push(&u.expr),
-            Expr::Binary(b) => {
-                stack.push(&b.lhs);
-                stack.push(&b.rhs);
-            }
-            Expr::Paren(p) => stack.push(&p.expr),
-            Expr::Subquery(s) => stack.push(&s.expr),
-            Expr::VectorSelector(vs) => {
-                let off = offset_ms(vs);
-                out.push((name_of(vs), if off > 0 { off + lookback_ms } else { 0 }));
-            }
-            Expr::MatrixSelector(ms) => {
-                out.push((
-                    name_of(&ms.vs),
-                    ms.range.as_millis() as i64 + offset_ms(&ms.vs),
-                ));
-            }
-            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| a.as_ref())),
-            _ => {}
+    for_each_node(expr, |e| match e {
+        Expr::VectorSelector(vs) => {
+            let off = offset_ms(vs);
+            out.push((name_of(vs), if off > 0 { off + lookback_ms } else { 0 }));
         }
-    }
+        Expr::MatrixSelector(ms) => {
+            out.push((
+                name_of(&ms.vs),
+                ms.range.as_millis() as i64 + offset_ms(&ms.vs),
+            ));
+        }
+        _ => {}
+    });
     out
 }

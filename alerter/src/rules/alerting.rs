@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::group::{EvalEnv, RuleHealth};
 use super::template::{Template, TemplateData};
-use crate::promql::{Evaluator, Sample, Value};
+use crate::promql::{Evaluator, Sample};
 use crate::storage::{Labels, METRIC_NAME};
 
 /// How long a resolved alert is kept (and re-sent) after it resolved.
@@ -141,19 +141,7 @@ impl AlertingRule {
         limit: usize,
     ) -> Result<Vec<Sample>, String> {
         let ts = ev.time;
-        let samples = match ev.eval(&self.expr).map_err(|e| e.to_string())? {
-            Value::Vector(v) => v,
-            Value::Scalar(v) => vec![Sample {
-                labels: Labels::new(),
-                value: v,
-            }],
-            other => {
-                return Err(format!(
-                    "rule result is a {}, not a vector",
-                    other.type_name()
-                ))
-            }
-        };
+        let samples = super::eval_vector(ev, &self.expr)?;
         let current = self.alerts_from(samples, env, ts)?;
         let active_count = self.advance(&current, ts);
         if limit > 0 && active_count > limit {

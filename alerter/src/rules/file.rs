@@ -151,10 +151,7 @@ pub fn parse_rule_text(
         FileYaml { groups: Vec::new() }
     } else {
         serde_yaml::from_str(text).map_err(|e| {
-            let (l, c) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((0, 0));
+            let (l, c) = crate::config::yaml_location(&e);
             err(l, c, e.to_string())
         })?
     };

@@ -8,7 +8,7 @@ use std::time::Instant;
 use promql_parser::parser::Expr;
 
 use super::alerting::AlertingRule;
-use crate::promql::{Evaluator, RangeMode, Sample, Value};
+use crate::promql::{Evaluator, RangeMode, Sample};
 use crate::storage::{stale_marker, Labels, Storage, METRIC_NAME};
 
 /// What every rule evaluation may need besides the store.
@@ -71,19 +71,7 @@ impl RecordingRule {
     }
 
     fn eval(&self, ev: &Evaluator) -> Result<Vec<Sample>, String> {
-        let samples = match ev.eval(&self.expr).map_err(|e| e.to_string())? {
-            Value::Vector(v) => v,
-            Value::Scalar(v) => vec![Sample {
-                labels: Labels::new(),
-                value: v,
-            }],
-            other => {
-                return Err(format!(
-                    "rule result is a {}, not a vector",
-                    other.type_name()
-                ))
-            }
-        };
+        let samples = super::eval_vector(ev, &self.expr)?;
         let mut seen = HashSet::with_capacity(samples.len());
         let mut out = Vec::with_capacity(samples.len());
         for mut s in samples {
