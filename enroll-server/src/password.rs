@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    dummy: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl PasswordHasher {
@@ -27,6 +28,7 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(cpus)),
+            dummy: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -64,10 +66,14 @@ impl PasswordHasher {
         .context("verification task panicked")?
     }
 
-    /// A hash of a random password, verified against when the student number
-    /// is unknown so that response time does not reveal which numbers exist.
+    /// A hash (made once, with the current parameters) to verify against when
+    /// the student number is unknown, so that response time does not reveal
+    /// which numbers exist.
     pub async fn dummy_hash(&self) -> Result<String> {
-        self.hash("not-a-real-password".into()).await
+        self.dummy
+            .get_or_try_init(|| self.hash("not-a-real-password".into()))
+            .await
+            .cloned()
     }
 }
 

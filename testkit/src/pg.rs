@@ -69,14 +69,6 @@ impl PgServer {
         self.child.as_ref().map(|c| c.pid()).unwrap_or(0)
     }
 
-    /// Whether the server process is running.
-    pub fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => c.try_wait().is_none(),
-            None => false,
-        }
-    }
-
     /// Stops the server (immediate shutdown, like a crash). Idempotent.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -129,7 +121,6 @@ impl Drop for PgServer {
 pub struct PgCluster {
     pub primary: PgServer,
     pub replicas: Vec<PgServer>,
-    base: PathBuf,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -194,7 +185,6 @@ impl PgCluster {
         Ok(Self {
             primary,
             replicas,
-            base,
             _tmp: tmp,
         })
     }
@@ -215,11 +205,6 @@ impl PgCluster {
         }
         let replica_urls = self.replicas.iter().map(|r| r.url(name)).collect();
         Ok((self.primary.url(name), replica_urls))
-    }
-
-    /// The directory holding the data directories.
-    pub fn base_dir(&self) -> &Path {
-        &self.base
     }
 }
 

@@ -103,11 +103,6 @@ impl ChildGuard {
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten())
     }
-
-    /// Gives up ownership without killing (the caller takes over).
-    pub fn into_child(mut self) -> Child {
-        self.child.take().expect("child already taken")
-    }
 }
 
 impl Drop for ChildGuard {

@@ -142,11 +142,7 @@ async fn retry_keeps_ticket_and_place_and_tickets_are_private() {
     assert_error(res, StatusCode::NOT_FOUND, "course_not_found").await;
 
     // Hold the admission worker off this course so the ticket stays queued.
-    let mut redis = redis::Client::open(app.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = app.redis().await;
     let _: () = redis
         .set_ex(format!("lease:{{c{course}}}"), "someone-else", 30)
         .await
@@ -386,11 +382,7 @@ async fn a_dead_workers_lease_is_taken_over_after_it_expires() {
     let course = app.create_course("LEASE1", 2, 3, json!([])).await;
     app.open_window().await;
     // A worker "died" holding the lease in the middle of a batch.
-    let mut redis = redis::Client::open(app.redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = app.redis().await;
     let _: () = redis
         .pset_ex(format!("lease:{{c{course}}}"), "dead-worker", 400)
         .await

@@ -127,6 +127,15 @@ impl TestApp {
         self.admin(reqwest::Method::PUT, path, body).await
     }
 
+    /// A connection to the app's Redis, for tests that stage queue state.
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis_url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
     /// Imports students `prefix0..prefixN` with [`PASSWORD`]; returns their ids.
     pub async fn import_students(&self, prefix: &str, n: usize) -> Vec<i64> {
         let students: Vec<Value> = (0..n)
