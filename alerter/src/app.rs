@@ -156,35 +156,65 @@ impl Shared {
     }
 
     /// Scrapes every target due at `now` (concurrently, waiting for all) and
-    /// evaluates the groups due at `now`.
+    /// evaluates the groups due at `now` (the manual clock's step).
     pub async fn tick(self: &Arc<Self>, now: i64) {
-        self.last_now.store(now, Ordering::SeqCst);
-        let due = self.engine().due_targets(now);
-        let mut tasks = tokio::task::JoinSet::new();
-        for target in due {
-            let shared = Arc::clone(self);
-            tasks.spawn(async move {
-                let outcome = crate::scrape::scrape(&shared.client, &target).await;
-                shared.engine().ingest(&target, now, outcome);
-            });
-        }
-        while tasks.join_next().await.is_some() {}
-        self.engine().evaluate_due(now);
+        self.round(now, false).await;
     }
 
-    /// One step of the real-time loop: scrapes run in the background and are
-    /// stored with their start time; due groups are evaluated now.
-    fn step_wall(self: &Arc<Self>, now: i64) {
-        let due = self.engine().due_targets(now);
+    /// One round of the real-time loop at `now` (ms): the targets due are
+    /// scraped concurrently; when a group is due too, its evaluation waits
+    /// for those scrapes, at most [`scrape_wait`], so it sees what they
+    /// found. Samples are stored at `now` and the evaluation runs at `now`,
+    /// as with [`Shared::tick`]; a scrape still running at the deadline is
+    /// stored when it ends and read by the next evaluation.
+    pub async fn step(self: &Arc<Self>, now: i64) {
+        self.round(now, true).await;
+    }
+
+    async fn round(self: &Arc<Self>, now: i64, bounded: bool) {
+        self.last_now.store(now, Ordering::SeqCst);
+        let (due, eval_interval) = {
+            let mut engine = self.engine();
+            (engine.due_targets(now), engine.due_group_interval(now))
+        };
+        let wait = eval_interval.map(|i| scrape_wait(&due, i));
+        let mut scrapes = tokio::task::JoinSet::new();
         for target in due {
             let shared = Arc::clone(self);
-            tokio::spawn(async move {
+            scrapes.spawn(async move {
                 let outcome = crate::scrape::scrape(&shared.client, &target).await;
                 shared.engine().ingest(&target, now, outcome);
             });
         }
+        {
+            let all = async { while scrapes.join_next().await.is_some() {} };
+            match (bounded, wait) {
+                (false, _) => all.await,
+                (true, Some(wait)) => {
+                    let _ = tokio::time::timeout(wait, all).await;
+                }
+                (true, None) => {}
+            }
+        }
+        // Scrapes past the deadline finish on their own.
+        scrapes.detach_all();
         self.engine().evaluate_due(now);
     }
+}
+
+/// Evaluations wait for their round's scrapes at most this fraction of the
+/// evaluation interval.
+pub const SCRAPE_WAIT_DIVISOR: i64 = 10;
+
+/// How long an evaluation every `eval_interval_ms` waits for the scrapes of
+/// `due` started in its round: the longest of their timeouts, but at most a
+/// tenth of the interval, so a slow or unreachable target delays the other
+/// targets' alerts by little (its own failure is stored when its timeout
+/// ends, as in Prometheus).
+pub fn scrape_wait(due: &[crate::config::Target], eval_interval_ms: i64) -> Duration {
+    let timeout = due.iter().map(|t| t.timeout_ms).max().unwrap_or(0);
+    let cap = eval_interval_ms / SCRAPE_WAIT_DIVISOR;
+    Duration::from_millis(timeout.min(cap).max(0) as u64)
 }
 
 /// A built, bound alerter.
@@ -232,7 +262,7 @@ impl Alerter {
             start,
         );
         if settings.clock == Clock::Wall {
-            engine.spread_targets(start);
+            engine.align_schedule(start);
         }
         let client = reqwest::Client::builder()
             .user_agent(concat!("alerter/", env!("CARGO_PKG_VERSION")))
@@ -314,9 +344,9 @@ impl Alerter {
 async fn run_loop(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         let now = wall_ms();
-        shared.step_wall(now);
+        shared.step(now).await;
         let next = shared.engine().next_due().unwrap_or(now + 1000);
-        let wait = (next - wall_ms()).clamp(10, 1000) as u64;
+        let wait = (next - wall_ms()).clamp(1, 1000) as u64;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
             _ = stop.changed() => return,

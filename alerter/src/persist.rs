@@ -217,9 +217,9 @@ pub fn restore(shared: &Shared, path: &Path, now: i64) -> Result<usize, PersistE
     Ok(restored)
 }
 
-/// How long after a start every target has been scraped once: the longest
-/// scrape interval plus its timeout (first scrapes are spread over the
-/// interval), in ms.
+/// How long after a start every target has been scraped once, with a
+/// round to spare: the longest scrape interval plus its timeout, in ms
+/// (the first round starts at once).
 pub fn first_scrapes_ms(shared: &Shared) -> i64 {
     let engine = shared.engine();
     let targets = engine.targets.iter().map(|t| &t.target);
@@ -229,13 +229,12 @@ pub fn first_scrapes_ms(shared: &Shared) -> i64 {
         .unwrap_or(0)
 }
 
-/// Delays every group's first evaluation to `until` (ms). Series live in
-/// memory only, so an evaluation before the first scrapes would see no data
-/// and resolve every restored alert; waiting keeps them.
+/// Delays every group's first evaluation to `until` (ms) or the first slot
+/// of its schedule after it. Series live in memory only, so an evaluation
+/// before the first scrapes would see no data and resolve every restored
+/// alert; waiting keeps them.
 pub fn hold_first_evaluation(shared: &Shared, until: i64) {
-    for g in shared.engine().groups.iter_mut() {
-        g.next_eval = g.next_eval.max(until);
-    }
+    shared.engine().hold_evaluations_until(until);
 }
 
 /// Saves the state whenever it changed, checking every `period`, until the

@@ -121,19 +121,83 @@ fn ingests_with_target_labels_staleness_and_only_needed_metrics() {
     );
 }
 
+/// Three targets scraped every 15s, a group every 15s and one every 30s.
+fn scheduled_engine() -> (Engine, Loaded) {
+    let config = Config::parse(
+        "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:1', 'other-host:9100', 'z:3']\n",
+        "c.yml",
+    )
+    .unwrap();
+    let groups = parse_rule_text(
+        "groups:\n  - name: fast\n    rules:\n      - alert: Down\n        expr: up == 0\n  - name: slow\n    interval: 30s\n    rules:\n      - alert: Gone\n        expr: absent(up)\n",
+        "r.yml",
+        15_000,
+    )
+    .unwrap();
+    let targets = config.targets();
+    let loaded = Loaded {
+        config,
+        groups,
+        rule_files: Vec::new(),
+        targets,
+    };
+    let engine = Engine::new(
+        loaded.clone(),
+        EvalEnv::default(),
+        60_000,
+        Arc::new(LogSink),
+        0,
+    );
+    (engine, loaded)
+}
+
 #[test]
-fn spread_scrapes_start_within_one_interval_and_keep_their_phase() {
-    let mut e = engine();
-    e.spread_targets(1_000_000);
-    let first = e.targets[0].next_scrape;
-    let interval = e.targets[0].target.interval_ms;
-    assert!((1_000_000..1_000_000 + interval).contains(&first));
-    assert!(e.due_targets(first - 1).is_empty());
-    assert_eq!(e.due_targets(first).len(), 1);
-    assert_eq!(e.targets[0].next_scrape, first + interval);
-    // A late tick skips the missed slots but keeps the phase.
-    assert_eq!(e.due_targets(first + 10 * interval + 5).len(), 1);
-    assert_eq!(e.targets[0].next_scrape, first + 11 * interval);
+fn real_time_schedule_puts_every_evaluation_in_a_scrape_round() {
+    let (mut e, loaded) = scheduled_engine();
+    let anchor = 1_000_003;
+    e.align_schedule(anchor);
+    let mut now = anchor;
+    for round in 0..6 {
+        assert_eq!(e.next_due(), Some(now), "round {round}");
+        assert!(e.due_targets(now - 1).is_empty(), "round {round}");
+        assert_eq!(e.due_group_interval(now - 1), None, "round {round}");
+        // Every target is due together, and the groups with them: the fast
+        // group every round, the slow one every other round.
+        assert_eq!(e.due_targets(now).len(), 3, "round {round}");
+        let slow_due = round % 2 == 0;
+        assert_eq!(
+            e.due_group_interval(now),
+            Some(15_000),
+            "round {round}: the fast group is due with the scrapes"
+        );
+        e.evaluate_due(now + 2); // a late wake-up keeps the grid
+        assert_eq!(e.groups[0].next_eval, now + 15_000);
+        assert_eq!(
+            e.groups[1].next_eval,
+            if slow_due { now + 30_000 } else { now + 15_000 },
+            "round {round}"
+        );
+        now += 15_000;
+    }
+    // A reload between rounds keeps targets and groups on the same grid,
+    // and a group never runs twice in one slot.
+    let reload_at = now + 7_777;
+    e.apply(loaded, reload_at);
+    let next = now + 15_000;
+    assert!(e.targets.iter().all(|t| t.next_scrape == next));
+    assert_eq!(e.groups[0].next_eval, next);
+    assert_eq!(
+        e.groups[1].next_eval,
+        anchor + 120_000,
+        "the slow group's grid"
+    );
+    // Holding evaluations (after a restore) also lands on the grid.
+    e.hold_evaluations_until(next + 1);
+    assert_eq!(e.groups[0].next_eval, next + 15_000);
+    assert_eq!(e.groups[1].next_eval, anchor + 120_000);
+    e.hold_evaluations_until(anchor + 120_001);
+    assert_eq!(e.groups[0].next_eval, anchor + 135_000);
+    assert_eq!(e.groups[1].next_eval, anchor + 150_000);
 }
 
 #[test]

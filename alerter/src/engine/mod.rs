@@ -102,9 +102,12 @@ pub struct Engine {
     pub needed_names: Option<HashSet<String>>,
     /// Counters.
     pub stats: Stats,
-    /// Spread first scrapes over the interval by a hash of the URL (as
-    /// Prometheus does), instead of scraping every target at once.
-    pub spread_scrapes: bool,
+    /// Real-time schedule: when set, every target is scraped and every group
+    /// evaluated on the grid `anchor + k × interval` (ms), so a group's
+    /// evaluation falls in the same round as the scrapes that feed it
+    /// whenever its interval is a multiple of theirs. `None` (manual
+    /// clock): whatever is configured is due at once.
+    pub schedule_anchor: Option<i64>,
     /// The configuration in force (the notifier reads `route`, `receivers`
     /// and `inhibit_rules` from it after each reload).
     pub config: crate::config::Config,
@@ -141,7 +144,7 @@ impl Engine {
             retention: Retention::default(),
             needed_names: None,
             stats: Stats::default(),
-            spread_scrapes: false,
+            schedule_anchor: None,
             config: crate::config::Config::default(),
             last_truncate: now,
             sink,
@@ -174,8 +177,8 @@ impl Engine {
                     g.copy_state_from(&old);
                 }
                 ScheduledGroup {
+                    next_eval: self.first_slot(now, g.interval_ms, g.last_evaluation),
                     group: g,
-                    next_eval: now,
                 }
             })
             .collect();
@@ -187,12 +190,15 @@ impl Engine {
         for t in loaded.targets {
             let state = match old_targets.remove(&(t.job.clone(), t.url.clone())) {
                 Some(mut old) => {
+                    if self.schedule_anchor.is_some() {
+                        old.next_scrape = self.first_slot(now, t.interval_ms, old.last_scrape);
+                    }
                     old.target = t;
                     old.cache.clear();
                     old
                 }
                 None => TargetState {
-                    next_scrape: now + self.scrape_offset(&t),
+                    next_scrape: self.first_slot(now, t.interval_ms, None),
                     target: t,
                     health: Health::Unknown,
                     last_error: String::new(),
@@ -290,23 +296,61 @@ impl Engine {
         }
     }
 
-    fn scrape_offset(&self, t: &Target) -> i64 {
-        if !self.spread_scrapes {
-            return 0;
+    /// When something with `interval` configured at `now` first runs: on
+    /// the real-time grid, the first slot at or after `now` that is later
+    /// than `done` (its last run, so a reload never repeats a slot);
+    /// without a grid, `now`.
+    fn first_slot(&self, now: i64, interval: i64, done: Option<i64>) -> i64 {
+        let Some(anchor) = self.schedule_anchor else {
+            return now;
+        };
+        let interval = interval.max(1);
+        let from = match done {
+            Some(d) if d >= now => d + 1,
+            _ => now,
+        };
+        if from <= anchor {
+            return anchor;
         }
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        t.url.hash(&mut h);
-        (h.finish() % t.interval_ms.max(1) as u64) as i64
+        anchor + (from - anchor + interval - 1) / interval * interval
     }
 
-    /// Turns on spreading and reschedules every target's next scrape.
-    pub fn spread_targets(&mut self, now: i64) {
-        self.spread_scrapes = true;
-        for i in 0..self.targets.len() {
-            let offset = self.scrape_offset(&self.targets[i].target);
-            self.targets[i].next_scrape = now + offset;
+    /// Puts every target and group on the real-time grid anchored at
+    /// `anchor` (ms): all of them are due at `anchor`, then every interval.
+    ///
+    /// Targets are not spread over the interval (Prometheus hashes each
+    /// target to its own offset, and each group to another): a scrape
+    /// round takes every target of an interval at once, and a group due in
+    /// the same round is evaluated after those scrapes, so a change is
+    /// seen within one scrape interval instead of up to a scrape plus an
+    /// evaluation interval.
+    pub fn align_schedule(&mut self, anchor: i64) {
+        self.schedule_anchor = Some(anchor);
+        for t in self.targets.iter_mut() {
+            t.next_scrape = anchor;
         }
+        for g in self.groups.iter_mut() {
+            g.next_eval = anchor;
+        }
+    }
+
+    /// Delays every group's next evaluation to `until` (ms) or later,
+    /// keeping it on the grid.
+    pub fn hold_evaluations_until(&mut self, until: i64) {
+        for i in 0..self.groups.len() {
+            let slot = self.first_slot(until, self.groups[i].group.interval_ms, None);
+            self.groups[i].next_eval = self.groups[i].next_eval.max(slot);
+        }
+    }
+
+    /// The shortest interval of the groups due at `now` (`None`: no group
+    /// is due).
+    pub fn due_group_interval(&self, now: i64) -> Option<i64> {
+        self.groups
+            .iter()
+            .filter(|g| g.next_eval <= now)
+            .map(|g| g.group.interval_ms)
+            .min()
     }
 
     /// Replaces the alert sink.
