@@ -7,22 +7,25 @@
 //! interval) and measures, for each system, the time until the local fake
 //! Slack webhook receives the firing `InstanceDown` message for that
 //! instance. Each target is its own group (`group_by: [alertname,
-//! instance]`), so repetitions do not interfere. Prints median / p90 / max
-//! per system, the ratio, and resident memory (alerter vs prometheus +
-//! alertmanager).
+//! instance]`), so repetitions do not interfere. Each latency is split at
+//! the alert's `activeAt` (the timestamp of the evaluation that fired it,
+//! from each system's `/api/v1/alerts`): kill → evaluation, and evaluation
+//! → Slack. Prints median / p90 / max per system, the ratios, resident
+//! memory (alerter vs prometheus + alertmanager) and the load average.
 //!
-//! Run: `cargo bench -p alerter --bench slack_latency`. Loopback only; every
-//! process is started here and killed by pid; bounded in time.
+//! Run: `cargo bench -p alerter --bench slack_latency` (repetitions:
+//! `ALERTER_BENCH_REPS`, default 20). Loopback only; every process is
+//! started here and killed by pid; bounded in time.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use testkit::{free_port, wait_for_port, ChildGuard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const REPS: usize = 5;
+const DEFAULT_REPS: usize = 20;
 const SCRAPE: &str = "1s";
 const EVAL: &str = "1s";
 const FOR: &str = "0s";
@@ -31,7 +34,7 @@ const PROMETHEUS: &str = "/usr/bin/prometheus";
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 
 /// Firing messages received: (hook, raw body, when).
-type Inbox = Arc<Mutex<Vec<(String, String, Instant)>>>;
+type Inbox = Arc<Mutex<Vec<(String, String, SystemTime)>>>;
 
 /// A fake Slack incoming-webhook server: `POST /hooks/<name>` answers `ok`.
 async fn fake_slack(inbox: Inbox) -> u16 {
@@ -41,7 +44,7 @@ async fn fake_slack(inbox: Inbox) -> u16 {
         "/hooks/{name}",
         axum::routing::post(
             |axum::extract::Path(name): axum::extract::Path<String>, body: String| async move {
-                inbox.lock().unwrap().push((name, body, Instant::now()));
+                inbox.lock().unwrap().push((name, body, SystemTime::now()));
                 "ok"
             },
         ),
@@ -207,10 +210,47 @@ async fn wait_ready(alerter_port: Option<u16>, prom_port: Option<u16>, deadline:
     panic!("systems not ready in time");
 }
 
-fn stats(v: &mut [f64]) -> (f64, f64, f64) {
+fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let mut v = v.to_vec();
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let q = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     (q(0.5), q(0.9), v[v.len() - 1])
+}
+
+/// One system's measurements, in seconds: kill → Slack, kill → the
+/// evaluation that fired (its `activeAt`), evaluation → Slack.
+#[derive(Default)]
+struct Latencies {
+    total: Vec<f64>,
+    detect: Vec<f64>,
+    deliver: Vec<f64>,
+}
+
+fn secs_between(from: SystemTime, to: SystemTime) -> f64 {
+    match to.duration_since(from) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// The `activeAt` of the `InstanceDown` alert for `instance` in a
+/// Prometheus-style `/api/v1/alerts` answer.
+async fn active_at(client: &reqwest::Client, port: u16, instance: &str) -> Option<SystemTime> {
+    let url = format!("http://127.0.0.1:{port}/api/v1/alerts");
+    let text = client.get(url).send().await.ok()?.text().await.ok()?;
+    let body: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let alert = body["data"]["alerts"].as_array()?.iter().find(|a| {
+        a["labels"]["alertname"] == "InstanceDown" && a["labels"]["instance"] == instance
+    })?;
+    let at = chrono::DateTime::parse_from_rfc3339(alert["activeAt"].as_str()?).ok()?;
+    let nanos = at.timestamp_nanos_opt()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos as u64))
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -221,11 +261,20 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run())
 }
 
+fn reps() -> usize {
+    std::env::var("ALERTER_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_REPS)
+}
+
 async fn run() -> anyhow::Result<()> {
+    let reps = reps();
     let dir = tempfile::tempdir()?;
     let inbox: Inbox = Arc::default();
     let slack = fake_slack(inbox.clone()).await;
-    let ports: Vec<u16> = (0..REPS).map(|_| free_port()).collect();
+    let ports: Vec<u16> = (0..reps).map(|_| free_port()).collect();
     let mut tasks = Vec::new();
     for p in &ports {
         tasks.push(Some(target(*p).await));
@@ -242,20 +291,26 @@ async fn run() -> anyhow::Result<()> {
             None
         },
     };
+    let ports_of = (systems.alerter.1, systems.pair.as_ref().map(|p| p.2));
     wait_ready(
-        Some(systems.alerter.1),
-        systems.pair.as_ref().map(|p| p.2),
+        Some(ports_of.0),
+        ports_of.1,
         Instant::now() + Duration::from_secs(60),
     )
     .await;
     // Let both settle (first scrapes, first evaluations) before measuring.
     tokio::time::sleep(Duration::from_secs(3)).await;
     println!(
-        "slack_latency: scrape_interval {SCRAPE}, evaluation_interval {EVAL}, for {FOR}, group_wait {GROUP_WAIT}, {REPS} repetitions"
+        "slack_latency: scrape_interval {SCRAPE}, evaluation_interval {EVAL}, for {FOR}, group_wait {GROUP_WAIT}, {reps} repetitions; load average {}",
+        load_average()
     );
-    let mut lat_alerter = Vec::new();
-    let mut lat_pair = Vec::new();
-    let mut seed = Instant::now().elapsed().as_nanos() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+    let client = reqwest::Client::new();
+    let mut alerter = Latencies::default();
+    let mut pair = Latencies::default();
+    let mut seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)?
+        .as_nanos() as u64
+        ^ 0x9e37_79b9_7f4a_7c15;
     for (i, port) in ports.iter().enumerate() {
         seed = seed
             .wrapping_mul(6364136223846793005)
@@ -266,63 +321,102 @@ async fn run() -> anyhow::Result<()> {
             t.abort();
             let _ = t.await;
         }
-        let killed = Instant::now();
-        let deadline = killed + Duration::from_secs(30);
-        let mut got_a = None;
-        let mut got_p = None;
-        while Instant::now() < deadline && (got_a.is_none() || (have_pair && got_p.is_none())) {
-            for (hook, body, at) in inbox.lock().unwrap().iter() {
-                if !body.contains("FIRING") || !body.contains(&instance) {
-                    continue;
-                }
-                let secs = at.duration_since(killed).as_secs_f64();
-                match hook.as_str() {
-                    "alerter" if got_a.is_none() => got_a = Some(secs),
-                    "alertmanager" if got_p.is_none() => got_p = Some(secs),
-                    _ => {}
-                }
+        let killed = SystemTime::now();
+        let (got_a, got_p) = wait_firing(&inbox, &instance, killed, have_pair).await;
+        let mut line = format!("  rep {:>2}:", i + 1);
+        for (name, got, port, into) in [
+            ("alerter", got_a, Some(ports_of.0), &mut alerter),
+            ("prometheus+alertmanager", got_p, ports_of.1, &mut pair),
+        ] {
+            let Some(port) = port else { continue };
+            let Some(received) = got else {
+                line.push_str(&format!(" {name} timeout;"));
+                continue;
+            };
+            let total = secs_between(killed, received);
+            into.total.push(total);
+            line.push_str(&format!(" {name} {total:.3} s"));
+            if let Some(at) = active_at(&client, port, &instance).await {
+                let (detect, deliver) = (secs_between(killed, at), secs_between(at, received));
+                into.detect.push(detect);
+                into.deliver.push(deliver);
+                line.push_str(&format!(
+                    " (evaluation +{detect:.3}, to Slack +{deliver:.3})"
+                ));
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            line.push(';');
         }
-        let show = |v: Option<f64>| v.map_or("timeout".to_string(), |s| format!("{s:.3} s"));
-        println!(
-            "  rep {}: alerter {}, prometheus+alertmanager {}",
-            i + 1,
-            show(got_a),
-            show(got_p)
-        );
-        lat_alerter.extend(got_a);
-        lat_pair.extend(got_p);
+        println!("{}", line.trim_end_matches(';'));
     }
-    report(&systems, &mut lat_alerter, &mut lat_pair);
+    report(&systems, &alerter, &pair);
+    println!("load average at the end {}", load_average());
     drop(systems);
     Ok(())
 }
 
-fn report(systems: &Systems, lat_alerter: &mut [f64], lat_pair: &mut [f64]) {
-    let rss_a = rss_kib(systems.alerter.0.pid());
-    if lat_alerter.is_empty() {
-        println!("alerter: no firing message received");
-        return;
+/// Polls the inbox until both systems' firing messages for `instance`
+/// arrived (30 s at most); returns when each arrived.
+async fn wait_firing(
+    inbox: &Inbox,
+    instance: &str,
+    killed: SystemTime,
+    have_pair: bool,
+) -> (Option<SystemTime>, Option<SystemTime>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut got_a = None;
+    let mut got_p = None;
+    while Instant::now() < deadline && (got_a.is_none() || (have_pair && got_p.is_none())) {
+        for (hook, body, at) in inbox.lock().unwrap().iter() {
+            if !body.contains("FIRING") || !body.contains(instance) || *at < killed {
+                continue;
+            }
+            match hook.as_str() {
+                "alerter" if got_a.is_none() => got_a = Some(*at),
+                "alertmanager" if got_p.is_none() => got_p = Some(*at),
+                _ => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (a50, a90, amax) = stats(lat_alerter);
-    println!(
-        "alerter                   latency median {a50:.3} s, p90 {a90:.3} s, max {amax:.3} s ({} runs); RSS {:.1} MiB",
-        lat_alerter.len(),
-        rss_a as f64 / 1024.0
+    (got_a, got_p)
+}
+
+fn summary(name: &str, l: &Latencies) -> Option<(f64, f64, f64)> {
+    if l.total.is_empty() {
+        println!("{name}: no firing message received");
+        return None;
+    }
+    let (t50, t90, tmax) = stats(&l.total);
+    print!(
+        "{name:<25} latency median {t50:.3} s, p90 {t90:.3} s, max {tmax:.3} s ({} runs)",
+        l.total.len()
     );
+    if !l.detect.is_empty() {
+        let (d50, _, dmax) = stats(&l.detect);
+        let (s50, _, smax) = stats(&l.deliver);
+        print!(
+            "; kill → evaluation median {d50:.3} s, max {dmax:.3} s; evaluation → Slack median {s50:.3} s, max {smax:.3} s"
+        );
+    }
+    println!();
+    Some((t50, t90, tmax))
+}
+
+fn report(systems: &Systems, alerter: &Latencies, pair: &Latencies) {
+    let rss_a = rss_kib(systems.alerter.0.pid());
+    let Some((a50, a90, amax)) = summary("alerter", alerter) else {
+        return;
+    };
+    println!("alerter RSS {:.1} MiB", rss_a as f64 / 1024.0);
     let Some((prom, am, _)) = &systems.pair else {
         return;
     };
     let (rss_p, rss_m) = (rss_kib(prom.pid()), rss_kib(am.pid()));
-    if lat_pair.is_empty() {
-        println!("prometheus+alertmanager: no firing message received");
+    let Some((p50, p90, pmax)) = summary("prometheus+alertmanager", pair) else {
         return;
-    }
-    let (p50, p90, pmax) = stats(lat_pair);
+    };
     println!(
-        "prometheus+alertmanager   latency median {p50:.3} s, p90 {p90:.3} s, max {pmax:.3} s ({} runs); RSS {:.1} + {:.1} = {:.1} MiB",
-        lat_pair.len(),
+        "prometheus+alertmanager RSS {:.1} + {:.1} = {:.1} MiB",
         rss_p as f64 / 1024.0,
         rss_m as f64 / 1024.0,
         (rss_p + rss_m) as f64 / 1024.0
