@@ -221,6 +221,8 @@ fn main() {
     cmd.args(["run", "--config"])
         .arg(a_dir.path().join("config.yml"))
         .args(["--web.listen-address", &format!("127.0.0.1:{a_port}")])
+        .arg("--storage.path")
+        .arg(a_dir.path().join("data"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     let alerter = ChildGuard::spawn("alerter", &mut cmd).unwrap();
