@@ -9,19 +9,6 @@ use crate::scrape::ScrapeOutcome;
 use crate::storage::{Labels, SeriesId, METRIC_NAME};
 
 impl Engine {
-    /// Targets due for a scrape at `now`; their next scrape is scheduled.
-    pub fn due_targets(&mut self, now: i64) -> Vec<Target> {
-        let mut due = Vec::new();
-        for t in self.targets.iter_mut() {
-            if t.next_scrape <= now {
-                let interval = t.target.interval_ms.max(1);
-                t.next_scrape = super::next_slot(t.next_scrape, now, interval);
-                due.push(t.target.clone());
-            }
-        }
-        due
-    }
-
     /// Records one scrape of `target` taken at `ts` (ms).
     pub fn ingest(&mut self, target: &Target, ts: i64, outcome: ScrapeOutcome) {
         let Some(idx) = self
