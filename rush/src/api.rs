@@ -1,5 +1,6 @@
-//! The enroll-server HTTP API as the tool uses it: admin set-up, login,
-//! enroll, ticket polls and `/metrics`.
+//! The enroll-server HTTP API as the tool uses it: admin set-up, login and
+//! `/metrics` (through reqwest; not measured), and the parsing of the
+//! measured answers (enroll, ticket polls), which [`crate::conn`] sends.
 
 use anyhow::{bail, Context, Result};
 use reqwest::{Client, StatusCode};
@@ -34,6 +35,44 @@ pub struct TicketView {
     pub status: String,
     pub reason: Option<String>,
     pub eta_ms: Option<u64>,
+}
+
+/// Reads an answer to `POST /api/v1/enrollments` from its status and body.
+pub fn enroll_reply(status: u16, body: &[u8]) -> Result<EnrollReply> {
+    #[derive(Deserialize)]
+    struct Ack {
+        ticket: String,
+        eta_ms: Option<u64>,
+    }
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: ErrorCode,
+    }
+    #[derive(Deserialize)]
+    struct ErrorCode {
+        code: String,
+    }
+    if status == StatusCode::ACCEPTED.as_u16() {
+        let ack: Ack = serde_json::from_slice(body).context("202 without ticket")?;
+        return Ok(EnrollReply::Ticket {
+            ticket: ack.ticket,
+            eta_ms: ack.eta_ms.unwrap_or(0),
+        });
+    }
+    let code = serde_json::from_slice::<ErrorBody>(body)
+        .map_or_else(|_| "unknown".to_string(), |e| e.error.code);
+    Ok(EnrollReply::Refused { status, code })
+}
+
+/// Reads an answer to `GET /api/v1/enrollments/tickets/{ticket}`.
+pub fn ticket_view(status: u16, body: &[u8]) -> Result<TicketView> {
+    if status != StatusCode::OK.as_u16() {
+        bail!(
+            "ticket answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        );
+    }
+    serde_json::from_slice(body).context("unreadable ticket answer")
 }
 
 impl Api {
@@ -161,49 +200,6 @@ impl Api {
         Ok(cookie.split(';').next().unwrap_or_default().to_string())
     }
 
-    /// Asks for a seat.
-    pub async fn enroll(&self, cookie: &str, course_id: i64) -> Result<EnrollReply> {
-        let res = self
-            .client
-            .post(format!("{}/api/v1/enrollments", self.base))
-            .header(reqwest::header::COOKIE, cookie)
-            .json(&json!({"course_id": course_id}))
-            .send()
-            .await?;
-        let status = res.status();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        if status == StatusCode::ACCEPTED {
-            return Ok(EnrollReply::Ticket {
-                ticket: body["ticket"]
-                    .as_str()
-                    .context("202 without ticket")?
-                    .to_string(),
-                eta_ms: body["eta_ms"].as_u64().unwrap_or(0),
-            });
-        }
-        Ok(EnrollReply::Refused {
-            status: status.as_u16(),
-            code: body["error"]["code"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_string(),
-        })
-    }
-
-    /// Reads a ticket.
-    pub async fn ticket(&self, cookie: &str, ticket: &str) -> Result<TicketView> {
-        let res = self
-            .client
-            .get(format!("{}/api/v1/enrollments/tickets/{ticket}", self.base))
-            .header(reqwest::header::COOKIE, cookie)
-            .send()
-            .await?;
-        if res.status() != StatusCode::OK {
-            bail!("ticket {ticket} answered {}", res.status());
-        }
-        Ok(res.json().await?)
-    }
-
     /// `(queue length summed over courses, admission decisions summed)` from `/metrics`.
     pub async fn queue_and_decisions(&self) -> Result<(f64, f64)> {
         Ok(sum_metrics(&self.metrics_text().await?))
@@ -267,6 +263,51 @@ mod tests {
                     enroll_admission_decisions_total{outcome=\"enrolled\",reason=\"\"} 40\n\
                     enroll_admission_decisions_total{outcome=\"rejected\",reason=\"course_full\"} 2\n";
         assert_eq!(sum_metrics(text), (12.0, 42.0));
+    }
+
+    #[test]
+    fn reads_enroll_answers() {
+        let ack = br#"{"ticket":"7-12","status":"queued","position":3,"eta_ms":40}"#;
+        match enroll_reply(202, ack).unwrap() {
+            EnrollReply::Ticket { ticket, eta_ms } => {
+                assert_eq!((ticket.as_str(), eta_ms), ("7-12", 40))
+            }
+            other => panic!("{other:?}"),
+        }
+        let full = br#"{"error":{"code":"course_full","message":"no seats"}}"#;
+        match enroll_reply(409, full).unwrap() {
+            EnrollReply::Refused { status, code } => {
+                assert_eq!((status, code.as_str()), (409, "course_full"))
+            }
+            other => panic!("{other:?}"),
+        }
+        match enroll_reply(502, b"<html>bad gateway</html>").unwrap() {
+            EnrollReply::Refused { status, code } => {
+                assert_eq!((status, code.as_str()), (502, "unknown"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            enroll_reply(202, b"{}").is_err(),
+            "a 202 must carry a ticket"
+        );
+    }
+
+    #[test]
+    fn reads_ticket_answers() {
+        let v = ticket_view(
+            200,
+            br#"{"ticket":"7-12","status":"rejected","reason":"course_full"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (v.status.as_str(), v.reason.as_deref(), v.eta_ms),
+            ("rejected", Some("course_full"), None)
+        );
+        let v = ticket_view(200, br#"{"status":"queued","position":9,"eta_ms":120}"#).unwrap();
+        assert_eq!((v.status.as_str(), v.eta_ms), ("queued", Some(120)));
+        let err = ticket_view(404, br#"{"error":{"code":"unknown_ticket"}}"#).unwrap_err();
+        assert!(err.to_string().contains("404"), "{err}");
     }
 
     #[test]

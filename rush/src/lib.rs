@@ -6,23 +6,30 @@
 //!   the pre-rush groups whose eligibility is fixed, the request order.
 //! - [`stack`]: an own stack (testkit PostgreSQL + replica, redis-server,
 //!   the enroll-server binary) or an already running one; CPU accounting.
-//! - [`api`]: the enroll-server HTTP API as the tool uses it.
+//! - [`api`]: the enroll-server HTTP API as the tool uses it (reqwest for
+//!   set-up, logins and `/metrics`; parsing of the measured answers).
+//! - [`conn`]: the measured requests' client — persistent HTTP/1.1
+//!   connections on hyper's low-level API.
 //! - [`wave`]: fire requests with bounded concurrency, poll tickets to their
 //!   decision, sample `/metrics`.
 //! - [`check`]: invariants 1-4 as pure functions over database rows and
 //!   issued tickets; [`verify`] reads those rows and tickets.
 //! - [`pgbench`]: the single-statement baseline on the same database.
+//! - [`series`]: rates from the server's sampled decision counter (whole
+//!   run, and the admission drain after firing).
 //! - [`report`], [`plot`]: the figures, as a table, JSON and SVG.
 //! - [`run`]: one whole run, in order.
 
 pub mod api;
 pub mod check;
 pub mod cli;
+pub mod conn;
 pub mod mix;
 pub mod pgbench;
 pub mod plot;
 pub mod report;
 pub mod run;
+pub mod series;
 pub mod stack;
 pub mod verify;
 pub mod wave;

@@ -1,6 +1,6 @@
 use clap::Parser;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = rush::Cli::parse();
     let summary = rush::run(&cli).await?;

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::pgbench::PgbenchResult;
+use crate::series::{drain_rate, server_rate, Drain};
 use crate::wave::{Sample, WaveOutcome};
 
 /// p50 / p99 / max of a latency, in milliseconds.
@@ -88,6 +89,9 @@ pub struct Summary {
     pub decide_seconds: f64,
     pub decisions_per_sec: f64,
     pub server_decisions_per_sec: Option<f64>,
+    /// The server's decisions from the end of firing to the last decision
+    /// (see [`crate::series::drain_rate`]).
+    pub admission_drain: Option<Drain>,
     pub outcomes: BTreeMap<String, usize>,
     pub ack_latency: Latency,
     pub time_to_decision: Latency,
@@ -97,6 +101,8 @@ pub struct Summary {
     pub violation_examples: Vec<String>,
     pub pgbench: Option<PgbenchResult>,
     pub decisions_to_pgbench_ratio: Option<f64>,
+    /// Admission drain rate ÷ pgbench tps (when both were measured).
+    pub admission_drain_to_pgbench_ratio: Option<f64>,
     pub cpu: Option<CpuUse>,
     /// Admission transactions during the rush, from the server's histograms.
     pub admission: Option<AdmissionUse>,
@@ -112,6 +118,7 @@ pub struct WaveFigures {
     pub decide_seconds: f64,
     pub decisions_per_sec: f64,
     pub server_decisions_per_sec: Option<f64>,
+    pub admission_drain: Option<Drain>,
     pub outcomes: BTreeMap<String, usize>,
     pub ack_latency: Latency,
     pub time_to_decision: Latency,
@@ -143,26 +150,12 @@ impl WaveFigures {
             decide_seconds,
             decisions_per_sec: decided.len() as f64 / decide_seconds.max(1e-9),
             server_decisions_per_sec: server_rate(&w.samples),
+            admission_drain: drain_rate(&w.samples, fire_seconds * 1e3),
             outcomes,
             ack_latency: Latency::of(w.tickets.iter().map(|t| t.acked - t.sent).collect()),
             time_to_decision: Latency::of(decided.iter().map(|(t, d)| d.at - t.sent).collect()),
         }
     }
-}
-
-/// Decisions per second by the server's counter: from the first sample to
-/// the first sample showing the final count.
-fn server_rate(samples: &[Sample]) -> Option<f64> {
-    let ok: Vec<&Sample> = samples
-        .iter()
-        .filter(|s| s.decisions_total.is_finite())
-        .collect();
-    let (first, last) = (ok.first()?, ok.last()?);
-    let done = ok
-        .iter()
-        .find(|s| s.decisions_total >= last.decisions_total)?;
-    let secs = (done.t_ms - first.t_ms) / 1e3;
-    (secs > 0.0).then(|| (last.decisions_total - first.decisions_total) / secs)
 }
 
 impl Summary {
@@ -201,6 +194,9 @@ impl Summary {
         if let Some(r) = self.server_decisions_per_sec {
             rows.push(("decisions/s (server counter)".into(), format!("{r:.0}")));
         }
+        if let Some(d) = &self.admission_drain {
+            rows.push(("admission drain rate (after firing)".into(), drain_text(d)));
+        }
         let lat = |l: &Latency| {
             format!(
                 "p50 {:.1} ms · p99 {:.1} ms · max {:.1} ms",
@@ -230,6 +226,15 @@ impl Summary {
                     "decisions/s ÷ pgbench tps".into(),
                     format!("{:.2}", self.decisions_to_pgbench_ratio.unwrap_or(0.0)),
                 ));
+                if let Some(d) = &self.admission_drain {
+                    rows.push((
+                        "admission drain rate ÷ pgbench tps".into(),
+                        match self.admission_drain_to_pgbench_ratio {
+                            Some(r) => format!("{r:.2}"),
+                            None => drain_text(d),
+                        },
+                    ));
+                }
             }
             None => rows.push(("pgbench".into(), "skipped".into())),
         }
@@ -266,6 +271,20 @@ impl Summary {
     }
 }
 
+/// The drain row: the rate and what it was measured over, or why not.
+fn drain_text(d: &Drain) -> String {
+    match d.per_sec {
+        Some(r) => format!(
+            "{r:.0}  ({:.0} decisions in {:.2} s from the end of firing to the last decision; server counter)",
+            d.decisions, d.seconds
+        ),
+        None => format!(
+            "n/a (backlog too small to measure: {:.0} decisions in {:.2} s)",
+            d.decisions, d.seconds
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,23 +295,5 @@ mod tests {
         let l = Latency::of(v);
         assert_eq!((l.p50_ms, l.p99_ms, l.max_ms), (50.0, 99.0, 100.0));
         assert_eq!(Latency::of(vec![]).p99_ms, 0.0);
-    }
-
-    #[test]
-    fn server_rate_stops_at_the_final_count() {
-        let s = |t_ms, d| Sample {
-            t_ms,
-            queue_length: 0.0,
-            decisions_total: d,
-            acked: 0,
-            decided: 0,
-        };
-        let samples = [
-            s(0.0, 10.0),
-            s(500.0, 510.0),
-            s(1000.0, 1010.0),
-            s(1500.0, 1010.0),
-        ];
-        assert_eq!(server_rate(&samples), Some(1000.0));
     }
 }

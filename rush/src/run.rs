@@ -56,7 +56,7 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
     let opts = wave_options(cli);
     let pre = pre_enroll(&api, &mix, &course_ids, cookies.clone(), &opts).await?;
     let requests: Vec<(usize, i64)> = mix.rush.iter().map(|&(s, c)| (s, course_ids[c])).collect();
-    let (wave, admission, cpu) = rush(&api, own.as_ref(), cookies, &requests, &opts).await;
+    let (wave, admission, cpu) = rush(&api, own.as_ref(), cookies, &requests, &opts).await?;
 
     let pool = PgPoolOptions::new()
         .max_connections(2)
@@ -101,11 +101,11 @@ async fn rush(
     cookies: Arc<Vec<String>>,
     requests: &[(usize, i64)],
     opts: &WaveOptions,
-) -> (WaveOutcome, Option<AdmissionUse>, Option<CpuUse>) {
+) -> Result<(WaveOutcome, Option<AdmissionUse>, Option<CpuUse>)> {
     let bar = bar(requests.len(), "rush");
     let cpu_before = own.map(cpu_snapshot);
     let admission_before = admission_totals(api).await;
-    let wave = run_wave(api, cookies, requests, opts, &bar).await;
+    let wave = run_wave(api, cookies, requests, opts, &bar).await?;
     let admission = admission_before
         .zip(admission_totals(api).await)
         .map(|(b, a)| AdmissionUse::between(b, a));
@@ -113,7 +113,7 @@ async fn rush(
         .zip(cpu_before)
         .map(|(s, before)| cpu_use(&before, &cpu_snapshot(s)));
     bar.finish();
-    (wave, admission, cpu)
+    Ok((wave, admission, cpu))
 }
 
 /// pgbench on the same database, unless skipped.
@@ -262,7 +262,7 @@ async fn pre_enroll(
 ) -> Result<WaveOutcome> {
     let requests: Vec<(usize, i64)> = mix.pre.iter().map(|&(s, c)| (s, course_ids[c])).collect();
     let bar = bar(requests.len(), "pre-rush");
-    let wave = run_wave(api, cookies, &requests, opts, &bar).await;
+    let wave = run_wave(api, cookies, &requests, opts, &bar).await?;
     bar.finish();
     let enrolled = wave
         .tickets
@@ -358,6 +358,13 @@ fn summarize(
         decide_seconds: f.decide_seconds,
         decisions_per_sec: f.decisions_per_sec,
         server_decisions_per_sec: f.server_decisions_per_sec,
+        admission_drain_to_pgbench_ratio: f
+            .admission_drain
+            .as_ref()
+            .and_then(|d| d.per_sec)
+            .zip(pgbench.as_ref())
+            .map(|(r, p)| r / p.tps),
+        admission_drain: f.admission_drain,
         outcomes: f.outcomes,
         ack_latency: f.ack_latency,
         time_to_decision: f.time_to_decision,

@@ -2,6 +2,11 @@
 //! poll every acknowledged ticket until it is decided, and sample the
 //! server's `/metrics` meanwhile.
 //!
+//! Enrolls and polls are sent by one worker task per persistent HTTP/1.1
+//! connection ([`crate::conn`]), which takes the next job from a shared
+//! queue, so the load generator spends little CPU per request (it shares
+//! the machine with the system under test).
+//!
 //! Polling is guided by the server's own ETA: a ticket is next looked at
 //! after half its `eta_ms`, clamped to `[poll_min, poll_max]`, so a ticket
 //! deep in a long queue is not polled over and over while one near the head
@@ -10,16 +15,20 @@
 //! upper bound, off by at most one poll interval.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use hyper::Uri;
 use indicatif::ProgressBar;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Barrier, OwnedSemaphorePermit, Semaphore};
 
-use crate::api::{Api, EnrollReply};
+use crate::api::{enroll_reply, ticket_view, Api, EnrollReply};
+use crate::conn::{Client, Endpoint, Req};
 
 /// How a wave is run.
 #[derive(Debug, Clone)]
@@ -85,9 +94,70 @@ pub struct WaveOutcome {
     pub samples: Vec<Sample>,
 }
 
+/// What a connection worker does next.
+enum Job {
+    Enroll {
+        request: usize,
+        student: usize,
+        course: i64,
+    },
+    Poll {
+        idx: usize,
+    },
+}
+
+/// A job with the permit that bounds its kind's requests in flight; the
+/// permit is given back once the answer is recorded.
+struct Work {
+    job: Job,
+    permit: OwnedSemaphorePermit,
+}
+
+/// The measured requests, pre-built where they repeat.
+struct Requests {
+    endpoint: Endpoint,
+    /// `Cookie` header per student.
+    cookies: Vec<HeaderValue>,
+    enroll_uri: Uri,
+    /// `{"course_id":N}` per course.
+    bodies: HashMap<i64, Bytes>,
+}
+
+impl Requests {
+    fn new(endpoint: Endpoint, cookies: &[String], requests: &[(usize, i64)]) -> Result<Self> {
+        let cookies = cookies
+            .iter()
+            .map(|c| HeaderValue::from_str(c).context("session cookie unfit for a header"))
+            .collect::<Result<_>>()?;
+        let bodies = requests
+            .iter()
+            .map(|&(_, c)| (c, Bytes::from(format!("{{\"course_id\":{c}}}"))))
+            .collect();
+        Ok(Self {
+            enroll_uri: endpoint.uri("/api/v1/enrollments")?,
+            endpoint,
+            cookies,
+            bodies,
+        })
+    }
+
+    fn enroll(&self, student: usize, course: i64) -> Req {
+        let body = self.bodies.get(&course).cloned().unwrap_or_default();
+        self.endpoint
+            .post_json(self.enroll_uri.clone(), &self.cookies[student], body)
+    }
+
+    fn ticket(&self, student: usize, ticket: &str) -> Result<Req> {
+        let uri = self
+            .endpoint
+            .uri(&format!("/api/v1/enrollments/tickets/{ticket}"))?;
+        Ok(self.endpoint.get(uri, &self.cookies[student]))
+    }
+}
+
 struct Shared {
     api: Api,
-    cookies: Arc<Vec<String>>,
+    requests: Requests,
     opts: WaveOptions,
     tickets: Mutex<Vec<TicketRecord>>,
     due: Mutex<BinaryHeap<Reverse<(Instant, usize)>>>,
@@ -121,16 +191,23 @@ impl Shared {
 
 /// Fires `requests` (`(student index, course id)`) with the students'
 /// session `cookies` and follows every ticket to its decision.
+///
+/// The enroll requests and ticket polls go over a fixed set of
+/// `concurrency + poll_concurrency` keep-alive connections ([`crate::conn`]),
+/// all opened before the clock starts, one worker task each, taking the
+/// next job from one queue; at most `concurrency` enrolls and
+/// `poll_concurrency` polls are in flight.
 pub async fn run_wave(
     api: &Api,
     cookies: Arc<Vec<String>>,
     requests: &[(usize, i64)],
     opts: &WaveOptions,
     bar: &ProgressBar,
-) -> WaveOutcome {
+) -> Result<WaveOutcome> {
+    let endpoint = Endpoint::new(api.base()).await?;
     let shared = Arc::new(Shared {
         api: api.clone(),
-        cookies,
+        requests: Requests::new(endpoint, &cookies, requests)?,
         opts: opts.clone(),
         tickets: Mutex::new(Vec::with_capacity(requests.len())),
         due: Mutex::new(BinaryHeap::new()),
@@ -144,28 +221,38 @@ pub async fn run_wave(
         firing_done: AtomicBool::new(false),
         polling_done: AtomicBool::new(false),
     });
+    let (jobs, queue) = mpsc::unbounded_channel();
+    let queue = Arc::new(tokio::sync::Mutex::new(queue));
+    let connections = opts.concurrency + opts.poll_concurrency;
+    // Every connection is open before the clock starts, as with wrk: a burst
+    // of connects would measure the server's accept backlog instead.
+    let opened = Arc::new(Barrier::new(connections + 1));
+    let workers: Vec<_> = (0..connections)
+        .map(|_| tokio::spawn(work(shared.clone(), queue.clone(), opened.clone())))
+        .collect();
+    opened.wait().await;
     let started = Instant::now();
     let sampler = tokio::spawn(sample_metrics(shared.clone(), started, bar.clone()));
-    let poller = tokio::spawn(poll_until_decided(shared.clone(), started + opts.timeout));
-    let fire = futures::stream::iter(requests.iter().copied().enumerate()).for_each_concurrent(
-        opts.concurrency,
-        |(i, (student, course))| {
-            let shared = shared.clone();
-            async move { send_one(&shared, i, student, course).await }
-        },
-    );
-    fire.await;
+    let poller = tokio::spawn(poll_until_decided(
+        shared.clone(),
+        jobs.clone(),
+        started + opts.timeout,
+    ));
+    fire(requests, opts.concurrency, jobs).await;
     let fired = Instant::now();
     shared.firing_done.store(true, SeqCst);
     poller.await.expect("the poller does not panic");
     shared.polling_done.store(true, SeqCst);
+    // The queue is closed now (the poller held the last sender).
+    for w in workers {
+        w.await.expect("a connection worker does not panic");
+    }
     let samples = sampler.await.expect("the sampler does not panic");
     bar.set_position(shared.finished() as u64);
-    // A finished poll task may still hold its clone of `shared` for a moment.
     let tickets = std::mem::take(&mut *shared.tickets.lock().unwrap());
     let refused = std::mem::take(&mut *shared.refused.lock().unwrap());
     let error_example = shared.error_example.lock().unwrap().take();
-    WaveOutcome {
+    Ok(WaveOutcome {
         started,
         fired,
         tickets,
@@ -175,12 +262,69 @@ pub async fn run_wave(
         polls: shared.polls.load(SeqCst),
         poll_errors: shared.poll_errors.load(SeqCst),
         samples,
+    })
+}
+
+/// Queues every enroll request, at most `concurrency` in flight; returns
+/// once the last one is answered.
+async fn fire(requests: &[(usize, i64)], concurrency: usize, jobs: mpsc::UnboundedSender<Work>) {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    for (request, &(student, course)) in requests.iter().enumerate() {
+        let permit = permits.clone().acquire_owned().await.expect("never closed");
+        let job = Job::Enroll {
+            request,
+            student,
+            course,
+        };
+        // The workers outlive the senders, so the queue is open.
+        let _ = jobs.send(Work { job, permit });
+    }
+    let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    let _answered = permits.acquire_many(all).await.expect("never closed");
+}
+
+/// One connection's worker: takes jobs until the queue closes.
+async fn work(
+    shared: Arc<Shared>,
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>,
+    opened: Arc<Barrier>,
+) {
+    let mut client = Client::new(shared.requests.endpoint.clone());
+    client.open().await;
+    opened.wait().await;
+    loop {
+        let next = queue.lock().await.recv().await;
+        let Some(Work { job, permit }) = next else {
+            return;
+        };
+        match job {
+            Job::Enroll {
+                request,
+                student,
+                course,
+            } => send_one(&shared, &mut client, request, student, course).await,
+            Job::Poll { idx } => poll_one(&shared, &mut client, idx).await,
+        }
+        // Given back only after the answer is recorded (and, for a poll,
+        // its ticket re-scheduled): the poller's end test relies on it.
+        drop(permit);
     }
 }
 
-async fn send_one(shared: &Shared, request: usize, student: usize, course: i64) {
+async fn send_one(
+    shared: &Shared,
+    client: &mut Client,
+    request: usize,
+    student: usize,
+    course: i64,
+) {
     let sent = Instant::now();
-    match shared.api.enroll(&shared.cookies[student], course).await {
+    let req = shared.requests.enroll(student, course);
+    let reply = match client.send(req).await {
+        Ok((status, body)) => enroll_reply(status.as_u16(), &body),
+        Err(e) => Err(e),
+    };
+    match reply {
         Ok(EnrollReply::Ticket { ticket, eta_ms }) => {
             let acked = Instant::now();
             let idx = {
@@ -219,7 +363,11 @@ async fn send_one(shared: &Shared, request: usize, student: usize, course: i64) 
 
 /// Polls due tickets until firing is over and every ticket is decided (or
 /// the deadline passes).
-async fn poll_until_decided(shared: Arc<Shared>, deadline: Instant) {
+async fn poll_until_decided(
+    shared: Arc<Shared>,
+    jobs: mpsc::UnboundedSender<Work>,
+    deadline: Instant,
+) {
     let limit = shared.opts.poll_concurrency;
     let permits = Arc::new(Semaphore::new(limit));
     loop {
@@ -250,22 +398,28 @@ async fn poll_until_decided(shared: Arc<Shared>, deadline: Instant) {
         }
         for idx in due {
             let permit = permits.clone().acquire_owned().await.expect("never closed");
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                poll_one(&shared, idx).await;
-                drop(permit);
+            let _ = jobs.send(Work {
+                job: Job::Poll { idx },
+                permit,
             });
         }
     }
 }
 
-async fn poll_one(shared: &Shared, idx: usize) {
-    let (ticket, student) = {
+async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
+    let req = {
         let t = &shared.tickets.lock().unwrap()[idx];
-        (t.ticket.clone(), t.student)
+        shared.requests.ticket(t.student, &t.ticket)
     };
     shared.polls.fetch_add(1, SeqCst);
-    match shared.api.ticket(&shared.cookies[student], &ticket).await {
+    let view = match req {
+        Ok(req) => match client.send(req).await {
+            Ok((status, body)) => ticket_view(status.as_u16(), &body),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match view {
         Ok(view) if view.status != "queued" => {
             shared.tickets.lock().unwrap()[idx].decided = Some(Decided {
                 at: Instant::now(),

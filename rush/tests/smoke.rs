@@ -112,6 +112,18 @@ async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
         "{json:#}"
     );
     assert!(json["decisions_to_pgbench_ratio"].as_f64().unwrap() > 0.0);
+    // The drain figure is always reported: a rate, or null when the backlog
+    // after firing was too small to measure (as it may be in a run this small).
+    let drain = &json["admission_drain"];
+    assert!(drain["seconds"].as_f64().unwrap() >= 0.0, "{json:#}");
+    assert!(
+        drain["per_sec"].is_null() == json["admission_drain_to_pgbench_ratio"].is_null(),
+        "{json:#}"
+    );
+    assert!(
+        stdout.contains("admission drain rate (after firing)"),
+        "{stdout}"
+    );
     let outcomes = json["outcomes"].as_object().unwrap();
     for key in [
         "enrolled",
