@@ -77,6 +77,12 @@ pub struct Options {
     #[arg(long, env = "ENROLL_SESSION_TTL_SECS")]
     pub session_ttl_secs: Option<u64>,
 
+    /// Keep sessions found in Redis in memory this many milliseconds (0 = ask
+    /// Redis on every request); logouts are pushed to every instance at once
+    /// [default: 10000].
+    #[arg(long, env = "ENROLL_SESSION_CACHE_MS")]
+    pub session_cache_ms: Option<u64>,
+
     /// A replica lagging more than this many milliseconds is skipped [default: 5000].
     #[arg(long, env = "ENROLL_REPLICA_MAX_LAG_MS")]
     pub replica_max_lag_ms: Option<u64>,
@@ -132,6 +138,7 @@ pub struct Settings {
     pub admin_token: Secret,
     pub cookie_secure: bool,
     pub session_ttl: Duration,
+    pub session_cache: Duration,
     pub replica_max_lag: Duration,
     pub replica_check_interval: Duration,
     pub db_max_connections: u32,
@@ -200,6 +207,7 @@ impl Options {
             admin_token: self.admin_token.or(lower.admin_token),
             cookie_secure: self.cookie_secure.or(lower.cookie_secure),
             session_ttl_secs: self.session_ttl_secs.or(lower.session_ttl_secs),
+            session_cache_ms: self.session_cache_ms.or(lower.session_cache_ms),
             replica_max_lag_ms: self.replica_max_lag_ms.or(lower.replica_max_lag_ms),
             replica_check_interval_ms: self
                 .replica_check_interval_ms
@@ -253,6 +261,7 @@ impl Options {
             admin_token: Secret(admin_token),
             cookie_secure: self.cookie_secure.unwrap_or(false),
             session_ttl: Duration::from_secs(self.session_ttl_secs.unwrap_or(8 * 3600)),
+            session_cache: Duration::from_millis(self.session_cache_ms.unwrap_or(10_000)),
             replica_max_lag: Duration::from_millis(self.replica_max_lag_ms.unwrap_or(5000)),
             replica_check_interval: Duration::from_millis(
                 self.replica_check_interval_ms.unwrap_or(1000).max(50),

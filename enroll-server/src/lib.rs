@@ -9,8 +9,9 @@
 //! - [`domain`]: validated types (courses, schedules, students).
 //! - [`db`]: the primary and its replicas — where each query goes, replica
 //!   health and lag.
-//! - [`session`], [`auth`], [`password`]: sessions in Redis, who is calling,
-//!   argon2id.
+//! - [`session`], [`session_cache`], [`auth`], [`password`]: sessions in
+//!   Redis (cached per process, revoked everywhere by pub/sub), who is
+//!   calling, argon2id.
 //! - [`error`], [`extract`]: one API error type; extractors that turn bad
 //!   input into coded errors.
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.
@@ -31,6 +32,7 @@ pub mod password;
 pub mod queue;
 pub mod routes;
 pub mod session;
+pub mod session_cache;
 pub mod startup;
 pub mod state;
 

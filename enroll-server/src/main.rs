@@ -3,6 +3,12 @@ use clap::Parser;
 use enroll_server::config::{Cli, Command};
 use enroll_server::startup::{Application, MIGRATOR};
 
+/// mimalloc instead of glibc malloc: the request path allocates small,
+/// short-lived buffers on several threads, where glibc's arenas spent about a
+/// tenth of the server's CPU under load (profiled during a rush).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();

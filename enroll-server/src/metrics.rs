@@ -4,6 +4,7 @@
 //! (route templates, not raw paths). The alert rules in `rules/enroll.yml`
 //! and the Grafana dashboard depend on these names.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -14,9 +15,20 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-/// All metrics, registered in one registry.
+/// All metrics, registered in one registry; one pointer, cheap to clone.
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<MetricSet>);
+
+impl std::ops::Deref for Metrics {
+    type Target = MetricSet;
+
+    fn deref(&self) -> &MetricSet {
+        &self.0
+    }
+}
+
+/// The metrics themselves.
+pub struct MetricSet {
     pub registry: Registry,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
@@ -32,13 +44,14 @@ pub struct Metrics {
     pub batch_size: Histogram,
     pub commit_seconds: Histogram,
     pub lease_takeovers: IntCounter,
+    pub session_lookups: IntCounterVec,
     pub admission_rate: prometheus::GaugeVec,
 }
 
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let m = Self {
+        let m = MetricSet {
             http_requests: IntCounterVec::new(
                 Opts::new("enroll_http_requests_total", "HTTP requests answered, by route template, method and status code."),
                 &["route", "method", "status"],
@@ -102,6 +115,11 @@ impl Metrics {
                 &["course"],
             )
             .unwrap(),
+            session_lookups: IntCounterVec::new(
+                Opts::new("enroll_session_lookups_total", "Session lookups of logged-in requests, by where they were answered (cache, redis)."),
+                &["source"],
+            )
+            .unwrap(),
             lease_takeovers: IntCounter::new("enroll_admission_lease_takeovers_total", "Course leases taken over after another worker's lease expired.").unwrap(),
             registry,
         };
@@ -121,12 +139,13 @@ impl Metrics {
         r.register(Box::new(m.commit_seconds.clone())).unwrap();
         r.register(Box::new(m.lease_takeovers.clone())).unwrap();
         r.register(Box::new(m.admission_rate.clone())).unwrap();
+        r.register(Box::new(m.session_lookups.clone())).unwrap();
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))
         .unwrap();
-        m
+        Self(Arc::new(m))
     }
 
     /// The registry in Prometheus text format.

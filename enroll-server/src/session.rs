@@ -3,16 +3,19 @@
 //! The cookie carries a random 256-bit token; Redis stores only its SHA-256
 //! (`sess:<hex>`), so a copy of Redis's memory holds no usable session.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use rand::RngCore;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::ApiResult;
+use crate::metrics::Metrics;
+use crate::session_cache::{Digest, SessionCache, REVOKED_CHANNEL};
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "enroll_session";
@@ -29,11 +32,23 @@ pub struct Session {
 pub struct SessionStore {
     redis: ConnectionManager,
     ttl: Duration,
+    cache: Arc<SessionCache>,
+    metrics: Metrics,
 }
 
 impl SessionStore {
-    pub fn new(redis: ConnectionManager, ttl: Duration) -> Self {
-        Self { redis, ttl }
+    pub fn new(
+        redis: ConnectionManager,
+        ttl: Duration,
+        cache: Arc<SessionCache>,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            redis,
+            ttl,
+            cache,
+            metrics,
+        }
     }
 
     /// Session lifetime (also the cookie's Max-Age).
@@ -52,32 +67,62 @@ impl SessionStore {
         Ok(token)
     }
 
-    /// The session for `token`, if it exists and has not expired.
+    /// The session for `token`, if it exists and has not expired: from this
+    /// process's cache when it is usable, else from Redis.
     pub async fn get(&self, token: &str) -> ApiResult<Option<Session>> {
         if token.is_empty() || token.len() > 100 {
             return Ok(None);
         }
+        let digest = digest(token);
+        let lookups = &self.metrics.session_lookups;
+        if let Some(session) = self.cache.get(&digest, Instant::now()) {
+            lookups.with_label_values(&["cache"]).inc();
+            return Ok(Some(session));
+        }
+        lookups.with_label_values(&["redis"]).inc();
         let mut redis = self.redis.clone();
-        let value: Option<String> = redis.get(key(token)).await?;
-        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
+        let value: Option<String> = redis.get(key_of(&digest)).await?;
+        let session: Option<Session> = value.and_then(|v| serde_json::from_str(&v).ok());
+        if let Some(s) = &session {
+            self.cache.put(digest, s.clone(), Instant::now());
+        }
+        Ok(session)
     }
 
-    /// Ends the session (idempotent).
+    /// Ends the session everywhere (idempotent): deletes it in Redis and
+    /// tells every instance to drop its cached copy, in one round trip.
     pub async fn delete(&self, token: &str) -> ApiResult<()> {
+        let digest = digest(token);
+        self.cache.evict(&digest);
         let mut redis = self.redis.clone();
-        let _: () = redis.del(key(token)).await?;
+        let _: () = redis::pipe()
+            .del(key_of(&digest))
+            .ignore()
+            .publish(REVOKED_CHANNEL, &digest[..])
+            .ignore()
+            .query_async(&mut redis)
+            .await?;
         Ok(())
     }
 }
 
-fn key(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    let mut hex = String::with_capacity(5 + 64);
-    hex.push_str("sess:");
+fn digest(token: &str) -> Digest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn key_of(digest: &Digest) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(5 + 64);
+    key.push_str("sess:");
     for b in digest {
-        hex.push_str(&format!("{b:02x}"));
+        key.push(HEX[usize::from(b >> 4)] as char);
+        key.push(HEX[usize::from(b & 15)] as char);
     }
-    hex
+    key
+}
+
+fn key(token: &str) -> String {
+    key_of(&digest(token))
 }
 
 /// `Set-Cookie` value starting a session.
@@ -130,5 +175,10 @@ mod tests {
     fn redis_key_is_a_hash_not_the_token() {
         let k = key("secret-token");
         assert!(k.starts_with("sess:") && !k.contains("secret-token") && k.len() == 69);
+        let hex: String = Sha256::digest(b"secret-token")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(k, format!("sess:{hex}"));
     }
 }

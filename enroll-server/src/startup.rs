@@ -19,7 +19,8 @@ use crate::metrics::{track_http, Metrics};
 use crate::password::PasswordHasher;
 use crate::routes;
 use crate::session::SessionStore;
-use crate::state::AppState;
+use crate::session_cache::{follow_revocations, SessionCache};
+use crate::state::{AppState, Services};
 
 /// Embedded migrations (`enroll-server/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -50,8 +51,9 @@ impl Application {
             .run(&db.primary)
             .await
             .context("Failed to apply database migrations")?;
-        let redis = redis::Client::open(settings.redis_url.as_str())
-            .context("invalid Redis URL")?
+        let redis_client =
+            redis::Client::open(settings.redis_url.as_str()).context("invalid Redis URL")?;
+        let redis = redis_client
             .get_connection_manager()
             .await
             .context("Failed to connect to Redis")?;
@@ -60,8 +62,16 @@ impl Application {
         live.refresh(&db.primary)
             .await
             .context("Failed to load courses and the registration window")?;
-        let state = AppState {
-            sessions: SessionStore::new(redis.clone(), settings.session_ttl),
+        // Sessions this process may answer from memory: at most one per
+        // student logged in through it in the last few seconds.
+        let session_cache = Arc::new(SessionCache::new(settings.session_cache, 200_000));
+        let state = AppState::new(Services {
+            sessions: SessionStore::new(
+                redis.clone(),
+                settings.session_ttl,
+                session_cache.clone(),
+                metrics.clone(),
+            ),
             settings: Arc::new(settings),
             db,
             redis,
@@ -69,13 +79,14 @@ impl Application {
             metrics,
             live,
             wake_admission: Arc::new(Notify::new()),
-        };
+        });
         let listener = TcpListener::bind(state.settings.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", state.settings.listen))?;
         let background = vec![
             tokio::spawn(monitor(state.clone())),
             tokio::spawn(refresh_live(state.clone())),
+            tokio::spawn(follow_revocations(redis_client, session_cache)),
         ];
         let admission = AdmissionThread::start(
             state.settings.clone(),

@@ -13,9 +13,27 @@ use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::session::SessionStore;
 
-/// Shared state; cheap to clone (everything inside is reference-counted).
+/// Shared state: one pointer, so the per-request clones axum makes of it
+/// cost one reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What the state holds.
+pub struct Services {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub redis: ConnectionManager,

@@ -165,3 +165,81 @@ async fn repeated_wrong_passwords_lock_the_student_number_for_a_while() {
     .await;
     assert_eq!(attempt("G1", PASSWORD).await.status(), StatusCode::OK);
 }
+
+/// Sessions are cached per instance; a logout elsewhere must still end them
+/// here at once (pub/sub), not when the cache time runs out.
+#[tokio::test]
+async fn a_logout_on_one_instance_ends_the_session_cached_on_another() {
+    use enroll_server::config::Options;
+    use std::time::{Duration, Instant};
+
+    // A cache time far longer than this test: only the revocation message
+    // can explain A refusing the session.
+    let long_cache = || Options {
+        session_cache_ms: Some(600_000),
+        ..Default::default()
+    };
+    let mut spec = Spawn::fresh();
+    spec.extra = long_cache();
+    let a = start(spec).await;
+    a.import_students("K", 1).await;
+    let b = start(Spawn {
+        database_url: a.database_url.clone(),
+        replica_urls: a.replica_urls.clone(),
+        redis_url: a.redis_url.clone(),
+        redis: None,
+        extra: long_cache(),
+    })
+    .await;
+    let cookie = a.login_cookie("K0").await;
+    let me_on_a = || async {
+        reqwest::Client::new()
+            .get(a.url("/api/v1/me"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // A follows revocations shortly after start; from then on it answers
+    // this session from memory.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a
+        .metric("enroll_session_lookups_total{source=\"cache\"}")
+        .await
+        < 1.0
+    {
+        assert_eq!(me_on_a().await, StatusCode::OK);
+        assert!(
+            Instant::now() < deadline,
+            "A never served the session from its cache"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let hits = a
+        .metric("enroll_session_lookups_total{source=\"cache\"}")
+        .await;
+    assert_eq!(me_on_a().await, StatusCode::OK);
+    assert!(
+        a.metric("enroll_session_lookups_total{source=\"cache\"}")
+            .await
+            > hits
+    );
+
+    let out = reqwest::Client::new()
+        .post(b.url("/api/v1/auth/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    // The message is in flight for a moment at most.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while me_on_a().await != StatusCode::UNAUTHORIZED {
+        assert!(
+            Instant::now() < deadline,
+            "A still accepts a logged-out session"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,229 @@
+//! A per-process cache of session lookups, kept honest by Redis pub/sub.
+//!
+//! Every student request needs its session; asking Redis each time doubles
+//! the Redis round trips of an enroll or a ticket poll. Found sessions are
+//! therefore kept here for a short time (`ENROLL_SESSION_CACHE_MS`). A
+//! logout on any instance deletes the session in Redis and publishes the
+//! token's digest on [`REVOKED_CHANNEL`]; every instance follows that channel
+//! and drops the entry, so a logout takes effect everywhere as soon as the
+//! message arrives, not after the cache time. While an instance is not
+//! subscribed (start-up, Redis connection lost) it bypasses the cache and
+//! asks Redis every time; on (re)subscribing it starts empty, so nothing
+//! published while it was away can be missed. The cache time remains only a
+//! bound for a subscription that hangs without failing.
+//!
+//! Absent sessions are never cached: a session created a moment ago on
+//! another instance must work here at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use crate::session::Session;
+
+/// Redis channel on which logouts publish the 32-byte digest of the token.
+pub const REVOKED_CHANNEL: &str = "sess:revoked";
+
+/// SHA-256 of a session token (the key the session is stored under).
+pub type Digest = [u8; 32];
+
+/// Found sessions by token digest, each until its own deadline.
+pub struct SessionCache {
+    ttl: Duration,
+    max_entries: usize,
+    /// True while this process follows [`REVOKED_CHANNEL`].
+    following: AtomicBool,
+    entries: Mutex<HashMap<Digest, (Session, Instant)>>,
+}
+
+impl SessionCache {
+    /// A cache keeping entries for `ttl` (zero disables it), at most
+    /// `max_entries` of them.
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self {
+            ttl,
+            max_entries: max_entries.max(1),
+            following: AtomicBool::new(false),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entries(&self) -> MutexGuard<'_, HashMap<Digest, (Session, Instant)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether lookups may be answered from memory: on, and revocations
+    /// are being followed.
+    pub fn usable(&self) -> bool {
+        !self.ttl.is_zero() && self.following.load(Ordering::Acquire)
+    }
+
+    /// The cached session for `digest`, if usable and not past its time.
+    pub fn get(&self, digest: &Digest, now: Instant) -> Option<Session> {
+        if !self.usable() {
+            return None;
+        }
+        let mut entries = self.entries();
+        match entries.get(digest) {
+            Some((session, until)) if now < *until => Some(session.clone()),
+            Some(_) => {
+                entries.remove(digest);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers a session Redis just confirmed. When full, expired entries
+    /// go first, then everything (the cache refills from Redis).
+    pub fn put(&self, digest: Digest, session: Session, now: Instant) {
+        if !self.usable() {
+            return;
+        }
+        let mut entries = self.entries();
+        if entries.len() >= self.max_entries {
+            entries.retain(|_, (_, until)| now < *until);
+            if entries.len() >= self.max_entries {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, (session, now + self.ttl));
+    }
+
+    /// Forgets one session (a logout, here or on another instance).
+    pub fn evict(&self, digest: &Digest) {
+        self.entries().remove(digest);
+    }
+
+    /// Marks whether revocations are followed; either way the cache starts
+    /// over empty, since messages may have been missed in between.
+    pub fn set_following(&self, following: bool) {
+        self.entries().clear();
+        self.following.store(following, Ordering::Release);
+    }
+
+    /// Entries held (expired ones included until touched).
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Follows [`REVOKED_CHANNEL`] for as long as the process runs, evicting
+/// every revoked session; resubscribes after a lost connection (the cache is
+/// bypassed in between).
+pub async fn follow_revocations(client: redis::Client, cache: Arc<SessionCache>) {
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(REVOKED_CHANNEL).await {
+                Ok(()) => {
+                    cache.set_following(true);
+                    let mut messages = pubsub.on_message();
+                    while let Some(msg) = messages.next().await {
+                        if let Ok(digest) = Digest::try_from(msg.get_payload_bytes()) {
+                            cache.evict(&digest);
+                        }
+                    }
+                    tracing::warn!("session revocation feed lost; asking Redis for every session");
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot subscribe to session revocations"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot open the session revocation feed"),
+        }
+        cache.set_following(false);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: i64) -> Session {
+        Session {
+            student_id: id,
+            student_no: format!("S{id}"),
+        }
+    }
+
+    fn following(ttl_ms: u64, max: usize) -> SessionCache {
+        let cache = SessionCache::new(Duration::from_millis(ttl_ms), max);
+        cache.set_following(true);
+        cache
+    }
+
+    #[test]
+    fn entries_live_for_the_ttl_only() {
+        let cache = following(1000, 10);
+        let t0 = Instant::now();
+        cache.put([1; 32], session(1), t0);
+        assert_eq!(cache.get(&[1; 32], t0).unwrap().student_id, 1);
+        let late = t0 + Duration::from_millis(999);
+        assert!(cache.get(&[1; 32], late).is_some());
+        assert!(cache
+            .get(&[1; 32], t0 + Duration::from_millis(1000))
+            .is_none());
+        assert!(cache.is_empty(), "an expired entry is dropped when touched");
+    }
+
+    #[test]
+    fn nothing_is_served_or_kept_unless_revocations_are_followed() {
+        let cache = SessionCache::new(Duration::from_secs(10), 10);
+        let now = Instant::now();
+        cache.put([1; 32], session(1), now);
+        assert!(cache.get(&[1; 32], now).is_none() && cache.is_empty());
+
+        cache.set_following(true);
+        cache.put([1; 32], session(1), now);
+        assert!(cache.get(&[1; 32], now).is_some());
+        // The feed drops: whatever was cached may have been revoked meanwhile.
+        cache.set_following(false);
+        assert!(cache.get(&[1; 32], now).is_none());
+        cache.set_following(true);
+        assert!(cache.get(&[1; 32], now).is_none(), "starts over empty");
+    }
+
+    #[test]
+    fn zero_ttl_disables_the_cache() {
+        let cache = following(0, 10);
+        let now = Instant::now();
+        cache.put([1; 32], session(1), now);
+        assert!(!cache.usable() && cache.get(&[1; 32], now).is_none());
+    }
+
+    #[test]
+    fn eviction_is_immediate() {
+        let cache = following(10_000, 10);
+        let now = Instant::now();
+        cache.put([1; 32], session(1), now);
+        cache.put([2; 32], session(2), now);
+        cache.evict(&[1; 32]);
+        assert!(cache.get(&[1; 32], now).is_none());
+        assert_eq!(cache.get(&[2; 32], now).unwrap().student_id, 2);
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_entries_first_then_everything() {
+        let cache = following(1000, 2);
+        let t0 = Instant::now();
+        cache.put([1; 32], session(1), t0);
+        let t1 = t0 + Duration::from_millis(600);
+        cache.put([2; 32], session(2), t1);
+        // Full; entry 1 has expired by t2, entry 2 has not.
+        let t2 = t0 + Duration::from_millis(1200);
+        cache.put([3; 32], session(3), t2);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(&[2; 32], t2).is_some() && cache.get(&[3; 32], t2).is_some());
+        // Full of live entries: start over rather than grow.
+        cache.put([4; 32], session(4), t2);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&[4; 32], t2).is_some());
+    }
+}
