@@ -43,17 +43,27 @@ impl CourseKeys {
     pub fn new(course_id: i64) -> Self {
         let tag = format!("{{c{course_id}}}");
         Self {
-            queue: format!("q:{tag}"),
+            queue: queue_key(course_id),
             seq: format!("seq:{tag}"),
             student_ticket: format!("st:{tag}"),
             tickets: format!("tk:{tag}"),
-            full: format!("full:{tag}"),
+            full: full_key(course_id),
             gen: format!("gen:{tag}"),
             lease: format!("lease:{tag}"),
             claim: format!("claim:{tag}"),
             rate: format!("rate:{tag}"),
         }
     }
+}
+
+/// The course's waiting queue (a sorted set: student → sequence).
+fn queue_key(course_id: i64) -> String {
+    format!("q:{{c{course_id}}}")
+}
+
+/// Set while the course is known to be full.
+fn full_key(course_id: i64) -> String {
+    format!("full:{{c{course_id}}}")
 }
 
 /// A ticket id: `<course>-<sequence>`; the sequence is the queue position's
@@ -414,7 +424,7 @@ pub async fn queue_lengths(
     }
     let mut pipe = redis::pipe();
     for &c in courses {
-        pipe.zcard(CourseKeys::new(c).queue);
+        pipe.zcard(queue_key(c));
     }
     pipe.query_async(redis).await
 }
@@ -429,7 +439,7 @@ pub async fn full_flags(
     }
     let mut pipe = redis::pipe();
     for &c in courses {
-        pipe.exists(CourseKeys::new(c).full);
+        pipe.exists(full_key(c));
     }
     pipe.query_async(redis).await
 }

@@ -4,10 +4,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::admission::Wake;
 use anyhow::{Context, Result};
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tower_http::trace::TraceLayer;
 
@@ -78,7 +78,7 @@ impl Application {
             hasher,
             metrics,
             live,
-            wake_admission: Arc::new(Notify::new()),
+            wake_admission: Arc::new(Wake::default()),
         });
         let listener = TcpListener::bind(state.settings.listen)
             .await
@@ -204,7 +204,7 @@ async fn refresh_live(state: AppState) {
             if flagged {
                 tracing::info!(course, "clearing a stale full flag");
                 let _ = crate::queue::seats_freed(&mut redis, course, None).await;
-                state.wake_admission.notify_one();
+                state.wake_admission.course(course);
             }
         }
     }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::admission::Wake;
 use axum::extract::FromRef;
 use redis::aio::ConnectionManager;
-use tokio::sync::Notify;
 
 use crate::config::Settings;
 use crate::db::Db;
@@ -44,7 +44,7 @@ pub struct Services {
     pub live: Live,
     /// Wakes this instance's admission runner when a ticket is queued or a
     /// seat is freed here (other instances' work is found by polling).
-    pub wake_admission: Arc<Notify>,
+    pub wake_admission: Arc<Wake>,
 }
 
 impl FromRef<AppState> for Metrics {

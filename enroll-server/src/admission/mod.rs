@@ -1,9 +1,12 @@
 //! Admission: turns queued tickets into seats, continuously.
 //!
-//! Every enroll-server instance runs one [`Admission`] runner. It watches the
-//! queue lengths of all courses (one pipelined round trip), and for each
-//! course with waiting students takes the course's lease in Redis and drains
-//! it batch by batch: peek up to N heads, decide them in one PostgreSQL
+//! Every enroll-server instance runs one [`Admission`] runner. A course that
+//! gains waiting students or free seats through this instance is handed to it
+//! at once ([`Wake`]); every 20 ms while any queue has students (250 ms when
+//! all are empty) it also reads the queue lengths of all courses in one
+//! pipelined round trip, which finds work queued through other instances and
+//! keeps the queue-length gauges current. For each course with waiting
+//! students it takes the course's lease in Redis and drains it batch by batch: peek up to N heads, decide them in one PostgreSQL
 //! transaction ([`batch::admit_batch`]), and only after COMMIT write the
 //! decisions back to Redis ([`crate::queue::finish`]). Different courses are
 //! drained in parallel, across instances too; one course by one worker at a
@@ -24,10 +27,11 @@ pub mod batch;
 pub mod decide;
 pub mod thread;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use prometheus::IntGauge;
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore};
 
@@ -42,6 +46,30 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 /// The same when every queue was empty; a ticket queued through this
 /// instance wakes the runner at once regardless.
 const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Courses this instance saw gain waiting students or free seats, for the
+/// runner to look at at once (without reading every queue's length).
+#[derive(Default)]
+pub struct Wake {
+    courses: Mutex<HashSet<i64>>,
+    notify: Notify,
+}
+
+impl Wake {
+    /// `course` may have work: a ticket was queued or a seat freed.
+    pub fn course(&self, course: i64) {
+        self.courses().insert(course);
+        self.notify.notify_one();
+    }
+
+    fn courses(&self) -> MutexGuard<'_, HashSet<i64>> {
+        self.courses.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take(&self) -> Vec<i64> {
+        self.courses().drain().collect()
+    }
+}
 
 /// What admission works with: its own pool and Redis connection, created
 /// on its own runtime (see [`thread`]).
@@ -60,6 +88,8 @@ pub struct Admission {
     worker_id: String,
     draining: Mutex<HashSet<i64>>,
     permits: Arc<Semaphore>,
+    /// Queue-length gauge of each course, looked up once.
+    gauges: Mutex<HashMap<i64, IntGauge>>,
 }
 
 impl Admission {
@@ -76,67 +106,96 @@ impl Admission {
             worker_id,
             draining: Mutex::new(HashSet::new()),
             permits: Arc::new(Semaphore::new(parallel)),
+            gauges: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Runs forever: find courses with waiting students, drain them.
-    pub async fn run(self: Arc<Self>, wake: Arc<Notify>) {
+    /// Runs forever: drain the courses [`Wake`] names at once, and every
+    /// poll interval every course with waiting students.
+    pub async fn run(self: Arc<Self>, wake: Arc<Wake>) {
+        let mut next_scan = tokio::time::Instant::now();
         loop {
-            let pause = match self.clone().start_drains().await {
-                Ok(true) => BUSY_POLL,
-                Ok(false) => IDLE_POLL,
-                Err(err) => {
-                    tracing::warn!(error = %err, "admission could not read the queues");
-                    IDLE_POLL
-                }
-            };
             tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(pause) => {}
+                _ = wake.notify.notified() => {
+                    for course in wake.take() {
+                        if let Err(err) = self.clone().try_drain(course).await {
+                            tracing::warn!(course, error = %err, "admission could not take a lease");
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(next_scan) => {
+                    let pause = match self.clone().scan().await {
+                        Ok(true) => BUSY_POLL,
+                        Ok(false) => IDLE_POLL,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "admission could not read the queues");
+                            IDLE_POLL
+                        }
+                    };
+                    next_scan = tokio::time::Instant::now() + pause;
+                }
             }
         }
     }
 
-    /// Starts a drain for every course with waiting students that no worker
-    /// holds; returns whether any queue had students.
-    async fn start_drains(self: Arc<Self>) -> redis::RedisResult<bool> {
+    /// Reads every course's queue length, updates the gauges and starts a
+    /// drain for every course with waiting students that no worker holds;
+    /// returns whether any queue had students.
+    async fn scan(self: Arc<Self>) -> redis::RedisResult<bool> {
         let (courses, _) = self.state.live.course_ids();
         let mut redis = self.state.redis.clone();
         let lengths = queue::queue_lengths(&mut redis, &courses).await?;
         let busy = lengths.iter().any(|&l| l > 0);
         for (&course, &len) in courses.iter().zip(&lengths) {
-            self.state
-                .metrics
-                .queue_length
-                .with_label_values(&[&course.to_string()])
-                .set(len);
-            if len == 0 || self.draining.lock().unwrap().contains(&course) {
-                continue;
-            }
-            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            self.queue_gauge(course).set(len);
+            if len > 0 && !self.clone().try_drain(course).await? {
                 break; // every permit busy; the rest wait for the next round
-            };
-            match queue::acquire_lease(&mut redis, course, &self.worker_id, self.lease_ms()).await?
-            {
-                Lease::Busy => continue,
-                Lease::TakenOver => {
-                    tracing::warn!(
-                        course,
-                        "took over the lease of a worker that died mid-batch"
-                    );
-                    self.state.metrics.lease_takeovers.inc();
-                }
-                Lease::Held => {}
             }
-            self.draining.lock().unwrap().insert(course);
-            let me = self.clone();
-            tokio::spawn(async move {
-                me.drain(course).await;
-                me.draining.lock().unwrap().remove(&course);
-                drop(permit);
-            });
         }
         Ok(busy)
+    }
+
+    fn queue_gauge(&self, course: i64) -> IntGauge {
+        let mut gauges = self.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        gauges
+            .entry(course)
+            .or_insert_with(|| {
+                self.state
+                    .metrics
+                    .queue_length
+                    .with_label_values(&[&course.to_string()])
+            })
+            .clone()
+    }
+
+    /// Starts draining `course` unless this runner already is or another
+    /// worker holds its lease; `false` when every permit is busy.
+    async fn try_drain(self: Arc<Self>, course: i64) -> redis::RedisResult<bool> {
+        if self.draining.lock().unwrap().contains(&course) {
+            return Ok(true);
+        }
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            return Ok(false);
+        };
+        let mut redis = self.state.redis.clone();
+        match queue::acquire_lease(&mut redis, course, &self.worker_id, self.lease_ms()).await? {
+            Lease::Busy => return Ok(true),
+            Lease::TakenOver => {
+                tracing::warn!(
+                    course,
+                    "took over the lease of a worker that died mid-batch"
+                );
+                self.state.metrics.lease_takeovers.inc();
+            }
+            Lease::Held => {}
+        }
+        self.draining.lock().unwrap().insert(course);
+        tokio::spawn(async move {
+            self.drain(course).await;
+            self.draining.lock().unwrap().remove(&course);
+            drop(permit);
+        });
+        Ok(true)
     }
 
     fn lease_ms(&self) -> u64 {
@@ -211,9 +270,7 @@ impl Admission {
         let m = &s.metrics;
         m.batch_size.observe(decisions.len() as f64);
         m.commit_seconds.observe(commit_time.as_secs_f64());
-        m.queue_length
-            .with_label_values(&[&course.to_string()])
-            .set(left);
+        self.queue_gauge(course).set(left);
         for d in &decisions {
             m.decisions
                 .with_label_values(&[d.status, d.reason.unwrap_or("")])

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sqlx::postgres::PgPoolOptions;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
-use super::{Admission, AdmissionCtx};
+use super::{Admission, AdmissionCtx, Wake};
 use crate::config::Settings;
 use crate::live::Live;
 use crate::metrics::Metrics;
@@ -31,7 +31,7 @@ impl AdmissionThread {
         settings: Arc<Settings>,
         metrics: Metrics,
         live: Live,
-        wake: Arc<Notify>,
+        wake: Arc<Wake>,
     ) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -74,7 +74,7 @@ impl Drop for AdmissionThread {
     }
 }
 
-async fn run(settings: Arc<Settings>, metrics: Metrics, live: Live, wake: Arc<Notify>) {
+async fn run(settings: Arc<Settings>, metrics: Metrics, live: Live, wake: Arc<Wake>) {
     let ctx = loop {
         match connect(&settings, &metrics, &live).await {
             Ok(ctx) => break ctx,

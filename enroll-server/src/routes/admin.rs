@@ -153,7 +153,7 @@ pub async fn update_course(
         let mut redis = state.redis.clone();
         crate::queue::seats_freed(&mut redis, id, None).await?;
         state.live.refresh(&state.db.primary).await?;
-        state.wake_admission.notify_one();
+        state.wake_admission.course(id);
     }
     Ok(Json(course))
 }

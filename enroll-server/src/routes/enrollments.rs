@@ -91,7 +91,7 @@ pub async fn enroll(
             tickets
                 .with_label_values(&[if retry { "duplicate_retry" } else { "queued" }])
                 .inc();
-            state.wake_admission.notify_one();
+            state.wake_admission.course(req.course_id);
             Ok((
                 StatusCode::ACCEPTED,
                 Json(Ticket {
@@ -207,7 +207,7 @@ pub async fn cancel(
     let seq = ticket.as_deref().and_then(TicketId::parse).map(|t| t.seq);
     let mut redis = state.redis.clone();
     queue::seats_freed(&mut redis, course_id, Some((student_id, seq))).await?;
-    state.wake_admission.notify_one();
+    state.wake_admission.course(course_id);
     tracing::info!(course_id, student_id, "enrollment cancelled");
     Ok(StatusCode::NO_CONTENT)
 }
