@@ -45,6 +45,8 @@ pub struct MetricSet {
     pub commit_seconds: Histogram,
     pub lease_takeovers: IntCounter,
     pub session_lookups: IntCounterVec,
+    pub admission_paused: IntGauge,
+    pub admission_scans: IntCounter,
     pub admission_rate: prometheus::GaugeVec,
 }
 
@@ -120,6 +122,8 @@ impl Metrics {
                 &["source"],
             )
             .unwrap(),
+            admission_paused: IntGauge::new("enroll_admission_paused", "1 while an admin has paused admission (tickets queue, nothing is decided).").unwrap(),
+            admission_scans: IntCounter::new("enroll_admission_scans_total", "Times this instance's admission runner read every queue's length (every 20 ms while busy, 250 ms idle).").unwrap(),
             lease_takeovers: IntCounter::new("enroll_admission_lease_takeovers_total", "Course leases taken over after another worker's lease expired.").unwrap(),
             registry,
         };
@@ -140,6 +144,8 @@ impl Metrics {
         r.register(Box::new(m.lease_takeovers.clone())).unwrap();
         r.register(Box::new(m.admission_rate.clone())).unwrap();
         r.register(Box::new(m.session_lookups.clone())).unwrap();
+        r.register(Box::new(m.admission_paused.clone())).unwrap();
+        r.register(Box::new(m.admission_scans.clone())).unwrap();
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),

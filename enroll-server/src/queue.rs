@@ -393,6 +393,37 @@ pub async fn release_lease(
     Ok(())
 }
 
+/// Set while an admin has paused admission (every instance).
+const PAUSED_KEY: &str = "admission:paused";
+
+/// Whether an admin has paused admission.
+pub async fn admission_paused(redis: &mut ConnectionManager) -> redis::RedisResult<bool> {
+    redis::cmd("EXISTS")
+        .arg(PAUSED_KEY)
+        .query_async(redis)
+        .await
+}
+
+/// Pauses (`true`) or resumes admission on every instance.
+pub async fn set_admission_paused(
+    redis: &mut ConnectionManager,
+    paused: bool,
+) -> redis::RedisResult<()> {
+    if paused {
+        redis::cmd("SET")
+            .arg(PAUSED_KEY)
+            .arg("1")
+            .query_async(redis)
+            .await
+    } else {
+        redis::cmd("DEL")
+            .arg(PAUSED_KEY)
+            .query_async::<i64>(redis)
+            .await
+            .map(drop)
+    }
+}
+
 /// Seats were freed (cancel, capacity raised): clear the full flag, bump the
 /// generation so an in-flight batch cannot set a stale flag, and forget the
 /// student's cancelled ticket so they may queue again.

@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::enrollments::router())
         .merge(routes::window::router())
         .merge(routes::admin::router())
+        .merge(routes::admission::router())
         .merge(routes::health::router())
         .merge(routes::docs::router())
         .fallback(|| async { crate::error::ApiError::not_found("not_found", "no such route") })

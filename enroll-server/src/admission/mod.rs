@@ -17,6 +17,10 @@
 //! about ten round trips one after another, and on the HTTP runtime each
 //! of them would wait behind hundreds of queued requests during a rush.
 //!
+//! An admin may pause admission (`PUT /api/v1/admin/admission`): the switch
+//! is read from Redis on every scan; while it is set no drain starts and
+//! running drains stop after their current batch.
+//!
 //! Crash safety: heads stay in the queue until their decision is written
 //! back, so a worker that dies mid-batch leaves them at the head for the
 //! next lease holder. If it died after COMMIT, the retried batch finds the
@@ -28,6 +32,7 @@ pub mod decide;
 pub mod thread;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -88,6 +93,8 @@ pub struct Admission {
     worker_id: String,
     draining: Mutex<HashSet<i64>>,
     permits: Arc<Semaphore>,
+    /// An admin paused admission (read from Redis on every scan).
+    paused: AtomicBool,
     /// Queue-length gauge of each course, looked up once.
     gauges: Mutex<HashMap<i64, IntGauge>>,
 }
@@ -106,6 +113,7 @@ impl Admission {
             worker_id,
             draining: Mutex::new(HashSet::new()),
             permits: Arc::new(Semaphore::new(parallel)),
+            paused: AtomicBool::new(false),
             gauges: Mutex::new(HashMap::new()),
         })
     }
@@ -144,11 +152,15 @@ impl Admission {
     async fn scan(self: Arc<Self>) -> redis::RedisResult<bool> {
         let (courses, _) = self.state.live.course_ids();
         let mut redis = self.state.redis.clone();
+        let paused = queue::admission_paused(&mut redis).await?;
+        self.paused.store(paused, Ordering::Release);
+        self.state.metrics.admission_paused.set(i64::from(paused));
         let lengths = queue::queue_lengths(&mut redis, &courses).await?;
+        self.state.metrics.admission_scans.inc();
         let busy = lengths.iter().any(|&l| l > 0);
         for (&course, &len) in courses.iter().zip(&lengths) {
             self.queue_gauge(course).set(len);
-            if len > 0 && !self.clone().try_drain(course).await? {
+            if len > 0 && !paused && !self.clone().try_drain(course).await? {
                 break; // every permit busy; the rest wait for the next round
             }
         }
@@ -171,7 +183,7 @@ impl Admission {
     /// Starts draining `course` unless this runner already is or another
     /// worker holds its lease; `false` when every permit is busy.
     async fn try_drain(self: Arc<Self>, course: i64) -> redis::RedisResult<bool> {
-        if self.draining.lock().unwrap().contains(&course) {
+        if self.is_paused() || self.draining.lock().unwrap().contains(&course) {
             return Ok(true);
         }
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
@@ -198,6 +210,10 @@ impl Admission {
         Ok(true)
     }
 
+    fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
     fn lease_ms(&self) -> u64 {
         self.state.settings.admission_lease.as_millis() as u64
     }
@@ -207,6 +223,9 @@ impl Admission {
         let mut redis = self.state.redis.clone();
         let mut rate = 0.0_f64;
         loop {
+            if self.is_paused() {
+                break;
+            }
             match self.decide_next_batch(course, &mut rate).await {
                 Ok(0) => break,
                 Ok(_) => {}

@@ -18,6 +18,7 @@ use crate::state::AppState;
         super::window::show, super::window::set,
         super::admin::create_courses, super::admin::update_course,
         super::admin::import_students, super::admin::roster,
+        super::admission::show, super::admission::set,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     modifiers(&AdminToken)

@@ -1,6 +1,7 @@
 //! One router per resource, merged in [`crate::startup`].
 
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod courses;
 pub mod docs;

@@ -418,3 +418,97 @@ async fn a_dead_workers_lease_is_taken_over_after_it_expires() {
     })
     .await;
 }
+
+/// An admin pauses admission: tickets keep queueing in arrival order and
+/// nothing is decided, on every poll of the runner; resuming decides them in
+/// that order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_admission_queues_without_deciding_until_resumed() {
+    let app = spawn_app().await;
+    app.import_students("P", 3).await;
+    let course = app.create_course("PAUSE1", 2, 3, json!([])).await;
+    app.open_window().await;
+
+    let res = reqwest::Client::new()
+        .put(app.url("/api/v1/admin/admission"))
+        .json(&json!({"paused": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "admin_token_required").await;
+    let res = app
+        .admin_put("/api/v1/admin/admission", &json!({"paused": true}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["paused"], true);
+    eventually(
+        Duration::from_secs(5),
+        "the runner sees the pause",
+        || async { app.metric("enroll_admission_paused").await == 1.0 },
+    )
+    .await;
+
+    let clients = app.login_many("P", 3).await;
+    let mut tickets = Vec::new();
+    for c in &clients {
+        tickets.push(enroll_ok(&app, c, course).await);
+    }
+    // Several full polls of the runner later, still nothing decided.
+    let scans = app.metric("enroll_admission_scans_total").await;
+    eventually(
+        Duration::from_secs(5),
+        "three more runner polls",
+        || async { app.metric("enroll_admission_scans_total").await >= scans + 3.0 },
+    )
+    .await;
+    for (c, t) in clients.iter().zip(&tickets) {
+        let now: Value = c
+            .get(app.url(&format!(
+                "/api/v1/enrollments/tickets/{}",
+                t["ticket"].as_str().unwrap()
+            )))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(now["status"], "queued", "{now}");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    let shown: Value = app
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/admin/admission",
+            &json!(null),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["paused"], true);
+
+    let res = app
+        .admin_put("/api/v1/admin/admission", &json!({"paused": false}))
+        .await;
+    assert_eq!(res.json::<Value>().await.unwrap()["paused"], false);
+    let mut finals = Vec::new();
+    for (c, t) in clients.iter().zip(&tickets) {
+        finals.push(app.wait_decided(c, t["ticket"].as_str().unwrap()).await);
+    }
+    let statuses: Vec<&str> = finals
+        .iter()
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["enrolled", "enrolled", "rejected"],
+        "arrival order kept"
+    );
+    assert_eq!(finals[2]["reason"], "course_full");
+    assert_eq!(app.metric("enroll_admission_paused").await, 0.0);
+}

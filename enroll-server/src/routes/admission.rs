@@ -1,0 +1,59 @@
+//! Pausing and resuming admission (admin): the queues keep accepting
+//! tickets in arrival order, but no seat is decided until admission resumes.
+//!
+//! For the minutes when deciding would be wrong — a capacity typo found at
+//! opening time, a database failover in progress — without closing
+//! registration and without losing anyone's place. Every instance obeys
+//! (the switch is in Redis) within one poll of its admission runner (20 ms
+//! while queues are busy, 250 ms when idle); a batch already in its
+//! transaction completes.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Admin;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::queue;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/admin/admission", get(show).put(set))
+}
+
+/// Whether admission is paused.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionSwitch {
+    pub paused: bool,
+}
+
+/// Whether admission is paused (admin).
+#[utoipa::path(get, path = "/api/v1/admin/admission", security(("admin_token" = [])),
+    responses((status = 200, body = AdmissionSwitch), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> ApiResult<Json<AdmissionSwitch>> {
+    let mut redis = state.redis.clone();
+    let paused = queue::admission_paused(&mut redis).await?;
+    Ok(Json(AdmissionSwitch { paused }))
+}
+
+/// Pauses or resumes admission on every instance (admin).
+#[utoipa::path(put, path = "/api/v1/admin/admission", request_body = AdmissionSwitch,
+    security(("admin_token" = [])),
+    responses((status = 200, body = AdmissionSwitch), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn set(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<AdmissionSwitch>,
+) -> ApiResult<Json<AdmissionSwitch>> {
+    let mut redis = state.redis.clone();
+    queue::set_admission_paused(&mut redis, req.paused).await?;
+    tracing::warn!(paused = req.paused, "admission switched by an admin");
+    Ok(Json(AdmissionSwitch { paused: req.paused }))
+}
