@@ -46,6 +46,11 @@ pub async fn admit_batch(
     let mut students: Vec<i64> = heads.iter().map(|h| h.0).collect();
     students.sort_unstable();
     students.dedup();
+    if capacity <= enrolled {
+        let outcome = decide_full(&mut tx, &course, heads, &students, credit_limit).await?;
+        tx.commit().await?;
+        return Ok(Some(outcome));
+    }
     let known: HashSet<i64> = sqlx::query_scalar::<_, i64>(
         "SELECT id FROM students WHERE id = ANY($1) ORDER BY id FOR UPDATE",
     )
@@ -88,4 +93,46 @@ pub async fn admit_batch(
     }
     tx.commit().await?;
     Ok(Some(outcome))
+}
+
+/// A batch for a course with no seat left: every ticket is rejected
+/// `course_full` unless it already holds this course (then `already_enrolled`,
+/// or `enrolled` for the very ticket a crashed worker committed) or its
+/// student is unknown — the same rules as [`decide`], which checks those
+/// first. Nothing is inserted, and the course row lock already keeps this
+/// course's enrollments still, so the students' rows need no lock and their
+/// other courses no read: a full course's queue drains with one cheap query
+/// per batch.
+async fn decide_full(
+    tx: &mut sqlx::PgConnection,
+    course: &CourseSeats,
+    heads: &[(i64, i64)],
+    students: &[i64],
+    credit_limit: i32,
+) -> Result<Outcome, sqlx::Error> {
+    let rows: Vec<(i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT s.id, e.course_id, e.ticket FROM students s \
+         LEFT JOIN enrollments e ON e.student_id = s.id AND e.course_id = $2 \
+         WHERE s.id = ANY($1)",
+    )
+    .bind(students)
+    .bind(course.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut known = HashSet::new();
+    let mut held: HashMap<i64, Vec<Held>> = HashMap::new();
+    for (student, course_id, ticket) in rows {
+        known.insert(student);
+        if course_id.is_some() {
+            held.entry(student).or_default().push(Held {
+                course_id: course.id,
+                ticket,
+                credits: course.credits,
+                schedule: Vec::new(),
+            });
+        }
+    }
+    let outcome = decide(course, heads, &held, &|s| known.contains(&s), credit_limit);
+    debug_assert!(outcome.inserts.is_empty());
+    Ok(outcome)
 }
