@@ -56,7 +56,7 @@ pub struct Cli {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Enrollment requests in flight at once.
+    /// Enrollment requests in flight at once (one persistent connection each).
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
 
@@ -64,7 +64,8 @@ pub struct Cli {
     #[arg(long, default_value_t = 32)]
     pub login_concurrency: usize,
 
-    /// Ticket polls in flight at once.
+    /// Ticket polls in flight at once (one persistent connection each, besides
+    /// the enroll connections).
     #[arg(long, default_value_t = 64)]
     pub poll_concurrency: usize,
 
