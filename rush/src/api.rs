@@ -181,6 +181,25 @@ impl Api {
         Ok(true)
     }
 
+    /// Pauses or resumes admission on every instance
+    /// (`PUT /api/v1/admin/admission`).
+    pub async fn set_admission_paused(&self, paused: bool) -> Result<()> {
+        let res = self
+            .client
+            .put(format!("{}/api/v1/admin/admission", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({ "paused": paused }))
+            .send()
+            .await?;
+        if res.status() != StatusCode::OK {
+            bail!(
+                "switching admission (paused = {paused}) answered {}",
+                res.status()
+            );
+        }
+        Ok(())
+    }
+
     /// Logs a student in; returns the `name=value` of the session cookie.
     pub async fn login(&self, student_no: &str) -> Result<String> {
         let res = self

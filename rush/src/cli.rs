@@ -64,6 +64,14 @@ pub struct Cli {
     #[arg(long, default_value_t = 32)]
     pub login_concurrency: usize,
 
+    /// Pause admission (PUT /api/v1/admin/admission) while the rush fires and
+    /// resume it once the last enroll is answered: every request queues
+    /// first, and the admission drain rate then measures admission alone,
+    /// over the whole rush. Not the default: it changes the workload (no
+    /// course is full during firing, so nothing is refused at once).
+    #[arg(long)]
+    pub hold_admission: bool,
+
     /// Ticket polls in flight at once (one persistent connection each, besides
     /// the enroll connections).
     #[arg(long, default_value_t = 64)]

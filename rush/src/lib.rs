@@ -11,7 +11,8 @@
 //! - [`conn`]: the measured requests' client — persistent HTTP/1.1
 //!   connections on hyper's low-level API.
 //! - [`wave`]: fire requests with bounded concurrency, poll tickets to their
-//!   decision, sample `/metrics`.
+//!   decision, sample `/metrics`; its connection workers (one per
+//!   connection, taking jobs from one queue) are in `wave_worker.rs`.
 //! - [`check`]: invariants 1-4 as pure functions over database rows and
 //!   issued tickets; [`verify`] reads those rows and tickets.
 //! - [`pgbench`]: the single-statement baseline on the same database.

@@ -79,6 +79,8 @@ pub struct Summary {
     pub requests_per_student: usize,
     pub requests: usize,
     pub concurrency: usize,
+    /// Admission was paused while the rush fired (`--hold-admission`).
+    pub hold_admission: bool,
     pub batch_size: Option<usize>,
     pub tickets: usize,
     pub refused_at_once: BTreeMap<String, usize>,
@@ -173,6 +175,15 @@ impl Summary {
             ),
             ("tickets (202)".into(), self.tickets.to_string()),
         ];
+        if self.hold_admission {
+            rows.insert(
+                3,
+                (
+                    "admission".into(),
+                    "paused while firing (--hold-admission)".into(),
+                ),
+            );
+        }
         for (code, n) in &self.refused_at_once {
             rows.push((format!("refused at once: {code}"), n.to_string()));
         }

@@ -56,7 +56,17 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
     let opts = wave_options(cli);
     let pre = pre_enroll(&api, &mix, &course_ids, cookies.clone(), &opts).await?;
     let requests: Vec<(usize, i64)> = mix.rush.iter().map(|&(s, c)| (s, course_ids[c])).collect();
-    let (wave, admission, cpu) = rush(&api, own.as_ref(), cookies, &requests, &opts).await?;
+    let rush_opts = WaveOptions {
+        resume_admission: cli.hold_admission,
+        ..opts
+    };
+    if cli.hold_admission {
+        api.set_admission_paused(true).await?;
+        eprintln!("admission paused until the last enroll is answered (--hold-admission)");
+        // Every admission runner sees the switch within one idle poll (250 ms).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (wave, admission, cpu) = rush(&api, own.as_ref(), cookies, &requests, &rush_opts).await?;
 
     let pool = PgPoolOptions::new()
         .max_connections(2)
@@ -198,6 +208,7 @@ fn wave_options(cli: &Cli) -> WaveOptions {
         poll_min: Duration::from_millis(cli.poll_min_ms),
         poll_max: Duration::from_millis(cli.poll_max_ms.max(cli.poll_min_ms)),
         timeout: Duration::from_secs(cli.timeout_secs),
+        resume_admission: false,
         sample_every: Duration::from_millis(100),
     }
 }
@@ -348,6 +359,7 @@ fn summarize(
         requests_per_student: cli.requests as usize,
         requests: cli.students * cli.requests as usize,
         concurrency: cli.concurrency,
+        hold_admission: cli.hold_admission,
         batch_size: own.then_some(cli.batch_size),
         tickets: f.tickets,
         refused_at_once: wave.refused.clone(),

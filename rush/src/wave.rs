@@ -15,20 +15,22 @@
 //! upper bound, off by at most one poll interval.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use bytes::Bytes;
-use hyper::header::HeaderValue;
-use hyper::Uri;
+use anyhow::Result;
 use indicatif::ProgressBar;
-use tokio::sync::{mpsc, Barrier, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Barrier, Semaphore};
 
-use crate::api::{enroll_reply, ticket_view, Api, EnrollReply};
-use crate::conn::{Client, Endpoint, Req};
+use crate::api::Api;
+use crate::conn::Endpoint;
+
+/// The connection workers (`wave_worker.rs`).
+#[path = "wave_worker.rs"]
+mod worker;
+use worker::{work, Job, Requests, Work};
 
 /// How a wave is run.
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct WaveOptions {
     pub poll_max: Duration,
     /// Give up polling this long after the wave started.
     pub timeout: Duration,
+    /// Admission was paused for this wave: resume it once firing is over.
+    pub resume_admission: bool,
     pub sample_every: Duration,
 }
 
@@ -92,67 +96,6 @@ pub struct WaveOutcome {
     pub polls: usize,
     pub poll_errors: usize,
     pub samples: Vec<Sample>,
-}
-
-/// What a connection worker does next.
-enum Job {
-    Enroll {
-        request: usize,
-        student: usize,
-        course: i64,
-    },
-    Poll {
-        idx: usize,
-    },
-}
-
-/// A job with the permit that bounds its kind's requests in flight; the
-/// permit is given back once the answer is recorded.
-struct Work {
-    job: Job,
-    permit: OwnedSemaphorePermit,
-}
-
-/// The measured requests, pre-built where they repeat.
-struct Requests {
-    endpoint: Endpoint,
-    /// `Cookie` header per student.
-    cookies: Vec<HeaderValue>,
-    enroll_uri: Uri,
-    /// `{"course_id":N}` per course.
-    bodies: HashMap<i64, Bytes>,
-}
-
-impl Requests {
-    fn new(endpoint: Endpoint, cookies: &[String], requests: &[(usize, i64)]) -> Result<Self> {
-        let cookies = cookies
-            .iter()
-            .map(|c| HeaderValue::from_str(c).context("session cookie unfit for a header"))
-            .collect::<Result<_>>()?;
-        let bodies = requests
-            .iter()
-            .map(|&(_, c)| (c, Bytes::from(format!("{{\"course_id\":{c}}}"))))
-            .collect();
-        Ok(Self {
-            enroll_uri: endpoint.uri("/api/v1/enrollments")?,
-            endpoint,
-            cookies,
-            bodies,
-        })
-    }
-
-    fn enroll(&self, student: usize, course: i64) -> Req {
-        let body = self.bodies.get(&course).cloned().unwrap_or_default();
-        self.endpoint
-            .post_json(self.enroll_uri.clone(), &self.cookies[student], body)
-    }
-
-    fn ticket(&self, student: usize, ticket: &str) -> Result<Req> {
-        let uri = self
-            .endpoint
-            .uri(&format!("/api/v1/enrollments/tickets/{ticket}"))?;
-        Ok(self.endpoint.get(uri, &self.cookies[student]))
-    }
 }
 
 struct Shared {
@@ -240,6 +183,9 @@ pub async fn run_wave(
     ));
     fire(requests, opts.concurrency, jobs).await;
     let fired = Instant::now();
+    if opts.resume_admission {
+        resume_admission(api).await;
+    }
     shared.firing_done.store(true, SeqCst);
     poller.await.expect("the poller does not panic");
     shared.polling_done.store(true, SeqCst);
@@ -265,6 +211,18 @@ pub async fn run_wave(
     })
 }
 
+/// Resumes paused admission; on failure the tickets stay queued until the
+/// poll deadline (and count as undecided).
+async fn resume_admission(api: &Api) {
+    for attempt in 1..=3 {
+        match api.set_admission_paused(false).await {
+            Ok(()) => return,
+            Err(e) => eprintln!("warning: resuming admission failed (attempt {attempt}): {e:#}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Queues every enroll request, at most `concurrency` in flight; returns
 /// once the last one is answered.
 async fn fire(requests: &[(usize, i64)], concurrency: usize, jobs: mpsc::UnboundedSender<Work>) {
@@ -281,84 +239,6 @@ async fn fire(requests: &[(usize, i64)], concurrency: usize, jobs: mpsc::Unbound
     }
     let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
     let _answered = permits.acquire_many(all).await.expect("never closed");
-}
-
-/// One connection's worker: takes jobs until the queue closes.
-async fn work(
-    shared: Arc<Shared>,
-    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>,
-    opened: Arc<Barrier>,
-) {
-    let mut client = Client::new(shared.requests.endpoint.clone());
-    client.open().await;
-    opened.wait().await;
-    loop {
-        let next = queue.lock().await.recv().await;
-        let Some(Work { job, permit }) = next else {
-            return;
-        };
-        match job {
-            Job::Enroll {
-                request,
-                student,
-                course,
-            } => send_one(&shared, &mut client, request, student, course).await,
-            Job::Poll { idx } => poll_one(&shared, &mut client, idx).await,
-        }
-        // Given back only after the answer is recorded (and, for a poll,
-        // its ticket re-scheduled): the poller's end test relies on it.
-        drop(permit);
-    }
-}
-
-async fn send_one(
-    shared: &Shared,
-    client: &mut Client,
-    request: usize,
-    student: usize,
-    course: i64,
-) {
-    let sent = Instant::now();
-    let req = shared.requests.enroll(student, course);
-    let reply = match client.send(req).await {
-        Ok((status, body)) => enroll_reply(status.as_u16(), &body),
-        Err(e) => Err(e),
-    };
-    match reply {
-        Ok(EnrollReply::Ticket { ticket, eta_ms }) => {
-            let acked = Instant::now();
-            let idx = {
-                let mut tickets = shared.tickets.lock().unwrap();
-                tickets.push(TicketRecord {
-                    request,
-                    student,
-                    ticket,
-                    sent,
-                    acked,
-                    decided: None,
-                });
-                tickets.len() - 1
-            };
-            shared.acked.fetch_add(1, SeqCst);
-            shared.schedule(idx, Some(eta_ms));
-        }
-        Ok(EnrollReply::Refused { status, code }) => {
-            *shared
-                .refused
-                .lock()
-                .unwrap()
-                .entry(format!("{status} {code}"))
-                .or_default() += 1;
-        }
-        Err(err) => {
-            shared.errors.fetch_add(1, SeqCst);
-            shared
-                .error_example
-                .lock()
-                .unwrap()
-                .get_or_insert_with(|| format!("{err:#}"));
-        }
-    }
 }
 
 /// Polls due tickets until firing is over and every ticket is decided (or
@@ -402,36 +282,6 @@ async fn poll_until_decided(
                 job: Job::Poll { idx },
                 permit,
             });
-        }
-    }
-}
-
-async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
-    let req = {
-        let t = &shared.tickets.lock().unwrap()[idx];
-        shared.requests.ticket(t.student, &t.ticket)
-    };
-    shared.polls.fetch_add(1, SeqCst);
-    let view = match req {
-        Ok(req) => match client.send(req).await {
-            Ok((status, body)) => ticket_view(status.as_u16(), &body),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    match view {
-        Ok(view) if view.status != "queued" => {
-            shared.tickets.lock().unwrap()[idx].decided = Some(Decided {
-                at: Instant::now(),
-                status: view.status,
-                reason: view.reason,
-            });
-            shared.decided.fetch_add(1, SeqCst);
-        }
-        Ok(view) => shared.schedule(idx, view.eta_ms),
-        Err(_) => {
-            shared.poll_errors.fetch_add(1, SeqCst);
-            shared.schedule(idx, Some(200));
         }
     }
 }

@@ -21,8 +21,15 @@ async fn rush(args: &[&str]) -> Output {
         .expect("the rush binary runs")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
+/// An enroll-server (in this process) on a fresh database and its own Redis.
+struct Server {
+    base: String,
+    db: String,
+    redis: RedisServer,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start_server() -> Server {
     let (db, replicas) = tokio::task::spawn_blocking(|| testkit::shared::database("rush"))
         .await
         .unwrap()
@@ -42,18 +49,26 @@ async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
     .unwrap();
     let app = enroll_server::Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
-    let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let out = tempfile::tempdir().unwrap();
+    let task = tokio::spawn(app.run_until_stopped(std::future::pending()));
+    Server {
+        base,
+        db,
+        redis,
+        task,
+    }
+}
 
-    let args = [
+/// The small workload's arguments against `server`, writing into `out`.
+fn small_args<'a>(server: &'a Server, redis_url: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
         "--target",
-        &base,
+        &server.base,
         "--admin-token",
         ADMIN,
         "--database-url",
-        &db,
+        &server.db,
         "--redis-url",
-        &redis.url(),
+        redis_url,
         "--students",
         "200",
         "--requests",
@@ -68,11 +83,19 @@ async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
         "0.05",
         "--concurrency",
         "32",
-        "--pgbench-clients",
-        "4",
         "--out",
-        out.path().to_str().unwrap(),
-    ];
+        out,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
+    let server = start_server().await;
+    let out = tempfile::tempdir().unwrap();
+
+    let redis_url = server.redis.url();
+    let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
+    args.extend(["--pgbench-clients", "4"]);
     let run = rush(&args).await;
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
@@ -140,7 +163,49 @@ async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
         svg.starts_with("<svg") && svg.matches("<polyline").count() == 4,
         "{svg}"
     );
-    server.abort();
+    server.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_admission_queues_every_request_and_decides_them_after_firing() {
+    let server = start_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let redis_url = server.redis.url();
+    let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
+    args.extend(["--hold-admission", "--no-pgbench"]);
+    let run = rush(&args).await;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("paused while firing"), "{stdout}");
+    let json: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("rush-results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["violations"], 0, "{json:#}");
+    assert_eq!(json["hold_admission"], true);
+    // Nothing was decided while firing, so no course was known full and
+    // every request got a ticket; all of them were decided afterwards.
+    assert_eq!(json["tickets"], 600, "{json:#}");
+    assert_eq!(json["decided"], 600, "{json:#}");
+    assert!(json["refused_at_once"].as_object().unwrap().is_empty());
+    // The server's decision counter stood still until firing ended.
+    let fire_end_ms = json["fire_seconds"].as_f64().unwrap() * 1e3;
+    let counts: Vec<f64> = json["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["t_ms"].as_f64().unwrap() < fire_end_ms)
+        .map(|s| s["decisions_total"].as_f64().unwrap())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] == w[1]),
+        "decided while paused: {counts:?}"
+    );
+    server.task.abort();
 }
 
 #[tokio::test]

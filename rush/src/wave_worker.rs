@@ -1,0 +1,190 @@
+//! The connection workers of a wave: the jobs they take, the requests they
+//! send (pre-built where they repeat) and how they record the answers.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+use hyper::Uri;
+use tokio::sync::{mpsc, Barrier, OwnedSemaphorePermit};
+
+use super::{Decided, Shared, TicketRecord};
+use crate::api::{enroll_reply, ticket_view, EnrollReply};
+use crate::conn::{Client, Endpoint, Req};
+
+/// What a connection worker does next.
+pub(super) enum Job {
+    Enroll {
+        request: usize,
+        student: usize,
+        course: i64,
+    },
+    Poll {
+        idx: usize,
+    },
+}
+
+/// A job with the permit that bounds its kind's requests in flight; the
+/// permit is given back once the answer is recorded.
+pub(super) struct Work {
+    pub(super) job: Job,
+    pub(super) permit: OwnedSemaphorePermit,
+}
+
+/// The measured requests, pre-built where they repeat.
+pub(super) struct Requests {
+    pub(super) endpoint: Endpoint,
+    /// `Cookie` header per student.
+    cookies: Vec<HeaderValue>,
+    enroll_uri: Uri,
+    /// `{"course_id":N}` per course.
+    bodies: HashMap<i64, Bytes>,
+}
+
+impl Requests {
+    pub(super) fn new(
+        endpoint: Endpoint,
+        cookies: &[String],
+        requests: &[(usize, i64)],
+    ) -> Result<Self> {
+        let cookies = cookies
+            .iter()
+            .map(|c| HeaderValue::from_str(c).context("session cookie unfit for a header"))
+            .collect::<Result<_>>()?;
+        let bodies = requests
+            .iter()
+            .map(|&(_, c)| (c, Bytes::from(format!("{{\"course_id\":{c}}}"))))
+            .collect();
+        Ok(Self {
+            enroll_uri: endpoint.uri("/api/v1/enrollments")?,
+            endpoint,
+            cookies,
+            bodies,
+        })
+    }
+
+    fn enroll(&self, student: usize, course: i64) -> Req {
+        let body = self.bodies.get(&course).cloned().unwrap_or_default();
+        self.endpoint
+            .post_json(self.enroll_uri.clone(), &self.cookies[student], body)
+    }
+
+    fn ticket(&self, student: usize, ticket: &str) -> Result<Req> {
+        let uri = self
+            .endpoint
+            .uri(&format!("/api/v1/enrollments/tickets/{ticket}"))?;
+        Ok(self.endpoint.get(uri, &self.cookies[student]))
+    }
+}
+
+/// One connection's worker: takes jobs until the queue closes.
+pub(super) async fn work(
+    shared: Arc<Shared>,
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Work>>>,
+    opened: Arc<Barrier>,
+) {
+    let mut client = Client::new(shared.requests.endpoint.clone());
+    client.open().await;
+    opened.wait().await;
+    loop {
+        let next = queue.lock().await.recv().await;
+        let Some(Work { job, permit }) = next else {
+            return;
+        };
+        match job {
+            Job::Enroll {
+                request,
+                student,
+                course,
+            } => send_one(&shared, &mut client, request, student, course).await,
+            Job::Poll { idx } => poll_one(&shared, &mut client, idx).await,
+        }
+        // Given back only after the answer is recorded (and, for a poll,
+        // its ticket re-scheduled): the poller's end test relies on it.
+        drop(permit);
+    }
+}
+
+async fn send_one(
+    shared: &Shared,
+    client: &mut Client,
+    request: usize,
+    student: usize,
+    course: i64,
+) {
+    let sent = Instant::now();
+    let req = shared.requests.enroll(student, course);
+    let reply = match client.send(req).await {
+        Ok((status, body)) => enroll_reply(status.as_u16(), &body),
+        Err(e) => Err(e),
+    };
+    match reply {
+        Ok(EnrollReply::Ticket { ticket, eta_ms }) => {
+            let acked = Instant::now();
+            let idx = {
+                let mut tickets = shared.tickets.lock().unwrap();
+                tickets.push(TicketRecord {
+                    request,
+                    student,
+                    ticket,
+                    sent,
+                    acked,
+                    decided: None,
+                });
+                tickets.len() - 1
+            };
+            shared.acked.fetch_add(1, SeqCst);
+            shared.schedule(idx, Some(eta_ms));
+        }
+        Ok(EnrollReply::Refused { status, code }) => {
+            *shared
+                .refused
+                .lock()
+                .unwrap()
+                .entry(format!("{status} {code}"))
+                .or_default() += 1;
+        }
+        Err(err) => {
+            shared.errors.fetch_add(1, SeqCst);
+            shared
+                .error_example
+                .lock()
+                .unwrap()
+                .get_or_insert_with(|| format!("{err:#}"));
+        }
+    }
+}
+
+async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
+    let req = {
+        let t = &shared.tickets.lock().unwrap()[idx];
+        shared.requests.ticket(t.student, &t.ticket)
+    };
+    shared.polls.fetch_add(1, SeqCst);
+    let view = match req {
+        Ok(req) => match client.send(req).await {
+            Ok((status, body)) => ticket_view(status.as_u16(), &body),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match view {
+        Ok(view) if view.status != "queued" => {
+            shared.tickets.lock().unwrap()[idx].decided = Some(Decided {
+                at: Instant::now(),
+                status: view.status,
+                reason: view.reason,
+            });
+            shared.decided.fetch_add(1, SeqCst);
+        }
+        Ok(view) => shared.schedule(idx, view.eta_ms),
+        Err(_) => {
+            shared.poll_errors.fetch_add(1, SeqCst);
+            shared.schedule(idx, Some(200));
+        }
+    }
+}
