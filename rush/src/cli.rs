@@ -68,7 +68,9 @@ pub struct Cli {
     /// resume it once the last enroll is answered: every request queues
     /// first, and the admission drain rate then measures admission alone,
     /// over the whole rush. Not the default: it changes the workload (no
-    /// course is full during firing, so nothing is refused at once).
+    /// course is full during firing, so nothing is refused at once). With
+    /// --target, a rush interrupted while firing leaves admission paused:
+    /// resume it with the same admin call.
     #[arg(long)]
     pub hold_admission: bool,
 

@@ -66,7 +66,12 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         // Every admission runner sees the switch within one idle poll (250 ms).
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let (wave, admission, cpu) = rush(&api, own.as_ref(), cookies, &requests, &rush_opts).await?;
+    let rushed = rush(&api, own.as_ref(), cookies, &requests, &rush_opts).await;
+    if cli.hold_admission && rushed.is_err() {
+        // The wave never got to resume it: do not leave a server paused.
+        let _ = api.set_admission_paused(false).await;
+    }
+    let (wave, admission, cpu) = rushed?;
 
     let pool = PgPoolOptions::new()
         .max_connections(2)
