@@ -80,11 +80,12 @@ impl SessionStore {
             return Ok(Some(session));
         }
         lookups.with_label_values(&["redis"]).inc();
+        let epoch = self.cache.epoch();
         let mut redis = self.redis.clone();
         let value: Option<String> = redis.get(key_of(&digest)).await?;
         let session: Option<Session> = value.and_then(|v| serde_json::from_str(&v).ok());
         if let Some(s) = &session {
-            self.cache.put(digest, s.clone(), Instant::now());
+            self.cache.put(digest, s.clone(), Instant::now(), epoch);
         }
         Ok(session)
     }

@@ -9,14 +9,17 @@
 //! message arrives, not after the cache time. While an instance is not
 //! subscribed (start-up, Redis connection lost) it bypasses the cache and
 //! asks Redis every time; on (re)subscribing it starts empty, so nothing
-//! published while it was away can be missed. The cache time remains only a
+//! published while it was away can be missed. A lookup that raced a logout
+//! (Redis answered just before it, the revocation arrived before the answer
+//! was stored) is not kept: every eviction bumps an epoch, and only lookups
+//! begun after the latest one are stored. The cache time remains only a
 //! bound for a subscription that hangs without failing.
 //!
 //! Absent sessions are never cached: a session created a moment ago on
 //! another instance must work here at once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,9 @@ pub struct SessionCache {
     max_entries: usize,
     /// True while this process follows [`REVOKED_CHANNEL`].
     following: AtomicBool,
+    /// Bumped by every eviction and feed change: a lookup that started
+    /// before one may have read a session revoked since, so it is not kept.
+    epoch: AtomicU64,
     entries: Mutex<HashMap<Digest, (Session, Instant)>>,
 }
 
@@ -47,6 +53,7 @@ impl SessionCache {
             ttl,
             max_entries: max_entries.max(1),
             following: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -77,13 +84,23 @@ impl SessionCache {
         }
     }
 
-    /// Remembers a session Redis just confirmed. When full, expired entries
-    /// go first, then everything (the cache refills from Redis).
-    pub fn put(&self, digest: Digest, session: Session, now: Instant) {
+    /// Taken before asking Redis, handed back to [`Self::put`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Remembers a session Redis confirmed in a lookup that began at
+    /// `epoch`, unless a revocation arrived since (it may have been this
+    /// one). When full, expired entries go first, then everything (the cache
+    /// refills from Redis).
+    pub fn put(&self, digest: Digest, session: Session, now: Instant, epoch: u64) {
         if !self.usable() {
             return;
         }
         let mut entries = self.entries();
+        if self.epoch() != epoch {
+            return;
+        }
         if entries.len() >= self.max_entries {
             entries.retain(|_, (_, until)| now < *until);
             if entries.len() >= self.max_entries {
@@ -95,13 +112,17 @@ impl SessionCache {
 
     /// Forgets one session (a logout, here or on another instance).
     pub fn evict(&self, digest: &Digest) {
-        self.entries().remove(digest);
+        let mut entries = self.entries();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.remove(digest);
     }
 
     /// Marks whether revocations are followed; either way the cache starts
     /// over empty, since messages may have been missed in between.
     pub fn set_following(&self, following: bool) {
-        self.entries().clear();
+        let mut entries = self.entries();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
         self.following.store(following, Ordering::Release);
     }
 
@@ -163,7 +184,7 @@ mod tests {
     fn entries_live_for_the_ttl_only() {
         let cache = following(1000, 10);
         let t0 = Instant::now();
-        cache.put([1; 32], session(1), t0);
+        cache.put([1; 32], session(1), t0, cache.epoch());
         assert_eq!(cache.get(&[1; 32], t0).unwrap().student_id, 1);
         let late = t0 + Duration::from_millis(999);
         assert!(cache.get(&[1; 32], late).is_some());
@@ -177,11 +198,11 @@ mod tests {
     fn nothing_is_served_or_kept_unless_revocations_are_followed() {
         let cache = SessionCache::new(Duration::from_secs(10), 10);
         let now = Instant::now();
-        cache.put([1; 32], session(1), now);
+        cache.put([1; 32], session(1), now, cache.epoch());
         assert!(cache.get(&[1; 32], now).is_none() && cache.is_empty());
 
         cache.set_following(true);
-        cache.put([1; 32], session(1), now);
+        cache.put([1; 32], session(1), now, cache.epoch());
         assert!(cache.get(&[1; 32], now).is_some());
         // The feed drops: whatever was cached may have been revoked meanwhile.
         cache.set_following(false);
@@ -191,10 +212,25 @@ mod tests {
     }
 
     #[test]
+    fn a_lookup_that_raced_a_revocation_is_not_kept() {
+        let cache = following(10_000, 10);
+        let now = Instant::now();
+        // Redis answered before the logout; the revocation arrives before
+        // the answer is stored.
+        let epoch = cache.epoch();
+        cache.evict(&[1; 32]);
+        cache.put([1; 32], session(1), now, epoch);
+        assert!(cache.get(&[1; 32], now).is_none());
+        // A lookup begun after it is kept.
+        cache.put([1; 32], session(1), now, cache.epoch());
+        assert!(cache.get(&[1; 32], now).is_some());
+    }
+
+    #[test]
     fn zero_ttl_disables_the_cache() {
         let cache = following(0, 10);
         let now = Instant::now();
-        cache.put([1; 32], session(1), now);
+        cache.put([1; 32], session(1), now, cache.epoch());
         assert!(!cache.usable() && cache.get(&[1; 32], now).is_none());
     }
 
@@ -202,8 +238,8 @@ mod tests {
     fn eviction_is_immediate() {
         let cache = following(10_000, 10);
         let now = Instant::now();
-        cache.put([1; 32], session(1), now);
-        cache.put([2; 32], session(2), now);
+        cache.put([1; 32], session(1), now, cache.epoch());
+        cache.put([2; 32], session(2), now, cache.epoch());
         cache.evict(&[1; 32]);
         assert!(cache.get(&[1; 32], now).is_none());
         assert_eq!(cache.get(&[2; 32], now).unwrap().student_id, 2);
@@ -213,16 +249,16 @@ mod tests {
     fn a_full_cache_drops_expired_entries_first_then_everything() {
         let cache = following(1000, 2);
         let t0 = Instant::now();
-        cache.put([1; 32], session(1), t0);
+        cache.put([1; 32], session(1), t0, cache.epoch());
         let t1 = t0 + Duration::from_millis(600);
-        cache.put([2; 32], session(2), t1);
+        cache.put([2; 32], session(2), t1, cache.epoch());
         // Full; entry 1 has expired by t2, entry 2 has not.
         let t2 = t0 + Duration::from_millis(1200);
-        cache.put([3; 32], session(3), t2);
+        cache.put([3; 32], session(3), t2, cache.epoch());
         assert_eq!(cache.len(), 2);
         assert!(cache.get(&[2; 32], t2).is_some() && cache.get(&[3; 32], t2).is_some());
         // Full of live entries: start over rather than grow.
-        cache.put([4; 32], session(4), t2);
+        cache.put([4; 32], session(4), t2, cache.epoch());
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&[4; 32], t2).is_some());
     }
