@@ -158,10 +158,13 @@ impl Admission {
         let lengths = queue::queue_lengths(&mut redis, &courses).await?;
         self.state.metrics.admission_scans.inc();
         let busy = lengths.iter().any(|&l| l > 0);
+        // Every gauge is set, also once every permit is busy (the courses
+        // left over then wait for the next round).
+        let mut permits_left = !paused;
         for (&course, &len) in courses.iter().zip(&lengths) {
             self.queue_gauge(course).set(len);
-            if len > 0 && !paused && !self.clone().try_drain(course).await? {
-                break; // every permit busy; the rest wait for the next round
+            if len > 0 && permits_left {
+                permits_left = self.clone().try_drain(course).await?;
             }
         }
         Ok(busy)

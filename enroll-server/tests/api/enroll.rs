@@ -512,3 +512,75 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
     assert_eq!(finals[2]["reason"], "course_full");
     assert_eq!(app.metric("enroll_admission_paused").await, 0.0);
 }
+
+/// `enroll_queue_length` shows every waiting course, also while every
+/// admission connection is busy (the courses left over wait their turn but
+/// are still measured: the backlog alert and the dashboard read it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_gauges_cover_every_course_while_admission_is_saturated() {
+    let mut spec = Spawn::fresh();
+    spec.extra = Options {
+        admission_connections: Some(1),
+        ..Default::default()
+    };
+    let app = start(spec).await;
+    app.import_students("Q", 4).await;
+    let courses = [
+        app.create_course("QA1", 10, 3, json!([])).await,
+        app.create_course("QB1", 10, 3, json!([])).await,
+        app.create_course("QC1", 10, 3, json!([])).await,
+    ];
+    app.open_window().await;
+    let clients = app.login_many("Q", 4).await;
+    // The first course's drain takes the only admission connection and waits
+    // on this lock.
+    let mut blocker = app.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM courses WHERE id = $1 FOR UPDATE")
+        .bind(courses[0])
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    enroll_ok(&app, &clients[0], courses[0]).await;
+    eventually(
+        Duration::from_secs(10),
+        "admission blocked on the lock",
+        || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+                == 1
+        },
+    )
+    .await;
+    // Now 1 and 2 students wait for the other courses, which cannot be
+    // drained (no connection left) but must be measured.
+    enroll_ok(&app, &clients[1], courses[1]).await;
+    enroll_ok(&app, &clients[2], courses[2]).await;
+    enroll_ok(&app, &clients[3], courses[2]).await;
+    let gauge = |course: i64| {
+        let app = &app;
+        async move {
+            app.metric(&format!("enroll_queue_length{{course=\"{course}\"}}"))
+                .await
+        }
+    };
+    eventually(Duration::from_secs(10), "every queue measured", || async {
+        gauge(courses[0]).await == 1.0
+            && gauge(courses[1]).await == 1.0
+            && gauge(courses[2]).await == 2.0
+    })
+    .await;
+    blocker.rollback().await.unwrap();
+    eventually(Duration::from_secs(10), "all four decided", || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM enrollments")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+            == 4
+    })
+    .await;
+}
