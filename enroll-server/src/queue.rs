@@ -9,7 +9,7 @@
 //! | `q:{c42}`    | ZSET   | waiting students, scored by their sequence number  |
 //! | `seq:{c42}`  | string | last sequence number handed out (`INCR`)           |
 //! | `st:{c42}`   | HASH   | student id → their latest ticket's sequence number |
-//! | `tk:{c42}`   | HASH   | sequence number → `student|status|reason`          |
+//! | `tk:{c42}`   | HASH   | sequence number → `student|status|reason`, plus `|decided_ms` (Redis time) once decided |
 //! | `full:{c42}` | string | present while the course is known to be full       |
 //! | `gen:{c42}`  | string | bumped when seats are freed (cancel, more capacity)|
 //! | `lease:{c42}`| string | the admission worker deciding this course (PX TTL) |
@@ -215,7 +215,8 @@ pub async fn ticket(
         .invoke_async(redis)
         .await?;
     Ok(found.and_then(|(t, rank, rate)| {
-        let mut parts = t.splitn(3, '|');
+        // student|status|reason, and |decided_ms once decided.
+        let mut parts = t.split('|');
         let student = parts.next()?.parse().ok()?;
         let status = parts.next()?.to_string();
         let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_string);
@@ -244,13 +245,16 @@ static FINISH: LazyLock<Script> = LazyLock::new(|| {
         r#"
 -- KEYS: q, tk, full, gen, rate, claim
 -- ARGV: gen_seen, mark_full, rate, then (student, seq, status|reason) triples
+-- Each ticket becomes student|status|reason|decided_ms (Redis's clock).
+local now = redis.call('TIME')
+local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
 for i = 4, #ARGV, 3 do
   local student, seq = ARGV[i], ARGV[i + 1]
   local score = redis.call('ZSCORE', KEYS[1], student)
   if score and tonumber(score) == tonumber(seq) then
     redis.call('ZREM', KEYS[1], student)
   end
-  redis.call('HSET', KEYS[2], seq, student .. '|' .. ARGV[i + 2])
+  redis.call('HSET', KEYS[2], seq, student .. '|' .. ARGV[i + 2] .. '|' .. ms)
 end
 -- Only flag the course full if no seat was freed since the batch began.
 if ARGV[2] == '1' and (redis.call('GET', KEYS[4]) or '0') == ARGV[1] then

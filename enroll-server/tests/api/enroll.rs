@@ -492,6 +492,13 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
         .unwrap();
     assert_eq!(shown["paused"], true);
 
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let resumed_ms = wall_ms();
     let res = app
         .admin_put("/api/v1/admin/admission", &json!({"paused": false}))
         .await;
@@ -499,6 +506,23 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
     let mut finals = Vec::new();
     for (c, t) in clients.iter().zip(&tickets) {
         finals.push(app.wait_decided(c, t["ticket"].as_str().unwrap()).await);
+    }
+    // Each decided ticket carries when it was decided (Redis's clock, this
+    // machine's): after the resume, before now.
+    let stored: HashMap<String, String> = app
+        .redis()
+        .await
+        .hgetall(format!("tk:{{c{course}}}"))
+        .await
+        .unwrap();
+    let done_ms = wall_ms();
+    assert_eq!(stored.len(), 3);
+    for value in stored.values() {
+        let decided_ms: i64 = value.rsplit('|').next().unwrap().parse().unwrap();
+        assert!(
+            (resumed_ms..=done_ms).contains(&decided_ms),
+            "{value}: decided at {decided_ms}, resumed {resumed_ms}, done {done_ms}"
+        );
     }
     let statuses: Vec<&str> = finals
         .iter()
