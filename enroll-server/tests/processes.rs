@@ -164,14 +164,15 @@ async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
     }));
     let pool = PgPool::connect(&db_url).await.unwrap();
     let killer = async {
-        // Kill B as soon as seats are being committed.
+        // Kill B once seats are being committed (a few batches in, far from
+        // done: courses 3 and 4 alone take 288 seats).
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
                 .fetch_one(&pool)
                 .await
                 .unwrap();
-            if n > 0 || Instant::now() > deadline {
+            if n >= 40 || Instant::now() > deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -191,9 +192,16 @@ async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
         .enumerate()
         .filter_map(|(i, t)| t.map(|t| (requests[i].0, t)))
         .collect();
+    eprintln!(
+        "acknowledged {} of {} requests before and after killing B",
+        acked.len(),
+        requests.len()
+    );
+    // A alone acknowledges its 144 requests for the two big courses; more
+    // means both servers took part before B died.
     assert!(
-        acked.len() > 300,
-        "most requests were acknowledged: {}",
+        acked.len() > 150,
+        "a rush's worth of requests was acknowledged: {}",
         acked.len()
     );
 
