@@ -38,6 +38,8 @@ pub struct IssuedTicket {
     pub student_id: i64,
     pub status: String,
     pub reason: Option<String>,
+    /// When the server decided it (Unix ms, Redis's clock), if it says.
+    pub decided_ms: Option<i64>,
 }
 
 impl IssuedTicket {
@@ -233,18 +235,20 @@ pub fn queue_order(facts: &Facts, issued: &[IssuedTicket], rows: &[EnrollmentRow
 }
 
 /// Parses a `tk:{c<id>}` hash entry: field = sequence, value =
-/// `student|status|reason`.
+/// `student|status|reason`, plus `|decided_ms` once decided.
 pub fn parse_ticket_entry(course_id: i64, seq: &str, value: &str) -> Option<IssuedTicket> {
-    let mut parts = value.splitn(3, '|');
+    let mut parts = value.split('|');
     let student_id = parts.next()?.parse().ok()?;
     let status = parts.next()?.to_string();
     let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_string);
+    let decided_ms = parts.next().and_then(|ms| ms.parse().ok());
     Some(IssuedTicket {
         course_id,
         seq: seq.parse().ok()?,
         student_id,
         status,
         reason,
+        decided_ms,
     })
 }
 

@@ -47,6 +47,7 @@ fn t(
         student_id,
         status: status.into(),
         reason: reason.map(str::to_string),
+        decided_ms: None,
     }
 }
 
@@ -156,4 +157,13 @@ fn parses_redis_ticket_entries() {
         Some(t(5, 18, 43, "enrolled", None))
     );
     assert_eq!(parse_ticket_entry(5, "x", "43|enrolled|"), None);
+    // Decided tickets carry the decision time.
+    let decided = parse_ticket_entry(5, "19", "44|rejected|credit_limit|1795619507697").unwrap();
+    assert_eq!(decided.reason.as_deref(), Some("credit_limit"));
+    assert_eq!(decided.decided_ms, Some(1_795_619_507_697));
+    let enrolled = parse_ticket_entry(5, "20", "45|enrolled||1795619507698").unwrap();
+    assert_eq!(
+        (enrolled.reason, enrolled.decided_ms),
+        (None, Some(1_795_619_507_698))
+    );
 }

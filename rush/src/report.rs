@@ -96,7 +96,12 @@ pub struct Summary {
     pub admission_drain: Option<Drain>,
     pub outcomes: BTreeMap<String, usize>,
     pub ack_latency: Latency,
+    /// Send → the first poll that saw the ticket decided (an upper bound:
+    /// polls wait their turn).
     pub time_to_decision: Latency,
+    /// Send → the decision time the server stored with the ticket (same
+    /// host's clock; needs the ticket hashes in Redis).
+    pub time_to_decision_server: Option<Latency>,
     pub polls: usize,
     pub poll_errors: usize,
     pub violations: usize,
@@ -216,6 +221,9 @@ impl Summary {
         };
         rows.push(("ack latency".into(), lat(&self.ack_latency)));
         rows.push(("time to decision".into(), lat(&self.time_to_decision)));
+        if let Some(l) = &self.time_to_decision_server {
+            rows.push(("time to decision (server-stamped)".into(), lat(l)));
+        }
         for (outcome, n) in &self.outcomes {
             rows.push((format!("decided: {outcome}"), n.to_string()));
         }
@@ -296,6 +304,25 @@ fn drain_text(d: &Drain) -> String {
     }
 }
 
+/// Send → decision as the server stamped it (`decided_ms`: ticket id →
+/// Unix ms), for the tickets that have a stamp; `None` without any. The
+/// send times are placed on the wall clock through the wave's start.
+pub fn server_time_to_decision(
+    w: &WaveOutcome,
+    decided_ms: &std::collections::HashMap<String, i64>,
+) -> Option<Latency> {
+    let v: Vec<Duration> = w
+        .tickets
+        .iter()
+        .filter_map(|t| {
+            let decided = *decided_ms.get(&t.ticket)? as f64;
+            let sent = w.started_unix_ms + (t.sent - w.started).as_secs_f64() * 1e3;
+            Some(Duration::from_secs_f64((decided - sent).max(0.0) / 1e3))
+        })
+        .collect();
+    (!v.is_empty()).then(|| Latency::of(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +333,39 @@ mod tests {
         let l = Latency::of(v);
         assert_eq!((l.p50_ms, l.p99_ms, l.max_ms), (50.0, 99.0, 100.0));
         assert_eq!(Latency::of(vec![]).p99_ms, 0.0);
+    }
+
+    #[test]
+    fn server_stamped_time_to_decision_uses_the_wall_clock_start() {
+        use crate::wave::TicketRecord;
+        let started = std::time::Instant::now();
+        let record = |ticket: &str, sent_ms: u64| TicketRecord {
+            request: 0,
+            student: 0,
+            ticket: ticket.into(),
+            sent: started + Duration::from_millis(sent_ms),
+            acked: started + Duration::from_millis(sent_ms + 5),
+            decided: None,
+        };
+        let w = WaveOutcome {
+            started,
+            started_unix_ms: 1_000_000.0,
+            fired: started,
+            tickets: vec![record("1-1", 0), record("1-2", 100), record("1-3", 200)],
+            refused: BTreeMap::new(),
+            errors: 0,
+            error_example: None,
+            polls: 0,
+            poll_errors: 0,
+            samples: vec![],
+        };
+        // Decided 30 ms and 300 ms after sending; "1-3" has no stamp.
+        let stamps = std::collections::HashMap::from([
+            ("1-1".to_string(), 1_000_030),
+            ("1-2".to_string(), 1_000_400),
+        ]);
+        let l = server_time_to_decision(&w, &stamps).unwrap();
+        assert_eq!((l.p50_ms.round(), l.max_ms.round()), (30.0, 300.0));
+        assert!(server_time_to_decision(&w, &Default::default()).is_none());
     }
 }

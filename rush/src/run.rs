@@ -14,7 +14,7 @@ use crate::check::Facts;
 use crate::cli::Cli;
 use crate::mix::{Kind, Mix, MixParams};
 use crate::pgbench::{self, BenchCourses, Budget};
-use crate::report::{AdmissionUse, CpuUse, Summary, WaveFigures};
+use crate::report::{server_time_to_decision, AdmissionUse, CpuUse, Summary, WaveFigures};
 use crate::stack::{self, Endpoints, OwnStack, ServerSettings};
 use crate::verify;
 use crate::wave::{run_wave, WaveOptions, WaveOutcome};
@@ -84,10 +84,12 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         credit_limit: CREDIT_LIMIT,
     };
     let redis_url = endpoints.redis_url.as_deref();
-    let violations = verify::check_invariants(&facts, &pool, redis_url, &[&pre, &wave]).await?;
+    let (violations, decided_ms) =
+        verify::check_invariants(&facts, &pool, redis_url, &[&pre, &wave]).await?;
     let pgbench = baseline(cli, &pool, &endpoints.database_url, &mix).await?;
     let mut summary = summarize(cli, own.is_some(), &wave, violations, pgbench, cpu);
     summary.admission = admission;
+    summary.time_to_decision_server = server_time_to_decision(&wave, &decided_ms);
     write_outputs(cli, &summary)?;
     drop(own);
     Ok(summary)
@@ -385,6 +387,7 @@ fn summarize(
         outcomes: f.outcomes,
         ack_latency: f.ack_latency,
         time_to_decision: f.time_to_decision,
+        time_to_decision_server: None,
         polls: wave.polls,
         poll_errors: wave.poll_errors,
         violations: violations.len(),

@@ -1,18 +1,22 @@
 //! Reading what the rush left behind — the database rows and every issued
 //! ticket — and running the checks of [`crate::check`] over it.
 
+use std::collections::HashMap;
+
 use anyhow::{Context, Result};
 
 use crate::check::{self, CourseRow, EnrollmentRow, Facts, IssuedTicket};
 use crate::wave::WaveOutcome;
 
-/// Reads the database and the issued tickets and runs every check.
+/// Reads the database and the issued tickets and runs every check; returns
+/// the violations and, from Redis, when each ticket was decided (ticket id
+/// → Unix ms, as the server stamped it).
 pub async fn check_invariants(
     facts: &Facts<'_>,
     pool: &sqlx::PgPool,
     redis_url: Option<&str>,
     waves: &[&WaveOutcome],
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, HashMap<String, i64>)> {
     let courses: Vec<CourseRow> = sqlx::query_as(
         "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c WHERE id = ANY($1)",
     )
@@ -43,7 +47,11 @@ pub async fn check_invariants(
     v.extend(check::student_rules(facts, &rows));
     v.extend(check::all_decided(&told, &issued, &rows));
     v.extend(check::queue_order(facts, &issued, &rows));
-    Ok(v)
+    let decided_ms = issued
+        .iter()
+        .filter_map(|t| Some((t.id(), t.decided_ms?)))
+        .collect();
+    Ok((v, decided_ms))
 }
 
 /// Every ticket the server issued for these courses (`tk:{c<id>}` hashes).
@@ -81,6 +89,7 @@ fn issued_by_tool(facts: &Facts, waves: &[&WaveOutcome]) -> Vec<IssuedTicket> {
                 student_id: facts.student_ids[t.student],
                 status: d.map_or("queued".into(), |d| d.status.clone()),
                 reason: d.and_then(|d| d.reason.clone()),
+                decided_ms: None,
             })
         })
         .collect()

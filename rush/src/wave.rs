@@ -85,6 +85,9 @@ pub struct Sample {
 #[derive(Debug)]
 pub struct WaveOutcome {
     pub started: Instant,
+    /// `started` on the wall clock (Unix ms), to compare with the server's
+    /// decision times.
+    pub started_unix_ms: f64,
     /// When the last enroll request was answered.
     pub fired: Instant,
     pub tickets: Vec<TicketRecord>,
@@ -175,6 +178,7 @@ pub async fn run_wave(
         .collect();
     opened.wait().await;
     let started = Instant::now();
+    let started_unix_ms = unix_ms_now();
     let sampler = tokio::spawn(sample_metrics(shared.clone(), started, bar.clone()));
     let poller = tokio::spawn(poll_until_decided(
         shared.clone(),
@@ -200,6 +204,7 @@ pub async fn run_wave(
     let error_example = shared.error_example.lock().unwrap().take();
     Ok(WaveOutcome {
         started,
+        started_unix_ms,
         fired,
         tickets,
         refused,
@@ -317,4 +322,11 @@ async fn sample_metrics(shared: Arc<Shared>, started: Instant, bar: ProgressBar)
             return samples;
         }
     }
+}
+
+/// The wall clock in Unix milliseconds.
+fn unix_ms_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }

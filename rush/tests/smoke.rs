@@ -128,6 +128,15 @@ async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
     assert_eq!(json["decided"], tickets, "every ticket decided");
     assert!(json["decisions_per_sec"].as_f64().unwrap() > 0.0);
     assert!(json["ack_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+    // The server stamps each decision; seen that way it comes no later than
+    // the poll that saw it (1 ms for rounding the two clocks' readings).
+    let stamped = json["time_to_decision_server"]["max_ms"].as_f64().unwrap();
+    let polled = json["time_to_decision"]["max_ms"].as_f64().unwrap();
+    assert!(stamped > 0.0 && stamped <= polled + 1.0, "{json:#}");
+    assert!(
+        stdout.contains("time to decision (server-stamped)"),
+        "{stdout}"
+    );
     assert!(json["pgbench"]["tps"].as_f64().unwrap() > 0.0);
     // The baseline does the same work: one transaction per rush request.
     assert!(
