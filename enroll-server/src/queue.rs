@@ -40,30 +40,41 @@ pub struct CourseKeys {
 }
 
 impl CourseKeys {
+    /// Every key of the course. Built on each enqueue and poll, so without
+    /// `format!` (which cost more than the rest of the key handling).
     pub fn new(course_id: i64) -> Self {
-        let tag = format!("{{c{course_id}}}");
+        let tag = hash_tag(course_id);
         Self {
-            queue: queue_key(course_id),
-            seq: format!("seq:{tag}"),
-            student_ticket: format!("st:{tag}"),
-            tickets: format!("tk:{tag}"),
-            full: full_key(course_id),
-            gen: format!("gen:{tag}"),
-            lease: format!("lease:{tag}"),
-            claim: format!("claim:{tag}"),
-            rate: format!("rate:{tag}"),
+            queue: ["q:", &tag].concat(),
+            seq: ["seq:", &tag].concat(),
+            student_ticket: ["st:", &tag].concat(),
+            tickets: ["tk:", &tag].concat(),
+            full: ["full:", &tag].concat(),
+            gen: ["gen:", &tag].concat(),
+            lease: ["lease:", &tag].concat(),
+            claim: ["claim:", &tag].concat(),
+            rate: ["rate:", &tag].concat(),
         }
     }
 }
 
+/// `{c<id>}`: the hash tag every key of the course carries.
+fn hash_tag(course_id: i64) -> String {
+    let mut tag = String::with_capacity(24);
+    tag.push_str("{c");
+    tag.push_str(itoa::Buffer::new().format(course_id));
+    tag.push('}');
+    tag
+}
+
 /// The course's waiting queue (a sorted set: student → sequence).
 fn queue_key(course_id: i64) -> String {
-    format!("q:{{c{course_id}}}")
+    ["q:", &hash_tag(course_id)].concat()
 }
 
 /// Set while the course is known to be full.
 fn full_key(course_id: i64) -> String {
-    format!("full:{{c{course_id}}}")
+    ["full:", &hash_tag(course_id)].concat()
 }
 
 /// A ticket id: `<course>-<sequence>`; the sequence is the queue position's
@@ -511,5 +522,21 @@ mod tests {
         ] {
             assert!(key.ends_with(":{c7}"), "{key}");
         }
+        // The names other tools read (rush reads tk:{c<id>}), and the scans'
+        // own builders agree with them.
+        let k = CourseKeys::new(1_234_567);
+        assert_eq!(
+            [&k.queue, &k.tickets, &k.full, &k.lease],
+            [
+                "q:{c1234567}",
+                "tk:{c1234567}",
+                "full:{c1234567}",
+                "lease:{c1234567}"
+            ]
+        );
+        assert_eq!(
+            (queue_key(1_234_567), full_key(1_234_567)),
+            (k.queue.clone(), k.full.clone())
+        );
     }
 }
