@@ -172,21 +172,19 @@ impl Default for Metrics {
 
 /// Middleware counting and timing every request by its route template.
 pub async fn track_http(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    // Both are cheap to clone (a shared string, an enum): no allocation.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = req.method().clone();
     let start = Instant::now();
     let response = next.run(req).await;
     metrics
         .http_duration
-        .with_label_values(&[&route, &method])
+        .with_label_values(&[route, method.as_str()])
         .observe(start.elapsed().as_secs_f64());
     metrics
         .http_requests
-        .with_label_values(&[&route, &method, response.status().as_str()])
+        .with_label_values(&[route, method.as_str(), response.status().as_str()])
         .inc();
     response
 }
