@@ -85,11 +85,12 @@ impl Live {
         *current = (Some((opens, closes)), current.1 + 1);
     }
 
-    /// A course's facts; a course not in the snapshot (created in the last
-    /// second) is looked up on the primary once.
-    pub async fn course(&self, id: i64, pool: &PgPool) -> Result<Option<CourseFacts>, sqlx::Error> {
-        if let Some(c) = self.courses.read().unwrap().get(&id) {
-            return Ok(Some(c.clone()));
+    /// Whether the course exists (checked on every enroll, so answered from
+    /// the snapshot without copying anything); a course not in the snapshot
+    /// (created in the last second) is looked up on the primary once.
+    pub async fn course_exists(&self, id: i64, pool: &PgPool) -> Result<bool, sqlx::Error> {
+        if self.courses.read().unwrap().contains_key(&id) {
+            return Ok(true);
         }
         let row: Option<CourseRow> = sqlx::query_as(
             "SELECT id, capacity, enrolled, credits, schedule FROM courses WHERE id = $1",
@@ -97,18 +98,17 @@ impl Live {
         .bind(id)
         .fetch_optional(pool)
         .await?;
-        Ok(
-            row.map(|(id, capacity, enrolled, credits, Json(schedule))| {
-                let facts = CourseFacts {
-                    capacity,
-                    enrolled,
-                    credits,
-                    schedule,
-                };
-                self.courses.write().unwrap().insert(id, facts.clone());
-                facts
-            }),
-        )
+        let Some((id, capacity, enrolled, credits, Json(schedule))) = row else {
+            return Ok(false);
+        };
+        let facts = CourseFacts {
+            capacity,
+            enrolled,
+            credits,
+            schedule,
+        };
+        self.courses.write().unwrap().insert(id, facts);
+        Ok(true)
     }
 
     /// Ids of every known course, and those with seats left.

@@ -76,8 +76,11 @@ pub async fn enroll(
             "registration is not open",
         ));
     }
-    let course = state.live.course(req.course_id, &state.db.primary).await?;
-    if course.is_none() {
+    if !state
+        .live
+        .course_exists(req.course_id, &state.db.primary)
+        .await?
+    {
         return Err(course_not_found());
     }
     let mut redis = state.redis.clone();
