@@ -94,14 +94,7 @@ async fn sessions_are_shared_between_instances_on_one_redis() {
     let a = spawn_app().await;
     a.import_students("D", 1).await;
     // A second server on the same database and the same Redis.
-    let b = start(Spawn {
-        database_url: a.database_url.clone(),
-        replica_urls: a.replica_urls.clone(),
-        redis_url: a.redis_url.clone(),
-        redis: None,
-        extra: Default::default(),
-    })
-    .await;
+    let b = start(a.beside(Default::default())).await;
     let cookie = a.login_cookie("D0").await;
     let me_on_b = reqwest::Client::new()
         .get(b.url("/api/v1/me"))
@@ -183,14 +176,7 @@ async fn a_logout_on_one_instance_ends_the_session_cached_on_another() {
     spec.extra = long_cache();
     let a = start(spec).await;
     a.import_students("K", 1).await;
-    let b = start(Spawn {
-        database_url: a.database_url.clone(),
-        replica_urls: a.replica_urls.clone(),
-        redis_url: a.redis_url.clone(),
-        redis: None,
-        extra: long_cache(),
-    })
-    .await;
+    let b = start(a.beside(long_cache())).await;
     let cookie = a.login_cookie("K0").await;
     let me_on_a = || async {
         reqwest::Client::new()

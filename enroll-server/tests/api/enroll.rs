@@ -56,13 +56,7 @@ async fn seed_scenario_50_students_40_seats() {
             "{t}"
         );
     }
-    let finals = join_all(
-        clients
-            .iter()
-            .zip(&tickets)
-            .map(|(c, t)| app.wait_decided(c, t["ticket"].as_str().unwrap())),
-    )
-    .await;
+    let finals = app.wait_all_decided(&clients, &tickets).await;
     let enrolled: Vec<i64> = tickets
         .iter()
         .zip(&finals)
@@ -397,13 +391,7 @@ async fn a_dead_workers_lease_is_taken_over_after_it_expires() {
     for c in &clients {
         tickets.push(enroll_ok(&app, c, course).await); // in a known order
     }
-    let finals = join_all(
-        clients
-            .iter()
-            .zip(&tickets)
-            .map(|(c, t)| app.wait_decided(c, t["ticket"].as_str().unwrap())),
-    )
-    .await;
+    let finals = app.wait_all_decided(&clients, &tickets).await;
     let statuses: Vec<&str> = finals
         .iter()
         .map(|f| f["status"].as_str().unwrap())
@@ -462,17 +450,7 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
     )
     .await;
     for (c, t) in clients.iter().zip(&tickets) {
-        let now: Value = c
-            .get(app.url(&format!(
-                "/api/v1/enrollments/tickets/{}",
-                t["ticket"].as_str().unwrap()
-            )))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let now = app.ticket_state(c, t["ticket"].as_str().unwrap()).await;
         assert_eq!(now["status"], "queued", "{now}");
     }
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
@@ -503,10 +481,7 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
         .admin_put("/api/v1/admin/admission", &json!({"paused": false}))
         .await;
     assert_eq!(res.json::<Value>().await.unwrap()["paused"], false);
-    let mut finals = Vec::new();
-    for (c, t) in clients.iter().zip(&tickets) {
-        finals.push(app.wait_decided(c, t["ticket"].as_str().unwrap()).await);
-    }
+    let finals = app.wait_all_decided(&clients, &tickets).await;
     // Each decided ticket carries when it was decided (Redis's clock, this
     // machine's): after the resume, before now.
     let stored: HashMap<String, String> = app

@@ -259,17 +259,45 @@ impl TestApp {
         assert_eq!(res.status(), StatusCode::OK);
     }
 
+    /// A second server on this app's database and Redis.
+    pub fn beside(&self, extra: Options) -> Spawn {
+        Spawn {
+            database_url: self.database_url.clone(),
+            replica_urls: self.replica_urls.clone(),
+            redis_url: self.redis_url.clone(),
+            redis: None,
+            extra,
+        }
+    }
+
+    /// A ticket's state as its owner sees it now.
+    pub async fn ticket_state(&self, client: &Client, ticket: &str) -> Value {
+        let res = client
+            .get(self.url(&format!("/api/v1/enrollments/tickets/{ticket}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "ticket {ticket}");
+        res.json().await.unwrap()
+    }
+
+    /// Waits until every ticket (`tickets[i]` as enrolled by `clients[i]`)
+    /// is decided; their final states, in order.
+    pub async fn wait_all_decided(&self, clients: &[Client], tickets: &[Value]) -> Vec<Value> {
+        futures::future::join_all(
+            clients
+                .iter()
+                .zip(tickets)
+                .map(|(c, t)| self.wait_decided(c, t["ticket"].as_str().unwrap())),
+        )
+        .await
+    }
+
     /// Polls a ticket until it is decided; returns its final state.
     pub async fn wait_decided(&self, client: &Client, ticket: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let res = client
-                .get(self.url(&format!("/api/v1/enrollments/tickets/{ticket}")))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), StatusCode::OK, "ticket {ticket}");
-            let t: Value = res.json().await.unwrap();
+            let t = self.ticket_state(client, ticket).await;
             if t["status"] != "queued" {
                 return t;
             }
