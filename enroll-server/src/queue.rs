@@ -460,19 +460,20 @@ pub async fn seats_freed(
     pipe.query_async::<()>(redis).await
 }
 
-/// Queue length of each course, in one round trip.
-pub async fn queue_lengths(
+/// What the admission runner's poll reads, in one round trip: whether an
+/// admin has paused admission, and the queue length of each course.
+pub async fn scan_state(
     redis: &mut ConnectionManager,
     courses: &[i64],
-) -> redis::RedisResult<Vec<i64>> {
-    if courses.is_empty() {
-        return Ok(Vec::new());
-    }
+) -> redis::RedisResult<(bool, Vec<i64>)> {
     let mut pipe = redis::pipe();
+    pipe.exists(PAUSED_KEY);
     for &c in courses {
         pipe.zcard(queue_key(c));
     }
-    pipe.query_async(redis).await
+    let mut answers: Vec<i64> = pipe.query_async(redis).await?;
+    let paused = answers.remove(0) != 0;
+    Ok((paused, answers))
 }
 
 /// Whether each course is flagged full, in one round trip.

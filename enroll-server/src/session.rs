@@ -16,6 +16,7 @@ use sha2::{Digest as _, Sha256};
 use crate::error::ApiResult;
 use crate::metrics::Metrics;
 use crate::session_cache::{Digest, SessionCache, REVOKED_CHANNEL};
+use prometheus::IntCounter;
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "enroll_session";
@@ -33,7 +34,10 @@ pub struct SessionStore {
     redis: ConnectionManager,
     ttl: Duration,
     cache: Arc<SessionCache>,
-    metrics: Metrics,
+    /// Lookups answered from the cache / from Redis (resolved once: every
+    /// student request counts one).
+    from_cache: IntCounter,
+    from_redis: IntCounter,
 }
 
 impl SessionStore {
@@ -43,11 +47,13 @@ impl SessionStore {
         cache: Arc<SessionCache>,
         metrics: Metrics,
     ) -> Self {
+        let lookups = &metrics.session_lookups;
         Self {
             redis,
             ttl,
             cache,
-            metrics,
+            from_cache: lookups.with_label_values(&["cache"]),
+            from_redis: lookups.with_label_values(&["redis"]),
         }
     }
 
@@ -74,12 +80,11 @@ impl SessionStore {
             return Ok(None);
         }
         let digest = digest(token);
-        let lookups = &self.metrics.session_lookups;
         if let Some(session) = self.cache.get(&digest, Instant::now()) {
-            lookups.with_label_values(&["cache"]).inc();
+            self.from_cache.inc();
             return Ok(Some(session));
         }
-        lookups.with_label_values(&["redis"]).inc();
+        self.from_redis.inc();
         let epoch = self.cache.epoch();
         let mut redis = self.redis.clone();
         let value: Option<String> = redis.get(key_of(&digest)).await?;

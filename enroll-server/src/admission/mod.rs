@@ -152,10 +152,9 @@ impl Admission {
     async fn scan(self: Arc<Self>) -> redis::RedisResult<bool> {
         let (courses, _) = self.state.live.course_ids();
         let mut redis = self.state.redis.clone();
-        let paused = queue::admission_paused(&mut redis).await?;
+        let (paused, lengths) = queue::scan_state(&mut redis, &courses).await?;
         self.paused.store(paused, Ordering::Release);
         self.state.metrics.admission_paused.set(i64::from(paused));
-        let lengths = queue::queue_lengths(&mut redis, &courses).await?;
         self.state.metrics.admission_scans.inc();
         let busy = lengths.iter().any(|&l| l > 0);
         // Every gauge is set, also once every permit is busy (the courses
