@@ -131,6 +131,8 @@ fn enrollment_dashboard_covers_the_service_and_its_metrics_exist() {
         "enroll_redis_up",
         "enroll_db_up",
         "enroll_db_pool_connections",
+        "enroll_admission_paused",
+        "enroll_session_lookups_total",
     ] {
         assert!(
             exprs.contains(metric),
