@@ -28,6 +28,14 @@ async fn enroll_ok(app: &TestApp, client: &reqwest::Client, course: i64) -> Valu
     res.json().await.unwrap()
 }
 
+/// The `status` of each final ticket state, in order.
+fn statuses(finals: &[Value]) -> Vec<&str> {
+    finals
+        .iter()
+        .map(|f| f["status"].as_str().unwrap())
+        .collect()
+}
+
 fn seq(ticket: &Value) -> i64 {
     ticket["ticket"]
         .as_str()
@@ -392,12 +400,8 @@ async fn a_dead_workers_lease_is_taken_over_after_it_expires() {
         tickets.push(enroll_ok(&app, c, course).await); // in a known order
     }
     let finals = app.wait_all_decided(&clients, &tickets).await;
-    let statuses: Vec<&str> = finals
-        .iter()
-        .map(|f| f["status"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        statuses,
+        statuses(&finals),
         ["enrolled", "enrolled", "rejected"],
         "queue order kept across the takeover"
     );
@@ -499,12 +503,8 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
             "{value}: decided at {decided_ms}, resumed {resumed_ms}, done {done_ms}"
         );
     }
-    let statuses: Vec<&str> = finals
-        .iter()
-        .map(|f| f["status"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        statuses,
+        statuses(&finals),
         ["enrolled", "enrolled", "rejected"],
         "arrival order kept"
     );
