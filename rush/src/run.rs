@@ -1,6 +1,7 @@
 //! A whole run: stack, set-up, logins, the pre-rush wave, the rush, the
 //! checks, pgbench, and the written figures.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -87,9 +88,16 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
     let (violations, decided_ms) =
         verify::check_invariants(&facts, &pool, redis_url, &[&pre, &wave]).await?;
     let pgbench = baseline(cli, &pool, &endpoints.database_url, &mix).await?;
-    let mut summary = summarize(cli, own.is_some(), &wave, violations, pgbench, cpu);
+    let mut summary = summarize(
+        cli,
+        own.is_some(),
+        &wave,
+        violations,
+        &decided_ms,
+        pgbench,
+        cpu,
+    );
     summary.admission = admission;
-    summary.time_to_decision_server = server_time_to_decision(&wave, &decided_ms);
     write_outputs(cli, &summary)?;
     drop(own);
     Ok(summary)
@@ -347,6 +355,7 @@ fn summarize(
     own: bool,
     wave: &WaveOutcome,
     violations: Vec<String>,
+    decided_ms: &HashMap<String, i64>,
     pgbench: Option<pgbench::PgbenchResult>,
     cpu: Option<CpuUse>,
 ) -> Summary {
@@ -387,7 +396,7 @@ fn summarize(
         outcomes: f.outcomes,
         ack_latency: f.ack_latency,
         time_to_decision: f.time_to_decision,
-        time_to_decision_server: None,
+        time_to_decision_server: server_time_to_decision(wave, decided_ms),
         polls: wave.polls,
         poll_errors: wave.poll_errors,
         violations: violations.len(),

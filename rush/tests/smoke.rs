@@ -21,6 +21,21 @@ async fn rush(args: &[&str]) -> Output {
         .expect("the rush binary runs")
 }
 
+/// Runs rush, which must succeed; its printed table and written JSON.
+async fn rush_ok(args: &[&str], out: &std::path::Path) -> (String, Value) {
+    let run = rush(args).await;
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("rush-results.json")).unwrap())
+            .unwrap();
+    (stdout, json)
+}
+
 /// An enroll-server (in this process) on a fresh database and its own Redis.
 struct Server {
     base: String,
@@ -96,19 +111,9 @@ async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
     let redis_url = server.redis.url();
     let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
     args.extend(["--pgbench-clients", "4"]);
-    let run = rush(&args).await;
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let (stdout, json) = rush_ok(&args, out.path()).await;
     assert!(stdout.contains("violations (must be 0)"), "{stdout}");
 
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("rush-results.json")).unwrap(),
-    )
-    .unwrap();
     assert_eq!(json["violations"], 0, "{json:#}");
     assert_eq!(json["students"], 200);
     assert_eq!(json["requests"], 600);
@@ -182,18 +187,8 @@ async fn held_admission_queues_every_request_and_decides_them_after_firing() {
     let redis_url = server.redis.url();
     let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
     args.extend(["--hold-admission", "--no-pgbench"]);
-    let run = rush(&args).await;
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let (stdout, json) = rush_ok(&args, out.path()).await;
     assert!(stdout.contains("paused while firing"), "{stdout}");
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("rush-results.json")).unwrap(),
-    )
-    .unwrap();
     assert_eq!(json["violations"], 0, "{json:#}");
     assert_eq!(json["hold_admission"], true);
     // Nothing was decided while firing, so no course was known full and
