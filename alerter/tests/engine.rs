@@ -12,25 +12,24 @@ use alerter::rules::{parse_rule_text, EvalEnv};
 use alerter::scrape::ScrapeOutcome;
 use alerter::sink::LogSink;
 
-fn engine() -> Engine {
-    let config = Config::parse(
-        "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:1']\n        labels: {team: x}\n",
-        "c.yml",
-    )
-    .unwrap();
-    let groups = parse_rule_text(
-        "groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: x > 100\n      - alert: Rate\n        expr: rate(c[1m]) > 100\n",
-        "r.yml",
-        15_000,
-    )
-    .unwrap();
+/// A configuration and rule groups loaded from YAML text.
+fn loaded(config: &str, rules: &str) -> Loaded {
+    let config = Config::parse(config, "c.yml").unwrap();
+    let groups = parse_rule_text(rules, "r.yml", 15_000).unwrap();
     let targets = config.targets();
-    let loaded = Loaded {
+    Loaded {
         config,
         groups,
         rule_files: Vec::new(),
         targets,
-    };
+    }
+}
+
+fn engine() -> Engine {
+    let loaded = loaded(
+        "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:1']\n        labels: {team: x}\n",
+        "groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: x > 100\n      - alert: Rate\n        expr: rate(c[1m]) > 100\n",
+    );
     Engine::new(loaded, EvalEnv::default(), 60_000, Arc::new(LogSink), 0)
 }
 
@@ -123,24 +122,10 @@ fn ingests_with_target_labels_staleness_and_only_needed_metrics() {
 
 /// Three targets scraped every 15s, a group every 15s and one every 30s.
 fn scheduled_engine() -> (Engine, Loaded) {
-    let config = Config::parse(
+    let loaded = loaded(
         "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:1', 'other-host:9100', 'z:3']\n",
-        "c.yml",
-    )
-    .unwrap();
-    let groups = parse_rule_text(
         "groups:\n  - name: fast\n    rules:\n      - alert: Down\n        expr: up == 0\n  - name: slow\n    interval: 30s\n    rules:\n      - alert: Gone\n        expr: absent(up)\n",
-        "r.yml",
-        15_000,
-    )
-    .unwrap();
-    let targets = config.targets();
-    let loaded = Loaded {
-        config,
-        groups,
-        rule_files: Vec::new(),
-        targets,
-    };
+    );
     let engine = Engine::new(
         loaded.clone(),
         EvalEnv::default(),

@@ -13,6 +13,8 @@ use alerter::sink::PostableAlert;
 use serde_json::Value as Json;
 use tokio::sync::mpsc;
 
+mod support;
+
 const T0: i64 = 1_700_000_000_000;
 const STEP: i64 = 15_000;
 
@@ -29,21 +31,7 @@ impl FakeTarget {
             .expect("bind target");
         let addr = listener.local_addr().unwrap();
         let body = "# TYPE node_memory_MemAvailable_bytes gauge\nnode_memory_MemAvailable_bytes 4e9\nnode_memory_MemTotal_bytes 8e9\nnode_load1 0.5\n";
-        // Connections are served inline and closed, so stopping the task
-        // leaves nothing answering on this port.
-        let task = tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            while let Ok((mut conn, _)) = listener.accept().await {
-                let mut buf = [0u8; 4096];
-                let _ = conn.read(&mut buf).await;
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = conn.write_all(resp.as_bytes()).await;
-                let _ = conn.shutdown().await;
-            }
-        });
+        let task = support::serve_metrics(listener, body);
         Self {
             addr,
             task: Some(task),

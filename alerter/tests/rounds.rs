@@ -12,8 +12,9 @@ use std::time::Duration;
 use alerter::app::{scrape_wait, Alerter, Clock, Settings};
 use alerter::engine::Health;
 use alerter::sink::PostableAlert;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+mod support;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -22,20 +23,7 @@ const T0: i64 = 1_700_000_000_000;
 async fn answering_target() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let body = "node_load1 0.5\n";
-        while let Ok((mut conn, _)) = listener.accept().await {
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf).await;
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(resp.as_bytes()).await;
-            let _ = conn.shutdown().await;
-        }
-    });
-    (addr, task)
+    (addr, support::serve_metrics(listener, "node_load1 0.5\n"))
 }
 
 /// Accepts connections and never answers them.
