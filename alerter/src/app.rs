@@ -223,6 +223,10 @@ pub struct Alerter {
     listener: TcpListener,
     port: u16,
     extra_routes: Option<axum::Router>,
+    /// SIGHUP, listened for from before the port is bound (real time only):
+    /// one that arrives before then would get the default action and end
+    /// the process.
+    hup: Option<tokio::signal::unix::Signal>,
 }
 
 fn listen_addr(s: &str) -> String {
@@ -236,6 +240,16 @@ impl Alerter {
     /// Loads the configuration (failing on any bad file) and binds.
     pub async fn build(settings: Settings, sink: Arc<dyn AlertSink>) -> anyhow::Result<Self> {
         let loaded = Config::load(&settings.config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let hup = match settings.clock {
+            Clock::Wall => {
+                let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+                if hup.is_err() {
+                    tracing::warn!("cannot listen for SIGHUP; use POST /-/reload");
+                }
+                hup.ok()
+            }
+            Clock::Manual => None,
+        };
         let addr = listen_addr(&settings.listen_address);
         let listener = TcpListener::bind(&addr)
             .await
@@ -287,6 +301,7 @@ impl Alerter {
             listener,
             port,
             extra_routes: None,
+            hup,
         })
     }
 
@@ -325,7 +340,9 @@ impl Alerter {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         if shared.settings.clock == Clock::Wall {
             tokio::spawn(run_loop(Arc::clone(&shared), stop_rx.clone()));
-            tokio::spawn(reload_on_sighup(Arc::clone(&shared), stop_rx.clone()));
+            if let Some(hup) = self.hup {
+                tokio::spawn(reload_on_sighup(Arc::clone(&shared), hup, stop_rx.clone()));
+            }
         }
         let mut app = crate::http::router(shared);
         if let Some(extra) = self.extra_routes {
@@ -354,12 +371,11 @@ async fn run_loop(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bo
     }
 }
 
-async fn reload_on_sighup(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot listen for SIGHUP; use POST /-/reload");
-        return;
-    };
+async fn reload_on_sighup(
+    shared: Arc<Shared>,
+    mut hup: tokio::signal::unix::Signal,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = hup.recv() => { let _ = shared.reload(); }

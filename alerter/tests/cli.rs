@@ -118,6 +118,9 @@ fn run_scrapes_itself_and_reloads_on_sighup() {
         ));
     let child = ChildGuard::spawn("alerter", &mut cmd).unwrap();
     testkit::wait_for_port(port, Duration::from_secs(10)).unwrap();
+    // A SIGHUP as soon as the port is open reloads; it does not end the
+    // process (the handler is in place before the port is bound).
+    child.signal(SIGHUP).unwrap();
     assert_eq!(get(port, "/-/healthy"), "Alerter is Healthy.\n");
     assert!(
         eventually(Duration::from_secs(10), || get(port, "/api/v1/targets")
