@@ -111,11 +111,16 @@ pub struct Options {
     #[arg(long, env = "ENROLL_CREDIT_LIMIT")]
     pub credit_limit: Option<i32>,
 
-    /// Queue heads decided in one admission transaction [default: 256].
+    /// Queue heads of one course taken per admission batch [default: 256].
     #[arg(long, env = "ENROLL_ADMISSION_BATCH_SIZE")]
     pub admission_batch_size: Option<usize>,
 
-    /// Connections of admission's own pool = courses decided in parallel [default: 10].
+    /// Tickets at most in one admission transaction, which decides the
+    /// batches of every course waiting together [default: 2048].
+    #[arg(long, env = "ENROLL_ADMISSION_TRANSACTION_TICKETS")]
+    pub admission_transaction_tickets: Option<usize>,
+
+    /// Connections of admission's own pool = admission transactions in flight [default: 4].
     #[arg(long, env = "ENROLL_ADMISSION_CONNECTIONS")]
     pub admission_connections: Option<u32>,
 
@@ -147,6 +152,7 @@ pub struct Settings {
     pub argon2_iterations: u32,
     pub credit_limit: i32,
     pub admission_batch_size: usize,
+    pub admission_transaction_tickets: usize,
     pub admission_lease: Duration,
     pub admission_connections: u32,
     pub log_json: bool,
@@ -220,6 +226,9 @@ impl Options {
             argon2_iterations: self.argon2_iterations.or(lower.argon2_iterations),
             credit_limit: self.credit_limit.or(lower.credit_limit),
             admission_batch_size: self.admission_batch_size.or(lower.admission_batch_size),
+            admission_transaction_tickets: self
+                .admission_transaction_tickets
+                .or(lower.admission_transaction_tickets),
             admission_lease_ms: self.admission_lease_ms.or(lower.admission_lease_ms),
             admission_connections: self.admission_connections.or(lower.admission_connections),
             log_format: self.log_format.or(lower.log_format),
@@ -272,10 +281,14 @@ impl Options {
             argon2_iterations: self.argon2_iterations.unwrap_or(2),
             credit_limit: self.credit_limit.unwrap_or(18),
             admission_batch_size: batch,
+            admission_transaction_tickets: self
+                .admission_transaction_tickets
+                .unwrap_or(2048)
+                .max(1),
             admission_lease: Duration::from_millis(
                 self.admission_lease_ms.unwrap_or(5000).max(200),
             ),
-            admission_connections: self.admission_connections.unwrap_or(10).max(1),
+            admission_connections: self.admission_connections.unwrap_or(4).max(1),
             log_json,
         })
     }

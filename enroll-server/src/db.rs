@@ -247,7 +247,8 @@ impl Db {
         }
     }
 
-    fn update_pool_gauges(&self) {
+    /// Sets `enroll_db_pool_connections` from every pool's current size.
+    pub fn update_pool_gauges(&self) {
         let g = &self.metrics.db_pool_connections;
         let set = |name: &str, pool: &PgPool| {
             let idle = pool.num_idle() as i64;

@@ -43,6 +43,8 @@ pub struct MetricSet {
     pub decisions: IntCounterVec,
     pub batch_size: Histogram,
     pub commit_seconds: Histogram,
+    pub transaction_courses: Histogram,
+    pub batches_waiting: IntGauge,
     pub lease_takeovers: IntCounter,
     pub session_lookups: IntCounterVec,
     pub admission_paused: IntGauge,
@@ -112,6 +114,12 @@ impl Metrics {
                     .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
             )
             .unwrap(),
+            transaction_courses: Histogram::with_opts(
+                HistogramOpts::new("enroll_admission_transaction_courses", "Courses whose batches one admission transaction decided together.")
+                    .buckets(vec![1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0]),
+            )
+            .unwrap(),
+            batches_waiting: IntGauge::new("enroll_admission_batches_waiting", "Course batches waiting for an admission transaction to take them.").unwrap(),
             admission_rate: prometheus::GaugeVec::new(
                 Opts::new("enroll_admission_rate", "Measured decisions per second while a course's queue drains (0 when idle); ETAs use it."),
                 &["course"],
@@ -141,6 +149,8 @@ impl Metrics {
         r.register(Box::new(m.decisions.clone())).unwrap();
         r.register(Box::new(m.batch_size.clone())).unwrap();
         r.register(Box::new(m.commit_seconds.clone())).unwrap();
+        r.register(Box::new(m.transaction_courses.clone())).unwrap();
+        r.register(Box::new(m.batches_waiting.clone())).unwrap();
         r.register(Box::new(m.lease_takeovers.clone())).unwrap();
         r.register(Box::new(m.admission_rate.clone())).unwrap();
         r.register(Box::new(m.session_lookups.clone())).unwrap();

@@ -28,6 +28,7 @@
 //! without inserting twice.
 
 pub mod batch;
+pub mod commit;
 pub mod decide;
 pub mod thread;
 
@@ -40,6 +41,8 @@ use prometheus::IntGauge;
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore};
 
+use self::batch::CourseBatch;
+use self::commit::Committer;
 use crate::config::Settings;
 use crate::live::Live;
 use crate::metrics::Metrics;
@@ -87,9 +90,15 @@ pub struct AdmissionCtx {
     pub redis: redis::aio::ConnectionManager,
 }
 
+/// Courses drained at once by one instance. Draining a course is mostly
+/// waiting (for Redis, and for the transaction its batch shares with other
+/// courses), so this only bounds memory and leases held.
+const MAX_DRAINS: usize = 1024;
+
 /// The admission runner of one instance.
 pub struct Admission {
     state: AdmissionCtx,
+    committer: Committer,
     worker_id: String,
     draining: Mutex<HashSet<i64>>,
     permits: Arc<Semaphore>,
@@ -106,13 +115,21 @@ impl Admission {
             std::process::id(),
             rand::thread_rng().gen::<u32>()
         );
-        // One drain per connection of admission's own pool.
-        let parallel = state.pool.options().get_max_connections() as usize;
+        // One transaction worker per connection of admission's own pool.
+        let workers = state.pool.options().get_max_connections() as usize;
+        let committer = Committer::start(
+            state.pool.clone(),
+            state.metrics.clone(),
+            workers,
+            state.settings.admission_transaction_tickets,
+            state.settings.credit_limit,
+        );
         Arc::new(Self {
             state,
+            committer,
             worker_id,
             draining: Mutex::new(HashSet::new()),
-            permits: Arc::new(Semaphore::new(parallel)),
+            permits: Arc::new(Semaphore::new(MAX_DRAINS)),
             paused: AtomicBool::new(false),
             gauges: Mutex::new(HashMap::new()),
         })
@@ -263,8 +280,13 @@ impl Admission {
             return Ok(0);
         }
         let started = Instant::now();
-        let outcome = batch::admit_batch(&s.pool, course, &heads, s.settings.credit_limit).await?;
-        let commit_time = started.elapsed();
+        let outcome = self
+            .committer
+            .admit(CourseBatch {
+                course,
+                heads: heads.clone(),
+            })
+            .await?;
         let (decisions, full) = match outcome {
             Some(o) => (o.decisions, o.remaining <= 0),
             None => {
@@ -289,8 +311,6 @@ impl Admission {
         };
         let left = queue::finish(&mut redis, course, gen, full, *rate, &decisions).await?;
         let m = &s.metrics;
-        m.batch_size.observe(decisions.len() as f64);
-        m.commit_seconds.observe(commit_time.as_secs_f64());
         self.queue_gauge(course).set(left);
         for d in &decisions {
             m.decisions

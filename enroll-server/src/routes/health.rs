@@ -73,6 +73,9 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus text exposition of this process's metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Pool sizes as of this scrape (the health monitor also sets them, but
+    // only once per check interval).
+    state.db.update_pool_gauges();
     (
         [(
             header::CONTENT_TYPE,

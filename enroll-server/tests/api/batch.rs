@@ -1,11 +1,18 @@
-//! One admission transaction against the real database: a batch retried
+//! Admission transactions against the real database: a batch retried
 //! after its worker died between COMMIT and writing the decisions back, on a
-//! course that batch filled, decides exactly as the first time.
+//! course that batch filled, decides exactly as the first time; the batches
+//! of several courses decided in one transaction respect each student's
+//! credit limit and timetable across them; the committer puts the batches
+//! waiting at the same time into one transaction.
 
-use enroll_server::admission::batch::admit_batch;
+use std::time::Duration;
+
+use enroll_server::admission::batch::{admit_batch, admit_courses, CourseBatch};
+use enroll_server::admission::commit::Committer;
+use enroll_server::metrics::Metrics;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{eventually, spawn_app};
 
 fn summary(outcome: &enroll_server::admission::decide::Outcome) -> Vec<(i64, String)> {
     outcome
@@ -76,4 +83,159 @@ async fn a_retried_batch_on_the_course_it_filled_keeps_its_seats_and_inserts_not
     .await
     .unwrap();
     assert_eq!((rows, enrolled), (2, 2));
+}
+
+fn mon(start: &str, end: &str) -> serde_json::Value {
+    json!([{"day": "MON", "start": start, "end": end}])
+}
+
+#[tokio::test]
+async fn one_transaction_for_several_courses_carries_each_new_seat_into_the_next_course() {
+    let app = spawn_app().await;
+    let s = app.import_students("M", 4).await;
+    // Ascending ids: decided in this order within the transaction.
+    let big_a = app
+        .create_course("BIG-A", 5, 10, mon("09:00", "10:00"))
+        .await;
+    let big_b = app.create_course("BIG-B", 5, 10, json!([])).await;
+    let clash = app
+        .create_course("CLASH", 5, 2, mon("09:30", "10:30"))
+        .await;
+    let full = app.create_course("FULL", 1, 1, json!([])).await;
+    // FULL's only seat goes to s[3] beforehand.
+    admit_batch(&app.db, full, &[(s[3], 1)], 18).await.unwrap();
+
+    let batches = vec![
+        // Given out of id order on purpose.
+        CourseBatch {
+            course: full,
+            heads: vec![(s[0], 5), (s[3], 6)],
+        },
+        CourseBatch {
+            course: clash,
+            heads: vec![(s[0], 7), (s[2], 8)],
+        },
+        CourseBatch {
+            course: big_b,
+            heads: vec![(s[0], 9), (s[1], 10)],
+        },
+        CourseBatch {
+            course: big_a,
+            heads: vec![(s[0], 11), (s[1], 12)],
+        },
+        CourseBatch {
+            course: 987_654,
+            heads: vec![(s[2], 13)],
+        },
+    ];
+    let outcomes = admit_courses(&app.db, &batches, 18).await.unwrap();
+    let got: Vec<Option<Vec<(i64, String)>>> =
+        outcomes.iter().map(|o| o.as_ref().map(summary)).collect();
+    let row =
+        |pairs: &[(i64, &str)]| Some(pairs.iter().map(|(q, d)| (*q, d.to_string())).collect());
+    assert_eq!(
+        got,
+        vec![
+            // FULL: s[0] is not in it; s[3] already holds it under another ticket.
+            row(&[
+                (5, "rejected:course_full"),
+                (6, "rejected:already_enrolled")
+            ]),
+            // CLASH (decided after BIG-A): s[0] now holds MON 09:00-10:00.
+            row(&[(7, "rejected:schedule_conflict"), (8, "enrolled:")]),
+            // BIG-B (after BIG-A): 10 + 10 credits > 18.
+            row(&[(9, "rejected:credit_limit"), (10, "rejected:credit_limit")]),
+            row(&[(11, "enrolled:"), (12, "enrolled:")]),
+            None,
+        ]
+    );
+    let counts: Vec<(i64, i32, i64)> = sqlx::query_as(
+        "SELECT c.id, c.enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) \
+         FROM courses c WHERE c.id = ANY($1) ORDER BY c.id",
+    )
+    .bind(vec![big_a, big_b, clash, full])
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        counts,
+        vec![(big_a, 2, 2), (big_b, 0, 0), (clash, 1, 1), (full, 1, 1)]
+    );
+}
+
+#[tokio::test]
+async fn batches_waiting_together_share_one_transaction() {
+    let app = spawn_app().await;
+    let s = app.import_students("G", 4).await;
+    let mut courses = Vec::new();
+    for code in ["G1", "G2", "G3", "G4"] {
+        courses.push(app.create_course(code, 10, 3, json!([])).await);
+    }
+    let metrics = Metrics::new();
+    let committer = Committer::start(app.db.clone(), metrics.clone(), 1, 2048, 18);
+
+    // Hold G1's row: the worker's first transaction (G1 alone) waits on it
+    // while the other three batches queue up behind.
+    let mut blocker = app.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM courses WHERE id = $1 FOR UPDATE")
+        .bind(courses[0])
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let batch = |i: usize| CourseBatch {
+        course: courses[i],
+        heads: vec![(s[i], i as i64 + 1)],
+    };
+    let first = tokio::spawn({
+        let c = committer.clone();
+        let b = batch(0);
+        async move { c.admit(b).await }
+    });
+    let db = app.db.clone();
+    eventually(
+        Duration::from_secs(10),
+        "the first transaction waits on the lock",
+        || {
+            let db = db.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .fetch_one(&db)
+                .await
+                .unwrap()
+                    == 1
+            }
+        },
+    )
+    .await;
+    let rest: Vec<_> = (1..4)
+        .map(|i| {
+            let c = committer.clone();
+            let b = batch(i);
+            tokio::spawn(async move { c.admit(b).await })
+        })
+        .collect();
+    let waiting = metrics.batches_waiting.clone();
+    eventually(Duration::from_secs(10), "three batches wait", || {
+        let w = waiting.get();
+        async move { w == 3 }
+    })
+    .await;
+    blocker.rollback().await.unwrap();
+
+    let mut decided = vec![first.await.unwrap().unwrap().unwrap()];
+    for r in rest {
+        decided.push(r.await.unwrap().unwrap().unwrap());
+    }
+    assert!(decided.iter().all(|o| o.inserts.len() == 1));
+    assert_eq!(metrics.batch_size.get_sample_count(), 2, "two transactions");
+    assert_eq!(metrics.batch_size.get_sample_sum(), 4.0, "four tickets");
+    assert_eq!(metrics.transaction_courses.get_sample_sum(), 4.0);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 4);
 }
