@@ -225,20 +225,55 @@ pub async fn ticket(
         .arg(id.seq)
         .invoke_async(redis)
         .await?;
-    Ok(found.and_then(|(t, rank, rate)| {
-        // student|status|reason, and |decided_ms once decided.
-        let mut parts = t.split('|');
-        let student = parts.next()?.parse().ok()?;
-        let status = parts.next()?.to_string();
-        let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_string);
-        Some(TicketState {
-            student,
-            status,
-            reason,
-            rank: (rank >= 0).then_some(rank),
-            rate: rate.parse().unwrap_or(0.0),
-        })
-    }))
+    Ok(found.and_then(ticket_state))
+}
+
+/// Reads several tickets (of any courses) in one pipelined round trip, one
+/// script call per ticket, so each still touches one course's slot.
+pub async fn tickets(
+    redis: &mut ConnectionManager,
+    ids: &[TicketId],
+) -> redis::RedisResult<Vec<Option<TicketState>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<CourseKeys> = ids.iter().map(|id| CourseKeys::new(id.course_id)).collect();
+    let mut pipe = redis::pipe();
+    for (k, id) in keys.iter().zip(ids) {
+        let mut inv = TICKET.prepare_invoke();
+        inv.key(&k.tickets).key(&k.queue).key(&k.rate).arg(id.seq);
+        pipe.invoke_script(&inv);
+    }
+    let found: Vec<Option<(String, i64, String)>> = match pipe.query_async(redis).await {
+        Ok(found) => found,
+        // A pipeline sends EVALSHA only: load the script once (e.g. after
+        // Redis restarted) and try again.
+        Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            TICKET.load_async(redis).await?;
+            pipe.query_async(redis).await?
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(found
+        .into_iter()
+        .map(|f| f.and_then(ticket_state))
+        .collect())
+}
+
+/// `student|status|reason`, and `|decided_ms` once decided, with the rank and
+/// rate the ticket script read.
+fn ticket_state((t, rank, rate): (String, i64, String)) -> Option<TicketState> {
+    let mut parts = t.split('|');
+    let student = parts.next()?.parse().ok()?;
+    let status = parts.next()?.to_string();
+    let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_string);
+    Some(TicketState {
+        student,
+        status,
+        reason,
+        rank: (rank >= 0).then_some(rank),
+        rate: rate.parse().unwrap_or(0.0),
+    })
 }
 
 /// One decided ticket, written back after the database committed it.

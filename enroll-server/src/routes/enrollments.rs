@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::auth::CurrentStudent;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::queue::{self, Enqueued, TicketId};
 use crate::routes::courses::course_not_found;
 use crate::routes::me::{enrollments_of, Enrollment};
@@ -19,6 +19,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/enrollments", post(enroll).get(list))
+        .route("/api/v1/enrollments/tickets", get(tickets))
         .route("/api/v1/enrollments/tickets/{ticket}", get(ticket))
         .route("/api/v1/enrollments/{course_id}", delete(cancel))
 }
@@ -143,15 +144,80 @@ pub async fn ticket(
         // Someone else's ticket: answered exactly like a missing one.
         return Err(unknown());
     }
+    Ok(Json(ticket_view(id, t)))
+}
+
+fn ticket_view(id: TicketId, t: queue::TicketState) -> Ticket {
     let position = t.rank.map(|r| r + 1);
-    Ok(Json(Ticket {
+    Ticket {
         ticket: id.to_string(),
         course_id: id.course_id,
         status: t.status,
         reason: t.reason,
         position,
         eta_ms: position.map(|p| eta_ms(p, t.rate)),
-    }))
+    }
+}
+
+/// Most tickets one [`tickets`] request may ask for.
+pub const MAX_TICKETS_PER_READ: usize = 32;
+
+#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct TicketsQuery {
+    /// Comma-separated ticket ids, at most 32.
+    pub ids: String,
+}
+
+/// The caller's tickets among `ids`, and the ids it does not know.
+#[derive(Serialize, ToSchema)]
+pub struct Tickets {
+    pub tickets: Vec<Ticket>,
+    /// Ids never issued, lost with Redis, malformed or someone else's — the
+    /// same as a 404 `unknown_ticket` from the single-ticket read.
+    pub unknown: Vec<String>,
+}
+
+/// Several of the student's tickets in one request (one Redis round trip),
+/// in the order asked: what a page showing every pending request polls.
+#[utoipa::path(get, path = "/api/v1/enrollments/tickets", params(TicketsQuery),
+    responses((status = 200, body = Tickets), (status = 401, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "invalid_query, too_many_tickets")))]
+pub async fn tickets(
+    State(state): State<AppState>,
+    student: CurrentStudent,
+    ApiQuery(q): ApiQuery<TicketsQuery>,
+) -> ApiResult<Json<Tickets>> {
+    let asked: Vec<&str> = q
+        .ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if asked.len() > MAX_TICKETS_PER_READ {
+        return Err(ApiError::unprocessable(
+            "too_many_tickets",
+            format!("at most {MAX_TICKETS_PER_READ} tickets per request"),
+        ));
+    }
+    let parsed: Vec<Option<TicketId>> = asked.iter().map(|s| TicketId::parse(s)).collect();
+    let ids: Vec<TicketId> = parsed.iter().flatten().copied().collect();
+    let mut redis = state.redis.clone();
+    let mut found = queue::tickets(&mut redis, &ids).await?.into_iter();
+    let mut out = Tickets {
+        tickets: Vec::with_capacity(ids.len()),
+        unknown: Vec::new(),
+    };
+    for (text, id) in asked.iter().zip(parsed) {
+        let state = id.and_then(|id| Some((id, found.next()??)));
+        match state {
+            // Someone else's ticket is answered exactly like a missing one.
+            Some((id, t)) if t.student == student.session.student_id => {
+                out.tickets.push(ticket_view(id, t));
+            }
+            _ => out.unknown.push(text.to_string()),
+        }
+    }
+    Ok(Json(out))
 }
 
 /// The student's enrollments, fresh (read from the primary).

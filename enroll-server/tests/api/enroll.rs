@@ -130,6 +130,92 @@ async fn seed_scenario_50_students_40_seats() {
 }
 
 #[tokio::test]
+async fn several_tickets_are_read_in_one_request_and_stay_private() {
+    let app = spawn_app().await;
+    app.import_students("R", 2).await;
+    let c1 = app.create_course("R1", 5, 3, json!([])).await;
+    let c2 = app.create_course("R2", 5, 3, json!([])).await;
+    let a = app.login("R0").await;
+    let b = app.login("R1").await;
+    app.open_window().await;
+    // C1's line does not move (another worker's lease); C2's does.
+    let mut redis = app.redis().await;
+    let _: () = redis
+        .set_ex(format!("lease:{{c{c1}}}"), "someone-else", 30)
+        .await
+        .unwrap();
+    let b1 = enroll_ok(&app, &b, c1).await;
+    let a1 = enroll_ok(&app, &a, c1).await;
+    let a2 = enroll_ok(&app, &a, c2).await;
+    let id = |t: &Value| t["ticket"].as_str().unwrap().to_string();
+    app.wait_decided(&a, &id(&a2)).await;
+
+    let read = |client: &reqwest::Client, ids: String| {
+        let req = client
+            .get(app.url("/api/v1/enrollments/tickets"))
+            .query(&[("ids", ids)]);
+        async move { req.send().await.unwrap() }
+    };
+    let ids = format!("{},{},{},nonsense,{c2}-999999", id(&a2), id(&b1), id(&a1));
+    let res = read(&a, ids).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let got: Vec<(String, String, Option<i64>)> = body["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let s = t["status"].as_str().unwrap().to_string();
+            (
+                t["ticket"].as_str().unwrap().to_string(),
+                s,
+                t["position"].as_i64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (id(&a2), "enrolled".to_string(), None),
+            (id(&a1), "queued".to_string(), Some(2)),
+        ],
+        "the caller's tickets in the order asked, with their place"
+    );
+    // Someone else's, malformed and never issued: all just unknown.
+    assert_eq!(
+        body["unknown"],
+        json!([id(&b1), "nonsense", format!("{c2}-999999")])
+    );
+
+    // Redis forgot its scripts (as after a restart): the read loads it again.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let again: Value = read(&a, id(&a1)).await.json().await.unwrap();
+    assert_eq!(again["tickets"][0]["status"], "queued");
+
+    let many = vec![id(&a1); 33].join(",");
+    assert_error(
+        read(&a, many).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_many_tickets",
+    )
+    .await;
+    let anon = reqwest::Client::new();
+    assert_error(
+        read(&anon, id(&a1)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    // Reading changed nothing: released, the queued ticket is decided.
+    let _: () = redis.del(format!("lease:{{c{c1}}}")).await.unwrap();
+    assert_eq!(app.wait_decided(&a, &id(&a1)).await["status"], "enrolled");
+}
+
+#[tokio::test]
 async fn retry_keeps_ticket_and_place_and_tickets_are_private() {
     let app = spawn_app().await;
     app.import_students("P", 2).await;
