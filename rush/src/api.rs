@@ -32,6 +32,7 @@ pub enum EnrollReply {
 /// A ticket as `GET /api/v1/enrollments/tickets/{ticket}` shows it.
 #[derive(Debug, Deserialize)]
 pub struct TicketView {
+    pub ticket: String,
     pub status: String,
     pub reason: Option<String>,
     pub eta_ms: Option<u64>,
@@ -64,15 +65,22 @@ pub fn enroll_reply(status: u16, body: &[u8]) -> Result<EnrollReply> {
     Ok(EnrollReply::Refused { status, code })
 }
 
-/// Reads an answer to `GET /api/v1/enrollments/tickets/{ticket}`.
-pub fn ticket_view(status: u16, body: &[u8]) -> Result<TicketView> {
+/// An answer to `GET /api/v1/enrollments/tickets?ids=...`.
+#[derive(Debug, Deserialize)]
+pub struct TicketsView {
+    pub tickets: Vec<TicketView>,
+    pub unknown: Vec<String>,
+}
+
+/// Reads an answer to `GET /api/v1/enrollments/tickets?ids=...`.
+pub fn tickets_view(status: u16, body: &[u8]) -> Result<TicketsView> {
     if status != StatusCode::OK.as_u16() {
         bail!(
-            "ticket answered {status}: {}",
+            "tickets answered {status}: {}",
             String::from_utf8_lossy(&body[..body.len().min(200)])
         );
     }
-    serde_json::from_slice(body).context("unreadable ticket answer")
+    serde_json::from_slice(body).context("unreadable tickets answer")
 }
 
 impl Api {
@@ -314,19 +322,31 @@ mod tests {
 
     #[test]
     fn reads_ticket_answers() {
-        let v = ticket_view(
+        let many = tickets_view(
             200,
-            br#"{"ticket":"7-12","status":"rejected","reason":"course_full"}"#,
+            br#"{"tickets":[{"ticket":"3-1","course_id":3,"status":"rejected","reason":"course_full"},
+                {"ticket":"4-9","course_id":4,"status":"queued","position":2,"eta_ms":40}],
+                "unknown":["5-5"]}"#,
         )
         .unwrap();
         assert_eq!(
-            (v.status.as_str(), v.reason.as_deref(), v.eta_ms),
-            ("rejected", Some("course_full"), None)
+            many.tickets
+                .iter()
+                .map(|t| (
+                    t.ticket.as_str(),
+                    t.status.as_str(),
+                    t.reason.as_deref(),
+                    t.eta_ms
+                ))
+                .collect::<Vec<_>>(),
+            vec![
+                ("3-1", "rejected", Some("course_full"), None),
+                ("4-9", "queued", None, Some(40))
+            ]
         );
-        let v = ticket_view(200, br#"{"status":"queued","position":9,"eta_ms":120}"#).unwrap();
-        assert_eq!((v.status.as_str(), v.eta_ms), ("queued", Some(120)));
-        let err = ticket_view(404, br#"{"error":{"code":"unknown_ticket"}}"#).unwrap_err();
-        assert!(err.to_string().contains("404"), "{err}");
+        assert_eq!(many.unknown, vec!["5-5"]);
+        let err = tickets_view(401, br#"{"error":{"code":"unauthenticated"}}"#).unwrap_err();
+        assert!(err.to_string().contains("401"), "{err}");
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub struct Summary {
     /// Send → the decision time the server stored with the ticket (same
     /// host's clock; needs the ticket hashes in Redis).
     pub time_to_decision_server: Option<Latency>,
+    /// Rates by the server's decision stamps instead of the polls.
+    pub stamped: Option<StampedRates>,
     pub polls: usize,
     pub poll_errors: usize,
     pub violations: usize,
@@ -210,6 +212,22 @@ impl Summary {
         if let Some(r) = self.server_decisions_per_sec {
             rows.push(("decisions/s (server counter)".into(), format!("{r:.0}")));
         }
+        if let Some(r) = &self.stamped {
+            rows.push((
+                "decisions/s (server-stamped)".into(),
+                format!(
+                    "{:.0}  ({} in {:.2} s to the last decision's server time)",
+                    r.decisions_per_sec, r.decided, r.seconds
+                ),
+            ));
+            rows.push((
+                "final answers/s (every request)".into(),
+                format!(
+                    "{:.0}  ({} decided or refused at once in {:.2} s)",
+                    r.answers_per_sec, r.answers, r.answer_seconds
+                ),
+            ));
+        }
         if let Some(d) = &self.admission_drain {
             rows.push(("admission drain rate (after firing)".into(), drain_text(d)));
         }
@@ -245,6 +263,16 @@ impl Summary {
                     "decisions/s ÷ pgbench tps".into(),
                     format!("{:.2}", self.decisions_to_pgbench_ratio.unwrap_or(0.0)),
                 ));
+                if let Some(r) = &self.stamped {
+                    rows.push((
+                        "decisions/s (server-stamped) ÷ pgbench".into(),
+                        format!("{:.2}", r.decisions_per_sec / p.tps),
+                    ));
+                    rows.push((
+                        "final answers/s ÷ pgbench tps".into(),
+                        format!("{:.2}", r.answers_per_sec / p.tps),
+                    ));
+                }
                 if let Some(d) = &self.admission_drain {
                     rows.push((
                         "admission drain rate ÷ pgbench tps".into(),
@@ -302,6 +330,53 @@ fn drain_text(d: &Drain) -> String {
             d.decisions, d.seconds
         ),
     }
+}
+
+/// Rates measured with the decision times the server stored with each
+/// ticket, so they do not depend on how soon a poll happened to look.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StampedRates {
+    /// Tickets with a stamp.
+    pub decided: usize,
+    /// Start of firing → the last stamped decision.
+    pub seconds: f64,
+    pub decisions_per_sec: f64,
+    /// Every request's final answer: stamped decisions plus the requests
+    /// refused at once (409s, answered before firing ended) — what pgbench's
+    /// tps counts too, whose transactions that find no seat left count as
+    /// well.
+    pub answers: usize,
+    /// Start of firing → the last final answer.
+    pub answer_seconds: f64,
+    pub answers_per_sec: f64,
+}
+
+/// [`StampedRates`] of a wave; `None` when no ticket has a stamp.
+pub fn stamped_rates(
+    w: &WaveOutcome,
+    decided_ms: &std::collections::HashMap<String, i64>,
+) -> Option<StampedRates> {
+    let stamps: Vec<f64> = w
+        .tickets
+        .iter()
+        .filter_map(|t| decided_ms.get(&t.ticket).map(|&ms| ms as f64))
+        .collect();
+    if stamps.is_empty() {
+        return None;
+    }
+    let last = stamps.iter().copied().fold(f64::MIN, f64::max);
+    let seconds = ((last - w.started_unix_ms) / 1e3).max(1e-9);
+    let refused: usize = w.refused.values().sum();
+    let answers = stamps.len() + refused;
+    let answer_seconds = seconds.max((w.fired - w.started).as_secs_f64());
+    Some(StampedRates {
+        decided: stamps.len(),
+        seconds,
+        decisions_per_sec: stamps.len() as f64 / seconds,
+        answers,
+        answer_seconds,
+        answers_per_sec: answers as f64 / answer_seconds,
+    })
 }
 
 /// Send → decision as the server stamped it (`decided_ms`: ticket id →
@@ -367,5 +442,18 @@ mod tests {
         let l = server_time_to_decision(&w, &stamps).unwrap();
         assert_eq!((l.p50_ms.round(), l.max_ms.round()), (30.0, 300.0));
         assert!(server_time_to_decision(&w, &Default::default()).is_none());
+
+        // Two stamped decisions by 400 ms; with four refusals, six answers.
+        let mut w = w;
+        w.refused.insert("409 course_full".into(), 4);
+        let r = stamped_rates(&w, &stamps).unwrap();
+        assert_eq!((r.decided, r.answers), (2, 6));
+        assert!((r.seconds - 0.4).abs() < 1e-9);
+        assert!((r.decisions_per_sec - 5.0).abs() < 1e-6);
+        assert!((r.answers_per_sec - 15.0).abs() < 1e-6);
+        // Firing that ended after the last decision bounds the answers.
+        w.fired = started + Duration::from_secs(2);
+        assert!((stamped_rates(&w, &stamps).unwrap().answers_per_sec - 3.0).abs() < 1e-6);
+        assert!(stamped_rates(&w, &Default::default()).is_none());
     }
 }

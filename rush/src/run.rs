@@ -15,7 +15,9 @@ use crate::check::Facts;
 use crate::cli::Cli;
 use crate::mix::{Kind, Mix, MixParams};
 use crate::pgbench::{self, BenchCourses, Budget};
-use crate::report::{server_time_to_decision, AdmissionUse, CpuUse, Summary, WaveFigures};
+use crate::report::{
+    server_time_to_decision, stamped_rates, AdmissionUse, CpuUse, Summary, WaveFigures,
+};
 use crate::stack::{self, Endpoints, OwnStack, ServerSettings};
 use crate::verify;
 use crate::wave::{run_wave, WaveOptions, WaveOutcome};
@@ -397,6 +399,7 @@ fn summarize(
         ack_latency: f.ack_latency,
         time_to_decision: f.time_to_decision,
         time_to_decision_server: server_time_to_decision(wave, decided_ms),
+        stamped: stamped_rates(wave, decided_ms),
         polls: wave.polls,
         poll_errors: wave.poll_errors,
         violations: violations.len(),

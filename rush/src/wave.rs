@@ -7,6 +7,10 @@
 //! queue, so the load generator spends little CPU per request (it shares
 //! the machine with the system under test).
 //!
+//! A poll reads all of a ticket's student's undecided tickets in one request
+//! (`GET /api/v1/enrollments/tickets?ids=...`); a ticket seen decided that
+//! way is not polled again.
+//!
 //! Polling is guided by the server's own ETA: a ticket is next looked at
 //! after half its `eta_ms`, clamped to `[poll_min, poll_max]`, so a ticket
 //! deep in a long queue is not polled over and over while one near the head
@@ -15,7 +19,7 @@
 //! upper bound, off by at most one poll interval.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,6 +110,8 @@ struct Shared {
     requests: Requests,
     opts: WaveOptions,
     tickets: Mutex<Vec<TicketRecord>>,
+    /// Ticket indices per student, to poll a student's tickets together.
+    by_student: Mutex<HashMap<usize, Vec<usize>>>,
     due: Mutex<BinaryHeap<Reverse<(Instant, usize)>>>,
     refused: Mutex<BTreeMap<String, usize>>,
     error_example: Mutex<Option<String>>,
@@ -156,6 +162,7 @@ pub async fn run_wave(
         requests: Requests::new(endpoint, &cookies, requests)?,
         opts: opts.clone(),
         tickets: Mutex::new(Vec::with_capacity(requests.len())),
+        by_student: Mutex::new(HashMap::new()),
         due: Mutex::new(BinaryHeap::new()),
         refused: Mutex::new(BTreeMap::new()),
         error_example: Mutex::new(None),
@@ -262,6 +269,7 @@ async fn poll_until_decided(
         let fired = shared.firing_done.load(SeqCst);
         let idle = permits.available_permits() == limit;
         let (due, next) = {
+            let tickets = shared.tickets.lock().unwrap();
             let mut heap = shared.due.lock().unwrap();
             let mut due = Vec::new();
             while let Some(Reverse((at, idx))) = heap.peek().copied() {
@@ -269,7 +277,10 @@ async fn poll_until_decided(
                     break;
                 }
                 heap.pop();
-                due.push(idx);
+                // Seen decided by a poll of another of its student's tickets.
+                if tickets[idx].decided.is_none() {
+                    due.push(idx);
+                }
             }
             (due, heap.peek().map(|Reverse((at, _))| *at))
         };

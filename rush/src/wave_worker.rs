@@ -13,7 +13,7 @@ use hyper::Uri;
 use tokio::sync::{mpsc, Barrier, OwnedSemaphorePermit};
 
 use super::{Decided, Shared, TicketRecord};
-use crate::api::{enroll_reply, ticket_view, EnrollReply};
+use crate::api::{enroll_reply, tickets_view, EnrollReply};
 use crate::conn::{Client, Endpoint, Req};
 
 /// What a connection worker does next.
@@ -73,10 +73,12 @@ impl Requests {
             .post_json(self.enroll_uri.clone(), &self.cookies[student], body)
     }
 
-    fn ticket(&self, student: usize, ticket: &str) -> Result<Req> {
-        let uri = self
-            .endpoint
-            .uri(&format!("/api/v1/enrollments/tickets/{ticket}"))?;
+    /// One read of several of a student's tickets.
+    fn tickets(&self, student: usize, tickets: &[&str]) -> Result<Req> {
+        let uri = self.endpoint.uri(&format!(
+            "/api/v1/enrollments/tickets?ids={}",
+            tickets.join(",")
+        ))?;
         Ok(self.endpoint.get(uri, &self.cookies[student]))
     }
 }
@@ -137,6 +139,13 @@ async fn send_one(
                 });
                 tickets.len() - 1
             };
+            shared
+                .by_student
+                .lock()
+                .unwrap()
+                .entry(student)
+                .or_default()
+                .push(idx);
             shared.acked.fetch_add(1, SeqCst);
             shared.schedule(idx, Some(eta_ms));
         }
@@ -159,32 +168,70 @@ async fn send_one(
     }
 }
 
+/// Polls ticket `idx` together with every other undecided ticket of its
+/// student (one request, as a page listing a student's pending requests
+/// would); records the decisions it sees and re-schedules `idx` if it is
+/// still queued. The student's other tickets keep their own schedule.
 async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
-    let req = {
-        let t = &shared.tickets.lock().unwrap()[idx];
-        shared.requests.ticket(t.student, &t.ticket)
+    let (group, req) = {
+        let tickets = shared.tickets.lock().unwrap();
+        let student = tickets[idx].student;
+        let mut group = vec![idx];
+        if let Some(mine) = shared.by_student.lock().unwrap().get(&student) {
+            group.extend(
+                mine.iter()
+                    .copied()
+                    .filter(|&i| i != idx && tickets[i].decided.is_none()),
+            );
+        }
+        let ids: Vec<&str> = group.iter().map(|&i| tickets[i].ticket.as_str()).collect();
+        (group, shared.requests.tickets(student, &ids))
     };
     shared.polls.fetch_add(1, SeqCst);
     let view = match req {
         Ok(req) => match client.send(req).await {
-            Ok((status, body)) => ticket_view(status.as_u16(), &body),
+            Ok((status, body)) => tickets_view(status.as_u16(), &body),
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
     };
-    match view {
-        Ok(view) if view.status != "queued" => {
-            shared.tickets.lock().unwrap()[idx].decided = Some(Decided {
-                at: Instant::now(),
-                status: view.status,
-                reason: view.reason,
-            });
-            shared.decided.fetch_add(1, SeqCst);
+    let Ok(view) = view else {
+        shared.poll_errors.fetch_add(1, SeqCst);
+        shared.schedule(idx, Some(200));
+        return;
+    };
+    let at = Instant::now();
+    let mut own_eta = None;
+    let mut seen_own = false;
+    {
+        let mut tickets = shared.tickets.lock().unwrap();
+        for v in view.tickets {
+            let Some(&i) = group.iter().find(|&&i| tickets[i].ticket == v.ticket) else {
+                continue;
+            };
+            if i == idx {
+                seen_own = true;
+            }
+            if v.status == "queued" {
+                if i == idx {
+                    own_eta = v.eta_ms;
+                }
+            } else if tickets[i].decided.is_none() {
+                tickets[i].decided = Some(Decided {
+                    at,
+                    status: v.status,
+                    reason: v.reason,
+                });
+                shared.decided.fetch_add(1, SeqCst);
+            }
         }
-        Ok(view) => shared.schedule(idx, view.eta_ms),
-        Err(_) => {
-            shared.poll_errors.fetch_add(1, SeqCst);
-            shared.schedule(idx, Some(200));
-        }
+    }
+    if !seen_own {
+        // Answered as unknown (or missing from the answer): an error, as a
+        // 404 from the single-ticket read was.
+        shared.poll_errors.fetch_add(1, SeqCst);
+        shared.schedule(idx, Some(200));
+    } else if let Some(eta) = own_eta {
+        shared.schedule(idx, Some(eta));
     }
 }
