@@ -120,7 +120,8 @@ pub struct Options {
     #[arg(long, env = "ENROLL_ADMISSION_TRANSACTION_TICKETS")]
     pub admission_transaction_tickets: Option<usize>,
 
-    /// Connections of admission's own pool = admission transactions in flight [default: 4].
+    /// Connections of admission's own pool = admission transactions in
+    /// flight at once per instance [default: 1].
     #[arg(long, env = "ENROLL_ADMISSION_CONNECTIONS")]
     pub admission_connections: Option<u32>,
 
@@ -288,7 +289,7 @@ impl Options {
             admission_lease: Duration::from_millis(
                 self.admission_lease_ms.unwrap_or(5000).max(200),
             ),
-            admission_connections: self.admission_connections.unwrap_or(4).max(1),
+            admission_connections: self.admission_connections.unwrap_or(1).max(1),
             log_json,
         })
     }

@@ -7,10 +7,12 @@
 //! pipelined round trip, which finds work queued through other instances and
 //! keeps the queue-length gauges current. For each course with waiting
 //! students it takes the course's lease in Redis and drains it batch by
-//! batch: peek up to N heads, decide them in one PostgreSQL transaction
-//! ([`batch::admit_batch`]), and only after COMMIT write the decisions back
-//! to Redis ([`crate::queue::finish`]). Different courses are drained in
-//! parallel, across instances too; one course by one worker at a time.
+//! batch: peek up to N heads, have them decided in one PostgreSQL
+//! transaction, and only after COMMIT write the decisions back to Redis
+//! ([`crate::queue::finish`]). One course is drained by one worker at a time,
+//! across instances too; the batches of all courses being drained meet in
+//! the [`commit::Committer`], which decides every batch waiting in one
+//! shared transaction ([`batch::admit_courses`]).
 //!
 //! The runner lives on a thread of its own with its own single-threaded
 //! runtime, database pool and Redis connection ([`thread`]): a batch makes

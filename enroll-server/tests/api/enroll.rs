@@ -641,8 +641,9 @@ async fn queue_gauges_cover_every_course_while_admission_is_saturated() {
         },
     )
     .await;
-    // Now 1 and 2 students wait for the other courses, which cannot be
-    // drained (no connection left) but must be measured.
+    // Now 1 and 2 students wait for the other courses, whose batches wait
+    // behind the blocked transaction for the only connection; their queues
+    // must still be measured.
     enroll_ok(&app, &clients[1], courses[1]).await;
     enroll_ok(&app, &clients[2], courses[2]).await;
     enroll_ok(&app, &clients[3], courses[2]).await;
