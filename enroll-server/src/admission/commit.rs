@@ -15,8 +15,11 @@
 //! transactions, each paying the fixed costs, waiting on each other's
 //! student rows) and decided no faster; every instance adds its own worker.
 //!
-//! A failed transaction fails every batch it carried; their drains retry
-//! (the heads are still at the front of their queues).
+//! When a shared transaction fails, its batches are decided again one by
+//! one, so a course whose batch cannot commit (whatever the reason) does
+//! not hold up the others; a batch that fails alone reports the error to
+//! its drain, which retries it (the heads are still at the front of its
+//! queue).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -101,17 +104,24 @@ impl Worker {
         while let Some(jobs) = self.take().await {
             let (batches, replies): (Vec<CourseBatch>, Vec<Reply>) =
                 jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
-            let started = Instant::now();
-            let result = batch::admit_courses(&self.pool, &batches, self.credit_limit).await;
-            let m = &self.metrics;
-            match result {
+            match self.admit(&batches).await {
                 Ok(outcomes) => {
-                    m.commit_seconds.observe(started.elapsed().as_secs_f64());
-                    let tickets: usize = batches.iter().map(|b| b.heads.len()).sum();
-                    m.batch_size.observe(tickets as f64);
-                    m.transaction_courses.observe(batches.len() as f64);
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
                         let _ = reply.send(Ok(outcome));
+                    }
+                }
+                Err(err) if batches.len() > 1 => {
+                    // One course's batch must not hold up every other
+                    // course's: decide each alone, so only a batch that
+                    // fails by itself reports the failure.
+                    tracing::warn!(
+                        error = %err,
+                        courses = batches.len(),
+                        "shared admission transaction failed; deciding its batches one by one"
+                    );
+                    for (batch, reply) in batches.into_iter().zip(replies) {
+                        let one = self.admit(std::slice::from_ref(&batch)).await;
+                        let _ = reply.send(one.map(|mut o| o.pop().flatten()).map_err(Arc::new));
                     }
                 }
                 Err(err) => {
@@ -122,6 +132,18 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// One transaction for `batches`, measured.
+    async fn admit(&self, batches: &[CourseBatch]) -> Result<Vec<Option<Outcome>>, sqlx::Error> {
+        let started = Instant::now();
+        let outcomes = batch::admit_courses(&self.pool, batches, self.credit_limit).await?;
+        let m = &self.metrics;
+        m.commit_seconds.observe(started.elapsed().as_secs_f64());
+        let tickets: usize = batches.iter().map(|b| b.heads.len()).sum();
+        m.batch_size.observe(tickets as f64);
+        m.transaction_courses.observe(batches.len() as f64);
+        Ok(outcomes)
     }
 
     /// Waits for one batch, then takes every batch already waiting, up to

@@ -85,6 +85,25 @@ async fn a_retried_batch_on_the_course_it_filled_keeps_its_seats_and_inserts_not
     assert_eq!((rows, enrolled), (2, 2));
 }
 
+/// Waits until one transaction of this database waits on a row lock.
+async fn waits_on_a_lock(db: &sqlx::PgPool) {
+    eventually(
+        Duration::from_secs(10),
+        "a transaction waits on the lock",
+        || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(db)
+            .await
+            .unwrap()
+                == 1
+        },
+    )
+    .await;
+}
+
 fn mon(start: &str, end: &str) -> serde_json::Value {
     json!([{"day": "MON", "start": start, "end": end}])
 }
@@ -191,25 +210,7 @@ async fn batches_waiting_together_share_one_transaction() {
         let b = batch(0);
         async move { c.admit(b).await }
     });
-    let db = app.db.clone();
-    eventually(
-        Duration::from_secs(10),
-        "the first transaction waits on the lock",
-        || {
-            let db = db.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                )
-                .fetch_one(&db)
-                .await
-                .unwrap()
-                    == 1
-            }
-        },
-    )
-    .await;
+    waits_on_a_lock(&app.db).await;
     let rest: Vec<_> = (1..4)
         .map(|i| {
             let c = committer.clone();
@@ -238,4 +239,72 @@ async fn batches_waiting_together_share_one_transaction() {
         .await
         .unwrap();
     assert_eq!(rows, 4);
+}
+
+#[tokio::test]
+async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transaction() {
+    let app = spawn_app().await;
+    let s = app.import_students("X", 3).await;
+    let mut courses = Vec::new();
+    for code in ["X1", "X2", "XP"] {
+        courses.push(app.create_course(code, 10, 3, json!([])).await);
+    }
+    let poisoned = courses[2];
+    // Any insert into the poisoned course fails (a stand-in for whatever may
+    // make one course's batch fail).
+    for ddl in [
+        "CREATE TABLE poisoned (course_id BIGINT PRIMARY KEY)",
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF EXISTS (SELECT 1 FROM poisoned WHERE course_id = NEW.course_id) THEN \
+             RAISE EXCEPTION 'poisoned course'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER poison BEFORE INSERT ON enrollments \
+           FOR EACH ROW EXECUTE FUNCTION poison()",
+    ] {
+        sqlx::query(ddl).execute(&app.db).await.unwrap();
+    }
+    sqlx::query("INSERT INTO poisoned VALUES ($1)")
+        .bind(poisoned)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let metrics = Metrics::new();
+    let committer = Committer::start(app.db.clone(), metrics.clone(), 1, 2048, 18);
+
+    // X1 goes first and waits on a lock, so X2 and the poisoned course's
+    // batches meet in the next transaction.
+    let mut blocker = app.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM courses WHERE id = $1 FOR UPDATE")
+        .bind(courses[0])
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let admit = |i: usize| {
+        let c = committer.clone();
+        let b = CourseBatch {
+            course: courses[i],
+            heads: vec![(s[i], i as i64 + 1)],
+        };
+        tokio::spawn(async move { c.admit(b).await })
+    };
+    let first = admit(0);
+    waits_on_a_lock(&app.db).await;
+    let waiting = metrics.batches_waiting.clone();
+    let poisoned_batch = admit(2);
+    let second = admit(1);
+    eventually(Duration::from_secs(10), "two batches wait", || {
+        let w = waiting.get();
+        async move { w == 2 }
+    })
+    .await;
+    blocker.rollback().await.unwrap();
+
+    assert_eq!(first.await.unwrap().unwrap().unwrap().inserts.len(), 1);
+    assert_eq!(second.await.unwrap().unwrap().unwrap().inserts.len(), 1);
+    let err = poisoned_batch.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("poisoned course"), "{err}");
+    let rows: Vec<i64> = sqlx::query_scalar("SELECT course_id FROM enrollments ORDER BY course_id")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![courses[0], courses[1]]);
 }
