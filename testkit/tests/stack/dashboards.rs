@@ -133,6 +133,8 @@ fn enrollment_dashboard_covers_the_service_and_its_metrics_exist() {
         "enroll_db_pool_connections",
         "enroll_admission_paused",
         "enroll_session_lookups_total",
+        "enroll_admission_transaction_courses_count",
+        "enroll_admission_batches_waiting",
     ] {
         assert!(
             exprs.contains(metric),

@@ -45,6 +45,7 @@ const RUSH_PANELS: &[&str] = &[
     "Admission batch size",
     "Admission commit latency",
     "Admission transactions per second",
+    "Courses per admission transaction",
 ];
 
 /// Panels whose metrics only appear when a replica fails.
