@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use std::str::FromStr;
-
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use tokio::sync::oneshot;
 
 use super::{Admission, AdmissionCtx, Wake};
@@ -90,20 +88,10 @@ async fn run(settings: Arc<Settings>, metrics: Metrics, live: Live, wake: Arc<Wa
 }
 
 async fn connect(settings: &Arc<Settings>, metrics: &Metrics, live: &Live) -> Result<AdmissionCtx> {
-    // Every admission statement looks rows up by key. When registration
-    // opens, `enrollments` has just gone from empty to thousands of rows
-    // and its statistics still say empty, so the planner picks sequential
-    // scans that test every row against the whole `= ANY($1)` array: the
-    // cost of a batch grew with the table (measured: ~15 % of PostgreSQL's
-    // CPU in one array-comparison function during a rush). Admission's own
-    // connections never take that plan.
-    let options = PgConnectOptions::from_str(&settings.database_url)
-        .context("invalid database URL")?
-        .options([("enable_seqscan", "off")]);
     let pool = PgPoolOptions::new()
         .max_connections(settings.admission_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
+        .connect(&settings.database_url)
         .await
         .context("admission: connecting to the primary")?;
     let redis = redis::Client::open(settings.redis_url.as_str())?
