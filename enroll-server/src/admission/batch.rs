@@ -26,6 +26,10 @@ use crate::domain::schedule::Meeting;
 /// `(student, course, ticket, credits, schedule)` of a seat already held.
 type HeldRow = (i64, i64, Option<String>, i16, Json<Vec<Meeting>>);
 
+/// Locks the batches' courses (`$1`: their ids), in id order.
+pub const LOCK_COURSES: &str = "SELECT id, capacity, enrolled, credits, schedule FROM courses \
+     WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
 /// `(id, capacity, enrolled, credits, schedule)` of a locked course.
 type CourseRow = (i64, i32, i32, i16, Json<Vec<Meeting>>);
 
@@ -67,13 +71,10 @@ pub async fn admit_courses(
     course_ids.dedup();
 
     let mut tx = pool.begin().await?;
-    let rows: Vec<CourseRow> = sqlx::query_as(
-        "SELECT id, capacity, enrolled, credits, schedule FROM courses \
-         WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-    )
-    .bind(&course_ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<CourseRow> = sqlx::query_as(LOCK_COURSES)
+        .bind(&course_ids)
+        .fetch_all(&mut *tx)
+        .await?;
     let mut courses: HashMap<i64, CourseSeats> = rows
         .into_iter()
         .map(|(id, capacity, enrolled, credits, Json(schedule))| {

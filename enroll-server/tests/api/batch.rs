@@ -308,3 +308,39 @@ async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transacti
         .unwrap();
     assert_eq!(rows, vec![courses[0], courses[1]]);
 }
+
+/// The plan of admission's course-lock statement for `courses`, as JSON text.
+async fn lock_courses_plan(pool: &sqlx::PgPool, courses: &[i64]) -> String {
+    let plan: serde_json::Value = sqlx::query_scalar(&format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        enroll_server::admission::batch::LOCK_COURSES
+    ))
+    .bind(courses)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    plan.to_string()
+}
+
+#[tokio::test]
+async fn admission_connections_look_courses_up_by_key() {
+    let app = spawn_app().await;
+    let mut courses = Vec::new();
+    for code in ["K1", "K2", "K3"] {
+        courses.push(app.create_course(code, 10, 3, json!([])).await);
+    }
+    // An ordinary connection scans the small table whole (during a rush it is
+    // mostly dead row versions, see `connect_options`) ...
+    let plain = lock_courses_plan(&app.db, &courses).await;
+    assert!(plain.contains(r#""Node Type":"Seq Scan""#), "{plain}");
+    // ... admission's own connections go by its primary key.
+    let options = enroll_server::admission::thread::connect_options(&app.database_url).unwrap();
+    let admission = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let plan = lock_courses_plan(&admission, &courses).await;
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(plan.contains("courses_pkey"), "{plan}");
+}
