@@ -29,7 +29,7 @@ pub enum EnrollReply {
     Refused { status: u16, code: String },
 }
 
-/// A ticket as `GET /api/v1/enrollments/tickets/{ticket}` shows it.
+/// One ticket of a `GET /api/v1/enrollments/tickets?ids=...` answer.
 #[derive(Debug, Deserialize)]
 pub struct TicketView {
     pub ticket: String,
