@@ -389,6 +389,105 @@ async fn credit_limit_and_timetable_hold_across_concurrent_courses() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cancels_and_enrolls_across_courses_keep_every_invariant() {
+    // Small batches: many admission transactions, each over several of the
+    // four courses, while students cancel seats in the same courses.
+    let extra = Options {
+        admission_batch_size: Some(2),
+        ..Options::default()
+    };
+    let app = start(Spawn {
+        extra,
+        ..Spawn::fresh()
+    })
+    .await;
+    app.import_students("W", 24).await;
+    let mut courses = Vec::new();
+    for code in ["W1", "W2", "W3", "W4"] {
+        courses.push(app.create_course(code, 6, 3, json!([])).await);
+    }
+    app.open_window().await;
+    let clients = app.login_many("W", 24).await;
+
+    // Every student, for every course at once: enroll, wait for the answer,
+    // cancel, enroll again.
+    let round = |client: &reqwest::Client, course: i64| {
+        let app = &app;
+        let client = client.clone();
+        async move {
+            let mut tickets = Vec::new();
+            let first = enroll(app, &client, course).await;
+            if first.status() == StatusCode::ACCEPTED {
+                let t: Value = first.json().await.unwrap();
+                app.wait_decided(&client, t["ticket"].as_str().unwrap())
+                    .await;
+                tickets.push(t);
+            }
+            let cancelled = client
+                .delete(app.url(&format!("/api/v1/enrollments/{course}")))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            let again = enroll(app, &client, course).await;
+            match again.status() {
+                StatusCode::ACCEPTED => tickets.push(again.json().await.unwrap()),
+                StatusCode::CONFLICT => {}
+                other => panic!("an enroll answered {other}: {:?}", again.text().await),
+            }
+            (cancelled, tickets)
+        }
+    };
+    let mut rounds = Vec::new();
+    for client in &clients {
+        for &course in &courses {
+            rounds.push(round(client, course));
+        }
+    }
+    let results = join_all(rounds).await;
+    let cancelled: Vec<StatusCode> = results.iter().map(|r| r.0).collect();
+    for status in &cancelled {
+        assert!(
+            [StatusCode::NO_CONTENT, StatusCode::NOT_FOUND].contains(status),
+            "a cancel answered {status}"
+        );
+    }
+    let tickets: Vec<Value> = results.into_iter().flat_map(|r| r.1).collect();
+    eventually(Duration::from_secs(30), "every queue drained", || async {
+        let mut redis = app.redis().await;
+        let mut left = 0;
+        for &course in &courses {
+            let n: i64 = redis.zcard(format!("q:{{c{course}}}")).await.unwrap();
+            left += n;
+        }
+        left == 0
+    })
+    .await;
+    assert_invariants(&app.db, 18).await;
+    assert!(
+        cancelled.contains(&StatusCode::NO_CONTENT),
+        "some cancels met a seat"
+    );
+    // Some admission transactions carried several courses' batches.
+    let (courses_sum, txns) = (
+        app.metric("enroll_admission_transaction_courses_sum").await,
+        app.metric("enroll_admission_transaction_courses_count")
+            .await,
+    );
+    assert!(
+        courses_sum > txns,
+        "{courses_sum} courses in {txns} transactions"
+    );
+    // Every ticket reached a final answer.
+    for t in &tickets {
+        let (course, seq) = (t["course_id"].as_i64().unwrap(), seq(t));
+        let mut redis = app.redis().await;
+        let state: String = redis.hget(format!("tk:{{c{course}}}"), seq).await.unwrap();
+        assert!(!state.contains("|queued|"), "{course}-{seq}: {state}");
+    }
+}
+
 #[tokio::test]
 async fn cancel_frees_the_seat_for_the_next_in_line() {
     let app = spawn_app().await;
