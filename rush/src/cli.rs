@@ -107,6 +107,12 @@ pub struct Cli {
     #[arg(long)]
     pub no_pgbench: bool,
 
+    /// Run the whole benchmark this many times (a fresh stack, students and
+    /// courses each time; each run's files in `<out>/run-<k>`) and print
+    /// the median, min and max of the main figures (`<out>/rush-repeat.json`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub repeat: u32,
+
     /// pgbench clients.
     #[arg(long, default_value_t = 32)]
     pub pgbench_clients: u32,

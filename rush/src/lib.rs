@@ -28,6 +28,7 @@ pub mod conn;
 pub mod mix;
 pub mod pgbench;
 pub mod plot;
+pub mod repeat;
 pub mod report;
 pub mod run;
 pub mod series;

@@ -11,7 +11,32 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = rush::Cli::parse();
-    let summary = rush::run(&cli).await?;
+    if cli.repeat == 1 {
+        let summary = run_once(&cli).await?;
+        if summary.violations > 0 {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+    let mut runs = Vec::new();
+    for k in 1..=cli.repeat {
+        eprintln!("=== run {k} of {}", cli.repeat);
+        let mut one = cli.clone();
+        one.out = cli.out.join(format!("run-{k}"));
+        runs.push(run_once(&one).await?);
+    }
+    println!("\n{}", rush::repeat::table(&runs));
+    let path = rush::repeat::write_json(&cli.out, &runs)?;
+    println!("  wrote {}", path.display());
+    if runs.iter().any(|s| s.violations > 0) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// One whole run: its table, its violations and the files it wrote.
+async fn run_once(cli: &rush::Cli) -> anyhow::Result<rush::report::Summary> {
+    let summary = rush::run(cli).await?;
     println!("\n{}", summary.table());
     for v in &summary.violation_examples {
         println!("  violation: {v}");
@@ -21,8 +46,5 @@ async fn main() -> anyhow::Result<()> {
         cli.out.join("rush-results.json").display(),
         cli.out.join("rush-plot.svg").display()
     );
-    if summary.violations > 0 {
-        std::process::exit(1);
-    }
-    Ok(())
+    Ok(summary)
 }

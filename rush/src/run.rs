@@ -47,7 +47,7 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         "R{:x}",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs()
+            .as_millis()
     );
     let mix = Mix::generate(&mix_params(cli), &prefix);
     let student_nos: Vec<String> = (0..cli.students)

@@ -212,6 +212,54 @@ async fn held_admission_queues_every_request_and_decides_them_after_firing() {
     server.task.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_runs_print_medians_and_keep_each_runs_files() {
+    let server = start_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let redis_url = server.redis.url();
+    let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
+    args.extend(["--no-pgbench", "--repeat", "2"]);
+    let run = rush(&args).await;
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("over 2 runs"), "{stdout}");
+    let repeat: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("rush-repeat.json")).unwrap(),
+    )
+    .unwrap();
+    let runs = repeat["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    // Two separate runs (fresh students each time), each with its own files.
+    for k in 1..=2 {
+        let dir = out.path().join(format!("run-{k}"));
+        assert!(dir.join("rush-results.json").exists(), "run-{k}");
+        assert!(dir.join("rush-plot.svg").exists(), "run-{k}");
+    }
+    let acks: Vec<f64> = runs
+        .iter()
+        .map(|r| r["ticket_acks_per_sec"].as_f64().unwrap())
+        .collect();
+    let spread = |name: &str| {
+        repeat["spreads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["figure"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))["spread"]
+            .clone()
+    };
+    let a = spread("ticket acks/s");
+    assert_eq!(a["median"].as_f64().unwrap(), (acks[0] + acks[1]) / 2.0);
+    assert_eq!(a["min"].as_f64().unwrap(), acks[0].min(acks[1]));
+    assert_eq!(spread("violations")["max"], 0.0);
+    assert!(spread("pgbench tps").is_null(), "pgbench was skipped");
+    server.task.abort();
+}
+
 #[tokio::test]
 async fn target_mode_needs_its_credentials() {
     let run = rush(&["--target", "http://127.0.0.1:9"]).await;
