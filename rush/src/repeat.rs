@@ -56,7 +56,7 @@ pub struct Row {
 /// The figures compared across runs.
 pub fn rows(runs: &[Summary]) -> Vec<Row> {
     type Get = fn(&Summary) -> Option<f64>;
-    let figures: [(&'static str, Get); 11] = [
+    let figures: [(&'static str, Get); 13] = [
         ("ticket acks/s", |s| Some(s.ticket_acks_per_sec)),
         ("ack latency p99 ms", |s| Some(s.ack_latency.p99_ms)),
         ("decisions/s (polls)", |s| Some(s.decisions_per_sec)),
@@ -78,6 +78,12 @@ pub fn rows(runs: &[Summary]) -> Vec<Row> {
         }),
         ("final answers/s ÷ pgbench", |s| {
             Some(s.stamped.as_ref()?.answers_per_sec / s.pgbench.as_ref()?.tps)
+        }),
+        ("admission drain rate (after firing)", |s| {
+            s.admission_drain.as_ref()?.per_sec
+        }),
+        ("admission drain rate ÷ pgbench", |s| {
+            s.admission_drain_to_pgbench_ratio
         }),
         ("violations", |s| Some(s.violations as f64)),
     ];
