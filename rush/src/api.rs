@@ -23,7 +23,7 @@ pub struct Api {
 /// What `POST /api/v1/enrollments` answered.
 #[derive(Debug)]
 pub enum EnrollReply {
-    /// 202: in line.
+    /// 202: in line; `eta_ms` as [`TicketView::wait_ms`].
     Ticket { ticket: String, eta_ms: u64 },
     /// Any other status, with the error body's `code`.
     Refused { status: u16, code: String },
@@ -36,6 +36,25 @@ pub struct TicketView {
     pub status: String,
     pub reason: Option<String>,
     pub eta_ms: Option<u64>,
+    #[serde(default)]
+    pub admission_paused: bool,
+}
+
+impl TicketView {
+    /// How long the server suggests waiting before looking again.
+    pub fn wait_ms(&self) -> u64 {
+        wait_ms(self.eta_ms, self.admission_paused)
+    }
+}
+
+/// The server's ETA, or — while admission is paused, when it gives none —
+/// as long as the poll schedule allows.
+fn wait_ms(eta_ms: Option<u64>, paused: bool) -> u64 {
+    if paused {
+        u64::MAX
+    } else {
+        eta_ms.unwrap_or(0)
+    }
 }
 
 /// Reads an answer to `POST /api/v1/enrollments` from its status and body.
@@ -44,6 +63,8 @@ pub fn enroll_reply(status: u16, body: &[u8]) -> Result<EnrollReply> {
     struct Ack {
         ticket: String,
         eta_ms: Option<u64>,
+        #[serde(default)]
+        admission_paused: bool,
     }
     #[derive(Deserialize)]
     struct ErrorBody {
@@ -57,7 +78,7 @@ pub fn enroll_reply(status: u16, body: &[u8]) -> Result<EnrollReply> {
         let ack: Ack = serde_json::from_slice(body).context("202 without ticket")?;
         return Ok(EnrollReply::Ticket {
             ticket: ack.ticket,
-            eta_ms: ack.eta_ms.unwrap_or(0),
+            eta_ms: wait_ms(ack.eta_ms, ack.admission_paused),
         });
     }
     let code = serde_json::from_slice::<ErrorBody>(body)
@@ -301,6 +322,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let paused = br#"{"ticket":"7-13","status":"queued","position":4,"admission_paused":true}"#;
+        match enroll_reply(202, paused).unwrap() {
+            EnrollReply::Ticket { eta_ms, .. } => assert_eq!(eta_ms, u64::MAX),
+            other => panic!("{other:?}"),
+        }
         let full = br#"{"error":{"code":"course_full","message":"no seats"}}"#;
         match enroll_reply(409, full).unwrap() {
             EnrollReply::Refused { status, code } => {
@@ -345,6 +371,13 @@ mod tests {
             ]
         );
         assert_eq!(many.unknown, vec!["5-5"]);
+        assert_eq!(many.tickets[1].wait_ms(), 40);
+        let paused = tickets_view(
+            200,
+            br#"{"tickets":[{"ticket":"4-9","course_id":4,"status":"queued","position":2,"admission_paused":true}],"unknown":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(paused.tickets[0].wait_ms(), u64::MAX);
         let err = tickets_view(401, br#"{"error":{"code":"unauthenticated"}}"#).unwrap_err();
         assert!(err.to_string().contains("401"), "{err}");
     }

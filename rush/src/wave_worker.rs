@@ -201,7 +201,7 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
         return;
     };
     let at = Instant::now();
-    let mut own_eta = None;
+    let mut own_wait = None;
     let mut seen_own = false;
     {
         let mut tickets = shared.tickets.lock().unwrap();
@@ -214,7 +214,7 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
             }
             if v.status == "queued" {
                 if i == idx {
-                    own_eta = v.eta_ms;
+                    own_wait = Some(v.wait_ms());
                 }
             } else if tickets[i].decided.is_none() {
                 tickets[i].decided = Some(Decided {
@@ -231,7 +231,7 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
         // 404 from the single-ticket read was.
         shared.poll_errors.fetch_add(1, SeqCst);
         shared.schedule(idx, Some(200));
-    } else if let Some(eta) = own_eta {
-        shared.schedule(idx, Some(eta));
+    } else if let Some(wait) = own_wait {
+        shared.schedule(idx, Some(wait));
     }
 }

@@ -63,9 +63,23 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 pub struct Wake {
     courses: Mutex<HashSet<i64>>,
     notify: Notify,
+    /// Whether admission was paused at the runner's last poll (or this
+    /// instance's last admin switch), for the answers to students.
+    paused: AtomicBool,
 }
 
 impl Wake {
+    /// Whether admission is paused, as this instance last saw it (at most
+    /// one runner poll old); no Redis round trip.
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// Records the switch as just read from Redis or set by an admin here.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
+    }
+
     /// `course` may have work: a ticket was queued or a seat freed.
     pub fn course(&self, course: i64) {
         self.courses().insert(course);
@@ -151,7 +165,7 @@ impl Admission {
                     }
                 }
                 _ = tokio::time::sleep_until(next_scan) => {
-                    let pause = match self.clone().scan().await {
+                    let pause = match self.clone().scan(&wake).await {
                         Ok(true) => BUSY_POLL,
                         Ok(false) => IDLE_POLL,
                         Err(err) => {
@@ -168,11 +182,12 @@ impl Admission {
     /// Reads every course's queue length, updates the gauges and starts a
     /// drain for every course with waiting students that no worker holds;
     /// returns whether any queue had students.
-    async fn scan(self: Arc<Self>) -> redis::RedisResult<bool> {
+    async fn scan(self: Arc<Self>, wake: &Wake) -> redis::RedisResult<bool> {
         let (courses, _) = self.state.live.course_ids();
         let mut redis = self.state.redis.clone();
         let (paused, lengths) = queue::scan_state(&mut redis, &courses).await?;
         self.paused.store(paused, Ordering::Release);
+        wake.set_paused(paused);
         self.state.metrics.admission_paused.set(i64::from(paused));
         self.state.metrics.admission_scans.inc();
         let busy = lengths.iter().any(|&l| l > 0);

@@ -54,6 +54,7 @@ pub async fn set(
 ) -> ApiResult<Json<AdmissionSwitch>> {
     let mut redis = state.redis.clone();
     queue::set_admission_paused(&mut redis, req.paused).await?;
+    state.wake_admission.set_paused(req.paused);
     tracing::warn!(paused = req.paused, "admission switched by an admin");
     Ok(Json(AdmissionSwitch { paused: req.paused }))
 }

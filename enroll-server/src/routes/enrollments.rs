@@ -44,9 +44,14 @@ pub struct Ticket {
     /// 1-based place in line while queued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    /// Estimated time to a decision, from the measured admission rate.
+    /// Estimated time to a decision, from the measured admission rate;
+    /// absent while admission is paused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_ms: Option<u64>,
+    /// Present (`true`) while an admin has paused admission: the ticket
+    /// keeps its place, nothing is decided until admission resumes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub admission_paused: bool,
 }
 
 /// Decisions per second assumed before a course has a measured rate.
@@ -96,6 +101,7 @@ pub async fn enroll(
                 .with_label_values(&[if retry { "duplicate_retry" } else { "queued" }])
                 .inc();
             state.wake_admission.course(req.course_id);
+            let paused = state.wake_admission.paused();
             Ok((
                 StatusCode::ACCEPTED,
                 Json(Ticket {
@@ -108,7 +114,8 @@ pub async fn enroll(
                     status: "queued".into(),
                     reason: None,
                     position: Some(rank + 1),
-                    eta_ms: Some(eta_ms(rank + 1, rate)),
+                    eta_ms: (!paused).then(|| eta_ms(rank + 1, rate)),
+                    admission_paused: paused,
                 }),
             ))
         }
@@ -144,18 +151,22 @@ pub async fn ticket(
         // Someone else's ticket: answered exactly like a missing one.
         return Err(unknown());
     }
-    Ok(Json(ticket_view(id, t)))
+    Ok(Json(ticket_view(id, t, state.wake_admission.paused())))
 }
 
-fn ticket_view(id: TicketId, t: queue::TicketState) -> Ticket {
+/// A ticket as answered; a queued one while admission is `paused` carries
+/// the flag instead of an ETA.
+fn ticket_view(id: TicketId, t: queue::TicketState, paused: bool) -> Ticket {
     let position = t.rank.map(|r| r + 1);
+    let paused = paused && position.is_some();
     Ticket {
         ticket: id.to_string(),
         course_id: id.course_id,
         status: t.status,
         reason: t.reason,
         position,
-        eta_ms: position.map(|p| eta_ms(p, t.rate)),
+        eta_ms: position.filter(|_| !paused).map(|p| eta_ms(p, t.rate)),
+        admission_paused: paused,
     }
 }
 
@@ -203,6 +214,7 @@ pub async fn tickets(
     let ids: Vec<TicketId> = parsed.iter().flatten().copied().collect();
     let mut redis = state.redis.clone();
     let mut found = queue::tickets(&mut redis, &ids).await?.into_iter();
+    let paused = state.wake_admission.paused();
     let mut out = Tickets {
         tickets: Vec::with_capacity(ids.len()),
         unknown: Vec::new(),
@@ -212,7 +224,7 @@ pub async fn tickets(
         match state {
             // Someone else's ticket is answered exactly like a missing one.
             Some((id, t)) if t.student == student.session.student_id => {
-                out.tickets.push(ticket_view(id, t));
+                out.tickets.push(ticket_view(id, t, paused));
             }
             _ => out.unknown.push(text.to_string()),
         }

@@ -630,6 +630,12 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
     for c in &clients {
         tickets.push(enroll_ok(&app, c, course).await);
     }
+    // Students are told their place and that admission is paused, not an
+    // ETA that would pass without anything happening.
+    for t in &tickets {
+        assert_eq!(t["admission_paused"], true, "{t}");
+        assert!(t.get("eta_ms").is_none(), "{t}");
+    }
     // Several full polls of the runner later, still nothing decided.
     let scans = app.metric("enroll_admission_scans_total").await;
     eventually(
@@ -638,9 +644,12 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
         || async { app.metric("enroll_admission_scans_total").await >= scans + 3.0 },
     )
     .await;
-    for (c, t) in clients.iter().zip(&tickets) {
+    for (i, (c, t)) in clients.iter().zip(&tickets).enumerate() {
         let now = app.ticket_state(c, t["ticket"].as_str().unwrap()).await;
         assert_eq!(now["status"], "queued", "{now}");
+        assert_eq!(now["position"], i + 1, "{now}");
+        assert_eq!(now["admission_paused"], true, "{now}");
+        assert!(now.get("eta_ms").is_none(), "{now}");
     }
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
         .fetch_one(&app.db)
@@ -694,6 +703,7 @@ async fn paused_admission_queues_without_deciding_until_resumed() {
         "arrival order kept"
     );
     assert_eq!(finals[2]["reason"], "course_full");
+    assert!(finals.iter().all(|f| f.get("admission_paused").is_none()));
     assert_eq!(app.metric("enroll_admission_paused").await, 0.0);
 }
 
