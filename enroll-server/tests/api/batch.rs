@@ -85,25 +85,6 @@ async fn a_retried_batch_on_the_course_it_filled_keeps_its_seats_and_inserts_not
     assert_eq!((rows, enrolled), (2, 2));
 }
 
-/// Waits until one transaction of this database waits on a row lock.
-async fn waits_on_a_lock(db: &sqlx::PgPool) {
-    eventually(
-        Duration::from_secs(10),
-        "a transaction waits on the lock",
-        || async {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .fetch_one(db)
-            .await
-            .unwrap()
-                == 1
-        },
-    )
-    .await;
-}
-
 fn mon(start: &str, end: &str) -> serde_json::Value {
     json!([{"day": "MON", "start": start, "end": end}])
 }
@@ -195,12 +176,7 @@ async fn batches_waiting_together_share_one_transaction() {
 
     // Hold G1's row: the worker's first transaction (G1 alone) waits on it
     // while the other three batches queue up behind.
-    let mut blocker = app.db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM courses WHERE id = $1 FOR UPDATE")
-        .bind(courses[0])
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let blocker = app.hold_course_lock(courses[0]).await;
     let batch = |i: usize| CourseBatch {
         course: courses[i],
         heads: vec![(s[i], i as i64 + 1)],
@@ -210,7 +186,7 @@ async fn batches_waiting_together_share_one_transaction() {
         let b = batch(0);
         async move { c.admit(b).await }
     });
-    waits_on_a_lock(&app.db).await;
+    app.wait_for_a_lock_waiter().await;
     let rest: Vec<_> = (1..4)
         .map(|i| {
             let c = committer.clone();
@@ -272,12 +248,7 @@ async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transacti
 
     // X1 goes first and waits on a lock, so X2 and the poisoned course's
     // batches meet in the next transaction.
-    let mut blocker = app.db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM courses WHERE id = $1 FOR UPDATE")
-        .bind(courses[0])
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let blocker = app.hold_course_lock(courses[0]).await;
     let admit = |i: usize| {
         let c = committer.clone();
         let b = CourseBatch {
@@ -287,7 +258,7 @@ async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transacti
         tokio::spawn(async move { c.admit(b).await })
     };
     let first = admit(0);
-    waits_on_a_lock(&app.db).await;
+    app.wait_for_a_lock_waiter().await;
     let waiting = metrics.batches_waiting.clone();
     let poisoned_batch = admit(2);
     let second = admit(1);

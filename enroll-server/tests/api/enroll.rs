@@ -728,28 +728,9 @@ async fn queue_gauges_cover_every_course_while_admission_is_saturated() {
     let clients = app.login_many("Q", 4).await;
     // The first course's drain takes the only admission connection and waits
     // on this lock.
-    let mut blocker = app.db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM courses WHERE id = $1 FOR UPDATE")
-        .bind(courses[0])
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let blocker = app.hold_course_lock(courses[0]).await;
     enroll_ok(&app, &clients[0], courses[0]).await;
-    eventually(
-        Duration::from_secs(10),
-        "admission blocked on the lock",
-        || async {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .fetch_one(&app.db)
-            .await
-            .unwrap()
-                == 1
-        },
-    )
-    .await;
+    app.wait_for_a_lock_waiter().await;
     // Now 1 and 2 students wait for the other courses, whose batches wait
     // behind the blocked transaction for the only connection; their queues
     // must still be measured.

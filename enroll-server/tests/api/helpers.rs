@@ -260,6 +260,40 @@ impl TestApp {
     }
 
     /// A second server on this app's database and Redis.
+    /// Holds `course`'s row lock in a transaction of its own until it is
+    /// rolled back or dropped.
+    pub async fn hold_course_lock(
+        &self,
+        course: i64,
+    ) -> sqlx::Transaction<'static, sqlx::Postgres> {
+        let mut tx = self.db.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM courses WHERE id = $1 FOR UPDATE")
+            .bind(course)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    }
+
+    /// Waits until one transaction of this app's database waits on a lock.
+    pub async fn wait_for_a_lock_waiter(&self) {
+        eventually(
+            Duration::from_secs(10),
+            "a transaction waits on a lock",
+            || async {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                )
+                .fetch_one(&self.db)
+                .await
+                .unwrap()
+                    == 1
+            },
+        )
+        .await;
+    }
+
     pub fn beside(&self, extra: Options) -> Spawn {
         Spawn {
             database_url: self.database_url.clone(),
