@@ -45,6 +45,7 @@ pub struct MetricSet {
     pub commit_seconds: Histogram,
     pub transaction_courses: Histogram,
     pub batches_waiting: IntGauge,
+    pub transaction_failures: IntCounter,
     pub lease_takeovers: IntCounter,
     pub session_lookups: IntCounterVec,
     pub admission_paused: IntGauge,
@@ -119,6 +120,7 @@ impl Metrics {
                     .buckets(vec![1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0]),
             )
             .unwrap(),
+            transaction_failures: IntCounter::new("enroll_admission_transaction_failures_total", "Admission transactions that failed and rolled back; their batches are retried (a shared transaction's one by one).").unwrap(),
             batches_waiting: IntGauge::new("enroll_admission_batches_waiting", "Course batches waiting for an admission transaction to take them.").unwrap(),
             admission_rate: prometheus::GaugeVec::new(
                 Opts::new("enroll_admission_rate", "Measured decisions per second while a course's queue drains (0 when idle); ETAs use it."),
@@ -151,6 +153,8 @@ impl Metrics {
         r.register(Box::new(m.commit_seconds.clone())).unwrap();
         r.register(Box::new(m.transaction_courses.clone())).unwrap();
         r.register(Box::new(m.batches_waiting.clone())).unwrap();
+        r.register(Box::new(m.transaction_failures.clone()))
+            .unwrap();
         r.register(Box::new(m.lease_takeovers.clone())).unwrap();
         r.register(Box::new(m.admission_rate.clone())).unwrap();
         r.register(Box::new(m.session_lookups.clone())).unwrap();

@@ -137,8 +137,10 @@ impl Worker {
     /// One transaction for `batches`, measured.
     async fn admit(&self, batches: &[CourseBatch]) -> Result<Vec<Option<Outcome>>, sqlx::Error> {
         let started = Instant::now();
-        let outcomes = batch::admit_courses(&self.pool, batches, self.credit_limit).await?;
         let m = &self.metrics;
+        let outcomes = batch::admit_courses(&self.pool, batches, self.credit_limit)
+            .await
+            .inspect_err(|_| m.transaction_failures.inc())?;
         m.commit_seconds.observe(started.elapsed().as_secs_f64());
         let tickets: usize = batches.iter().map(|b| b.heads.len()).sum();
         m.batch_size.observe(tickets as f64);

@@ -278,6 +278,8 @@ async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transacti
         .await
         .unwrap();
     assert_eq!(rows, vec![courses[0], courses[1]]);
+    // The shared transaction and the poisoned batch alone failed.
+    assert_eq!(metrics.transaction_failures.get(), 2);
 }
 
 /// The plan of admission's course-lock statement for `courses`, as JSON text.
