@@ -1,9 +1,7 @@
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, eventually, spawn_app};
+use crate::helpers::{assert_error, spawn_app};
 
 async fn get(app: &crate::helpers::TestApp, path: &str) -> Value {
     let res = reqwest::get(app.url(path)).await.unwrap();
@@ -28,12 +26,7 @@ async fn catalogue_pages_and_searches() {
         StatusCode::CREATED
     );
     // Catalogue reads come from the replica, which replays asynchronously.
-    eventually(
-        Duration::from_secs(10),
-        "replica has the courses",
-        || async { get(&app, "/api/v1/courses").await["total"] == 25 },
-    )
-    .await;
+    app.replicas_caught_up().await;
 
     let p1 = get(&app, "/api/v1/courses?per_page=10").await;
     let p3 = get(&app, "/api/v1/courses?per_page=10&page=3").await;

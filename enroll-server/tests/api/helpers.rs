@@ -260,6 +260,29 @@ impl TestApp {
     }
 
     /// A second server on this app's database and Redis.
+    /// Waits until every replica has replayed all the primary has written so
+    /// far. A replica within the lag bound still serves reads while behind,
+    /// and a read may move between it and the primary, so "one read saw the
+    /// data" does not mean the next one will.
+    pub async fn replicas_caught_up(&self) {
+        let written: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+            .fetch_one(&self.db)
+            .await
+            .unwrap();
+        for url in &self.replica_urls {
+            let replica = PgPool::connect(url).await.unwrap();
+            eventually(Duration::from_secs(30), "the replica replays", || async {
+                sqlx::query_scalar::<_, bool>("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
+                    .bind(&written)
+                    .fetch_one(&replica)
+                    .await
+                    .unwrap()
+            })
+            .await;
+            replica.close().await;
+        }
+    }
+
     /// Holds `course`'s row lock in a transaction of its own until it is
     /// rolled back or dropped.
     pub async fn hold_course_lock(
