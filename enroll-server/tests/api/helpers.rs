@@ -260,12 +260,14 @@ impl TestApp {
     }
 
     /// A second server on this app's database and Redis.
-    /// Waits until every replica has replayed all the primary has written so
-    /// far. A replica within the lag bound still serves reads while behind,
-    /// and a read may move between it and the primary, so "one read saw the
-    /// data" does not mean the next one will.
+    /// Waits until every replica has replayed all the primary has committed
+    /// so far. Reads may move between the primary and a replica that is
+    /// behind (in rotation again once within its lag bound), so "one read saw
+    /// the data" does not mean the next one will. The insert position, not
+    /// the write position: the test cluster commits asynchronously, so a
+    /// commit can still sit in the WAL buffers, before the write position.
     pub async fn replicas_caught_up(&self) {
-        let written: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+        let written: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
             .fetch_one(&self.db)
             .await
             .unwrap();
