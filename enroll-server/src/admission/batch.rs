@@ -40,22 +40,6 @@ pub struct CourseBatch {
     pub heads: Vec<(i64, i64)>,
 }
 
-/// Decides `heads` of `course_id` and commits the seats. `None` when the
-/// course no longer exists.
-pub async fn admit_batch(
-    pool: &PgPool,
-    course_id: i64,
-    heads: &[(i64, i64)],
-    credit_limit: i32,
-) -> Result<Option<Outcome>, sqlx::Error> {
-    let batch = CourseBatch {
-        course: course_id,
-        heads: heads.to_vec(),
-    };
-    let mut outcomes = admit_courses(pool, std::slice::from_ref(&batch), credit_limit).await?;
-    Ok(outcomes.pop().flatten())
-}
-
 /// Decides the batches of several courses in one transaction and commits
 /// the seats; one outcome per batch, in the order given (`None` for a
 /// course that no longer exists). Courses are decided in ascending id

@@ -10,10 +10,11 @@
 //! single batch still commits at once, without waiting for company.
 //!
 //! One worker is the default (`ENROLL_ADMISSION_CONNECTIONS=1`): measured on
-//! the rush benchmark, two or four concurrent admission transactions per
-//! instance cost PostgreSQL 25–70 % more CPU for the same decisions (smaller
+//! the rush benchmark (four interleaved rounds), PostgreSQL spent 1.6–1.9
+//! CPU-s per rush with one transaction in flight, 2.1–2.5 with two and
+//! 2.1–3.3 with four, for the same decisions and no faster (smaller
 //! transactions, each paying the fixed costs, waiting on each other's
-//! student rows) and decided no faster; every instance adds its own worker.
+//! student rows); every instance adds its own worker.
 //!
 //! When a shared transaction fails, its batches are decided again one by
 //! one, so a course whose batch cannot commit (whatever the reason) does

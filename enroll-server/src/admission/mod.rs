@@ -118,14 +118,16 @@ pub struct Admission {
     worker_id: String,
     draining: Mutex<HashSet<i64>>,
     permits: Arc<Semaphore>,
-    /// An admin paused admission (read from Redis on every scan).
-    paused: AtomicBool,
+    /// Courses to look at, and the pause switch as this instance last saw
+    /// it (read from Redis on every scan, set at once by a local admin
+    /// switch); the HTTP side reads the same.
+    wake: Arc<Wake>,
     /// Queue-length gauge of each course, looked up once.
     gauges: Mutex<HashMap<i64, IntGauge>>,
 }
 
 impl Admission {
-    pub fn new(state: AdmissionCtx) -> Arc<Self> {
+    pub fn new(state: AdmissionCtx, wake: Arc<Wake>) -> Arc<Self> {
         let worker_id = format!(
             "{}-{:08x}",
             std::process::id(),
@@ -146,14 +148,15 @@ impl Admission {
             worker_id,
             draining: Mutex::new(HashSet::new()),
             permits: Arc::new(Semaphore::new(MAX_DRAINS)),
-            paused: AtomicBool::new(false),
+            wake,
             gauges: Mutex::new(HashMap::new()),
         })
     }
 
     /// Runs forever: drain the courses [`Wake`] names at once, and every
     /// poll interval every course with waiting students.
-    pub async fn run(self: Arc<Self>, wake: Arc<Wake>) {
+    pub async fn run(self: Arc<Self>) {
+        let wake = self.wake.clone();
         let mut next_scan = tokio::time::Instant::now();
         loop {
             tokio::select! {
@@ -165,7 +168,7 @@ impl Admission {
                     }
                 }
                 _ = tokio::time::sleep_until(next_scan) => {
-                    let pause = match self.clone().scan(&wake).await {
+                    let pause = match self.clone().scan().await {
                         Ok(true) => BUSY_POLL,
                         Ok(false) => IDLE_POLL,
                         Err(err) => {
@@ -182,12 +185,11 @@ impl Admission {
     /// Reads every course's queue length, updates the gauges and starts a
     /// drain for every course with waiting students that no worker holds;
     /// returns whether any queue had students.
-    async fn scan(self: Arc<Self>, wake: &Wake) -> redis::RedisResult<bool> {
+    async fn scan(self: Arc<Self>) -> redis::RedisResult<bool> {
         let (courses, _) = self.state.live.course_ids();
         let mut redis = self.state.redis.clone();
         let (paused, lengths) = queue::scan_state(&mut redis, &courses).await?;
-        self.paused.store(paused, Ordering::Release);
-        wake.set_paused(paused);
+        self.wake.set_paused(paused);
         self.state.metrics.admission_paused.set(i64::from(paused));
         self.state.metrics.admission_scans.inc();
         let busy = lengths.iter().any(|&l| l > 0);
@@ -247,7 +249,7 @@ impl Admission {
     }
 
     fn is_paused(&self) -> bool {
-        self.paused.load(Ordering::Acquire)
+        self.wake.paused()
     }
 
     fn lease_ms(&self) -> u64 {

@@ -85,7 +85,7 @@ async fn run(settings: Arc<Settings>, metrics: Metrics, live: Live, wake: Arc<Wa
             }
         }
     };
-    Admission::new(ctx).run(wake).await;
+    Admission::new(ctx, wake).run().await;
 }
 
 /// How admission connects to the primary: like everyone else, except that

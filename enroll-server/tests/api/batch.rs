@@ -7,14 +7,28 @@
 
 use std::time::Duration;
 
-use enroll_server::admission::batch::{admit_batch, admit_courses, CourseBatch};
+use enroll_server::admission::batch::{admit_courses, CourseBatch};
 use enroll_server::admission::commit::Committer;
+use enroll_server::admission::decide::Outcome;
 use enroll_server::metrics::Metrics;
 use serde_json::json;
 
 use crate::helpers::{eventually, spawn_app};
 
-fn summary(outcome: &enroll_server::admission::decide::Outcome) -> Vec<(i64, String)> {
+/// One course's batch in a transaction of its own.
+async fn admit_batch(db: &sqlx::PgPool, course: i64, heads: &[(i64, i64)]) -> Option<Outcome> {
+    let batch = CourseBatch {
+        course,
+        heads: heads.to_vec(),
+    };
+    admit_courses(db, &[batch], 18)
+        .await
+        .unwrap()
+        .pop()
+        .flatten()
+}
+
+fn summary(outcome: &Outcome) -> Vec<(i64, String)> {
     outcome
         .decisions
         .iter()
@@ -34,10 +48,7 @@ async fn a_retried_batch_on_the_course_it_filled_keeps_its_seats_and_inserts_not
     let course = app.create_course("FULL1", 2, 3, json!([])).await;
     let heads = [(ids[0], 10), (ids[1], 11), (ids[2], 12)];
 
-    let first = admit_batch(&app.db, course, &heads, 18)
-        .await
-        .unwrap()
-        .unwrap();
+    let first = admit_batch(&app.db, course, &heads).await.unwrap();
     assert_eq!(
         summary(&first),
         [
@@ -58,10 +69,7 @@ async fn a_retried_batch_on_the_course_it_filled_keeps_its_seats_and_inserts_not
         (999_999, 14),
         (ids[0], 15),
     ];
-    let retry = admit_batch(&app.db, course, &retry_heads, 18)
-        .await
-        .unwrap()
-        .unwrap();
+    let retry = admit_batch(&app.db, course, &retry_heads).await.unwrap();
     assert_eq!(
         summary(&retry),
         [
@@ -103,7 +111,7 @@ async fn one_transaction_for_several_courses_carries_each_new_seat_into_the_next
         .await;
     let full = app.create_course("FULL", 1, 1, json!([])).await;
     // FULL's only seat goes to s[3] beforehand.
-    admit_batch(&app.db, full, &[(s[3], 1)], 18).await.unwrap();
+    admit_batch(&app.db, full, &[(s[3], 1)]).await.unwrap();
 
     let batches = vec![
         // Given out of id order on purpose.
