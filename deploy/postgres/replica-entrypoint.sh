@@ -22,4 +22,16 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   chmod 0700 "$PGDATA"
 fi
 
-exec postgres -D "$PGDATA" -c hot_standby=on -c hot_standby_feedback=on
+# hot_standby_feedback stays off. With it, the primary may not clean up any
+# row version the replica could still need as of the replica's last report,
+# and the replica reports every wal_receiver_status_interval (10 s): every
+# version of the course rows admission updates dozens of times a second
+# would pile up for seconds, and each lookup of those rows walks them
+# (measured during the rush benchmark: admission's statements that touch
+# course rows took 5-9x as long, and PostgreSQL used 1.4-1.8 instead of
+# 0.7-1.1 CPU-s per rush). What it would prevent — a replica
+# query cancelled because replay must remove rows it still reads — does not
+# arise for reads of milliseconds: replay waits up to
+# max_standby_streaming_delay (30 s) for them, and a read that fails on a
+# replica is retried on the primary.
+exec postgres -D "$PGDATA" -c hot_standby=on -c hot_standby_feedback=off

@@ -120,6 +120,12 @@ pub struct Options {
     #[arg(long, env = "ENROLL_ADMISSION_TRANSACTION_TICKETS")]
     pub admission_transaction_tickets: Option<usize>,
 
+    /// Least time between the starts of admission transactions while
+    /// batches keep coming, in ms; tickets arriving meanwhile join the next
+    /// one (0: start each as soon as the last commits) [default: 15].
+    #[arg(long, env = "ENROLL_ADMISSION_TRANSACTION_INTERVAL_MS")]
+    pub admission_transaction_interval_ms: Option<u64>,
+
     /// Connections of admission's own pool = admission transactions in
     /// flight at once per instance [default: 1].
     #[arg(long, env = "ENROLL_ADMISSION_CONNECTIONS")]
@@ -154,6 +160,7 @@ pub struct Settings {
     pub credit_limit: i32,
     pub admission_batch_size: usize,
     pub admission_transaction_tickets: usize,
+    pub admission_transaction_interval: Duration,
     pub admission_lease: Duration,
     pub admission_connections: u32,
     pub log_json: bool,
@@ -230,6 +237,9 @@ impl Options {
             admission_transaction_tickets: self
                 .admission_transaction_tickets
                 .or(lower.admission_transaction_tickets),
+            admission_transaction_interval_ms: self
+                .admission_transaction_interval_ms
+                .or(lower.admission_transaction_interval_ms),
             admission_lease_ms: self.admission_lease_ms.or(lower.admission_lease_ms),
             admission_connections: self.admission_connections.or(lower.admission_connections),
             log_format: self.log_format.or(lower.log_format),
@@ -286,6 +296,9 @@ impl Options {
                 .admission_transaction_tickets
                 .unwrap_or(2048)
                 .max(1),
+            admission_transaction_interval: Duration::from_millis(
+                self.admission_transaction_interval_ms.unwrap_or(15),
+            ),
             admission_lease: Duration::from_millis(
                 self.admission_lease_ms.unwrap_or(5000).max(200),
             ),

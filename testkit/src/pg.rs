@@ -236,10 +236,12 @@ fn start_replica(
         "pg_basebackup",
     )?;
     let port = free_port();
-    // postgresql.auto.conf is read last, so these win over the copied primary settings.
+    // postgresql.auto.conf is read last, so these win over the copied primary
+    // settings. No hot_standby_feedback, as in deploy/: see
+    // deploy/postgres/replica-entrypoint.sh.
     append(
         &dir.join("postgresql.auto.conf"),
-        &format!("port = {port}\nhot_standby_feedback = on\n"),
+        &format!("port = {port}\nhot_standby_feedback = off\n"),
     )?;
     let child = spawn_postgres(bin, &dir, run_as)?;
     wait_ready(bin, port, Duration::from_secs(30))?;

@@ -16,6 +16,18 @@
 //! transactions, each paying the fixed costs, waiting on each other's
 //! student rows); every instance adds its own worker.
 //!
+//! While batches keep coming, a worker starts its transactions at least
+//! `interval` apart (`ENROLL_ADMISSION_TRANSACTION_INTERVAL_MS`, 15 ms by
+//! default) and takes everything that arrived meanwhile — Kafka's
+//! `linger.ms`, but only under load: the first batch after a quiet spell
+//! starts at once. A transaction's fixed costs (five statements, the
+//! trigger's update of every course row it touches, the commit) and each
+//! course's Redis round trips per batch are paid per transaction, so
+//! during a rush letting a few more milliseconds of tickets gather halves
+//! the CPU admission takes from the requests it competes with (see the
+//! README's benchmark notes); without it the worker starts the next
+//! transaction the moment one commits, with a handful of tickets each.
+//!
 //! When a shared transaction fails, its batches are decided again one by
 //! one, so a course whose batch cannot commit (whatever the reason) does
 //! not hold up the others; a batch that fails alone reports the error to
@@ -23,10 +35,11 @@
 //! queue).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use prometheus::IntGauge;
 use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::time::Instant;
 
 use super::batch::{self, CourseBatch};
 use super::decide::Outcome;
@@ -39,6 +52,50 @@ struct Job {
     reply: Reply,
 }
 
+/// How the [`Committer`] works.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitterOptions {
+    /// Transaction workers (= connections of admission's pool).
+    pub workers: usize,
+    /// Tickets at most in one transaction (one batch always goes, however
+    /// large).
+    pub max_tickets: usize,
+    pub credit_limit: i32,
+    /// Least time between the starts of one worker's transactions while
+    /// batches keep coming; zero starts each as soon as the last commits.
+    pub interval: Duration,
+}
+
+/// When a worker may start its next transaction: at least `interval` after
+/// the start of its last one, and at once when that is already past (the
+/// first batch after a quiet spell never waits).
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    last_start: Option<Instant>,
+}
+
+impl Pacer {
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last_start: None,
+        }
+    }
+
+    /// Waits until the next transaction may start.
+    pub async fn ready(&self) {
+        if let Some(last) = self.last_start {
+            tokio::time::sleep_until(last + self.interval).await;
+        }
+    }
+
+    /// A transaction starts now.
+    pub fn started(&mut self) {
+        self.last_start = Some(Instant::now());
+    }
+}
+
 /// Hands course batches to the transaction workers.
 #[derive(Clone)]
 pub struct Committer {
@@ -47,23 +104,18 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts `workers` transaction workers on the current runtime.
-    pub fn start(
-        pool: sqlx::PgPool,
-        metrics: Metrics,
-        workers: usize,
-        max_tickets: usize,
-        credit_limit: i32,
-    ) -> Self {
+    /// Starts `opts.workers` transaction workers on the current runtime.
+    pub fn start(pool: sqlx::PgPool, metrics: Metrics, opts: CommitterOptions) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..workers.max(1) {
+        for _ in 0..opts.workers.max(1) {
             let worker = Worker {
                 pool: pool.clone(),
                 metrics: metrics.clone(),
                 jobs: rx.clone(),
-                max_tickets: max_tickets.max(1),
-                credit_limit,
+                max_tickets: opts.max_tickets.max(1),
+                credit_limit: opts.credit_limit,
+                pacer: Pacer::new(opts.interval),
             };
             tokio::spawn(worker.run());
         }
@@ -98,11 +150,18 @@ struct Worker {
     jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     max_tickets: usize,
     credit_limit: i32,
+    pacer: Pacer,
 }
 
 impl Worker {
-    async fn run(self) {
-        while let Some(jobs) = self.take().await {
+    async fn run(mut self) {
+        loop {
+            // Batches arriving meanwhile wait in the channel and go together.
+            self.pacer.ready().await;
+            let Some(jobs) = self.take().await else {
+                break;
+            };
+            self.pacer.started();
             let (batches, replies): (Vec<CourseBatch>, Vec<Reply>) =
                 jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
             match self.admit(&batches).await {
@@ -168,5 +227,49 @@ impl Worker {
         }
         self.metrics.batches_waiting.sub(jobs.len() as i64);
         Some(jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_transaction_and_one_after_a_quiet_spell_start_at_once() {
+        let mut pacer = Pacer::new(Duration::from_millis(15));
+        let t0 = Instant::now();
+        pacer.ready().await;
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+        pacer.started();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let t1 = Instant::now();
+        pacer.ready().await;
+        assert_eq!(t1.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_load_starts_are_an_interval_apart() {
+        let mut pacer = Pacer::new(Duration::from_millis(15));
+        pacer.started();
+        let start = Instant::now();
+        // The transaction took 4 ms: the next one waits the other 11.
+        tokio::time::sleep(Duration::from_millis(4)).await;
+        pacer.ready().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(15));
+        pacer.started();
+        // One that took longer than the interval is followed at once.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let late = Instant::now();
+        pacer.ready().await;
+        assert_eq!(late.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_interval_never_waits() {
+        let mut pacer = Pacer::new(Duration::ZERO);
+        pacer.started();
+        let t = Instant::now();
+        pacer.ready().await;
+        assert_eq!(t.elapsed(), Duration::ZERO);
     }
 }

@@ -44,7 +44,7 @@ use rand::Rng;
 use tokio::sync::{Notify, Semaphore};
 
 use self::batch::CourseBatch;
-use self::commit::Committer;
+use self::commit::{Committer, CommitterOptions};
 use crate::config::Settings;
 use crate::live::Live;
 use crate::metrics::Metrics;
@@ -138,9 +138,12 @@ impl Admission {
         let committer = Committer::start(
             state.pool.clone(),
             state.metrics.clone(),
-            workers,
-            state.settings.admission_transaction_tickets,
-            state.settings.credit_limit,
+            CommitterOptions {
+                workers,
+                max_tickets: state.settings.admission_transaction_tickets,
+                credit_limit: state.settings.credit_limit,
+                interval: state.settings.admission_transaction_interval,
+            },
         );
         Arc::new(Self {
             state,

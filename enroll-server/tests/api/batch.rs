@@ -3,12 +3,13 @@
 //! course that batch filled, decides exactly as the first time; the batches
 //! of several courses decided in one transaction respect each student's
 //! credit limit and timetable across them; the committer puts the batches
-//! waiting at the same time into one transaction.
+//! waiting at the same time into one transaction, and while batches keep
+//! coming lets the next transaction wait for its interval, gathering them.
 
 use std::time::Duration;
 
 use enroll_server::admission::batch::{admit_courses, CourseBatch};
-use enroll_server::admission::commit::Committer;
+use enroll_server::admission::commit::{Committer, CommitterOptions};
 use enroll_server::admission::decide::Outcome;
 use enroll_server::metrics::Metrics;
 use serde_json::json;
@@ -26,6 +27,16 @@ async fn admit_batch(db: &sqlx::PgPool, course: i64, heads: &[(i64, i64)]) -> Op
         .unwrap()
         .pop()
         .flatten()
+}
+
+/// One worker, the defaults otherwise, transactions `interval_ms` apart.
+fn committer_options(interval_ms: u64) -> CommitterOptions {
+    CommitterOptions {
+        workers: 1,
+        max_tickets: 2048,
+        credit_limit: 18,
+        interval: Duration::from_millis(interval_ms),
+    }
 }
 
 fn summary(outcome: &Outcome) -> Vec<(i64, String)> {
@@ -180,7 +191,7 @@ async fn batches_waiting_together_share_one_transaction() {
         courses.push(app.create_course(code, 10, 3, json!([])).await);
     }
     let metrics = Metrics::new();
-    let committer = Committer::start(app.db.clone(), metrics.clone(), 1, 2048, 18);
+    let committer = Committer::start(app.db.clone(), metrics.clone(), committer_options(0));
 
     // Hold G1's row: the worker's first transaction (G1 alone) waits on it
     // while the other three batches queue up behind.
@@ -225,6 +236,46 @@ async fn batches_waiting_together_share_one_transaction() {
     assert_eq!(rows, 4);
 }
 
+/// Right after a transaction, the next batches wait for the interval and
+/// go together. The interval is long so that a slow machine still submits
+/// both batches within it; when a transaction may start (at once after a
+/// quiet spell) is tested with paused time in `commit.rs`.
+#[tokio::test]
+async fn batches_arriving_within_the_interval_after_a_transaction_go_together() {
+    let app = spawn_app().await;
+    let s = app.import_students("P", 3).await;
+    let mut courses = Vec::new();
+    for code in ["P1", "P2", "P3"] {
+        courses.push(app.create_course(code, 10, 3, json!([])).await);
+    }
+    let metrics = Metrics::new();
+    let committer = Committer::start(app.db.clone(), metrics.clone(), committer_options(3000));
+    let admit = |i: usize| {
+        let c = committer.clone();
+        let b = CourseBatch {
+            course: courses[i],
+            heads: vec![(s[i], i as i64 + 1)],
+        };
+        tokio::spawn(async move { c.admit(b).await })
+    };
+
+    let first = admit(0).await.unwrap().unwrap().unwrap();
+    assert_eq!(first.inserts.len(), 1);
+    assert_eq!(metrics.batch_size.get_sample_count(), 1);
+    let second = admit(1);
+    let waiting = metrics.batches_waiting.clone();
+    eventually(Duration::from_secs(2), "the second batch waits", || {
+        let w = waiting.get();
+        async move { w == 1 }
+    })
+    .await;
+    let third = admit(2);
+    assert_eq!(second.await.unwrap().unwrap().unwrap().inserts.len(), 1);
+    assert_eq!(third.await.unwrap().unwrap().unwrap().inserts.len(), 1);
+    assert_eq!(metrics.batch_size.get_sample_count(), 2, "two transactions");
+    assert_eq!(metrics.transaction_courses.get_sample_sum(), 3.0);
+}
+
 #[tokio::test]
 async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transaction() {
     let app = spawn_app().await;
@@ -252,7 +303,7 @@ async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transacti
         .await
         .unwrap();
     let metrics = Metrics::new();
-    let committer = Committer::start(app.db.clone(), metrics.clone(), 1, 2048, 18);
+    let committer = Committer::start(app.db.clone(), metrics.clone(), committer_options(0));
 
     // X1 goes first and waits on a lock, so X2 and the poisoned course's
     // batches meet in the next transaction.
