@@ -146,7 +146,9 @@ pub async fn ticket(
     let unknown = || ApiError::not_found("unknown_ticket", "no such ticket");
     let id = TicketId::parse(&id).ok_or_else(unknown)?;
     let mut redis = state.redis.clone();
-    let t = queue::ticket(&mut redis, id).await?.ok_or_else(unknown)?;
+    let t = queue::ticket(&mut redis, student.session.student_id, id)
+        .await?
+        .ok_or_else(unknown)?;
     if t.student != student.session.student_id {
         // Someone else's ticket: answered exactly like a missing one.
         return Err(unknown());
@@ -213,7 +215,9 @@ pub async fn tickets(
     let parsed: Vec<Option<TicketId>> = asked.iter().map(|s| TicketId::parse(s)).collect();
     let ids: Vec<TicketId> = parsed.iter().flatten().copied().collect();
     let mut redis = state.redis.clone();
-    let mut found = queue::tickets(&mut redis, &ids).await?.into_iter();
+    let mut found = queue::tickets(&mut redis, student.session.student_id, &ids)
+        .await?
+        .into_iter();
     let paused = state.wake_admission.paused();
     let mut out = Tickets {
         tickets: Vec::with_capacity(ids.len()),

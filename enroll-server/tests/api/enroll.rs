@@ -201,7 +201,8 @@ async fn several_tickets_are_read_in_one_request_and_stay_private() {
         json!([id(&b1), "nonsense", format!("{c2}-999999")])
     );
 
-    // Redis forgot its scripts (as after a restart): the read loads it again.
+    // Reads run no script: Redis forgetting its scripts (as after a
+    // restart) changes nothing for them.
     let _: () = redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query_async(&mut redis)
