@@ -22,11 +22,12 @@
 //! `linger.ms`, but only under load: the first batch after a quiet spell
 //! starts at once. A transaction's fixed costs (five statements, the
 //! trigger's update of every course row it touches, the commit) and each
-//! course's Redis round trips per batch are paid per transaction, so
-//! during a rush letting a few more milliseconds of tickets gather halves
-//! the CPU admission takes from the requests it competes with (see the
-//! README's benchmark notes); without it the worker starts the next
-//! transaction the moment one commits, with a handful of tickets each.
+//! course's Redis round trips per batch are paid per transaction: on the
+//! rush benchmark, letting 15–25 ms of tickets gather made transactions
+//! five times fewer and cut PostgreSQL's CPU by about a third, CPU the
+//! requests on the same machine need (README, "Benchmarks"); without it
+//! the worker starts the next transaction the moment one commits, with a
+//! handful of tickets each.
 //!
 //! When a shared transaction fails, its batches are decided again one by
 //! one, so a course whose batch cannot commit (whatever the reason) does
