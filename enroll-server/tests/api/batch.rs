@@ -13,8 +13,9 @@ use enroll_server::admission::commit::{Committer, CommitterOptions};
 use enroll_server::admission::decide::Outcome;
 use enroll_server::metrics::Metrics;
 use serde_json::json;
+use tokio::task::JoinHandle;
 
-use crate::helpers::{eventually, spawn_app};
+use crate::helpers::{eventually, spawn_app, TestApp};
 
 /// One course's batch in a transaction of its own.
 async fn admit_batch(db: &sqlx::PgPool, course: i64, heads: &[(i64, i64)]) -> Option<Outcome> {
@@ -37,6 +38,33 @@ fn committer_options(interval_ms: u64) -> CommitterOptions {
         credit_limit: 18,
         interval: Duration::from_millis(interval_ms),
     }
+}
+
+/// One student per code (`<prefix>0`, …) and one course per code (10 seats,
+/// 3 credits, no meetings); ids in the same order.
+async fn students_and_courses(app: &TestApp, prefix: &str, codes: &[&str]) -> (Vec<i64>, Vec<i64>) {
+    let students = app.import_students(prefix, codes.len()).await;
+    let mut courses = Vec::new();
+    for code in codes {
+        courses.push(app.create_course(code, 10, 3, json!([])).await);
+    }
+    (students, courses)
+}
+
+/// Has `committer` decide one ticket (`student`, `seq`) of `course`, in a
+/// task of its own.
+fn spawn_admit(
+    committer: &Committer,
+    course: i64,
+    student: i64,
+    seq: i64,
+) -> JoinHandle<anyhow::Result<Option<Outcome>>> {
+    let c = committer.clone();
+    let batch = CourseBatch {
+        course,
+        heads: vec![(student, seq)],
+    };
+    tokio::spawn(async move { c.admit(batch).await })
 }
 
 fn summary(outcome: &Outcome) -> Vec<(i64, String)> {
@@ -185,34 +213,17 @@ async fn one_transaction_for_several_courses_carries_each_new_seat_into_the_next
 #[tokio::test]
 async fn batches_waiting_together_share_one_transaction() {
     let app = spawn_app().await;
-    let s = app.import_students("G", 4).await;
-    let mut courses = Vec::new();
-    for code in ["G1", "G2", "G3", "G4"] {
-        courses.push(app.create_course(code, 10, 3, json!([])).await);
-    }
+    let (s, courses) = students_and_courses(&app, "G", &["G1", "G2", "G3", "G4"]).await;
     let metrics = Metrics::new();
     let committer = Committer::start(app.db.clone(), metrics.clone(), committer_options(0));
+    let admit = |i: usize| spawn_admit(&committer, courses[i], s[i], i as i64 + 1);
 
     // Hold G1's row: the worker's first transaction (G1 alone) waits on it
     // while the other three batches queue up behind.
     let blocker = app.hold_course_lock(courses[0]).await;
-    let batch = |i: usize| CourseBatch {
-        course: courses[i],
-        heads: vec![(s[i], i as i64 + 1)],
-    };
-    let first = tokio::spawn({
-        let c = committer.clone();
-        let b = batch(0);
-        async move { c.admit(b).await }
-    });
+    let first = admit(0);
     app.wait_for_a_lock_waiter().await;
-    let rest: Vec<_> = (1..4)
-        .map(|i| {
-            let c = committer.clone();
-            let b = batch(i);
-            tokio::spawn(async move { c.admit(b).await })
-        })
-        .collect();
+    let rest: Vec<_> = (1..4).map(admit).collect();
     let waiting = metrics.batches_waiting.clone();
     eventually(Duration::from_secs(10), "three batches wait", || {
         let w = waiting.get();
@@ -243,21 +254,10 @@ async fn batches_waiting_together_share_one_transaction() {
 #[tokio::test]
 async fn batches_arriving_within_the_interval_after_a_transaction_go_together() {
     let app = spawn_app().await;
-    let s = app.import_students("P", 3).await;
-    let mut courses = Vec::new();
-    for code in ["P1", "P2", "P3"] {
-        courses.push(app.create_course(code, 10, 3, json!([])).await);
-    }
+    let (s, courses) = students_and_courses(&app, "P", &["P1", "P2", "P3"]).await;
     let metrics = Metrics::new();
     let committer = Committer::start(app.db.clone(), metrics.clone(), committer_options(3000));
-    let admit = |i: usize| {
-        let c = committer.clone();
-        let b = CourseBatch {
-            course: courses[i],
-            heads: vec![(s[i], i as i64 + 1)],
-        };
-        tokio::spawn(async move { c.admit(b).await })
-    };
+    let admit = |i: usize| spawn_admit(&committer, courses[i], s[i], i as i64 + 1);
 
     let first = admit(0).await.unwrap().unwrap().unwrap();
     assert_eq!(first.inserts.len(), 1);
@@ -279,11 +279,7 @@ async fn batches_arriving_within_the_interval_after_a_transaction_go_together() 
 #[tokio::test]
 async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transaction() {
     let app = spawn_app().await;
-    let s = app.import_students("X", 3).await;
-    let mut courses = Vec::new();
-    for code in ["X1", "X2", "XP"] {
-        courses.push(app.create_course(code, 10, 3, json!([])).await);
-    }
+    let (s, courses) = students_and_courses(&app, "X", &["X1", "X2", "XP"]).await;
     let poisoned = courses[2];
     // Any insert into the poisoned course fails (a stand-in for whatever may
     // make one course's batch fail).
@@ -308,14 +304,7 @@ async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transacti
     // X1 goes first and waits on a lock, so X2 and the poisoned course's
     // batches meet in the next transaction.
     let blocker = app.hold_course_lock(courses[0]).await;
-    let admit = |i: usize| {
-        let c = committer.clone();
-        let b = CourseBatch {
-            course: courses[i],
-            heads: vec![(s[i], i as i64 + 1)],
-        };
-        tokio::spawn(async move { c.admit(b).await })
-    };
+    let admit = |i: usize| spawn_admit(&committer, courses[i], s[i], i as i64 + 1);
     let first = admit(0);
     app.wait_for_a_lock_waiter().await;
     let waiting = metrics.batches_waiting.clone();
