@@ -82,7 +82,12 @@ impl PgServer {
             return Ok(());
         }
         self.child = Some(spawn_postgres(&self.bin, &self.data_dir, self.run_as)?);
-        wait_ready(&self.bin, self.port, Duration::from_secs(30))
+        wait_ready(
+            &self.bin,
+            self.port,
+            &self.data_dir,
+            Duration::from_secs(30),
+        )
     }
 
     /// Runs one SQL statement with `psql` and returns its unaligned output.
@@ -176,7 +181,7 @@ impl PgCluster {
             run_as,
             bin: bin.clone(),
         };
-        wait_ready(&bin, port, Duration::from_secs(30))?;
+        wait_ready(&bin, port, &primary.data_dir, Duration::from_secs(30))?;
 
         let mut replicas = Vec::new();
         for i in 0..opts.replicas {
@@ -244,7 +249,7 @@ fn start_replica(
         &format!("port = {port}\nhot_standby_feedback = off\n"),
     )?;
     let child = spawn_postgres(bin, &dir, run_as)?;
-    wait_ready(bin, port, Duration::from_secs(30))?;
+    wait_ready(bin, port, &dir, Duration::from_secs(30))?;
     Ok(PgServer {
         port,
         data_dir: dir,
@@ -341,7 +346,10 @@ fn spawn_postgres(bin: &Path, dir: &Path, run_as: Option<(u32, u32)>) -> Result<
     Ok(ChildGuard::spawn("postgres", &mut cmd)?.with_stop_signal(libc::SIGQUIT))
 }
 
-fn wait_ready(bin: &Path, port: u16, timeout: Duration) -> Result<()> {
+/// Waits until PostgreSQL answers on `port`, and checks that the server
+/// answering is the one of `dir` (another one already there would make a
+/// test talk to someone else's database).
+fn wait_ready(bin: &Path, port: u16, dir: &Path, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         let ok = Command::new(bin.join("pg_isready"))
@@ -351,13 +359,32 @@ fn wait_ready(bin: &Path, port: u16, timeout: Duration) -> Result<()> {
             .map(|s| s.success())
             .unwrap_or(false);
         if ok {
-            return Ok(());
+            break;
         }
         if Instant::now() > deadline {
             bail!("PostgreSQL on port {port} was not ready within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(30));
     }
+    let out = Command::new(bin.join("psql"))
+        .args(["-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-U", "postgres"])
+        .args(["-d", "postgres", "-c", "SHOW data_directory", "-p"])
+        .arg(port.to_string())
+        .output()
+        .context("Failed to run psql")?;
+    let serving = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if !same(&serving, dir) {
+        bail!(
+            "port {port} is served by another PostgreSQL ({}), not the one of {}",
+            serving.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn append(path: &Path, text: &str) -> Result<()> {

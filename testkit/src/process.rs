@@ -1,21 +1,36 @@
 //! Child processes owned by a guard, and free TCP ports.
 
+use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// Asks the kernel for a free TCP port on 127.0.0.1.
+/// Ports this process has handed out: tests running in parallel threads
+/// start services at the same time, and the kernel may offer a port again
+/// once the probe released it — two servers would then be told the same
+/// port, and the second test would talk to the first one's server.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// Asks the kernel for a free TCP port on 127.0.0.1 that this process has
+/// not handed out before.
 ///
 /// The port is released before returning, so another process could take it in
-/// between; for the services tests start this race is rare and shows up as a
-/// clear "address in use" start-up error rather than a wrong result.
+/// between; the services check that what answers there is theirs
+/// ([`crate::pg`] compares the data directory).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding 127.0.0.1:0 must work on a test machine")
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("binding 127.0.0.1:0 must work on a test machine");
+        let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Waits until something accepts TCP connections on `127.0.0.1:port`.
@@ -108,5 +123,22 @@ impl ChildGuard {
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Thousands of probes in a row: the kernel offers released ports again
+    /// (a few thousand draws from the ephemeral range all but surely repeat
+    /// one), but this process never hands the same one out twice.
+    #[test]
+    fn free_port_never_hands_out_a_port_twice() {
+        let mut seen = BTreeSet::new();
+        for _ in 0..3000 {
+            let port = free_port();
+            assert!(seen.insert(port), "port {port} handed out twice");
+        }
     }
 }
