@@ -40,7 +40,7 @@ pub struct CourseKeys {
 }
 
 impl CourseKeys {
-    /// Every key of the course. Built on each enqueue and poll, so without
+    /// Every key of the course. Built on each enqueue, so without
     /// `format!` (which cost more than the rest of the key handling).
     pub fn new(course_id: i64) -> Self {
         let tag = hash_tag(course_id);
@@ -184,10 +184,9 @@ pub async fn enqueue(
     })
 }
 
-/// A ticket as stored.
+/// One of the caller's tickets as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TicketState {
-    pub student: i64,
     pub status: String,
     pub reason: Option<String>,
     /// 0-based rank while queued.
@@ -196,7 +195,8 @@ pub struct TicketState {
     pub rate: f64,
 }
 
-/// Reads one of `student`'s tickets. One round trip.
+/// Reads one of `student`'s tickets (`None`: missing or someone else's).
+/// One round trip.
 pub async fn ticket(
     redis: &mut ConnectionManager,
     student: i64,
@@ -208,12 +208,12 @@ pub async fn ticket(
 /// Reads tickets (of any courses) that `student` asks for, in one pipelined
 /// round trip of plain commands — per ticket `MULTI`, the ticket, the
 /// student's place in that course's queue, the course's rate, `EXEC` — so
-/// each ticket is read atomically and within its own course's slot. The
-/// place is looked up for the caller, not for the ticket's holder: it is
-/// only used when the two are the same (anyone else's ticket is answered as
-/// unknown). A Lua script did the same in about three times Redis's time
-/// per ticket (`INFO commandstats` during the rush benchmark: ~14 µs per
-/// script call, ~4 µs per `EXEC`).
+/// each ticket is read atomically and within its own course's slot. `None`
+/// for a ticket that is missing or someone else's (the two are answered
+/// alike, so ids reveal nothing); the place looked up is the caller's, so it
+/// is only kept for their own ticket. A Lua script did the same in about
+/// three times Redis's time per ticket (`INFO commandstats` during the rush
+/// benchmark: ~14 µs per script call, ~4 µs per `EXEC`).
 pub async fn tickets(
     redis: &mut ConnectionManager,
     student: i64,
@@ -224,14 +224,16 @@ pub async fn tickets(
     }
     let mut pipe = redis::pipe();
     for id in ids {
-        let k = CourseKeys::new(id.course_id);
+        // Only the three keys read, not every key of the course: this runs
+        // for every ticket of every poll.
+        let tag = hash_tag(id.course_id);
         pipe.cmd("MULTI")
             .ignore()
-            .hget(&k.tickets, id.seq)
+            .hget(["tk:", &tag].concat(), id.seq)
             .ignore()
-            .zrank(&k.queue, student)
+            .zrank(["q:", &tag].concat(), student)
             .ignore()
-            .get(&k.rate)
+            .get(["rate:", &tag].concat())
             .ignore()
             .cmd("EXEC");
     }
@@ -239,7 +241,7 @@ pub async fn tickets(
     Ok(found
         .into_iter()
         .map(|(t, rank, rate)| {
-            let mut state = ticket_state(&t?)?;
+            let mut state = ticket_state(&t?, student)?;
             if state.status == "queued" {
                 state.rank = rank;
             }
@@ -249,15 +251,16 @@ pub async fn tickets(
         .collect())
 }
 
-/// `student|status|reason`, and `|decided_ms` once decided; no place or
-/// rate yet.
-fn ticket_state(t: &str) -> Option<TicketState> {
+/// `student|status|reason`, and `|decided_ms` once decided — if `owner`'s;
+/// no place or rate yet.
+fn ticket_state(t: &str, owner: i64) -> Option<TicketState> {
     let mut parts = t.split('|');
-    let student = parts.next()?.parse().ok()?;
+    if parts.next()?.parse::<i64>().ok()? != owner {
+        return None;
+    }
     let status = parts.next()?.to_string();
     let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_string);
     Some(TicketState {
-        student,
         status,
         reason,
         rank: None,
