@@ -372,6 +372,12 @@ fn wait_ready(bin: &Path, port: u16, dir: &Path, timeout: Duration) -> Result<()
         .arg(port.to_string())
         .output()
         .context("Failed to run psql")?;
+    if !out.status.success() {
+        bail!(
+            "psql on port {port} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let serving = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
