@@ -83,6 +83,13 @@ pub struct Options {
     #[arg(long, env = "ENROLL_SESSION_CACHE_MS")]
     pub session_cache_ms: Option<u64>,
 
+    /// Remember for this many milliseconds that Redis answered a course as
+    /// full, refusing its enroll requests without asking again (0 = ask
+    /// Redis every time); freed seats are pushed to every instance at once
+    /// [default: 1000].
+    #[arg(long, env = "ENROLL_FULL_CACHE_MS")]
+    pub full_cache_ms: Option<u64>,
+
     /// A replica lagging more than this many milliseconds is skipped [default: 5000].
     #[arg(long, env = "ENROLL_REPLICA_MAX_LAG_MS")]
     pub replica_max_lag_ms: Option<u64>,
@@ -151,6 +158,7 @@ pub struct Settings {
     pub cookie_secure: bool,
     pub session_ttl: Duration,
     pub session_cache: Duration,
+    pub full_cache: Duration,
     pub replica_max_lag: Duration,
     pub replica_check_interval: Duration,
     pub db_max_connections: u32,
@@ -222,6 +230,7 @@ impl Options {
             cookie_secure: self.cookie_secure.or(lower.cookie_secure),
             session_ttl_secs: self.session_ttl_secs.or(lower.session_ttl_secs),
             session_cache_ms: self.session_cache_ms.or(lower.session_cache_ms),
+            full_cache_ms: self.full_cache_ms.or(lower.full_cache_ms),
             replica_max_lag_ms: self.replica_max_lag_ms.or(lower.replica_max_lag_ms),
             replica_check_interval_ms: self
                 .replica_check_interval_ms
@@ -282,6 +291,7 @@ impl Options {
             cookie_secure: self.cookie_secure.unwrap_or(false),
             session_ttl: Duration::from_secs(self.session_ttl_secs.unwrap_or(8 * 3600)),
             session_cache: Duration::from_millis(self.session_cache_ms.unwrap_or(10_000)),
+            full_cache: Duration::from_millis(self.full_cache_ms.unwrap_or(1_000)),
             replica_max_lag: Duration::from_millis(self.replica_max_lag_ms.unwrap_or(5000)),
             replica_check_interval: Duration::from_millis(
                 self.replica_check_interval_ms.unwrap_or(1000).max(50),

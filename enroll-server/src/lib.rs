@@ -9,9 +9,10 @@
 //! - [`domain`]: validated types (courses, schedules, students).
 //! - [`db`]: the primary and its replicas — where each query goes, replica
 //!   health and lag.
-//! - [`session`], [`session_cache`], [`auth`], [`password`]: sessions in
-//!   Redis (cached per process, revoked everywhere by pub/sub), who is
+//! - [`session`], [`auth`], [`password`]: sessions in Redis, who is
 //!   calling, argon2id.
+//! - [`followed_cache`]: per-process caches of sessions and full courses,
+//!   invalidated everywhere by pub/sub.
 //! - [`error`], [`extract`]: one API error type; extractors that turn bad
 //!   input into coded errors.
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.
@@ -26,13 +27,13 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod followed_cache;
 pub mod live;
 pub mod metrics;
 pub mod password;
 pub mod queue;
 pub mod routes;
 pub mod session;
-pub mod session_cache;
 pub mod startup;
 pub mod state;
 

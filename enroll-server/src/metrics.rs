@@ -48,6 +48,7 @@ pub struct MetricSet {
     pub transaction_failures: IntCounter,
     pub lease_takeovers: IntCounter,
     pub session_lookups: IntCounterVec,
+    pub known_full_refusals: IntCounter,
     pub admission_paused: IntGauge,
     pub admission_scans: IntCounter,
     pub admission_rate: prometheus::GaugeVec,
@@ -132,6 +133,7 @@ impl Metrics {
                 &["source"],
             )
             .unwrap(),
+            known_full_refusals: IntCounter::new("enroll_known_full_refusals_total", "Enroll requests refused course_full from this instance's memory of full courses, without a Redis round trip (also counted in enroll_tickets_total{outcome=\"refused_full\"}).").unwrap(),
             admission_paused: IntGauge::new("enroll_admission_paused", "1 while an admin has paused admission (tickets queue, nothing is decided).").unwrap(),
             admission_scans: IntCounter::new("enroll_admission_scans_total", "Times this instance's admission runner read every queue's length (every 20 ms while busy, 250 ms idle).").unwrap(),
             lease_takeovers: IntCounter::new("enroll_admission_lease_takeovers_total", "Course leases taken over after another worker's lease expired.").unwrap(),
@@ -158,6 +160,7 @@ impl Metrics {
         r.register(Box::new(m.lease_takeovers.clone())).unwrap();
         r.register(Box::new(m.admission_rate.clone())).unwrap();
         r.register(Box::new(m.session_lookups.clone())).unwrap();
+        r.register(Box::new(m.known_full_refusals.clone())).unwrap();
         r.register(Box::new(m.admission_paused.clone())).unwrap();
         r.register(Box::new(m.admission_scans.clone())).unwrap();
         #[cfg(target_os = "linux")]

@@ -22,6 +22,8 @@
 //! microseconds, only so that ticket ids stay unique if Redis loses data.)
 
 use redis::aio::ConnectionManager;
+
+use crate::followed_cache::FREED_CHANNEL;
 use redis::Script;
 use std::sync::LazyLock;
 
@@ -467,8 +469,9 @@ pub async fn set_admission_paused(
 }
 
 /// Seats were freed (cancel, capacity raised): clear the full flag, bump the
-/// generation so an in-flight batch cannot set a stale flag, and forget the
-/// student's cancelled ticket so they may queue again.
+/// generation so an in-flight batch cannot set a stale flag, forget the
+/// student's cancelled ticket so they may queue again, and tell every
+/// instance to forget the flag too ([`FREED_CHANNEL`]), in one transaction.
 pub async fn seats_freed(
     redis: &mut ConnectionManager,
     course_id: i64,
@@ -484,6 +487,7 @@ pub async fn seats_freed(
                 .ignore();
         }
     }
+    pipe.publish(FREED_CHANNEL, course_id).ignore();
     pipe.query_async::<()>(redis).await
 }
 

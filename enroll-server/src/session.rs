@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::ApiResult;
+use crate::followed_cache::{Digest, SessionCache, REVOKED_CHANNEL};
 use crate::metrics::Metrics;
-use crate::session_cache::{Digest, SessionCache, REVOKED_CHANNEL};
 use prometheus::IntCounter;
 
 /// Name of the session cookie.

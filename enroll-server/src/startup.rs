@@ -14,12 +14,12 @@ use tower_http::trace::TraceLayer;
 use crate::admission::thread::AdmissionThread;
 use crate::config::Settings;
 use crate::db::{Db, LsnHistory};
+use crate::followed_cache::{follow, KnownFull, SessionCache};
 use crate::live::Live;
 use crate::metrics::{track_http, Metrics};
 use crate::password::PasswordHasher;
 use crate::routes;
 use crate::session::SessionStore;
-use crate::session_cache::{follow_revocations, SessionCache};
 use crate::state::{AppState, Services};
 
 /// Embedded migrations (`enroll-server/migrations`).
@@ -65,6 +65,8 @@ impl Application {
         // Sessions this process may answer from memory: at most one per
         // student logged in through it in the last few seconds.
         let session_cache = Arc::new(SessionCache::new(settings.session_cache, 200_000));
+        // Courses this process knows to be full: at most one entry per course.
+        let known_full = Arc::new(KnownFull::new(settings.full_cache, 100_000));
         let state = AppState::new(Services {
             sessions: SessionStore::new(
                 redis.clone(),
@@ -79,6 +81,7 @@ impl Application {
             metrics,
             live,
             wake_admission: Arc::new(Wake::default()),
+            known_full: known_full.clone(),
         });
         let listener = TcpListener::bind(state.settings.listen)
             .await
@@ -86,7 +89,7 @@ impl Application {
         let background = vec![
             tokio::spawn(monitor(state.clone())),
             tokio::spawn(refresh_live(state.clone())),
-            tokio::spawn(follow_revocations(redis_client, session_cache)),
+            tokio::spawn(follow(redis_client, session_cache, known_full)),
         ];
         let admission = AdmissionThread::start(
             state.settings.clone(),
@@ -204,8 +207,7 @@ async fn refresh_live(state: AppState) {
         for (&course, flagged) in open.iter().zip(flags) {
             if flagged {
                 tracing::info!(course, "clearing a stale full flag");
-                let _ = crate::queue::seats_freed(&mut redis, course, None).await;
-                state.wake_admission.course(course);
+                let _ = state.seats_freed(course, None).await;
             }
         }
     }

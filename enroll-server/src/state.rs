@@ -8,9 +8,11 @@ use redis::aio::ConnectionManager;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::followed_cache::KnownFull;
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
+use crate::queue;
 use crate::session::SessionStore;
 
 /// Shared state: one pointer, so the per-request clones axum makes of it
@@ -45,6 +47,27 @@ pub struct Services {
     /// Wakes this instance's admission runner when a ticket is queued or a
     /// seat is freed here (other instances' work is found by polling).
     pub wake_admission: Arc<Wake>,
+    /// Courses Redis answered as full, so their enroll requests are refused
+    /// without a round trip (see [`crate::followed_cache`]).
+    pub known_full: Arc<KnownFull>,
+}
+
+impl Services {
+    /// Seats of `course` were freed (a cancel, a capacity raised, a stale
+    /// flag): clears the full flag in Redis and tells every instance
+    /// (`cancelled`: see [`queue::seats_freed`]), forgets the flag here at
+    /// once, and wakes this instance's admission for the course.
+    pub async fn seats_freed(
+        &self,
+        course: i64,
+        cancelled: Option<(i64, Option<i64>)>,
+    ) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        queue::seats_freed(&mut redis, course, cancelled).await?;
+        self.known_full.evict(&course);
+        self.wake_admission.course(course);
+        Ok(())
+    }
 }
 
 impl FromRef<AppState> for Metrics {

@@ -150,10 +150,8 @@ pub async fn update_course(
     let course = course.ok_or_else(course_not_found)?;
     if patch.capacity.is_some() {
         // More seats may have opened: clear the full flag, let the line move.
-        let mut redis = state.redis.clone();
-        crate::queue::seats_freed(&mut redis, id, None).await?;
+        state.seats_freed(id, None).await?;
         state.live.refresh(&state.db.primary).await?;
-        state.wake_admission.course(id);
     }
     Ok(Json(course))
 }

@@ -6,6 +6,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 use utoipa::ToSchema;
 
 use crate::auth::CurrentStudent;
@@ -54,6 +55,10 @@ pub struct Ticket {
     pub admission_paused: bool,
 }
 
+fn course_full() -> ApiError {
+    ApiError::conflict("course_full", "the course is full")
+}
+
 /// Decisions per second assumed before a course has a measured rate.
 const DEFAULT_RATE: f64 = 1000.0;
 
@@ -63,7 +68,11 @@ fn eta_ms(position: i64, rate: f64) -> u64 {
 }
 
 /// Joins the course's waiting queue: 202 with a ticket and place, after one
-/// Redis round trip. Retrying returns the same ticket and place.
+/// Redis round trip. Retrying returns the same ticket and place — until the
+/// course is flagged full: from then on this instance refuses every request
+/// for it with `course_full` from memory (a queued retry's ticket will be
+/// rejected `course_full` too; a student holding a seat sees their seat in
+/// their enrollments), until seats are freed anywhere.
 #[utoipa::path(post, path = "/api/v1/enrollments", request_body = EnrollRequest,
     responses((status = 202, body = Ticket), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "registration_closed"),
@@ -89,6 +98,16 @@ pub async fn enroll(
     {
         return Err(course_not_found());
     }
+    if state
+        .known_full
+        .get(&req.course_id, Instant::now())
+        .is_some()
+    {
+        state.metrics.known_full_refusals.inc();
+        tickets.with_label_values(&["refused_full"]).inc();
+        return Err(course_full());
+    }
+    let epoch = state.known_full.epoch();
     let mut redis = state.redis.clone();
     match queue::enqueue(&mut redis, req.course_id, student.session.student_id).await? {
         Enqueued::Queued {
@@ -127,8 +146,11 @@ pub async fn enroll(
             ))
         }
         Enqueued::Full => {
+            state
+                .known_full
+                .put(req.course_id, (), Instant::now(), epoch);
             tickets.with_label_values(&["refused_full"]).inc();
-            Err(ApiError::conflict("course_full", "the course is full"))
+            Err(course_full())
         }
     }
 }
@@ -284,9 +306,9 @@ pub async fn cancel(
     };
     tx.commit().await?;
     let seq = ticket.as_deref().and_then(TicketId::parse).map(|t| t.seq);
-    let mut redis = state.redis.clone();
-    queue::seats_freed(&mut redis, course_id, Some((student_id, seq))).await?;
-    state.wake_admission.course(course_id);
+    state
+        .seats_freed(course_id, Some((student_id, seq)))
+        .await?;
     tracing::info!(course_id, student_id, "enrollment cancelled");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -570,6 +570,98 @@ async fn cancel_frees_the_seat_for_the_next_in_line() {
     assert_invariants(&app.db, 18).await;
 }
 
+/// Refusals of a full course are answered from memory, and seats freed
+/// through another instance reopen the course here at once (pub/sub), not
+/// when the memory's time runs out.
+#[tokio::test]
+async fn seats_freed_on_one_instance_reopen_a_course_another_knows_full() {
+    // Memory far longer than this test: only the message can explain A
+    // letting the next student queue.
+    let long_memory = || Options {
+        full_cache_ms: Some(600_000),
+        ..Default::default()
+    };
+    let mut spec = Spawn::fresh();
+    spec.extra = long_memory();
+    let a = start(spec).await;
+    a.import_students("W", 3).await;
+    let course = a.create_course("ONE2", 1, 3, json!([])).await;
+    a.open_window().await;
+    // B starts with the window and the course already in its snapshot.
+    let b = start(a.beside(long_memory())).await;
+    let (w0, w1, w2) = (
+        a.login("W0").await,
+        a.login("W1").await,
+        a.login("W2").await,
+    );
+    let t0 = enroll_ok(&a, &w0, course).await;
+    assert_eq!(
+        a.wait_decided(&w0, t0["ticket"].as_str().unwrap()).await["status"],
+        "enrolled"
+    );
+
+    // A follows the feed shortly after start; from then on, once Redis has
+    // answered "full", A refuses from memory.
+    let from_memory = "enroll_known_full_refusals_total";
+    eventually(
+        Duration::from_secs(10),
+        "A refuses the full course from memory",
+        || async {
+            assert_error(
+                enroll(&a, &w1, course).await,
+                StatusCode::CONFLICT,
+                "course_full",
+            )
+            .await;
+            a.metric(from_memory).await >= 1.0
+        },
+    )
+    .await;
+    // Redis forgets the flag without telling anyone: A still answers from
+    // memory (asked, Redis would queue the request).
+    let mut redis = a.redis().await;
+    let _: () = redis.del(format!("full:{{c{course}}}")).await.unwrap();
+    let refused = a.metric(from_memory).await;
+    assert_error(
+        enroll(&a, &w2, course).await,
+        StatusCode::CONFLICT,
+        "course_full",
+    )
+    .await;
+    assert_eq!(a.metric(from_memory).await, refused + 1.0);
+    let _: () = redis.set(format!("full:{{c{course}}}"), "1").await.unwrap();
+
+    // W0 cancels through B: A lets the next student queue as soon as the
+    // message arrives, and that student takes the seat.
+    let res = w0
+        .delete(b.url(&format!("/api/v1/enrollments/{course}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let ticket = std::sync::Mutex::new(None);
+    eventually(
+        Duration::from_secs(3),
+        "A lets W1 queue for the freed seat",
+        || async {
+            let res = enroll(&a, &w1, course).await;
+            if res.status() != StatusCode::ACCEPTED {
+                assert_error(res, StatusCode::CONFLICT, "course_full").await;
+                return false;
+            }
+            *ticket.lock().unwrap() = Some(res.json::<Value>().await.unwrap());
+            true
+        },
+    )
+    .await;
+    let t1 = ticket.into_inner().unwrap().unwrap();
+    assert_eq!(
+        a.wait_decided(&w1, t1["ticket"].as_str().unwrap()).await["status"],
+        "enrolled"
+    );
+    assert_invariants(&a.db, 18).await;
+}
+
 #[tokio::test]
 async fn a_dead_workers_lease_is_taken_over_after_it_expires() {
     let app = start(Spawn {

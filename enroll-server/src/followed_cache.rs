@@ -1,24 +1,36 @@
-//! A per-process cache of session lookups, kept honest by Redis pub/sub.
+//! Per-process caches of Redis answers, kept honest by Redis pub/sub.
 //!
-//! Every student request needs its session; asking Redis each time doubles
-//! the Redis round trips of an enroll or a ticket poll. Found sessions are
-//! therefore kept here for a short time (`ENROLL_SESSION_CACHE_MS`). A
-//! logout on any instance deletes the session in Redis and publishes the
-//! token's digest on [`REVOKED_CHANNEL`]; every instance follows that channel
-//! and drops the entry, so a logout takes effect everywhere as soon as the
+//! Two answers are asked for so often that a Redis round trip for each
+//! would be most of the request's cost, and both change rarely:
+//!
+//! - **Sessions** ([`SessionCache`]). Every student request needs its
+//!   session; asking Redis each time doubles the Redis round trips of an
+//!   enroll or a ticket poll. A logout on any instance deletes the session in
+//!   Redis and publishes the token's digest on [`REVOKED_CHANNEL`].
+//! - **Full courses** ([`KnownFull`]). Once a course is flagged full, its
+//!   enroll requests are refused at once, and during a rush that is a large
+//!   share of all requests (four in ten in the rush benchmark). Seats freed on
+//!   any instance (a cancel, a capacity raised, a stale flag cleared) clear
+//!   the flag in Redis and publish the course id on [`FREED_CHANNEL`], in the
+//!   same transaction.
+//!
+//! Answers Redis gave are kept here for a short time; every instance
+//! follows both channels ([`follow`]) and drops an entry as soon as its
 //! message arrives, not after the cache time. While an instance is not
-//! subscribed (start-up, Redis connection lost) it bypasses the cache and
-//! asks Redis every time; on (re)subscribing it starts empty, so nothing
-//! published while it was away can be missed. A lookup that raced a logout
-//! (Redis answered just before it, the revocation arrived before the answer
-//! was stored) is not kept: every eviction bumps an epoch, and only lookups
-//! begun after the latest one are stored. The cache time remains only a
-//! bound for a subscription that hangs without failing.
+//! subscribed (start-up, Redis connection lost) it bypasses the caches and
+//! asks Redis every time; on (re)subscribing they start empty, so nothing
+//! published while it was away can be missed. A lookup that raced an
+//! invalidation (Redis answered just before it, the message arrived before
+//! the answer was stored) is not kept: every eviction bumps an epoch, and
+//! only lookups begun after the latest one are stored. The cache time
+//! remains only a bound for a subscription that hangs without failing.
 //!
-//! Absent sessions are never cached: a session created a moment ago on
-//! another instance must work here at once.
+//! Absent answers are never cached (a session created a moment ago on
+//! another instance must work here at once; a course not flagged full must
+//! be asked about again).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -30,22 +42,33 @@ use crate::session::Session;
 /// Redis channel on which logouts publish the 32-byte digest of the token.
 pub const REVOKED_CHANNEL: &str = "sess:revoked";
 
+/// Redis channel on which freed seats publish the course id (decimal).
+pub const FREED_CHANNEL: &str = "seats:freed";
+
 /// SHA-256 of a session token (the key the session is stored under).
 pub type Digest = [u8; 32];
 
-/// Found sessions by token digest, each until its own deadline.
-pub struct SessionCache {
+/// Found sessions by token digest.
+pub type SessionCache = FollowedCache<Digest, Session>;
+
+/// Courses Redis answered as flagged full, by id.
+pub type KnownFull = FollowedCache<i64, ()>;
+
+/// Answers by key, each until its own deadline, usable only while the
+/// invalidations for them are followed.
+pub struct FollowedCache<K, V> {
     ttl: Duration,
     max_entries: usize,
-    /// True while this process follows [`REVOKED_CHANNEL`].
+    /// True while this process follows the invalidation channel.
     following: AtomicBool,
     /// Bumped by every eviction and feed change: a lookup that started
-    /// before one may have read a session revoked since, so it is not kept.
+    /// before one may have read an answer invalidated since, so it is not
+    /// kept.
     epoch: AtomicU64,
-    entries: Mutex<HashMap<Digest, (Session, Instant)>>,
+    entries: Mutex<HashMap<K, (V, Instant)>>,
 }
 
-impl SessionCache {
+impl<K: Eq + Hash, V: Clone> FollowedCache<K, V> {
     /// A cache keeping entries for `ttl` (zero disables it), at most
     /// `max_entries` of them.
     pub fn new(ttl: Duration, max_entries: usize) -> Self {
@@ -58,26 +81,26 @@ impl SessionCache {
         }
     }
 
-    fn entries(&self) -> MutexGuard<'_, HashMap<Digest, (Session, Instant)>> {
+    fn entries(&self) -> MutexGuard<'_, HashMap<K, (V, Instant)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether lookups may be answered from memory: on, and revocations
+    /// Whether lookups may be answered from memory: on, and invalidations
     /// are being followed.
     pub fn usable(&self) -> bool {
         !self.ttl.is_zero() && self.following.load(Ordering::Acquire)
     }
 
-    /// The cached session for `digest`, if usable and not past its time.
-    pub fn get(&self, digest: &Digest, now: Instant) -> Option<Session> {
+    /// The cached answer for `key`, if usable and not past its time.
+    pub fn get(&self, key: &K, now: Instant) -> Option<V> {
         if !self.usable() {
             return None;
         }
         let mut entries = self.entries();
-        match entries.get(digest) {
-            Some((session, until)) if now < *until => Some(session.clone()),
+        match entries.get(key) {
+            Some((value, until)) if now < *until => Some(value.clone()),
             Some(_) => {
-                entries.remove(digest);
+                entries.remove(key);
                 None
             }
             None => None,
@@ -89,11 +112,11 @@ impl SessionCache {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Remembers a session Redis confirmed in a lookup that began at
-    /// `epoch`, unless a revocation arrived since (it may have been this
-    /// one). When full, expired entries go first, then everything (the cache
+    /// Remembers what Redis answered in a lookup that began at `epoch`,
+    /// unless an invalidation arrived since (it may have been for this
+    /// key). When full, expired entries go first, then everything (the cache
     /// refills from Redis).
-    pub fn put(&self, digest: Digest, session: Session, now: Instant, epoch: u64) {
+    pub fn put(&self, key: K, value: V, now: Instant, epoch: u64) {
         if !self.usable() {
             return;
         }
@@ -107,18 +130,18 @@ impl SessionCache {
                 entries.clear();
             }
         }
-        entries.insert(digest, (session, now + self.ttl));
+        entries.insert(key, (value, now + self.ttl));
     }
 
-    /// Forgets one session (a logout, here or on another instance).
-    pub fn evict(&self, digest: &Digest) {
+    /// Forgets one answer (invalidated here or on another instance).
+    pub fn evict(&self, key: &K) {
         let mut entries = self.entries();
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        entries.remove(digest);
+        entries.remove(key);
     }
 
-    /// Marks whether revocations are followed; either way the cache starts
-    /// over empty, since messages may have been missed in between.
+    /// Marks whether invalidations are followed; either way the cache
+    /// starts over empty, since messages may have been missed in between.
     pub fn set_following(&self, following: bool) {
         let mut entries = self.entries();
         self.epoch.fetch_add(1, Ordering::AcqRel);
@@ -137,28 +160,52 @@ impl SessionCache {
     }
 }
 
-/// Follows [`REVOKED_CHANNEL`] for as long as the process runs, evicting
-/// every revoked session; resubscribes after a lost connection (the cache is
-/// bypassed in between).
-pub async fn follow_revocations(client: redis::Client, cache: Arc<SessionCache>) {
+/// Follows [`REVOKED_CHANNEL`] and [`FREED_CHANNEL`] on one connection for
+/// as long as the process runs, evicting every revoked session and every
+/// course with seats again; resubscribes after a lost connection (both
+/// caches are bypassed in between).
+pub async fn follow(client: redis::Client, sessions: Arc<SessionCache>, full: Arc<KnownFull>) {
+    let set_following = |on: bool| {
+        sessions.set_following(on);
+        full.set_following(on);
+    };
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(REVOKED_CHANNEL).await {
-                Ok(()) => {
-                    cache.set_following(true);
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        if let Ok(digest) = Digest::try_from(msg.get_payload_bytes()) {
-                            cache.evict(&digest);
+            Ok(mut pubsub) => {
+                // One channel per call: each waits for its confirmation.
+                let subscribed = match pubsub.subscribe(REVOKED_CHANNEL).await {
+                    Ok(()) => pubsub.subscribe(FREED_CHANNEL).await,
+                    Err(e) => Err(e),
+                };
+                match subscribed {
+                    Ok(()) => {
+                        set_following(true);
+                        let mut messages = pubsub.on_message();
+                        while let Some(msg) = messages.next().await {
+                            let payload = msg.get_payload_bytes();
+                            if msg.get_channel_name() == FREED_CHANNEL {
+                                if let Some(course) = std::str::from_utf8(payload)
+                                    .ok()
+                                    .and_then(|c| c.parse::<i64>().ok())
+                                {
+                                    full.evict(&course);
+                                }
+                            } else if let Ok(digest) = Digest::try_from(payload) {
+                                sessions.evict(&digest);
+                            }
                         }
+                        tracing::warn!(
+                            "invalidation feed lost; asking Redis for every session and full flag"
+                        );
                     }
-                    tracing::warn!("session revocation feed lost; asking Redis for every session");
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot subscribe to the invalidation feed")
+                    }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot subscribe to session revocations"),
-            },
-            Err(e) => tracing::warn!(error = %e, "cannot open the session revocation feed"),
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot open the invalidation feed"),
         }
-        cache.set_following(false);
+        set_following(false);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
