@@ -2,7 +2,8 @@ use clap::Parser;
 
 /// mimalloc instead of glibc malloc: every request allocates a few small
 /// short-lived buffers, and glibc's malloc/free were about a tenth of the
-/// tool's CPU during a rush (profiled).
+/// tool's CPU during a rush (profiled). The 2.x series, as in enroll-server
+/// (see there).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
