@@ -124,7 +124,7 @@ impl Metrics {
             transaction_failures: IntCounter::new("enroll_admission_transaction_failures_total", "Admission transactions that failed and rolled back; their batches are retried (a shared transaction's one by one).").unwrap(),
             batches_waiting: IntGauge::new("enroll_admission_batches_waiting", "Course batches waiting for an admission transaction to take them.").unwrap(),
             admission_rate: prometheus::GaugeVec::new(
-                Opts::new("enroll_admission_rate", "Measured decisions per second while a course's queue drains (0 when idle); ETAs use it."),
+                Opts::new("enroll_admission_rate", "Measured decisions per second while a course's queue drains (0 when idle)."),
                 &["course"],
             )
             .unwrap(),

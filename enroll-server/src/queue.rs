@@ -14,7 +14,7 @@
 //! | `gen:{c42}`  | string | bumped when seats are freed (cancel, more capacity)|
 //! | `lease:{c42}`| string | the admission worker deciding this course (PX TTL) |
 //! | `claim:{c42}`| string | set while a batch is being decided (crash marker)  |
-//! | `rate:{c42}` | string | measured decisions per second (for ETAs)           |
+//! | `pace:{c42}` | string | `<cycle_ms>|<batch>`: how fast the queue moves (ETAs) |
 //!
 //! Arrival order is the order in which Redis ran the enqueue script: the
 //! sequence number comes from `INCR` inside it, never from a server clock.
@@ -38,7 +38,7 @@ pub struct CourseKeys {
     pub gen: String,
     pub lease: String,
     pub claim: String,
-    pub rate: String,
+    pub pace: String,
 }
 
 impl CourseKeys {
@@ -55,7 +55,7 @@ impl CourseKeys {
             gen: ["gen:", &tag].concat(),
             lease: ["lease:", &tag].concat(),
             claim: ["claim:", &tag].concat(),
-            rate: ["rate:", &tag].concat(),
+            pace: ["pace:", &tag].concat(),
         }
     }
 }
@@ -111,7 +111,7 @@ pub enum Enqueued {
         seq: i64,
         rank: i64,
         retry: bool,
-        rate: f64,
+        pace: Option<Pace>,
     },
     /// The student already holds a seat in this course.
     AlreadyEnrolled,
@@ -119,10 +119,44 @@ pub enum Enqueued {
     Full,
 }
 
+/// How fast a course's queue moves, as the admission worker deciding it last
+/// measured: a batch of up to `batch` heads is decided every `cycle_ms`
+/// (claim, the shared transaction — including its pacing wait — and COMMIT).
+/// Stored as `<cycle_ms>|<batch>` in `pace:{c<id>}`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace {
+    pub cycle_ms: f64,
+    pub batch: usize,
+}
+
+impl Pace {
+    /// Reads the stored form; `None` for anything else (nothing measured
+    /// yet, or a value this version does not know).
+    pub fn parse(s: &str) -> Option<Self> {
+        let (cycle, batch) = s.split_once('|')?;
+        let cycle_ms: f64 = cycle.parse().ok()?;
+        let batch: usize = batch.parse().ok()?;
+        (cycle_ms.is_finite() && cycle_ms >= 0.0 && batch > 0).then_some(Self { cycle_ms, batch })
+    }
+
+    /// The stored form.
+    pub fn encode(&self) -> String {
+        format!("{:.1}|{}", self.cycle_ms, self.batch)
+    }
+
+    /// Expected time until the ticket at 1-based `position` is decided: the
+    /// heads are decided `batch` at a time, one cycle each, so place 1 waits
+    /// a whole cycle (not `1 / rate`) and place `batch + 1` two.
+    pub fn eta_ms(&self, position: i64) -> u64 {
+        let cycles = (position.max(1) as u64).div_ceil(self.batch as u64);
+        (cycles as f64 * self.cycle_ms).ceil().max(1.0) as u64
+    }
+}
+
 static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
--- KEYS: q, seq, st, tk, full, rate   ARGV: student
+-- KEYS: q, seq, st, tk, full, pace   ARGV: student
 local prev = redis.call('HGET', KEYS[3], ARGV[1])
 if prev then
   local t = redis.call('HGET', KEYS[4], prev)
@@ -164,13 +198,13 @@ pub async fn enqueue(
     student: i64,
 ) -> redis::RedisResult<Enqueued> {
     let k = CourseKeys::new(course_id);
-    let (status, seq, rank, retry, rate): (String, String, i64, i64, String) = ENQUEUE
+    let (status, seq, rank, retry, pace): (String, String, i64, i64, String) = ENQUEUE
         .key(&k.queue)
         .key(&k.seq)
         .key(&k.student_ticket)
         .key(&k.tickets)
         .key(&k.full)
-        .key(&k.rate)
+        .key(&k.pace)
         .arg(student)
         .invoke_async(redis)
         .await?;
@@ -179,7 +213,7 @@ pub async fn enqueue(
             seq: seq.parse().unwrap_or(0),
             rank,
             retry: retry == 1,
-            rate: rate.parse().unwrap_or(0.0),
+            pace: Pace::parse(&pace),
         },
         "enrolled" => Enqueued::AlreadyEnrolled,
         _ => Enqueued::Full,
@@ -193,8 +227,8 @@ pub struct TicketState {
     pub reason: Option<String>,
     /// 0-based rank while queued.
     pub rank: Option<i64>,
-    /// Measured decisions per second for the course (0 when unknown).
-    pub rate: f64,
+    /// How fast the course's queue moves, once admission has measured it.
+    pub pace: Option<Pace>,
 }
 
 /// Reads one of `student`'s tickets (`None`: missing or someone else's).
@@ -209,7 +243,7 @@ pub async fn ticket(
 
 /// Reads tickets (of any courses) that `student` asks for, in one pipelined
 /// round trip of plain commands — per ticket `MULTI`, the ticket, the
-/// student's place in that course's queue, the course's rate, `EXEC` — so
+/// student's place in that course's queue, the course's pace, `EXEC` — so
 /// each ticket is read atomically and within its own course's slot. `None`
 /// for a ticket that is missing or someone else's (the two are answered
 /// alike, so ids reveal nothing); the place looked up is the caller's, so it
@@ -235,26 +269,26 @@ pub async fn tickets(
             .ignore()
             .zrank(["q:", &tag].concat(), student)
             .ignore()
-            .get(["rate:", &tag].concat())
+            .get(["pace:", &tag].concat())
             .ignore()
             .cmd("EXEC");
     }
     let found: Vec<(Option<String>, Option<i64>, Option<String>)> = pipe.query_async(redis).await?;
     Ok(found
         .into_iter()
-        .map(|(t, rank, rate)| {
+        .map(|(t, rank, pace)| {
             let mut state = ticket_state(&t?, student)?;
             if state.status == "queued" {
                 state.rank = rank;
             }
-            state.rate = rate.and_then(|r| r.parse().ok()).unwrap_or(0.0);
+            state.pace = pace.as_deref().and_then(Pace::parse);
             Some(state)
         })
         .collect())
 }
 
 /// `student|status|reason`, and `|decided_ms` once decided — if `owner`'s;
-/// no place or rate yet.
+/// no place or pace yet.
 fn ticket_state(t: &str, owner: i64) -> Option<TicketState> {
     let mut parts = t.split('|');
     if parts.next()?.parse::<i64>().ok()? != owner {
@@ -266,7 +300,7 @@ fn ticket_state(t: &str, owner: i64) -> Option<TicketState> {
         status,
         reason,
         rank: None,
-        rate: 0.0,
+        pace: None,
     })
 }
 
@@ -283,8 +317,8 @@ pub struct Decision {
 static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
--- KEYS: q, tk, full, gen, rate, claim
--- ARGV: gen_seen, mark_full, rate, then (student, seq, status|reason) triples
+-- KEYS: q, tk, full, gen, pace, claim
+-- ARGV: gen_seen, mark_full, pace, then (student, seq, status|reason) triples
 -- Each ticket becomes student|status|reason|decided_ms (Redis's clock).
 local now = redis.call('TIME')
 local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
@@ -308,14 +342,14 @@ return redis.call('ZCARD', KEYS[1])
 });
 
 /// Records decisions (after COMMIT), removes them from the queue, flags the
-/// course full when it is, and clears the crash marker. Returns the queue
-/// length left.
+/// course full when it is, records the queue's pace and clears the crash
+/// marker. Returns the queue length left.
 pub async fn finish(
     redis: &mut ConnectionManager,
     course_id: i64,
     gen_seen: i64,
     full: bool,
-    rate: f64,
+    pace: Pace,
     decisions: &[Decision],
 ) -> redis::RedisResult<i64> {
     let k = CourseKeys::new(course_id);
@@ -324,11 +358,11 @@ pub async fn finish(
         .key(&k.tickets)
         .key(&k.full)
         .key(&k.gen)
-        .key(&k.rate)
+        .key(&k.pace)
         .key(&k.claim);
     inv.arg(gen_seen)
         .arg(if full { "1" } else { "0" })
-        .arg(format!("{rate:.3}"));
+        .arg(pace.encode());
     for d in decisions {
         inv.arg(d.student)
             .arg(d.seq)
@@ -539,6 +573,39 @@ mod tests {
     }
 
     #[test]
+    fn pace_round_trips_and_rejects_other_values() {
+        let p = Pace {
+            cycle_ms: 42.5,
+            batch: 256,
+        };
+        assert_eq!(p.encode(), "42.5|256");
+        assert_eq!(Pace::parse(&p.encode()), Some(p));
+        // The previous format (a bare rate), garbage and nonsense are unknown.
+        for bad in ["1234.500", "", "x|1", "10|0", "-1|5", "NaN|5", "10|-2"] {
+            assert_eq!(Pace::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn eta_counts_whole_cycles_of_a_batch() {
+        let p = Pace {
+            cycle_ms: 40.0,
+            batch: 100,
+        };
+        // The head waits one whole cycle, like everyone in the first batch.
+        assert_eq!(p.eta_ms(1), 40);
+        assert_eq!(p.eta_ms(100), 40);
+        assert_eq!(p.eta_ms(101), 80);
+        assert_eq!(p.eta_ms(1000), 400);
+        // Never zero: a decision always takes some time.
+        let instant = Pace {
+            cycle_ms: 0.0,
+            batch: 5,
+        };
+        assert_eq!(instant.eta_ms(1), 1);
+    }
+
+    #[test]
     fn keys_share_one_hash_tag() {
         let k = CourseKeys::new(7);
         for key in [
@@ -550,7 +617,7 @@ mod tests {
             &k.gen,
             &k.lease,
             &k.claim,
-            &k.rate,
+            &k.pace,
         ] {
             assert!(key.ends_with(":{c7}"), "{key}");
         }

@@ -262,12 +262,12 @@ impl Admission {
     /// Decides batches of `course` until its queue is empty or the lease is lost.
     async fn drain(&self, course: i64) {
         let mut redis = self.state.redis.clone();
-        let mut rate = 0.0_f64;
+        let mut pace = Measured::default();
         loop {
             if self.is_paused() {
                 break;
             }
-            match self.decide_next_batch(course, &mut rate).await {
+            match self.decide_next_batch(course, &mut pace).await {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(err) => {
@@ -293,7 +293,7 @@ impl Admission {
     }
 
     /// Decides the next batch; returns how many tickets it decided.
-    async fn decide_next_batch(&self, course: i64, rate: &mut f64) -> anyhow::Result<usize> {
+    async fn decide_next_batch(&self, course: i64, pace: &mut Measured) -> anyhow::Result<usize> {
         let s = &self.state;
         let mut redis = s.redis.clone();
         let n = s.settings.admission_batch_size;
@@ -325,14 +325,16 @@ impl Admission {
                 (d, false)
             }
         };
-        let per_sec = decisions.len() as f64 / started.elapsed().as_secs_f64().max(1e-6);
-        *rate = if *rate == 0.0 {
-            per_sec
-        } else {
-            0.7 * *rate + 0.3 * per_sec
-        };
-        let left = queue::finish(&mut redis, course, gen, full, *rate, &decisions).await?;
+        pace.record(decisions.len(), started.elapsed());
         let m = &s.metrics;
+        m.admission_rate
+            .with_label_values(&[&course.to_string()])
+            .set(pace.per_sec);
+        let cycle = queue::Pace {
+            cycle_ms: pace.cycle_ms,
+            batch: n,
+        };
+        let left = queue::finish(&mut redis, course, gen, full, cycle, &decisions).await?;
         self.queue_gauge(course).set(left);
         for d in &decisions {
             m.decisions
@@ -340,5 +342,44 @@ impl Admission {
                 .inc();
         }
         Ok(decisions.len())
+    }
+}
+
+/// A draining course's measured pace: moving averages of one batch's time
+/// (claim, the shared transaction with its pacing wait, COMMIT) and of the
+/// decisions per second it made.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Measured {
+    cycle_ms: f64,
+    per_sec: f64,
+}
+
+impl Measured {
+    /// Folds in one batch of `decided` tickets that took `took`: the first
+    /// batch sets the averages, later ones move them by 30 %.
+    fn record(&mut self, decided: usize, took: Duration) {
+        let secs = took.as_secs_f64().max(1e-6);
+        let (cycle_ms, per_sec) = (secs * 1000.0, decided as f64 / secs);
+        if self.cycle_ms == 0.0 {
+            (self.cycle_ms, self.per_sec) = (cycle_ms, per_sec);
+        } else {
+            self.cycle_ms = 0.7 * self.cycle_ms + 0.3 * cycle_ms;
+            self.per_sec = 0.7 * self.per_sec + 0.3 * per_sec;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measured_pace_starts_at_the_first_batch_then_moves_by_30_percent() {
+        let mut m = Measured::default();
+        m.record(100, Duration::from_millis(50));
+        assert_eq!((m.cycle_ms, m.per_sec), (50.0, 2000.0));
+        m.record(10, Duration::from_millis(10));
+        assert!((m.cycle_ms - 38.0).abs() < 1e-9, "{m:?}");
+        assert!((m.per_sec - 1700.0).abs() < 1e-9, "{m:?}");
     }
 }

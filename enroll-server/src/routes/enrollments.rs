@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::CurrentStudent;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::queue::{self, Enqueued, TicketId};
+use crate::queue::{self, Enqueued, Pace, TicketId};
 use crate::routes::courses::course_not_found;
 use crate::routes::me::{enrollments_of, Enrollment};
 use crate::state::AppState;
@@ -45,8 +45,8 @@ pub struct Ticket {
     /// 1-based place in line while queued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    /// Estimated time to a decision, from the measured admission rate;
-    /// absent while admission is paused.
+    /// Estimated time to a decision, from the course's measured admission
+    /// pace (a batch of heads per cycle); absent while admission is paused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_ms: Option<u64>,
     /// Present (`true`) while an admin has paused admission: the ticket
@@ -59,13 +59,20 @@ fn course_full() -> ApiError {
     ApiError::conflict("course_full", "the course is full")
 }
 
-/// Decisions per second assumed before a course has a measured rate.
-const DEFAULT_RATE: f64 = 1000.0;
-
-fn eta_ms(position: i64, rate: f64) -> u64 {
-    let rate = if rate > 0.0 { rate } else { DEFAULT_RATE };
-    (position as f64 * 1000.0 / rate).ceil() as u64
+/// Time to a decision at `position`, from the course's measured pace; before
+/// one is measured, one admission cycle of `DEFAULT_CYCLE_MS` per batch.
+fn eta_ms(position: i64, pace: Option<Pace>, batch: usize) -> u64 {
+    pace.unwrap_or(Pace {
+        cycle_ms: DEFAULT_CYCLE_MS,
+        batch: batch.max(1),
+    })
+    .eta_ms(position)
 }
+
+/// An admission cycle's length assumed before a course has a measured pace
+/// (a paced transaction every 15 ms, its ~10 ms, and the Redis steps around
+/// it: the server-stamped time to decision of the rush benchmark is ~55 ms).
+const DEFAULT_CYCLE_MS: f64 = 50.0;
 
 /// Joins the course's waiting queue: 202 with a ticket and place, after one
 /// Redis round trip. Retrying returns the same ticket and place — until the
@@ -114,7 +121,7 @@ pub async fn enroll(
             seq,
             rank,
             retry,
-            rate,
+            pace,
         } => {
             tickets
                 .with_label_values(&[if retry { "duplicate_retry" } else { "queued" }])
@@ -133,7 +140,8 @@ pub async fn enroll(
                     status: "queued".into(),
                     reason: None,
                     position: Some(rank + 1),
-                    eta_ms: (!paused).then(|| eta_ms(rank + 1, rate)),
+                    eta_ms: (!paused)
+                        .then(|| eta_ms(rank + 1, pace, state.settings.admission_batch_size)),
                     admission_paused: paused,
                 }),
             ))
@@ -172,21 +180,24 @@ pub async fn ticket(
     let t = queue::ticket(&mut redis, student.session.student_id, id)
         .await?
         .ok_or_else(unknown)?;
-    Ok(Json(ticket_view(id, t, state.wake_admission.paused())))
+    Ok(Json(ticket_view(&state, id, t)))
 }
 
-/// A ticket as answered; a queued one while admission is `paused` carries
-/// the flag instead of an ETA.
-fn ticket_view(id: TicketId, t: queue::TicketState, paused: bool) -> Ticket {
+/// A ticket as answered; a queued one while admission is paused carries the
+/// flag instead of an ETA.
+fn ticket_view(state: &AppState, id: TicketId, t: queue::TicketState) -> Ticket {
     let position = t.rank.map(|r| r + 1);
-    let paused = paused && position.is_some();
+    let paused = state.wake_admission.paused() && position.is_some();
+    let batch = state.settings.admission_batch_size;
     Ticket {
         ticket: id.to_string(),
         course_id: id.course_id,
         status: t.status,
         reason: t.reason,
         position,
-        eta_ms: position.filter(|_| !paused).map(|p| eta_ms(p, t.rate)),
+        eta_ms: position
+            .filter(|_| !paused)
+            .map(|p| eta_ms(p, t.pace, batch)),
         admission_paused: paused,
     }
 }
@@ -237,7 +248,6 @@ pub async fn tickets(
     let mut found = queue::tickets(&mut redis, student.session.student_id, &ids)
         .await?
         .into_iter();
-    let paused = state.wake_admission.paused();
     let mut out = Tickets {
         tickets: Vec::with_capacity(ids.len()),
         unknown: Vec::new(),
@@ -245,7 +255,7 @@ pub async fn tickets(
     for (text, id) in asked.iter().zip(parsed) {
         // Someone else's ticket is answered exactly like a missing one.
         match id.and_then(|id| Some((id, found.next()??))) {
-            Some((id, t)) => out.tickets.push(ticket_view(id, t, paused)),
+            Some((id, t)) => out.tickets.push(ticket_view(&state, id, t)),
             None => out.unknown.push(text.to_string()),
         }
     }

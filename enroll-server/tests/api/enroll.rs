@@ -321,6 +321,72 @@ async fn retry_keeps_ticket_and_place_and_tickets_are_private() {
     );
 }
 
+/// `eta_ms` counts whole admission cycles: admission stores each course's
+/// measured cycle and batch size, and a place waits one cycle per batch of
+/// places ahead of it (the head a whole cycle, not "1 ms").
+#[tokio::test]
+async fn eta_counts_admission_cycles_of_the_measured_pace() {
+    let app = start({
+        let mut spec = Spawn::fresh();
+        spec.extra = Options {
+            admission_batch_size: Some(2),
+            ..Default::default()
+        };
+        spec
+    })
+    .await;
+    app.import_students("E", 4).await;
+    let course = app.create_course("ETA1", 10, 3, json!([])).await;
+    app.open_window().await;
+    let students = app.login_many("E", 4).await;
+
+    // Admission decides one ticket and records the course's pace.
+    let t0 = enroll_ok(&app, &students[0], course).await;
+    app.wait_decided(&students[0], t0["ticket"].as_str().unwrap())
+        .await;
+    let mut redis = app.redis().await;
+    let pace: String = redis.get(format!("pace:{{c{course}}}")).await.unwrap();
+    let (cycle, batch) = pace.split_once('|').unwrap();
+    assert_eq!(batch, "2", "{pace}");
+    assert!(cycle.parse::<f64>().unwrap() > 0.0, "{pace}");
+
+    // With the course held (no worker decides it), places 1..3 at a pace of
+    // 40 ms per batch of 2: 40, 40 and 80 ms, in the 202 and when read.
+    let _: () = redis
+        .set_ex(format!("lease:{{c{course}}}"), "someone-else", 30)
+        .await
+        .unwrap();
+    let _: () = redis
+        .set(format!("pace:{{c{course}}}"), "40.0|2")
+        .await
+        .unwrap();
+    let mut etas = Vec::new();
+    let mut last = String::new();
+    for s in &students[1..] {
+        let t = enroll_ok(&app, s, course).await;
+        etas.push((
+            t["position"].as_i64().unwrap(),
+            t["eta_ms"].as_u64().unwrap(),
+        ));
+        last = t["ticket"].as_str().unwrap().to_string();
+        let read = app.ticket_state(s, &last).await;
+        assert_eq!(read["eta_ms"], t["eta_ms"], "{read}");
+    }
+    assert_eq!(etas, [(1, 40), (2, 40), (3, 80)]);
+
+    // Nothing measured (or a value this version does not read): one assumed
+    // 50 ms cycle per configured batch.
+    let _: () = redis
+        .set(format!("pace:{{c{course}}}"), "1234.5")
+        .await
+        .unwrap();
+    let read = app.ticket_state(&students[3], &last).await;
+    assert_eq!(
+        (read["position"].as_i64(), read["eta_ms"].as_u64()),
+        (Some(3), Some(100))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credit_limit_and_timetable_hold_across_concurrent_courses() {
     let extra = Options {
