@@ -28,6 +28,16 @@ async fn enroll_ok(app: &TestApp, client: &reqwest::Client, course: i64) -> Valu
     res.json().await.unwrap()
 }
 
+/// Enrolls, waits for the decision and returns its `status`.
+async fn enroll_decided(app: &TestApp, client: &reqwest::Client, course: i64) -> String {
+    let t = enroll_ok(app, client, course).await;
+    app.wait_decided(client, t["ticket"].as_str().unwrap())
+        .await["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// The `status` of each final ticket state, in order.
 fn statuses(finals: &[Value]) -> Vec<&str> {
     finals
@@ -341,9 +351,7 @@ async fn eta_counts_admission_cycles_of_the_measured_pace() {
     let students = app.login_many("E", 4).await;
 
     // Admission decides one ticket and records the course's pace.
-    let t0 = enroll_ok(&app, &students[0], course).await;
-    app.wait_decided(&students[0], t0["ticket"].as_str().unwrap())
-        .await;
+    enroll_decided(&app, &students[0], course).await;
     let mut redis = app.redis().await;
     let pace: String = redis.get(format!("pace:{{c{course}}}")).await.unwrap();
     let (cycle, batch) = pace.split_once('|').unwrap();
@@ -581,11 +589,7 @@ async fn cancel_frees_the_seat_for_the_next_in_line() {
         app.login("X2").await,
     );
 
-    let t0 = enroll_ok(&app, &x0, course).await;
-    assert_eq!(
-        app.wait_decided(&x0, t0["ticket"].as_str().unwrap()).await["status"],
-        "enrolled"
-    );
+    assert_eq!(enroll_decided(&app, &x0, course).await, "enrolled");
     // Known full: refused at once, without queueing.
     for c in [&x1, &x2] {
         assert_error(
@@ -619,11 +623,7 @@ async fn cancel_frees_the_seat_for_the_next_in_line() {
     assert!(mine.is_empty(), "the cancel shows at once");
 
     // The full flag is gone: the next student queues and takes the seat.
-    let t2 = enroll_ok(&app, &x2, course).await;
-    assert_eq!(
-        app.wait_decided(&x2, t2["ticket"].as_str().unwrap()).await["status"],
-        "enrolled"
-    );
+    assert_eq!(enroll_decided(&app, &x2, course).await, "enrolled");
     let mine: Vec<Value> = x2
         .get(app.url("/api/v1/enrollments"))
         .send()
@@ -660,11 +660,7 @@ async fn seats_freed_on_one_instance_reopen_a_course_another_knows_full() {
         a.login("W1").await,
         a.login("W2").await,
     );
-    let t0 = enroll_ok(&a, &w0, course).await;
-    assert_eq!(
-        a.wait_decided(&w0, t0["ticket"].as_str().unwrap()).await["status"],
-        "enrolled"
-    );
+    assert_eq!(enroll_decided(&a, &w0, course).await, "enrolled");
 
     // A follows the feed shortly after start; from then on, once Redis has
     // answered "full", A refuses from memory.
