@@ -14,18 +14,19 @@
 //! | `gen:{c42}`  | string | bumped when seats are freed (cancel, more capacity)|
 //! | `lease:{c42}`| string | the admission worker deciding this course (PX TTL) |
 //! | `claim:{c42}`| string | set while a batch is being decided (crash marker)  |
-//! | `pace:{c42}` | string | `<cycle_ms>|<batch>`: how fast the queue moves (ETAs) |
+//! | `pace:{c42}` | string | `<cycle_ms>|<batch>`: how fast the line moves (ETAs) |
 //!
 //! Arrival order is the order in which Redis ran the enqueue script: the
 //! sequence number comes from `INCR` inside it, never from a server clock.
 //! (A counter that does not exist yet starts at Redis's own clock in
 //! microseconds, only so that ticket ids stay unique if Redis loses data.)
 
+use std::sync::LazyLock;
+
 use redis::aio::ConnectionManager;
+use redis::Script;
 
 use crate::followed_cache::FREED_CHANNEL;
-use redis::Script;
-use std::sync::LazyLock;
 
 /// Key names of one course.
 #[derive(Debug, Clone)]
