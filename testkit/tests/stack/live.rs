@@ -46,6 +46,8 @@ const RUSH_PANELS: &[&str] = &[
     "Admission commit latency",
     "Admission transactions per second",
     "Courses per admission transaction",
+    "Admission rate per course",
+    "course_full refusals: from memory vs all",
 ];
 
 /// Panels whose metrics only appear when a replica fails.
