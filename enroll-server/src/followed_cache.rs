@@ -165,49 +165,47 @@ impl<K: Eq + Hash, V: Clone> FollowedCache<K, V> {
 /// course with seats again; resubscribes after a lost connection (both
 /// caches are bypassed in between).
 pub async fn follow(client: redis::Client, sessions: Arc<SessionCache>, full: Arc<KnownFull>) {
-    let set_following = |on: bool| {
-        sessions.set_following(on);
-        full.set_following(on);
-    };
     loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => {
-                // One channel per call: each waits for its confirmation.
-                let subscribed = match pubsub.subscribe(REVOKED_CHANNEL).await {
-                    Ok(()) => pubsub.subscribe(FREED_CHANNEL).await,
-                    Err(e) => Err(e),
-                };
-                match subscribed {
-                    Ok(()) => {
-                        set_following(true);
-                        let mut messages = pubsub.on_message();
-                        while let Some(msg) = messages.next().await {
-                            let payload = msg.get_payload_bytes();
-                            if msg.get_channel_name() == FREED_CHANNEL {
-                                if let Some(course) = std::str::from_utf8(payload)
-                                    .ok()
-                                    .and_then(|c| c.parse::<i64>().ok())
-                                {
-                                    full.evict(&course);
-                                }
-                            } else if let Ok(digest) = Digest::try_from(payload) {
-                                sessions.evict(&digest);
-                            }
-                        }
-                        tracing::warn!(
-                            "invalidation feed lost; asking Redis for every session and full flag"
-                        );
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot subscribe to the invalidation feed")
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot open the invalidation feed"),
+        match follow_once(&client, &sessions, &full).await {
+            Ok(()) => tracing::warn!(
+                "invalidation feed lost; asking Redis for every session and full flag"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot follow the invalidation feed"),
         }
-        set_following(false);
+        sessions.set_following(false);
+        full.set_following(false);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Subscribes to both channels (one call each: each waits for its
+/// confirmation), marks the caches followed, and evicts what every message
+/// names until the connection ends.
+async fn follow_once(
+    client: &redis::Client,
+    sessions: &SessionCache,
+    full: &KnownFull,
+) -> redis::RedisResult<()> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(REVOKED_CHANNEL).await?;
+    pubsub.subscribe(FREED_CHANNEL).await?;
+    sessions.set_following(true);
+    full.set_following(true);
+    let mut messages = pubsub.on_message();
+    while let Some(msg) = messages.next().await {
+        let payload = msg.get_payload_bytes();
+        if msg.get_channel_name() == FREED_CHANNEL {
+            let course = std::str::from_utf8(payload)
+                .ok()
+                .and_then(|c| c.parse().ok());
+            if let Some(course) = course {
+                full.evict(&course);
+            }
+        } else if let Ok(digest) = Digest::try_from(payload) {
+            sessions.evict(&digest);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -180,15 +180,30 @@ pub async fn ticket(
     let t = queue::ticket(&mut redis, student.session.student_id, id)
         .await?
         .ok_or_else(unknown)?;
-    Ok(Json(ticket_view(&state, id, t)))
+    Ok(Json(ticket_view(id, t, &View::now(&state))))
+}
+
+/// What every ticket of one answer is shown against, read once per request.
+struct View {
+    paused: bool,
+    batch: usize,
+}
+
+impl View {
+    fn now(state: &AppState) -> Self {
+        Self {
+            paused: state.wake_admission.paused(),
+            batch: state.settings.admission_batch_size,
+        }
+    }
 }
 
 /// A ticket as answered; a queued one while admission is paused carries the
 /// flag instead of an ETA.
-fn ticket_view(state: &AppState, id: TicketId, t: queue::TicketState) -> Ticket {
+fn ticket_view(id: TicketId, t: queue::TicketState, view: &View) -> Ticket {
     let position = t.rank.map(|r| r + 1);
-    let paused = state.wake_admission.paused() && position.is_some();
-    let batch = state.settings.admission_batch_size;
+    let paused = view.paused && position.is_some();
+    let batch = view.batch;
     Ticket {
         ticket: id.to_string(),
         course_id: id.course_id,
@@ -248,6 +263,7 @@ pub async fn tickets(
     let mut found = queue::tickets(&mut redis, student.session.student_id, &ids)
         .await?
         .into_iter();
+    let view = View::now(&state);
     let mut out = Tickets {
         tickets: Vec::with_capacity(ids.len()),
         unknown: Vec::new(),
@@ -255,7 +271,7 @@ pub async fn tickets(
     for (text, id) in asked.iter().zip(parsed) {
         // Someone else's ticket is answered exactly like a missing one.
         match id.and_then(|id| Some((id, found.next()??))) {
-            Some((id, t)) => out.tickets.push(ticket_view(&state, id, t)),
+            Some((id, t)) => out.tickets.push(ticket_view(id, t, &view)),
             None => out.unknown.push(text.to_string()),
         }
     }

@@ -28,6 +28,15 @@ async fn enroll_ok(app: &TestApp, client: &reqwest::Client, course: i64) -> Valu
     res.json().await.unwrap()
 }
 
+/// Holds `course`'s lease for another worker for 30 s, so no admission
+/// worker decides it and its tickets stay queued.
+async fn hold_lease(redis: &mut redis::aio::MultiplexedConnection, course: i64) {
+    let _: () = redis
+        .set_ex(format!("lease:{{c{course}}}"), "someone-else", 30)
+        .await
+        .unwrap();
+}
+
 /// Enrolls, waits for the decision and returns its `status`.
 async fn enroll_decided(app: &TestApp, client: &reqwest::Client, course: i64) -> String {
     let t = enroll_ok(app, client, course).await;
@@ -164,10 +173,7 @@ async fn several_tickets_are_read_in_one_request_and_stay_private() {
     app.open_window().await;
     // C1's line does not move (another worker's lease); C2's does.
     let mut redis = app.redis().await;
-    let _: () = redis
-        .set_ex(format!("lease:{{c{c1}}}"), "someone-else", 30)
-        .await
-        .unwrap();
+    hold_lease(&mut redis, c1).await;
     let b1 = enroll_ok(&app, &b, c1).await;
     let a1 = enroll_ok(&app, &a, c1).await;
     let a2 = enroll_ok(&app, &a, c2).await;
@@ -256,10 +262,7 @@ async fn retry_keeps_ticket_and_place_and_tickets_are_private() {
 
     // Hold the admission worker off this course so the ticket stays queued.
     let mut redis = app.redis().await;
-    let _: () = redis
-        .set_ex(format!("lease:{{c{course}}}"), "someone-else", 30)
-        .await
-        .unwrap();
+    hold_lease(&mut redis, course).await;
     let first = enroll_ok(&app, &a, course).await;
     let second = enroll_ok(&app, &a, course).await;
     assert_eq!(
@@ -360,10 +363,7 @@ async fn eta_counts_admission_cycles_of_the_measured_pace() {
 
     // With the course held (no worker decides it), places 1..3 at a pace of
     // 40 ms per batch of 2: 40, 40 and 80 ms, in the 202 and when read.
-    let _: () = redis
-        .set_ex(format!("lease:{{c{course}}}"), "someone-else", 30)
-        .await
-        .unwrap();
+    hold_lease(&mut redis, course).await;
     let _: () = redis
         .set(format!("pace:{{c{course}}}"), "40.0|2")
         .await
