@@ -90,6 +90,12 @@ pub struct Options {
     #[arg(long, env = "ENROLL_FULL_CACHE_MS")]
     pub full_cache_ms: Option<u64>,
 
+    /// Ticket event streams (`GET /api/v1/enrollments/events`) one student
+    /// may hold open on one instance; more are refused with 429
+    /// `too_many_streams` [default: 4].
+    #[arg(long, env = "ENROLL_EVENT_STREAMS_PER_STUDENT")]
+    pub event_streams_per_student: Option<usize>,
+
     /// A replica lagging more than this many milliseconds is skipped [default: 5000].
     #[arg(long, env = "ENROLL_REPLICA_MAX_LAG_MS")]
     pub replica_max_lag_ms: Option<u64>,
@@ -159,6 +165,7 @@ pub struct Settings {
     pub session_ttl: Duration,
     pub session_cache: Duration,
     pub full_cache: Duration,
+    pub event_streams_per_student: usize,
     pub replica_max_lag: Duration,
     pub replica_check_interval: Duration,
     pub db_max_connections: u32,
@@ -231,6 +238,9 @@ impl Options {
             session_ttl_secs: self.session_ttl_secs.or(lower.session_ttl_secs),
             session_cache_ms: self.session_cache_ms.or(lower.session_cache_ms),
             full_cache_ms: self.full_cache_ms.or(lower.full_cache_ms),
+            event_streams_per_student: self
+                .event_streams_per_student
+                .or(lower.event_streams_per_student),
             replica_max_lag_ms: self.replica_max_lag_ms.or(lower.replica_max_lag_ms),
             replica_check_interval_ms: self
                 .replica_check_interval_ms
@@ -292,6 +302,7 @@ impl Options {
             session_ttl: Duration::from_secs(self.session_ttl_secs.unwrap_or(8 * 3600)),
             session_cache: Duration::from_millis(self.session_cache_ms.unwrap_or(10_000)),
             full_cache: Duration::from_millis(self.full_cache_ms.unwrap_or(1_000)),
+            event_streams_per_student: self.event_streams_per_student.unwrap_or(4).max(1),
             replica_max_lag: Duration::from_millis(self.replica_max_lag_ms.unwrap_or(5000)),
             replica_check_interval: Duration::from_millis(
                 self.replica_check_interval_ms.unwrap_or(1000).max(50),

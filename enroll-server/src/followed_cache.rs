@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use crate::session::Session;
+use crate::ticket_events::{TicketEvents, DECIDED_CHANNEL};
 
 /// Redis channel on which logouts publish the 32-byte digest of the token.
 pub const REVOKED_CHANNEL: &str = "sess:revoked";
@@ -160,49 +161,66 @@ impl<K: Eq + Hash, V: Clone> FollowedCache<K, V> {
     }
 }
 
-/// Follows [`REVOKED_CHANNEL`] and [`FREED_CHANNEL`] on one connection for
-/// as long as the process runs, evicting every revoked session and every
-/// course with seats again; resubscribes after a lost connection (both
-/// caches are bypassed in between).
-pub async fn follow(client: redis::Client, sessions: Arc<SessionCache>, full: Arc<KnownFull>) {
+/// What the feed keeps current on this instance.
+pub struct Followers {
+    pub sessions: Arc<SessionCache>,
+    pub full: Arc<KnownFull>,
+    /// Handed every published batch of decisions.
+    pub events: Arc<TicketEvents>,
+}
+
+/// Follows [`REVOKED_CHANNEL`], [`FREED_CHANNEL`] and [`DECIDED_CHANNEL`] on
+/// one connection for as long as the process runs: evicts every revoked
+/// session and every course with seats again, and hands decisions to the
+/// ticket event streams. Resubscribes after a lost connection (both caches
+/// are bypassed in between; the streams are told to resync once it is
+/// back).
+pub async fn follow(client: redis::Client, f: Followers) {
     loop {
-        match follow_once(&client, &sessions, &full).await {
+        match follow_once(&client, &f).await {
             Ok(()) => tracing::warn!(
                 "invalidation feed lost; asking Redis for every session and full flag"
             ),
             Err(e) => tracing::warn!(error = %e, "cannot follow the invalidation feed"),
         }
-        sessions.set_following(false);
-        full.set_following(false);
+        f.sessions.set_following(false);
+        f.full.set_following(false);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-/// Subscribes to both channels (one call each: each waits for its
-/// confirmation), marks the caches followed, and evicts what every message
-/// names until the connection ends.
-async fn follow_once(
-    client: &redis::Client,
-    sessions: &SessionCache,
-    full: &KnownFull,
-) -> redis::RedisResult<()> {
+/// Subscribes to the channels (one call each: each waits for its
+/// confirmation), marks the caches followed, tells the event streams to
+/// resync (decisions published before now may have been missed), and acts
+/// on every message until the connection ends.
+async fn follow_once(client: &redis::Client, f: &Followers) -> redis::RedisResult<()> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(REVOKED_CHANNEL).await?;
     pubsub.subscribe(FREED_CHANNEL).await?;
-    sessions.set_following(true);
-    full.set_following(true);
+    pubsub.subscribe(DECIDED_CHANNEL).await?;
+    f.sessions.set_following(true);
+    f.full.set_following(true);
+    f.events.resync_all();
     let mut messages = pubsub.on_message();
     while let Some(msg) = messages.next().await {
         let payload = msg.get_payload_bytes();
-        if msg.get_channel_name() == FREED_CHANNEL {
-            let course = std::str::from_utf8(payload)
-                .ok()
-                .and_then(|c| c.parse().ok());
-            if let Some(course) = course {
-                full.evict(&course);
+        match msg.get_channel_name() {
+            DECIDED_CHANNEL => {
+                f.events.deliver(payload);
             }
-        } else if let Ok(digest) = Digest::try_from(payload) {
-            sessions.evict(&digest);
+            FREED_CHANNEL => {
+                let course = std::str::from_utf8(payload)
+                    .ok()
+                    .and_then(|c| c.parse().ok());
+                if let Some(course) = course {
+                    f.full.evict(&course);
+                }
+            }
+            _ => {
+                if let Ok(digest) = Digest::try_from(payload) {
+                    f.sessions.evict(&digest);
+                }
+            }
         }
     }
     Ok(())

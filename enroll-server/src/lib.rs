@@ -19,6 +19,7 @@
 //! - [`queue`]: the Redis waiting queue (keys, Lua scripts).
 //! - [`admission`]: the runner that drains queues into seats, batch by batch.
 //! - [`live`]: the registration window and course facts kept in memory.
+//! - [`ticket_events`]: decisions pushed to the students' event streams.
 
 pub mod admission;
 pub mod auth;
@@ -36,6 +37,7 @@ pub mod routes;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod ticket_events;
 
 pub use config::{Cli, Options, Settings};
 pub use startup::Application;

@@ -52,6 +52,9 @@ pub struct MetricSet {
     pub admission_paused: IntGauge,
     pub admission_scans: IntCounter,
     pub admission_rate: prometheus::GaugeVec,
+    pub ticket_streams: IntGauge,
+    pub ticket_events: IntCounter,
+    pub ticket_streams_dropped: IntCounter,
 }
 
 impl Metrics {
@@ -137,6 +140,9 @@ impl Metrics {
             admission_paused: IntGauge::new("enroll_admission_paused", "1 while an admin has paused admission (tickets queue, nothing is decided).").unwrap(),
             admission_scans: IntCounter::new("enroll_admission_scans_total", "Times this instance's admission runner read every queue's length (every 20 ms while busy, 250 ms idle).").unwrap(),
             lease_takeovers: IntCounter::new("enroll_admission_lease_takeovers_total", "Course leases taken over after another worker's lease expired.").unwrap(),
+            ticket_streams: IntGauge::new("enroll_ticket_streams", "Students' ticket event streams held open on this instance.").unwrap(),
+            ticket_events: IntCounter::new("enroll_ticket_events_total", "Ticket decisions pushed to event streams on this instance.").unwrap(),
+            ticket_streams_dropped: IntCounter::new("enroll_ticket_streams_dropped_total", "Event streams closed because their client stopped reading (too many events unread).").unwrap(),
             registry,
         };
         let r = &m.registry;
@@ -163,6 +169,10 @@ impl Metrics {
         r.register(Box::new(m.known_full_refusals.clone())).unwrap();
         r.register(Box::new(m.admission_paused.clone())).unwrap();
         r.register(Box::new(m.admission_scans.clone())).unwrap();
+        r.register(Box::new(m.ticket_streams.clone())).unwrap();
+        r.register(Box::new(m.ticket_events.clone())).unwrap();
+        r.register(Box::new(m.ticket_streams_dropped.clone()))
+            .unwrap();
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),

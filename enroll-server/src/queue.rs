@@ -27,6 +27,7 @@ use redis::aio::ConnectionManager;
 use redis::Script;
 
 use crate::followed_cache::FREED_CHANNEL;
+use crate::ticket_events::{self, DECIDED_CHANNEL};
 
 /// Key names of one course.
 #[derive(Debug, Clone)]
@@ -319,11 +320,14 @@ static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 -- KEYS: q, tk, full, gen, pace, claim
--- ARGV: gen_seen, mark_full, pace, then (student, seq, status|reason) triples
--- Each ticket becomes student|status|reason|decided_ms (Redis's clock).
+-- ARGV: gen_seen, mark_full, pace, channel, message, then
+--       (student, seq, status|reason) triples
+-- Each ticket becomes student|status|reason|decided_ms (Redis's clock); the
+-- message (the decisions for the students' event streams) is published
+-- once they are all written.
 local now = redis.call('TIME')
 local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
-for i = 4, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local student, seq = ARGV[i], ARGV[i + 1]
   local score = redis.call('ZSCORE', KEYS[1], student)
   if score and tonumber(score) == tonumber(seq) then
@@ -337,14 +341,18 @@ if ARGV[2] == '1' and (redis.call('GET', KEYS[4]) or '0') == ARGV[1] then
 end
 redis.call('SET', KEYS[5], ARGV[3])
 redis.call('DEL', KEYS[6])
+if #ARGV > 5 then
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
 return redis.call('ZCARD', KEYS[1])
 "#,
     )
 });
 
 /// Records decisions (after COMMIT), removes them from the queue, flags the
-/// course full when it is, records the queue's pace and clears the crash
-/// marker. Returns the queue length left.
+/// course full when it is, records the queue's pace, clears the crash
+/// marker and publishes the decisions on [`DECIDED_CHANNEL`] (see
+/// [`crate::ticket_events`]). Returns the queue length left.
 pub async fn finish(
     redis: &mut ConnectionManager,
     course_id: i64,
@@ -363,7 +371,9 @@ pub async fn finish(
         .key(&k.claim);
     inv.arg(gen_seen)
         .arg(if full { "1" } else { "0" })
-        .arg(pace.encode());
+        .arg(pace.encode())
+        .arg(DECIDED_CHANNEL)
+        .arg(ticket_events::encode(course_id, decisions));
     for d in decisions {
         inv.arg(d.student)
             .arg(d.seq)

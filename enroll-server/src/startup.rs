@@ -14,13 +14,14 @@ use tower_http::trace::TraceLayer;
 use crate::admission::thread::AdmissionThread;
 use crate::config::Settings;
 use crate::db::{Db, LsnHistory};
-use crate::followed_cache::{follow, KnownFull, SessionCache};
+use crate::followed_cache::{follow, Followers, KnownFull, SessionCache};
 use crate::live::Live;
 use crate::metrics::{track_http, Metrics};
 use crate::password::PasswordHasher;
 use crate::routes;
 use crate::session::SessionStore;
 use crate::state::{AppState, Services};
+use crate::ticket_events::TicketEvents;
 
 /// Embedded migrations (`enroll-server/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -67,6 +68,12 @@ impl Application {
         let session_cache = Arc::new(SessionCache::new(settings.session_cache, 200_000));
         // Courses this process knows to be full: at most one entry per course.
         let known_full = Arc::new(KnownFull::new(settings.full_cache, 100_000));
+        let events = Arc::new(TicketEvents::new(
+            settings.event_streams_per_student,
+            metrics.ticket_streams.clone(),
+            metrics.ticket_events.clone(),
+            metrics.ticket_streams_dropped.clone(),
+        ));
         let state = AppState::new(Services {
             sessions: SessionStore::new(
                 redis.clone(),
@@ -82,6 +89,7 @@ impl Application {
             live,
             wake_admission: Arc::new(Wake::default()),
             known_full: known_full.clone(),
+            events: events.clone(),
         });
         let listener = TcpListener::bind(state.settings.listen)
             .await
@@ -89,7 +97,14 @@ impl Application {
         let background = vec![
             tokio::spawn(monitor(state.clone())),
             tokio::spawn(refresh_live(state.clone())),
-            tokio::spawn(follow(redis_client, session_cache, known_full)),
+            tokio::spawn(follow(
+                redis_client,
+                Followers {
+                    sessions: session_cache,
+                    full: known_full,
+                    events,
+                },
+            )),
         ];
         let admission = AdmissionThread::start(
             state.settings.clone(),
@@ -123,13 +138,20 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests,
-    /// stops the background tasks and closes the pools.
+    /// Serves until `shutdown` completes, then ends the ticket event
+    /// streams, finishes in-flight requests, stops the background tasks and
+    /// closes the pools.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         tracing::info!(addr = %self.local_addr(), "enroll-server listening");
+        let events = self.state.events.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // A held stream is a request that never finishes by itself.
+            events.close_all();
+        };
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;

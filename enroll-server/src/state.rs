@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::queue;
 use crate::session::SessionStore;
+use crate::ticket_events::TicketEvents;
 
 /// Shared state: one pointer, so the per-request clones axum makes of it
 /// cost one reference-count increment.
@@ -50,6 +51,9 @@ pub struct Services {
     /// Courses Redis answered as full, so their enroll requests are refused
     /// without a round trip (see [`crate::followed_cache`]).
     pub known_full: Arc<KnownFull>,
+    /// The students' ticket event streams held here (see
+    /// [`crate::ticket_events`]).
+    pub events: Arc<TicketEvents>,
 }
 
 impl Services {

@@ -129,6 +129,11 @@ async fn rush(
     requests: &[(usize, i64)],
     opts: &WaveOptions,
 ) -> Result<(WaveOutcome, Option<AdmissionUse>, Option<CpuUse>)> {
+    eprintln!(
+        "firing {} enroll requests, {} in flight ...",
+        requests.len(),
+        opts.concurrency
+    );
     let bar = bar(requests.len(), "rush");
     let cpu_before = own.map(cpu_snapshot);
     let admission_before = admission_totals(api).await;

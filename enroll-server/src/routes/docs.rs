@@ -14,6 +14,7 @@ use crate::state::AppState;
         super::auth::login, super::auth::logout, super::me::me,
         super::courses::list, super::courses::show,
         super::enrollments::enroll, super::enrollments::ticket, super::enrollments::tickets,
+        super::enrollments::events,
         super::enrollments::list, super::enrollments::cancel,
         super::window::show, super::window::set,
         super::admin::create_courses, super::admin::update_course,

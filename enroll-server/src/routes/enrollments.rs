@@ -6,7 +6,13 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderName;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use futures::StreamExt;
 use utoipa::ToSchema;
 
 use crate::auth::CurrentStudent;
@@ -16,12 +22,14 @@ use crate::queue::{self, Enqueued, Pace, TicketId};
 use crate::routes::courses::course_not_found;
 use crate::routes::me::{enrollments_of, Enrollment};
 use crate::state::AppState;
+use crate::ticket_events::{Event, OpenError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/enrollments", post(enroll).get(list))
         .route("/api/v1/enrollments/tickets", get(tickets))
         .route("/api/v1/enrollments/tickets/{ticket}", get(ticket))
+        .route("/api/v1/enrollments/events", get(events))
         .route("/api/v1/enrollments/{course_id}", delete(cancel))
 }
 
@@ -276,6 +284,45 @@ pub async fn tickets(
         }
     }
     Ok(Json(out))
+}
+
+/// The student's ticket decisions as they happen: a server-sent event
+/// stream (see [`crate::ticket_events`]). Events: `ready` once the stream
+/// is registered, `ticket` for each decision (`ticket`, `course_id`,
+/// `status`, `reason`), `resync` when decisions may have been missed (read
+/// the pending tickets again). Open it before enrolling, or read the
+/// pending tickets once after `ready`. A comment every 15 s keeps idle
+/// proxies from closing it.
+#[utoipa::path(get, path = "/api/v1/enrollments/events",
+    responses((status = 200, content_type = "text/event-stream", description = "ready, ticket and resync events"),
+              (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody, description = "too_many_streams"),
+              (status = 503, body = ErrorBody, description = "shutting_down")))]
+pub async fn events(
+    State(state): State<AppState>,
+    student: CurrentStudent,
+) -> ApiResult<impl IntoResponse> {
+    let subscription = state
+        .events
+        .open(student.session.student_id)
+        .map_err(|e| match e {
+            OpenError::TooMany => ApiError::too_many_requests(
+                "too_many_streams",
+                "close another of your event streams first",
+            ),
+            OpenError::Closed => ApiError::unavailable("shutting_down", "the server is stopping"),
+        })?;
+    let ready = futures::stream::once(async { SseEvent::default().event("ready").data("{}") });
+    let decided = subscription.map(|e| match e {
+        Event::Ticket(json) => SseEvent::default().event("ticket").data(&*json),
+        Event::Resync => SseEvent::default().event("resync").data("{}"),
+    });
+    let stream = ready.chain(decided).map(Ok::<_, Infallible>);
+    Ok((
+        // Tells nginx not to buffer the stream.
+        [(HeaderName::from_static("x-accel-buffering"), "no")],
+        Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+    ))
 }
 
 /// The student's enrollments, fresh (read from the primary).

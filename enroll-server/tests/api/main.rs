@@ -8,5 +8,6 @@ mod batch;
 mod catalogue;
 mod enroll;
 mod errors;
+mod events;
 mod helpers;
 mod replica;

@@ -1,0 +1,433 @@
+//! Decisions pushed to the students waiting for them, instead of polled.
+//!
+//! A student's page opens one event stream
+//! (`GET /api/v1/enrollments/events`, server-sent events) and is told each of
+//! its tickets' decisions the moment admission has written them. On
+//! registration day most tickets are decided within a tenth of a second, so
+//! a page polling its tickets would either poll several times per ticket or
+//! learn late; one held stream costs the server one small write per
+//! decision instead of a whole request per look.
+//!
+//! Admission may run on any instance while the student's stream is held by
+//! another, so decisions travel through Redis: the script that records a
+//! batch's decisions publishes them on [`DECIDED_CHANNEL`] in the same step
+//! (a subscriber that reads the ticket after the message sees it decided).
+//! Every instance follows the channel (with the cache invalidations,
+//! [`crate::followed_cache::follow`]) and hands each decision to the streams
+//! its student holds here ([`TicketEvents::deliver`]).
+//!
+//! Pub/sub delivers at most once. Whenever an instance (re)subscribes, every
+//! stream it holds gets a `resync` event: decisions published while it was
+//! not listening are lost, so the page reads its pending tickets again. The
+//! same goes for a page that opens its stream after enrolling. A stream that
+//! falls [`BUFFERED`] events behind (a client that stopped reading) is
+//! closed rather than buffered without bound; a browser's `EventSource`
+//! reconnects by itself.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use prometheus::{IntCounter, IntGauge};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::queue::{Decision, TicketId};
+
+/// Redis channel on which admission publishes every batch's decisions.
+pub const DECIDED_CHANNEL: &str = "tickets:decided";
+
+/// Events a stream may hold unread before it is closed.
+pub const BUFFERED: usize = 256;
+
+/// A batch of decisions as published: the course id on the first line,
+/// then one `student seq status|reason` line per decision (`reason` empty
+/// when there is none).
+pub fn encode(course: i64, decisions: &[Decision]) -> String {
+    let mut out = String::with_capacity(16 + decisions.len() * 32);
+    let _ = writeln!(out, "{course}");
+    for d in decisions {
+        let _ = writeln!(
+            out,
+            "{} {} {}|{}",
+            d.student,
+            d.seq,
+            d.status,
+            d.reason.unwrap_or("")
+        );
+    }
+    out
+}
+
+/// One decision read back from a published batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided<'a> {
+    pub student: i64,
+    pub ticket: TicketId,
+    pub status: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+/// The decisions of an [`encode`]d batch; `None` when it is not one (lines
+/// that do not parse are skipped, the rest still count).
+pub fn decode(payload: &str) -> Option<impl Iterator<Item = Decided<'_>>> {
+    let mut lines = payload.lines();
+    let course_id: i64 = lines.next()?.parse().ok()?;
+    Some(lines.filter_map(move |line| {
+        let (student, rest) = line.split_once(' ')?;
+        let (seq, outcome) = rest.split_once(' ')?;
+        let (status, reason) = outcome.split_once('|')?;
+        Some(Decided {
+            student: student.parse().ok()?,
+            ticket: TicketId {
+                course_id,
+                seq: seq.parse().ok()?,
+            },
+            status,
+            reason: (!reason.is_empty()).then_some(reason),
+        })
+    }))
+}
+
+/// What a stream tells its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A ticket was decided: its JSON (`ticket`, `course_id`, `status`,
+    /// `reason`).
+    Ticket(Arc<str>),
+    /// Decisions may have been missed: read the pending tickets again.
+    Resync,
+}
+
+#[derive(Serialize)]
+struct TicketJson<'a> {
+    ticket: String,
+    course_id: i64,
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+/// Why a stream could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error("this student already holds the most event streams allowed")]
+    TooMany,
+    #[error("the server is shutting down")]
+    Closed,
+}
+
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Event>,
+}
+
+/// The streams held on this instance, by student.
+pub struct TicketEvents {
+    per_student: usize,
+    next_id: AtomicU64,
+    closed: AtomicBool,
+    streams: Mutex<HashMap<i64, Vec<Subscriber>>>,
+    open: IntGauge,
+    sent: IntCounter,
+    dropped: IntCounter,
+}
+
+impl TicketEvents {
+    /// At most `per_student` streams per student; `open` counts the streams
+    /// held, `sent` the events handed to them, `dropped` the streams closed
+    /// for falling behind.
+    pub fn new(per_student: usize, open: IntGauge, sent: IntCounter, dropped: IntCounter) -> Self {
+        Self {
+            per_student: per_student.max(1),
+            next_id: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            streams: Mutex::new(HashMap::new()),
+            open,
+            sent,
+            dropped,
+        }
+    }
+
+    fn streams(&self) -> MutexGuard<'_, HashMap<i64, Vec<Subscriber>>> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new stream of `student`'s events, held until the returned stream
+    /// is dropped.
+    pub fn open(self: &Arc<Self>, student: i64) -> Result<Subscription, OpenError> {
+        let mut streams = self.streams();
+        if self.closed.load(Ordering::Acquire) {
+            return Err(OpenError::Closed);
+        }
+        let mine = streams.entry(student).or_default();
+        if mine.len() >= self.per_student {
+            return Err(OpenError::TooMany);
+        }
+        let (tx, rx) = mpsc::channel(BUFFERED);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        mine.push(Subscriber { id, tx });
+        self.open.inc();
+        Ok(Subscription {
+            rx,
+            events: self.clone(),
+            student,
+            id,
+        })
+    }
+
+    fn remove(&self, student: i64, id: u64) {
+        let mut streams = self.streams();
+        if let Some(mine) = streams.get_mut(&student) {
+            let before = mine.len();
+            mine.retain(|s| s.id != id);
+            self.open.sub((before - mine.len()) as i64);
+            if mine.is_empty() {
+                streams.remove(&student);
+            }
+        }
+    }
+
+    /// Hands every decision of a published batch to its student's streams
+    /// here; returns how many events were sent.
+    pub fn deliver(&self, payload: &[u8]) -> usize {
+        let Some(decided) = std::str::from_utf8(payload).ok().and_then(decode) else {
+            tracing::warn!("unreadable message on the decisions channel");
+            return 0;
+        };
+        let mut streams = self.streams();
+        if streams.is_empty() {
+            return 0;
+        }
+        let mut sent = 0;
+        for d in decided {
+            let Some(mine) = streams.get_mut(&d.student) else {
+                continue;
+            };
+            let json = serde_json::to_string(&TicketJson {
+                ticket: d.ticket.to_string(),
+                course_id: d.ticket.course_id,
+                status: d.status,
+                reason: d.reason,
+            })
+            .expect("a ticket serializes");
+            let event = Event::Ticket(json.into());
+            sent += self.send_all(mine, &event);
+            if mine.is_empty() {
+                streams.remove(&d.student);
+            }
+        }
+        self.sent.inc_by(sent as u64);
+        sent
+    }
+
+    /// Tells every stream here to read its tickets again (the feed was
+    /// (re)joined: anything published meanwhile was missed).
+    pub fn resync_all(&self) {
+        let mut streams = self.streams();
+        for mine in streams.values_mut() {
+            self.send_all(mine, &Event::Resync);
+        }
+        streams.retain(|_, mine| !mine.is_empty());
+    }
+
+    /// Ends every stream and refuses new ones (shutting down: a held stream
+    /// would keep the graceful shutdown waiting forever).
+    pub fn close_all(&self) {
+        let mut streams = self.streams();
+        self.closed.store(true, Ordering::Release);
+        let n: usize = streams.values().map(Vec::len).sum();
+        streams.clear();
+        self.open.sub(n as i64);
+    }
+
+    /// Streams held here.
+    pub fn len(&self) -> usize {
+        self.streams().values().map(Vec::len).sum()
+    }
+
+    /// Whether no stream is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sends `event` to each of `mine`, dropping those that are gone or
+    /// full; returns how many took it.
+    fn send_all(&self, mine: &mut Vec<Subscriber>, event: &Event) -> usize {
+        let before = mine.len();
+        let mut sent = 0;
+        mine.retain(|s| match s.tx.try_send(event.clone()) {
+            Ok(()) => {
+                sent += 1;
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.dropped.inc();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        self.open.sub((before - mine.len()) as i64);
+        sent
+    }
+}
+
+/// One student's stream of events; unregisters itself when dropped (the
+/// client went away). Ends when the server closes it (shutdown, or it fell
+/// behind).
+pub struct Subscription {
+    rx: mpsc::Receiver<Event>,
+    events: Arc<TicketEvents>,
+    student: i64,
+    id: u64,
+}
+
+impl Stream for Subscription {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.events.remove(self.student, self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn events(per_student: usize) -> Arc<TicketEvents> {
+        Arc::new(TicketEvents::new(
+            per_student,
+            IntGauge::new("open", "open").unwrap(),
+            IntCounter::new("sent", "sent").unwrap(),
+            IntCounter::new("dropped", "dropped").unwrap(),
+        ))
+    }
+
+    fn decision(
+        student: i64,
+        seq: i64,
+        status: &'static str,
+        reason: Option<&'static str>,
+    ) -> Decision {
+        Decision {
+            student,
+            seq,
+            status,
+            reason,
+        }
+    }
+
+    #[test]
+    fn a_batch_round_trips() {
+        let batch = [
+            decision(7, 100, "enrolled", None),
+            decision(8, 101, "rejected", Some("course_full")),
+        ];
+        let text = encode(42, &batch);
+        let back: Vec<_> = decode(&text).unwrap().collect();
+        assert_eq!(
+            back,
+            vec![
+                Decided {
+                    student: 7,
+                    ticket: TicketId {
+                        course_id: 42,
+                        seq: 100
+                    },
+                    status: "enrolled",
+                    reason: None,
+                },
+                Decided {
+                    student: 8,
+                    ticket: TicketId {
+                        course_id: 42,
+                        seq: 101
+                    },
+                    status: "rejected",
+                    reason: Some("course_full"),
+                },
+            ]
+        );
+        assert!(decode("not a course\n1 2 enrolled|").is_none());
+        assert_eq!(decode("42\ngarbage\n1 2 enrolled|").unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn each_decision_reaches_only_its_students_streams() {
+        let ev = events(4);
+        let mut a1 = ev.open(7).unwrap();
+        let mut a2 = ev.open(7).unwrap();
+        let mut b = ev.open(8).unwrap();
+        let sent = ev.deliver(encode(42, &[decision(7, 100, "enrolled", None)]).as_bytes());
+        assert_eq!(sent, 2);
+        let want =
+            Event::Ticket(r#"{"ticket":"42-100","course_id":42,"status":"enrolled"}"#.into());
+        assert_eq!(a1.next().await, Some(want.clone()));
+        assert_eq!(a2.next().await, Some(want));
+        let rejected = encode(42, &[decision(8, 101, "rejected", Some("credit_limit"))]);
+        assert_eq!(ev.deliver(rejected.as_bytes()), 1);
+        assert_eq!(
+            b.next().await,
+            Some(Event::Ticket(
+                r#"{"ticket":"42-101","course_id":42,"status":"rejected","reason":"credit_limit"}"#
+                    .into()
+            ))
+        );
+        assert!(
+            a1.rx.try_recv().is_err(),
+            "student 7 got nothing of student 8's"
+        );
+        assert_eq!(ev.open.get(), 3);
+    }
+
+    #[test]
+    fn a_dropped_stream_unregisters_and_the_limit_counts_open_streams() {
+        let ev = events(2);
+        let a = ev.open(7).unwrap();
+        let _b = ev.open(7).unwrap();
+        assert_eq!(ev.open(7).err(), Some(OpenError::TooMany));
+        drop(a);
+        assert_eq!(ev.len(), 1);
+        assert!(ev.open(7).is_ok());
+        assert_eq!(ev.open.get(), 1, "the opened-and-dropped one is gone too");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_falls_behind_is_closed_not_buffered() {
+        let ev = events(4);
+        let mut slow = ev.open(7).unwrap();
+        for seq in 0..BUFFERED as i64 + 10 {
+            ev.deliver(encode(42, &[decision(7, seq, "enrolled", None)]).as_bytes());
+        }
+        assert_eq!(ev.dropped.get(), 1);
+        assert!(ev.is_empty() && ev.open.get() == 0);
+        // What it had buffered is still read, then it ends.
+        assert_eq!(slow.by_ref().count().await, BUFFERED);
+    }
+
+    #[tokio::test]
+    async fn resync_reaches_every_stream_and_close_all_ends_them() {
+        let ev = events(4);
+        let mut a = ev.open(7).unwrap();
+        let mut b = ev.open(8).unwrap();
+        ev.resync_all();
+        assert_eq!(a.next().await, Some(Event::Resync));
+        assert_eq!(b.next().await, Some(Event::Resync));
+        ev.close_all();
+        assert_eq!(a.next().await, None);
+        assert_eq!(b.next().await, None);
+        assert_eq!(ev.open(9).err(), Some(OpenError::Closed));
+        assert_eq!(ev.open.get(), 0);
+    }
+}

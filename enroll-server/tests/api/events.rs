@@ -1,0 +1,212 @@
+//! The students' ticket event streams: decisions pushed as they happen.
+
+use std::time::Duration;
+
+use enroll_server::config::Options;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app, start, Spawn, TestApp};
+
+/// One student's event stream, read event by event.
+struct Events {
+    res: reqwest::Response,
+    buf: String,
+}
+
+impl Events {
+    /// Opens `client`'s stream on `app` and waits for its `ready` event.
+    async fn open(app: &TestApp, client: &reqwest::Client) -> Self {
+        let res = client
+            .get(app.url("/api/v1/enrollments/events"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        let mut events = Self {
+            res,
+            buf: String::new(),
+        };
+        assert_eq!(events.next().await.unwrap().0, "ready");
+        events
+    }
+
+    /// The next event's name and data (comments skipped); `None` once the
+    /// server ended the stream. Gives up after 30 s (a hung test, not a
+    /// measured time).
+    async fn next(&mut self) -> Option<(String, Value)> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut name, mut data) = (None, None);
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data = Some(serde_json::from_str(v.trim()).unwrap());
+                    }
+                }
+                match (name, data) {
+                    (Some(n), Some(d)) => return Some((n, d)),
+                    _ => continue, // a keep-alive comment
+                }
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), self.res.chunk())
+                .await
+                .expect("an event within 30 s")
+                .unwrap()?;
+            self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The next `ticket` event's data.
+    async fn next_ticket(&mut self) -> Value {
+        loop {
+            let (name, data) = self.next().await.expect("the stream is open");
+            if name == "ticket" {
+                return data;
+            }
+        }
+    }
+}
+
+async fn pause_admission(app: &TestApp, paused: bool) {
+    let res = app
+        .admin_put("/api/v1/admin/admission", &json!({ "paused": paused }))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+async fn enroll(app: &TestApp, client: &reqwest::Client, course: i64) -> String {
+    let res = client
+        .post(app.url("/api/v1/enrollments"))
+        .json(&json!({"course_id": course}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let body: Value = res.json().await.unwrap();
+    body["ticket"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn each_decision_is_pushed_to_its_students_streams_only() {
+    let app = spawn_app().await;
+    app.import_students("E", 2).await;
+    let course = app.create_course("EVT1", 1, 3, json!([])).await;
+    app.open_window().await;
+    let (e0, e1) = (app.login("E0").await, app.login("E1").await);
+    let mut first_tab = Events::open(&app, &e0).await;
+    let mut second_tab = Events::open(&app, &e0).await;
+    let mut other = Events::open(&app, &e1).await;
+
+    // Both queue for the one seat, then are decided in one batch.
+    pause_admission(&app, true).await;
+    let t0 = enroll(&app, &e0, course).await;
+    let t1 = enroll(&app, &e1, course).await;
+    pause_admission(&app, false).await;
+
+    let pushed = first_tab.next_ticket().await;
+    assert_eq!(
+        pushed,
+        json!({"ticket": t0, "course_id": course, "status": "enrolled"})
+    );
+    assert_eq!(second_tab.next_ticket().await, pushed);
+    // Pushed once written: a read right after agrees.
+    assert_eq!(app.ticket_state(&e0, &t0).await["status"], "enrolled");
+    // E1's first ticket event is its own, not E0's of the same batch.
+    assert_eq!(
+        other.next_ticket().await,
+        json!({"ticket": t1, "course_id": course, "status": "rejected", "reason": "course_full"})
+    );
+    assert_eq!(app.metric("enroll_ticket_streams ").await, 3.0);
+    assert_eq!(app.metric("enroll_ticket_events_total").await, 3.0);
+}
+
+#[tokio::test]
+async fn a_stream_on_one_instance_hears_decisions_made_through_another() {
+    let a = spawn_app().await;
+    a.import_students("F", 1).await;
+    let course = a.create_course("EVT2", 5, 3, json!([])).await;
+    a.open_window().await;
+    let b = start(a.beside(Options::default())).await;
+    let f0 = a.login("F0").await;
+    let mut on_b = Events::open(&b, &f0).await;
+    let t = enroll(&a, &f0, course).await;
+    assert_eq!(on_b.next_ticket().await["ticket"], t);
+}
+
+#[tokio::test]
+async fn streams_are_told_to_resync_when_the_feed_comes_back() {
+    let app = spawn_app().await;
+    app.import_students("G", 1).await;
+    let g0 = app.login("G0").await;
+    let mut events = Events::open(&app, &g0).await;
+    // The instance's subscription is cut: whatever was published until it
+    // is back is lost to it, so its streams must read their tickets again.
+    let mut redis = app.redis().await;
+    eventually_killed(&mut redis).await;
+    let (name, _) = events.next().await.expect("the stream stays open");
+    assert_eq!(name, "resync");
+}
+
+/// Kills the server's pub/sub connection (retrying until there is one).
+async fn eventually_killed(redis: &mut redis::aio::MultiplexedConnection) {
+    crate::helpers::eventually(Duration::from_secs(10), "a pub/sub client", || {
+        let mut redis = redis.clone();
+        async move {
+            let killed: i64 = redis::cmd("CLIENT")
+                .arg(&["KILL", "TYPE", "pubsub"])
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            killed > 0
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn streams_need_a_session_and_are_limited_per_student() {
+    let mut spec = Spawn::fresh();
+    spec.extra = Options {
+        event_streams_per_student: Some(1),
+        ..Default::default()
+    };
+    let app = start(spec).await;
+    let res = reqwest::get(app.url("/api/v1/enrollments/events"))
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+
+    app.import_students("H", 1).await;
+    let h0 = app.login("H0").await;
+    let first = Events::open(&app, &h0).await;
+    let res = h0
+        .get(app.url("/api/v1/enrollments/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_streams").await;
+    // Closing the first frees its place once the server notices.
+    drop(first);
+    crate::helpers::eventually(
+        Duration::from_secs(10),
+        "the closed stream let go",
+        || async { app.metric("enroll_ticket_streams ").await == 0.0 },
+    )
+    .await;
+    Events::open(&app, &h0).await;
+}
+
+#[tokio::test]
+async fn stopping_the_server_ends_the_streams() {
+    let app = spawn_app().await;
+    app.import_students("K", 1).await;
+    let k0 = app.login("K0").await;
+    let mut events = Events::open(&app, &k0).await;
+    // A held stream must not keep the graceful shutdown waiting.
+    drop(app);
+    assert_eq!(events.next().await, None);
+}
