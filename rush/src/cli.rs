@@ -74,6 +74,17 @@ pub struct Cli {
     #[arg(long)]
     pub hold_admission: bool,
 
+    /// Follow tickets by polling only, without the students' event streams
+    /// (the tool's model before the server pushed decisions; for
+    /// comparison).
+    #[arg(long)]
+    pub poll_only: bool,
+
+    /// With event streams: poll a ticket still undecided this many ms after
+    /// its ETA (its event was lost).
+    #[arg(long, default_value_t = 1000)]
+    pub poll_fallback_ms: u64,
+
     /// Ticket polls in flight at once (one persistent connection each, besides
     /// the enroll connections).
     #[arg(long, default_value_t = 64)]

@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, CONTENT_TYPE, COOKIE, HOST};
 use hyper::{Method, Request, StatusCode, Uri};
@@ -89,6 +90,31 @@ impl Endpoint {
         headers.insert(HOST, self.host.clone());
         headers.insert(COOKIE, cookie.clone());
         req
+    }
+
+    /// Opens `GET uri` on a connection of its own and returns the answer's
+    /// status and body, to be read as it comes (an event stream). A task of
+    /// its own drives the connection; it ends when the body is dropped.
+    pub async fn open_stream(
+        &self,
+        uri: Uri,
+        cookie: &HeaderValue,
+    ) -> Result<(StatusCode, Incoming)> {
+        let stream = TcpStream::connect(self.addr)
+            .await
+            .with_context(|| format!("cannot connect to {}", self.addr))?;
+        stream.set_nodelay(true)?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .context("HTTP/1.1 handshake")?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let res = sender
+            .send_request(self.get(uri, cookie))
+            .await
+            .context("opening the stream")?;
+        Ok((res.status(), res.into_body()))
     }
 
     async fn connect(&self) -> Result<Conn> {

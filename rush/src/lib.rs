@@ -10,9 +10,11 @@
 //!   set-up, logins and `/metrics`; parsing of the measured answers).
 //! - [`conn`]: the measured requests' client — persistent HTTP/1.1
 //!   connections on hyper's low-level API.
-//! - [`wave`]: fire requests with bounded concurrency, poll tickets to their
-//!   decision, sample `/metrics`; its connection workers (one per
-//!   connection, taking jobs from one queue) are in `wave_worker.rs`.
+//! - [`wave`]: fire requests with bounded concurrency, follow tickets to
+//!   their decision (each student's event stream, polls where no event
+//!   came), sample `/metrics`; its connection workers (one per connection,
+//!   taking jobs from one queue) are in `wave_worker.rs`, the streams in
+//!   `wave_events.rs`; [`sse`] parses the streams.
 //! - [`check`]: invariants 1-4 as pure functions over database rows and
 //!   issued tickets; [`verify`] reads those rows and tickets.
 //! - [`pgbench`]: the single-statement baseline on the same database.
@@ -32,6 +34,7 @@ pub mod repeat;
 pub mod report;
 pub mod run;
 pub mod series;
+pub mod sse;
 pub mod stack;
 pub mod verify;
 pub mod wave;

@@ -96,8 +96,9 @@ pub struct Summary {
     pub admission_drain: Option<Drain>,
     pub outcomes: BTreeMap<String, usize>,
     pub ack_latency: Latency,
-    /// Send → the first poll that saw the ticket decided (an upper bound:
-    /// polls wait their turn).
+    /// Send → when the tool learnt the decision: its event's arrival, or the
+    /// first poll that saw it decided (an upper bound: polls wait their
+    /// turn).
     pub time_to_decision: Latency,
     /// Send → the decision time the server stored with the ticket (same
     /// host's clock; needs the ticket hashes in Redis).
@@ -106,6 +107,9 @@ pub struct Summary {
     pub stamped: Option<StampedRates>,
     pub polls: usize,
     pub poll_errors: usize,
+    /// Ticket decisions pushed on the students' event streams (0 with
+    /// `--poll-only`).
+    pub events: usize,
     pub violations: usize,
     pub violation_examples: Vec<String>,
     pub pgbench: Option<PgbenchResult>,
@@ -245,6 +249,14 @@ impl Summary {
         for (outcome, n) in &self.outcomes {
             rows.push((format!("decided: {outcome}"), n.to_string()));
         }
+        rows.push((
+            "ticket events (pushed)".into(),
+            if self.events > 0 {
+                format!("{} on one stream per student", self.events)
+            } else {
+                "none (polling only)".into()
+            },
+        ));
         rows.push((
             "ticket polls".into(),
             format!("{} ({} failed)", self.polls, self.poll_errors),
@@ -431,6 +443,7 @@ mod tests {
             errors: 0,
             error_example: None,
             polls: 0,
+            events: 0,
             poll_errors: 0,
             samples: vec![],
         };

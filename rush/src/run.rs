@@ -30,6 +30,10 @@ pub const CREDIT_LIMIT: i32 = 18;
 pub async fn run(cli: &Cli) -> Result<Summary> {
     std::fs::create_dir_all(&cli.out)
         .with_context(|| format!("Failed to create {}", cli.out.display()))?;
+    // One event stream per student besides the measured connections; the
+    // own stack's server inherits the limit (it holds as many).
+    let streams = if cli.poll_only { 0 } else { cli.students };
+    raise_open_files(streams + cli.concurrency + cli.poll_concurrency + 512)?;
     let own = match &cli.target {
         Some(_) => None,
         None => Some(start_own_stack(cli).await?),
@@ -129,15 +133,18 @@ async fn rush(
     requests: &[(usize, i64)],
     opts: &WaveOptions,
 ) -> Result<(WaveOutcome, Option<AdmissionUse>, Option<CpuUse>)> {
-    eprintln!(
-        "firing {} enroll requests, {} in flight ...",
-        requests.len(),
-        opts.concurrency
-    );
     let bar = bar(requests.len(), "rush");
-    let cpu_before = own.map(cpu_snapshot);
-    let admission_before = admission_totals(api).await;
-    let wave = run_wave(api, cookies, requests, opts, &bar).await?;
+    // Taken once every connection and event stream is open.
+    let at_start = async {
+        eprintln!(
+            "firing {} enroll requests, {} in flight ...",
+            requests.len(),
+            opts.concurrency
+        );
+        (own.map(cpu_snapshot), admission_totals(api).await)
+    };
+    let (wave, (cpu_before, admission_before)) =
+        run_wave(api, cookies, requests, opts, &bar, at_start).await?;
     let admission = admission_before
         .zip(admission_totals(api).await)
         .map(|(b, a)| AdmissionUse::between(b, a));
@@ -223,12 +230,44 @@ fn mix_params(cli: &Cli) -> MixParams {
     }
 }
 
+/// Raises this process's open-file limit to `needed` (its soft limit, up to
+/// the hard one); an error saying what to do if the hard limit is lower.
+fn raise_open_files(needed: usize) -> Result<()> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("getrlimit(RLIMIT_NOFILE)");
+    }
+    let needed = needed as libc::rlim_t;
+    if lim.rlim_cur >= needed {
+        return Ok(());
+    }
+    if lim.rlim_max < needed {
+        anyhow::bail!(
+            "{needed} open files are needed (one event stream per student, plus the measured \
+             connections) but the hard limit is {}: raise it (ulimit -Hn), or run fewer \
+             --students, or --poll-only",
+            lim.rlim_max
+        );
+    }
+    lim.rlim_cur = needed;
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("setrlimit(RLIMIT_NOFILE)");
+    }
+    Ok(())
+}
+
 fn wave_options(cli: &Cli) -> WaveOptions {
     WaveOptions {
         concurrency: cli.concurrency.max(1),
         poll_concurrency: cli.poll_concurrency.max(1),
         poll_min: Duration::from_millis(cli.poll_min_ms),
         poll_max: Duration::from_millis(cli.poll_max_ms.max(cli.poll_min_ms)),
+        events: !cli.poll_only,
+        poll_fallback: Duration::from_millis(cli.poll_fallback_ms),
         timeout: Duration::from_secs(cli.timeout_secs),
         resume_admission: false,
         sample_every: Duration::from_millis(100),
@@ -295,7 +334,7 @@ async fn pre_enroll(
 ) -> Result<WaveOutcome> {
     let requests: Vec<(usize, i64)> = mix.pre.iter().map(|&(s, c)| (s, course_ids[c])).collect();
     let bar = bar(requests.len(), "pre-rush");
-    let wave = run_wave(api, cookies, &requests, opts, &bar).await?;
+    let (wave, ()) = run_wave(api, cookies, &requests, opts, &bar, async {}).await?;
     bar.finish();
     let enrolled = wave
         .tickets
@@ -406,6 +445,7 @@ fn summarize(
         time_to_decision_server: server_time_to_decision(wave, decided_ms),
         stamped: stamped_rates(wave, decided_ms),
         polls: wave.polls,
+        events: wave.events,
         poll_errors: wave.poll_errors,
         violations: violations.len(),
         violation_examples: violations.into_iter().take(20).collect(),

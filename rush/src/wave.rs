@@ -11,12 +11,20 @@
 //! (`GET /api/v1/enrollments/tickets?ids=...`); a ticket seen decided that
 //! way is not polled again.
 //!
-//! Polling is guided by the server's own ETA: a ticket is next looked at
-//! after half its `eta_ms`, clamped to `[poll_min, poll_max]`, so a ticket
-//! deep in a long queue is not polled over and over while one near the head
-//! is seen decided soon after it is. Time to decision is measured from the
-//! request's send time to the first poll that saw it decided, so it is an
-//! upper bound, off by at most one poll interval.
+//! Decisions are followed as a student's page would: each student holds
+//! one ticket event stream (`GET /api/v1/enrollments/events`, opened before
+//! the clock starts, `wave_events.rs`) and is told each decision as it is
+//! made. A ticket that has no decision `poll_fallback` after its ETA (an
+//! event lost, e.g. while an instance resubscribed), and every pending
+//! ticket of a stream told to `resync`, is polled. Time to decision is then
+//! the send time to the event's arrival.
+//!
+//! With `events` off (`--poll-only`) tickets are only polled, guided by the
+//! server's own ETA: a ticket is next looked at after half its `eta_ms`,
+//! clamped to `[poll_min, poll_max]`, so a ticket deep in a long queue is not
+//! polled over and over while one near the head is seen decided soon after
+//! it is. Time to decision is then measured to the first poll that saw it
+//! decided, an upper bound, off by at most one poll interval.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -36,6 +44,10 @@ use crate::conn::Endpoint;
 mod worker;
 use worker::{work, Job, Requests, Work};
 
+/// The students' event streams (`wave_events.rs`).
+#[path = "wave_events.rs"]
+mod events;
+
 /// How a wave is run.
 #[derive(Debug, Clone)]
 pub struct WaveOptions {
@@ -43,6 +55,11 @@ pub struct WaveOptions {
     pub poll_concurrency: usize,
     pub poll_min: Duration,
     pub poll_max: Duration,
+    /// Follow decisions on one event stream per student (polling only what
+    /// no event decided); off: poll only.
+    pub events: bool,
+    /// With events: poll a ticket still undecided this long after its ETA.
+    pub poll_fallback: Duration,
     /// Give up polling this long after the wave started.
     pub timeout: Duration,
     /// Admission was paused for this wave: resume it once firing is over.
@@ -63,7 +80,7 @@ pub struct TicketRecord {
     pub decided: Option<Decided>,
 }
 
-/// The first decided state a poll saw.
+/// The first decided state the tool learnt (from an event or a poll).
 #[derive(Debug, Clone)]
 pub struct Decided {
     pub at: Instant,
@@ -102,14 +119,53 @@ pub struct WaveOutcome {
     pub error_example: Option<String>,
     pub polls: usize,
     pub poll_errors: usize,
+    /// Ticket events received on the students' streams.
+    pub events: usize,
     pub samples: Vec<Sample>,
+}
+
+/// The acknowledged tickets, and decisions whose event came before the
+/// ticket's 202 was read.
+#[derive(Default)]
+struct TicketBook {
+    records: Vec<TicketRecord>,
+    by_id: HashMap<String, usize>,
+    early: HashMap<String, Decided>,
+}
+
+impl TicketBook {
+    /// Records a decision for `ticket` unless it has one; true if it was
+    /// recorded for a known ticket.
+    fn decide(&mut self, ticket: String, decided: Decided) -> bool {
+        match self.by_id.get(&ticket) {
+            Some(&i) if self.records[i].decided.is_none() => {
+                self.records[i].decided = Some(decided);
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.early.entry(ticket).or_insert(decided);
+                false
+            }
+        }
+    }
+
+    /// Adds an acknowledged ticket (decided already if its event came
+    /// first); its index.
+    fn add(&mut self, mut record: TicketRecord) -> usize {
+        record.decided = self.early.remove(&record.ticket);
+        let idx = self.records.len();
+        self.by_id.insert(record.ticket.clone(), idx);
+        self.records.push(record);
+        idx
+    }
 }
 
 struct Shared {
     api: Api,
     requests: Requests,
     opts: WaveOptions,
-    tickets: Mutex<Vec<TicketRecord>>,
+    tickets: Mutex<TicketBook>,
     /// Ticket indices per student, to poll a student's tickets together.
     by_student: Mutex<HashMap<usize, Vec<usize>>>,
     due: Mutex<BinaryHeap<Reverse<(Instant, usize)>>>,
@@ -120,18 +176,57 @@ struct Shared {
     decided: AtomicUsize,
     polls: AtomicUsize,
     poll_errors: AtomicUsize,
+    events: AtomicUsize,
     firing_done: AtomicBool,
     polling_done: AtomicBool,
 }
 
 impl Shared {
+    /// When ticket `idx` is (next) polled: after half its ETA, clamped.
     fn schedule(&self, idx: usize, eta_ms: Option<u64>) {
         let wait = Duration::from_millis(eta_ms.unwrap_or(0) / 2)
             .clamp(self.opts.poll_min, self.opts.poll_max);
+        self.due_in(idx, wait);
+    }
+
+    /// A newly acknowledged ticket: with events, polled only if its event
+    /// has not come `poll_fallback` after its ETA (at most 10 s; none while
+    /// admission is paused).
+    fn schedule_first(&self, idx: usize, eta_ms: Option<u64>) {
+        if self.opts.events {
+            let eta = Duration::from_millis(eta_ms.unwrap_or(0).min(10_000));
+            self.due_in(idx, eta + self.opts.poll_fallback);
+        } else {
+            self.schedule(idx, eta_ms);
+        }
+    }
+
+    fn due_in(&self, idx: usize, wait: Duration) {
         self.due
             .lock()
             .unwrap()
             .push(Reverse((Instant::now() + wait, idx)));
+    }
+
+    /// A decision learnt for `ticket` (from its event).
+    fn decided_by_event(&self, ticket: String, decided: Decided) {
+        self.events.fetch_add(1, SeqCst);
+        if self.tickets.lock().unwrap().decide(ticket, decided) {
+            self.decided.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// Polls every undecided ticket of `student` now (its stream was told
+    /// to resync).
+    fn resync(&self, student: usize) {
+        let tickets = self.tickets.lock().unwrap();
+        if let Some(mine) = self.by_student.lock().unwrap().get(&student) {
+            for &i in mine {
+                if tickets.records[i].decided.is_none() {
+                    self.due_in(i, Duration::ZERO);
+                }
+            }
+        }
     }
 
     /// Requests answered for good: refused, failed or decided.
@@ -149,19 +244,23 @@ impl Shared {
 /// all opened before the clock starts, one worker task each, taking the
 /// next job from one queue; at most `concurrency` enrolls and
 /// `poll_concurrency` polls are in flight.
-pub async fn run_wave(
+///
+/// `at_start` runs once everything is open, just before the clock starts
+/// (to take "before" readings); its output is returned with the outcome.
+pub async fn run_wave<T>(
     api: &Api,
     cookies: Arc<Vec<String>>,
     requests: &[(usize, i64)],
     opts: &WaveOptions,
     bar: &ProgressBar,
-) -> Result<WaveOutcome> {
+    at_start: impl std::future::Future<Output = T>,
+) -> Result<(WaveOutcome, T)> {
     let endpoint = Endpoint::new(api.base()).await?;
     let shared = Arc::new(Shared {
         api: api.clone(),
         requests: Requests::new(endpoint, &cookies, requests)?,
         opts: opts.clone(),
-        tickets: Mutex::new(Vec::with_capacity(requests.len())),
+        tickets: Mutex::new(TicketBook::default()),
         by_student: Mutex::new(HashMap::new()),
         due: Mutex::new(BinaryHeap::new()),
         refused: Mutex::new(BTreeMap::new()),
@@ -171,9 +270,16 @@ pub async fn run_wave(
         decided: AtomicUsize::new(0),
         polls: AtomicUsize::new(0),
         poll_errors: AtomicUsize::new(0),
+        events: AtomicUsize::new(0),
         firing_done: AtomicBool::new(false),
         polling_done: AtomicBool::new(false),
     });
+    // Every student's page is open before registration opens.
+    let streams = if opts.events {
+        events::open_all(&shared, &cookies, requests).await?
+    } else {
+        Vec::new()
+    };
     let (jobs, queue) = mpsc::unbounded_channel();
     let queue = Arc::new(tokio::sync::Mutex::new(queue));
     let connections = opts.concurrency + opts.poll_concurrency;
@@ -184,6 +290,7 @@ pub async fn run_wave(
         .map(|_| tokio::spawn(work(shared.clone(), queue.clone(), opened.clone())))
         .collect();
     opened.wait().await;
+    let before = at_start.await;
     let started = Instant::now();
     let started_unix_ms = unix_ms_now();
     let sampler = tokio::spawn(sample_metrics(shared.clone(), started, bar.clone()));
@@ -205,11 +312,14 @@ pub async fn run_wave(
         w.await.expect("a connection worker does not panic");
     }
     let samples = sampler.await.expect("the sampler does not panic");
+    for s in streams {
+        s.abort();
+    }
     bar.set_position(shared.finished() as u64);
-    let tickets = std::mem::take(&mut *shared.tickets.lock().unwrap());
+    let tickets = std::mem::take(&mut shared.tickets.lock().unwrap().records);
     let refused = std::mem::take(&mut *shared.refused.lock().unwrap());
     let error_example = shared.error_example.lock().unwrap().take();
-    Ok(WaveOutcome {
+    let outcome = WaveOutcome {
         started,
         started_unix_ms,
         fired,
@@ -219,8 +329,10 @@ pub async fn run_wave(
         error_example,
         polls: shared.polls.load(SeqCst),
         poll_errors: shared.poll_errors.load(SeqCst),
+        events: shared.events.load(SeqCst),
         samples,
-    })
+    };
+    Ok((outcome, before))
 }
 
 /// Resumes paused admission; on failure the tickets stay queued until the
@@ -268,6 +380,9 @@ async fn poll_until_decided(
         // permit back, and firing schedules before it reports done.
         let fired = shared.firing_done.load(SeqCst);
         let idle = permits.available_permits() == limit;
+        // Every ticket decided (by events, say) while fallback polls are
+        // still waiting their turn: nothing is left to learn.
+        let all_decided = shared.decided.load(SeqCst) == shared.acked.load(SeqCst);
         let (due, next) = {
             let tickets = shared.tickets.lock().unwrap();
             let mut heap = shared.due.lock().unwrap();
@@ -278,14 +393,14 @@ async fn poll_until_decided(
                 }
                 heap.pop();
                 // Seen decided by a poll of another of its student's tickets.
-                if tickets[idx].decided.is_none() {
+                if tickets.records[idx].decided.is_none() {
                     due.push(idx);
                 }
             }
             (due, heap.peek().map(|Reverse((at, _))| *at))
         };
         if due.is_empty() {
-            if (fired && idle && next.is_none()) || now > deadline {
+            if (fired && idle && (next.is_none() || all_decided)) || now > deadline {
                 return;
             }
             let wait = next.map_or(Duration::from_millis(5), |at| at - now);
@@ -340,4 +455,47 @@ fn unix_ms_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(ticket: &str) -> TicketRecord {
+        let now = Instant::now();
+        TicketRecord {
+            request: 0,
+            student: 0,
+            ticket: ticket.into(),
+            sent: now,
+            acked: now,
+            decided: None,
+        }
+    }
+
+    fn decided(status: &str) -> Decided {
+        Decided {
+            at: Instant::now(),
+            status: status.into(),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn an_event_before_the_ticket_is_kept_for_it_and_only_the_first_counts() {
+        let mut book = TicketBook::default();
+        // The event outran the 202 it belongs to.
+        assert!(!book.decide("1-1".into(), decided("enrolled")));
+        let i = book.add(record("1-1"));
+        assert_eq!(book.records[i].decided.as_ref().unwrap().status, "enrolled");
+        assert!(book.early.is_empty());
+
+        let j = book.add(record("1-2"));
+        assert!(book.records[j].decided.is_none());
+        assert!(book.decide("1-2".into(), decided("rejected")));
+        // A second word on a decided ticket (a poll after the event) changes
+        // nothing and is not counted again.
+        assert!(!book.decide("1-2".into(), decided("enrolled")));
+        assert_eq!(book.records[j].decided.as_ref().unwrap().status, "rejected");
+    }
 }

@@ -127,9 +127,9 @@ async fn send_one(
     match reply {
         Ok(EnrollReply::Ticket { ticket, eta_ms }) => {
             let acked = Instant::now();
-            let idx = {
+            let (idx, decided) = {
                 let mut tickets = shared.tickets.lock().unwrap();
-                tickets.push(TicketRecord {
+                let idx = tickets.add(TicketRecord {
                     request,
                     student,
                     ticket,
@@ -137,7 +137,7 @@ async fn send_one(
                     acked,
                     decided: None,
                 });
-                tickets.len() - 1
+                (idx, tickets.records[idx].decided.is_some())
             };
             shared
                 .by_student
@@ -146,8 +146,15 @@ async fn send_one(
                 .entry(student)
                 .or_default()
                 .push(idx);
+            if decided {
+                // Its event came before this answer was read.
+                shared.decided.fetch_add(1, SeqCst);
+            } else {
+                shared.schedule_first(idx, Some(eta_ms));
+            }
+            // Last: "every acknowledged ticket decided" must never be seen
+            // while one is half recorded.
             shared.acked.fetch_add(1, SeqCst);
-            shared.schedule(idx, Some(eta_ms));
         }
         Ok(EnrollReply::Refused { status, code }) => {
             *shared
@@ -174,7 +181,7 @@ async fn send_one(
 /// still queued. The student's other tickets keep their own schedule.
 async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
     let (group, req) = {
-        let tickets = shared.tickets.lock().unwrap();
+        let tickets = &shared.tickets.lock().unwrap().records;
         let student = tickets[idx].student;
         let mut group = vec![idx];
         if let Some(mine) = shared.by_student.lock().unwrap().get(&student) {
@@ -204,7 +211,7 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
     let mut own_wait = None;
     let mut seen_own = false;
     {
-        let mut tickets = shared.tickets.lock().unwrap();
+        let tickets = &mut shared.tickets.lock().unwrap().records;
         for v in view.tickets {
             let Some(&i) = group.iter().find(|&&i| tickets[i].ticket == v.ticket) else {
                 continue;

@@ -131,10 +131,13 @@ async fn small_rush_keeps_every_invariant_and_writes_its_figures() {
         "every request is answered: {json:#}"
     );
     assert_eq!(json["decided"], tickets, "every ticket decided");
+    // Each student held one event stream: every decision was pushed.
+    assert_eq!(json["events"], tickets, "{json:#}");
+    assert!(stdout.contains("on one stream per student"), "{stdout}");
     assert!(json["decisions_per_sec"].as_f64().unwrap() > 0.0);
     assert!(json["ack_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
     // The server stamps each decision; seen that way it comes no later than
-    // the poll that saw it (1 ms for rounding the two clocks' readings).
+    // the event that told it (1 ms for rounding the two clocks' readings).
     let stamped = json["time_to_decision_server"]["max_ms"].as_f64().unwrap();
     let polled = json["time_to_decision"]["max_ms"].as_f64().unwrap();
     assert!(stamped > 0.0 && stamped <= polled + 1.0, "{json:#}");
@@ -186,10 +189,13 @@ async fn held_admission_queues_every_request_and_decides_them_after_firing() {
     let out = tempfile::tempdir().unwrap();
     let redis_url = server.redis.url();
     let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
-    args.extend(["--hold-admission", "--no-pgbench"]);
+    // Followed by polls alone here, so that path stays covered too.
+    args.extend(["--hold-admission", "--no-pgbench", "--poll-only"]);
     let (stdout, json) = rush_ok(&args, out.path()).await;
     assert!(stdout.contains("paused while firing"), "{stdout}");
     assert_eq!(json["violations"], 0, "{json:#}");
+    assert_eq!(json["events"], 0, "{json:#}");
+    assert!(json["polls"].as_u64().unwrap() > 0, "{json:#}");
     assert_eq!(json["hold_admission"], true);
     // Nothing was decided while firing, so no course was known full and
     // every request got a ticket; all of them were decided afterwards.
