@@ -25,6 +25,9 @@
 //! only lookups begun after the latest one are stored. The cache time
 //! remains only a bound for a subscription that hangs without failing.
 //!
+//! The same connection follows the decisions published for the students'
+//! event streams ([`crate::ticket_events`]).
+//!
 //! Absent answers are never cached (a session created a moment ago on
 //! another instance must work here at once; a course not flagged full must
 //! be asked about again).
@@ -171,8 +174,8 @@ pub struct Followers {
 
 /// Follows [`REVOKED_CHANNEL`], [`FREED_CHANNEL`] and [`DECIDED_CHANNEL`] on
 /// one connection for as long as the process runs: evicts every revoked
-/// session and every course with seats again, and hands decisions to the
-/// ticket event streams. Resubscribes after a lost connection (both caches
+/// session (and ends its event streams) and every course with seats again,
+/// and hands decisions to the ticket event streams. Resubscribes after a lost connection (both caches
 /// are bypassed in between; the streams are told to resync once it is
 /// back).
 pub async fn follow(client: redis::Client, f: Followers) {
@@ -219,6 +222,7 @@ async fn follow_once(client: &redis::Client, f: &Followers) -> redis::RedisResul
             _ => {
                 if let Ok(digest) = Digest::try_from(payload) {
                     f.sessions.evict(&digest);
+                    f.events.close_session(&digest);
                 }
             }
         }

@@ -112,7 +112,8 @@ impl SessionStore {
     }
 }
 
-fn digest(token: &str) -> Digest {
+/// SHA-256 of a session token: the key it is stored and revoked under.
+pub fn digest(token: &str) -> Digest {
     Sha256::digest(token.as_bytes()).into()
 }
 

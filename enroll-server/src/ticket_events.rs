@@ -16,6 +16,9 @@
 //! [`crate::followed_cache::follow`]) and hands each decision to the streams
 //! its student holds here ([`TicketEvents::deliver`]).
 //!
+//! A stream belongs to the session that opened it: a logout on any
+//! instance ends it ([`TicketEvents::close_session`], from the same feed).
+//!
 //! Pub/sub delivers at most once. Whenever an instance (re)subscribes, every
 //! stream it holds gets a `resync` event: decisions published while it was
 //! not listening are lost, so the page reads its pending tickets again. The
@@ -36,6 +39,7 @@ use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::followed_cache::Digest;
 use crate::queue::{Decision, TicketId};
 
 /// Redis channel on which admission publishes every batch's decisions.
@@ -123,6 +127,8 @@ pub enum OpenError {
 
 struct Subscriber {
     id: u64,
+    /// The session that opened it (its token's digest).
+    session: Digest,
     tx: mpsc::Sender<Event>,
 }
 
@@ -157,9 +163,13 @@ impl TicketEvents {
         self.streams.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new stream of `student`'s events, held until the returned stream
-    /// is dropped.
-    pub fn open(self: &Arc<Self>, student: i64) -> Result<Subscription, OpenError> {
+    /// A new stream of `student`'s events for the session `session`, held
+    /// until the returned stream is dropped or the session ends.
+    pub fn open(
+        self: &Arc<Self>,
+        student: i64,
+        session: Digest,
+    ) -> Result<Subscription, OpenError> {
         let mut streams = self.streams();
         if self.closed.load(Ordering::Acquire) {
             return Err(OpenError::Closed);
@@ -170,7 +180,7 @@ impl TicketEvents {
         }
         let (tx, rx) = mpsc::channel(BUFFERED);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        mine.push(Subscriber { id, tx });
+        mine.push(Subscriber { id, session, tx });
         self.open.inc();
         Ok(Subscription {
             rx,
@@ -233,6 +243,19 @@ impl TicketEvents {
             self.send_all(mine, &Event::Resync);
         }
         streams.retain(|_, mine| !mine.is_empty());
+    }
+
+    /// Ends the streams opened by the session `digest` (logged out).
+    pub fn close_session(&self, digest: &Digest) {
+        let mut streams = self.streams();
+        let mut closed = 0;
+        streams.retain(|_, mine| {
+            let before = mine.len();
+            mine.retain(|s| &s.session != digest);
+            closed += before - mine.len();
+            !mine.is_empty()
+        });
+        self.open.sub(closed as i64);
     }
 
     /// Ends every stream and refuses new ones (shutting down: a held stream
@@ -366,9 +389,9 @@ mod tests {
     #[tokio::test]
     async fn each_decision_reaches_only_its_students_streams() {
         let ev = events(4);
-        let mut a1 = ev.open(7).unwrap();
-        let mut a2 = ev.open(7).unwrap();
-        let mut b = ev.open(8).unwrap();
+        let mut a1 = ev.open(7, [7; 32]).unwrap();
+        let mut a2 = ev.open(7, [7; 32]).unwrap();
+        let mut b = ev.open(8, [8; 32]).unwrap();
         let sent = ev.deliver(encode(42, &[decision(7, 100, "enrolled", None)]).as_bytes());
         assert_eq!(sent, 2);
         let want =
@@ -394,19 +417,19 @@ mod tests {
     #[test]
     fn a_dropped_stream_unregisters_and_the_limit_counts_open_streams() {
         let ev = events(2);
-        let a = ev.open(7).unwrap();
-        let _b = ev.open(7).unwrap();
-        assert_eq!(ev.open(7).err(), Some(OpenError::TooMany));
+        let a = ev.open(7, [7; 32]).unwrap();
+        let _b = ev.open(7, [7; 32]).unwrap();
+        assert_eq!(ev.open(7, [7; 32]).err(), Some(OpenError::TooMany));
         drop(a);
         assert_eq!(ev.len(), 1);
-        assert!(ev.open(7).is_ok());
+        assert!(ev.open(7, [7; 32]).is_ok());
         assert_eq!(ev.open.get(), 1, "the opened-and-dropped one is gone too");
     }
 
     #[tokio::test]
     async fn a_stream_that_falls_behind_is_closed_not_buffered() {
         let ev = events(4);
-        let mut slow = ev.open(7).unwrap();
+        let mut slow = ev.open(7, [7; 32]).unwrap();
         for seq in 0..BUFFERED as i64 + 10 {
             ev.deliver(encode(42, &[decision(7, seq, "enrolled", None)]).as_bytes());
         }
@@ -417,17 +440,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_logout_ends_that_sessions_streams_only() {
+        let ev = events(4);
+        let mut laptop = ev.open(7, [1; 32]).unwrap();
+        let mut phone = ev.open(7, [2; 32]).unwrap();
+        ev.close_session(&[1; 32]);
+        assert_eq!(laptop.next().await, None);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev.open.get(), 1);
+        ev.deliver(encode(42, &[decision(7, 1, "enrolled", None)]).as_bytes());
+        assert!(matches!(phone.next().await, Some(Event::Ticket(_))));
+    }
+
+    #[tokio::test]
     async fn resync_reaches_every_stream_and_close_all_ends_them() {
         let ev = events(4);
-        let mut a = ev.open(7).unwrap();
-        let mut b = ev.open(8).unwrap();
+        let mut a = ev.open(7, [7; 32]).unwrap();
+        let mut b = ev.open(8, [8; 32]).unwrap();
         ev.resync_all();
         assert_eq!(a.next().await, Some(Event::Resync));
         assert_eq!(b.next().await, Some(Event::Resync));
         ev.close_all();
         assert_eq!(a.next().await, None);
         assert_eq!(b.next().await, None);
-        assert_eq!(ev.open(9).err(), Some(OpenError::Closed));
+        assert_eq!(ev.open(9, [9; 32]).err(), Some(OpenError::Closed));
         assert_eq!(ev.open.get(), 0);
     }
 }

@@ -21,6 +21,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::queue::{self, Enqueued, Pace, TicketId};
 use crate::routes::courses::course_not_found;
 use crate::routes::me::{enrollments_of, Enrollment};
+use crate::session;
 use crate::state::AppState;
 use crate::ticket_events::{Event, OpenError};
 
@@ -291,7 +292,8 @@ pub async fn tickets(
 /// is registered, `ticket` for each decision (`ticket`, `course_id`,
 /// `status`, `reason`), `resync` when decisions may have been missed (read
 /// the pending tickets again). Open it before enrolling, or read the
-/// pending tickets once after `ready`. A comment every 15 s keeps idle
+/// pending tickets once after `ready`. It ends when its session is logged
+/// out. A comment every 15 s keeps idle
 /// proxies from closing it.
 #[utoipa::path(get, path = "/api/v1/enrollments/events",
     responses((status = 200, content_type = "text/event-stream", description = "ready, ticket and resync events"),
@@ -304,7 +306,7 @@ pub async fn events(
 ) -> ApiResult<impl IntoResponse> {
     let subscription = state
         .events
-        .open(student.session.student_id)
+        .open(student.session.student_id, session::digest(&student.token))
         .map_err(|e| match e {
             OpenError::TooMany => ApiError::too_many_requests(
                 "too_many_streams",

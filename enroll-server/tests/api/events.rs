@@ -36,6 +36,7 @@ impl Events {
     /// server ended the stream. Gives up after 30 s (a hung test, not a
     /// measured time).
     async fn next(&mut self) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..end + 2).collect();
@@ -52,7 +53,7 @@ impl Events {
                     _ => continue, // a keep-alive comment
                 }
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(30), self.res.chunk())
+            let chunk = tokio::time::timeout_at(deadline, self.res.chunk())
                 .await
                 .expect("an event within 30 s")
                 .unwrap()?;
@@ -198,6 +199,29 @@ async fn streams_need_a_session_and_are_limited_per_student() {
     )
     .await;
     Events::open(&app, &h0).await;
+}
+
+#[tokio::test]
+async fn a_logout_ends_the_sessions_streams_on_every_instance() {
+    let a = spawn_app().await;
+    a.import_students("L", 1).await;
+    let b = start(a.beside(Options::default())).await;
+    let laptop = a.login("L0").await;
+    let phone = a.login("L0").await;
+    let mut on_b = Events::open(&b, &laptop).await;
+    let _phone_stream = Events::open(&b, &phone).await;
+    let res = laptop
+        .post(a.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Ended on B by the revocation A published; the phone's stays open.
+    assert_eq!(on_b.next().await, None);
+    crate::helpers::eventually(Duration::from_secs(10), "one stream left on B", || async {
+        b.metric("enroll_ticket_streams ").await == 1.0
+    })
+    .await;
 }
 
 #[tokio::test]
