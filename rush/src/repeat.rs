@@ -59,7 +59,9 @@ pub fn rows(runs: &[Summary]) -> Vec<Row> {
     let figures: [(&'static str, Get); 13] = [
         ("ticket acks/s", |s| Some(s.ticket_acks_per_sec)),
         ("ack latency p99 ms", |s| Some(s.ack_latency.p99_ms)),
-        ("decisions/s (polls)", |s| Some(s.decisions_per_sec)),
+        ("decisions/s (as the client learnt them)", |s| {
+            Some(s.decisions_per_sec)
+        }),
         ("decisions/s (server-stamped)", |s| {
             s.stamped.as_ref().map(|r| r.decisions_per_sec)
         }),

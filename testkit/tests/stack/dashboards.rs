@@ -137,6 +137,9 @@ fn enrollment_dashboard_covers_the_service_and_its_metrics_exist() {
         "enroll_admission_batches_waiting",
         "enroll_admission_rate",
         "enroll_known_full_refusals_total",
+        "enroll_ticket_streams",
+        "enroll_ticket_events_total",
+        "enroll_ticket_streams_dropped_total",
     ] {
         assert!(
             exprs.contains(metric),
