@@ -107,8 +107,10 @@ pub struct Summary {
     pub stamped: Option<StampedRates>,
     pub polls: usize,
     pub poll_errors: usize,
-    /// Ticket decisions pushed on the students' event streams (0 with
+    /// Tickets were followed on one event stream per student (off:
     /// `--poll-only`).
+    pub event_streams: bool,
+    /// Ticket decisions pushed on those streams.
     pub events: usize,
     pub violations: usize,
     pub violation_examples: Vec<String>,
@@ -251,10 +253,10 @@ impl Summary {
         }
         rows.push((
             "ticket events (pushed)".into(),
-            if self.events > 0 {
+            if self.event_streams {
                 format!("{} on one stream per student", self.events)
             } else {
-                "none (polling only)".into()
+                "none (--poll-only)".into()
             },
         ));
         rows.push((

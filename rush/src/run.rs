@@ -445,6 +445,7 @@ fn summarize(
         time_to_decision_server: server_time_to_decision(wave, decided_ms),
         stamped: stamped_rates(wave, decided_ms),
         polls: wave.polls,
+        event_streams: !cli.poll_only,
         events: wave.events,
         poll_errors: wave.poll_errors,
         violations: violations.len(),

@@ -493,8 +493,8 @@ mod tests {
         let j = book.add(record("1-2"));
         assert!(book.records[j].decided.is_none());
         assert!(book.decide("1-2".into(), decided("rejected")));
-        // A second word on a decided ticket (a poll after the event) changes
-        // nothing and is not counted again.
+        // A second event for a decided ticket changes nothing and is not
+        // counted again.
         assert!(!book.decide("1-2".into(), decided("enrolled")));
         assert_eq!(book.records[j].decided.as_ref().unwrap().status, "rejected");
     }

@@ -194,7 +194,9 @@ async fn held_admission_queues_every_request_and_decides_them_after_firing() {
     let (stdout, json) = rush_ok(&args, out.path()).await;
     assert!(stdout.contains("paused while firing"), "{stdout}");
     assert_eq!(json["violations"], 0, "{json:#}");
+    assert_eq!(json["event_streams"], false, "{json:#}");
     assert_eq!(json["events"], 0, "{json:#}");
+    assert!(stdout.contains("none (--poll-only)"), "{stdout}");
     assert!(json["polls"].as_u64().unwrap() > 0, "{json:#}");
     assert_eq!(json["hold_admission"], true);
     // Nothing was decided while firing, so no course was known full and
