@@ -305,7 +305,9 @@ fn print_banner(stack: &Stack) {
              curl -s -c /tmp/enroll-cookies -H 'content-type: application/json' \\\n    \
              -d '{{\"student_no\":\"{no}\",\"password\":\"{pw}\"}}' {base}/api/v1/auth/login\n  \
              curl -s -b /tmp/enroll-cookies {base}/api/v1/me\n  \
-             curl -s {base}/api/v1/courses\n",
+             curl -s {base}/api/v1/courses\n  \
+             curl -sN -b /tmp/enroll-cookies {base}/api/v1/enrollments/events   \
+             (your decisions as they happen; enroll from another shell)\n",
             token = stack.admin_token,
         ));
     }
