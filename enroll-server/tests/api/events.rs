@@ -72,6 +72,25 @@ impl Events {
     }
 }
 
+/// Waits until `instances` servers follow the decisions channel (each
+/// subscribes shortly after it starts; a stream opened before that gets a
+/// `resync` first, and a decision published before it is not pushed).
+async fn following(app: &TestApp, instances: i64) {
+    let redis = app.redis().await;
+    crate::helpers::eventually(Duration::from_secs(10), "instances following", || {
+        let mut redis = redis.clone();
+        async move {
+            let (_, n): (String, i64) = redis::cmd("PUBSUB")
+                .arg(&["NUMSUB", "tickets:decided"])
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            n >= instances
+        }
+    })
+    .await;
+}
+
 async fn pause_admission(app: &TestApp, paused: bool) {
     let res = app
         .admin_put("/api/v1/admin/admission", &json!({ "paused": paused }))
@@ -98,6 +117,7 @@ async fn each_decision_is_pushed_to_its_students_streams_only() {
     let course = app.create_course("EVT1", 1, 3, json!([])).await;
     app.open_window().await;
     let (e0, e1) = (app.login("E0").await, app.login("E1").await);
+    following(&app, 1).await;
     let mut first_tab = Events::open(&app, &e0).await;
     let mut second_tab = Events::open(&app, &e0).await;
     let mut other = Events::open(&app, &e1).await;
@@ -133,6 +153,7 @@ async fn a_stream_on_one_instance_hears_decisions_made_through_another() {
     a.open_window().await;
     let b = start(a.beside(Options::default())).await;
     let f0 = a.login("F0").await;
+    following(&a, 2).await;
     let mut on_b = Events::open(&b, &f0).await;
     let t = enroll(&a, &f0, course).await;
     assert_eq!(on_b.next_ticket().await["ticket"], t);
@@ -143,6 +164,8 @@ async fn streams_are_told_to_resync_when_the_feed_comes_back() {
     let app = spawn_app().await;
     app.import_students("G", 1).await;
     let g0 = app.login("G0").await;
+    // Subscribed first: the only resync can then be the one after the cut.
+    following(&app, 1).await;
     let mut events = Events::open(&app, &g0).await;
     // The instance's subscription is cut: whatever was published until it
     // is back is lost to it, so its streams must read their tickets again.
@@ -207,6 +230,7 @@ async fn a_logout_ends_the_sessions_streams_on_every_instance() {
     a.import_students("L", 1).await;
     let b = start(a.beside(Options::default())).await;
     let laptop = a.login("L0").await;
+    following(&a, 2).await;
     let phone = a.login("L0").await;
     let mut on_b = Events::open(&b, &laptop).await;
     let _phone_stream = Events::open(&b, &phone).await;
