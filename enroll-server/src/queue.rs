@@ -148,10 +148,12 @@ impl Pace {
 
     /// Expected time until the ticket at 1-based `position` is decided: the
     /// heads are decided `batch` at a time, one cycle each, so place 1 waits
-    /// a whole cycle (not `1 / rate`) and place `batch + 1` two.
+    /// a whole cycle (not `1 / rate`) and place `batch + 1` two — plus, on
+    /// average, half a cycle for the batch being decided when the ticket
+    /// came (it was taken before the ticket joined).
     pub fn eta_ms(&self, position: i64) -> u64 {
         let cycles = (position.max(1) as u64).div_ceil(self.batch as u64);
-        (cycles as f64 * self.cycle_ms).ceil().max(1.0) as u64
+        ((cycles as f64 + 0.5) * self.cycle_ms).ceil().max(1.0) as u64
     }
 }
 
@@ -603,11 +605,12 @@ mod tests {
             cycle_ms: 40.0,
             batch: 100,
         };
-        // The head waits one whole cycle, like everyone in the first batch.
-        assert_eq!(p.eta_ms(1), 40);
-        assert_eq!(p.eta_ms(100), 40);
-        assert_eq!(p.eta_ms(101), 80);
-        assert_eq!(p.eta_ms(1000), 400);
+        // The head waits one whole cycle, like everyone in the first batch,
+        // after half a cycle for the batch already being decided.
+        assert_eq!(p.eta_ms(1), 60);
+        assert_eq!(p.eta_ms(100), 60);
+        assert_eq!(p.eta_ms(101), 100);
+        assert_eq!(p.eta_ms(1000), 420);
         // Never zero: a decision always takes some time.
         let instant = Pace {
             cycle_ms: 0.0,

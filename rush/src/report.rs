@@ -105,6 +105,8 @@ pub struct Summary {
     pub time_to_decision_server: Option<Latency>,
     /// Rates by the server's decision stamps instead of the polls.
     pub stamped: Option<StampedRates>,
+    /// How the ETAs the 202s announced compare with the stamped waits.
+    pub eta: Option<EtaAccuracy>,
     pub polls: usize,
     pub poll_errors: usize,
     /// Tickets were followed on one event stream per student (off:
@@ -247,6 +249,18 @@ impl Summary {
         rows.push(("time to decision".into(), lat(&self.time_to_decision)));
         if let Some(l) = &self.time_to_decision_server {
             rows.push(("time to decision (server-stamped)".into(), lat(l)));
+        }
+        if let Some(e) = &self.eta {
+            rows.push((
+                "ETA in the 202 vs the wait".into(),
+                format!(
+                    "ETA p50 {:.0} ms · wait ÷ ETA p50 {:.2} · p90 {:.2} · {:.0} % decided within their ETA",
+                    e.eta_p50_ms,
+                    e.ratio_p50,
+                    e.ratio_p90,
+                    e.within_share * 100.0
+                ),
+            ));
         }
         for (outcome, n) in &self.outcomes {
             rows.push((format!("decided: {outcome}"), n.to_string()));
@@ -393,6 +407,53 @@ pub fn stamped_rates(
     })
 }
 
+/// The ETAs announced in the 202s against the waits that followed (ack →
+/// the server's decision stamp), over the tickets with both.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EtaAccuracy {
+    pub tickets: usize,
+    pub eta_p50_ms: f64,
+    /// Wait ÷ ETA, nearest-rank percentiles (1 = on time, 2 = twice as long).
+    pub ratio_p50: f64,
+    pub ratio_p90: f64,
+    /// Share of tickets decided no later than their ETA.
+    pub within_share: f64,
+}
+
+/// [`EtaAccuracy`] of a wave; `None` without a ticket that has both a stamp
+/// and an ETA (admission paused: none announced).
+pub fn eta_accuracy(
+    w: &WaveOutcome,
+    decided_ms: &std::collections::HashMap<String, i64>,
+) -> Option<EtaAccuracy> {
+    let mut pairs: Vec<(f64, f64)> = w
+        .tickets
+        .iter()
+        .filter(|t| t.eta_ms != u64::MAX)
+        .filter_map(|t| {
+            let decided = *decided_ms.get(&t.ticket)? as f64;
+            let acked = w.started_unix_ms + (t.acked - w.started).as_secs_f64() * 1e3;
+            Some(((decided - acked).max(0.0), t.eta_ms.max(1) as f64))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let rank = |n: usize, q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+    let n = pairs.len();
+    let within = pairs.iter().filter(|(wait, eta)| wait <= eta).count();
+    let mut ratios: Vec<f64> = pairs.iter().map(|(wait, eta)| wait / eta).collect();
+    ratios.sort_by(f64::total_cmp);
+    pairs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Some(EtaAccuracy {
+        tickets: n,
+        eta_p50_ms: pairs[rank(n, 0.5)].1,
+        ratio_p50: ratios[rank(n, 0.5)],
+        ratio_p90: ratios[rank(n, 0.9)],
+        within_share: within as f64 / n as f64,
+    })
+}
+
 /// Send → decision as the server stamped it (`decided_ms`: ticket id →
 /// Unix ms), for the tickets that have a stamp; `None` without any. The
 /// send times are placed on the wall clock through the wave's start.
@@ -434,6 +495,7 @@ mod tests {
             ticket: ticket.into(),
             sent: started + Duration::from_millis(sent_ms),
             acked: started + Duration::from_millis(sent_ms + 5),
+            eta_ms: 50,
             decided: None,
         };
         let w = WaveOutcome {
@@ -470,5 +532,20 @@ mod tests {
         w.fired = started + Duration::from_secs(2);
         assert!((stamped_rates(&w, &stamps).unwrap().answers_per_sec - 3.0).abs() < 1e-6);
         assert!(stamped_rates(&w, &Default::default()).is_none());
+
+        // Acked 5 ms after sending with an ETA of 50 ms: "1-1" waited 25 ms
+        // (0.5 of it), "1-2" 295 ms (5.9); one of two within its ETA.
+        let e = eta_accuracy(&w, &stamps).unwrap();
+        assert_eq!((e.tickets, e.eta_p50_ms), (2, 50.0));
+        assert!(
+            (e.ratio_p50 - 0.5).abs() < 1e-6 && (e.ratio_p90 - 5.9).abs() < 1e-6,
+            "{e:?}"
+        );
+        assert_eq!(e.within_share, 0.5);
+        // No ETA announced (admission paused): nothing to compare.
+        for t in &mut w.tickets {
+            t.eta_ms = u64::MAX;
+        }
+        assert!(eta_accuracy(&w, &stamps).is_none());
     }
 }

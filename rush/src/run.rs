@@ -16,7 +16,8 @@ use crate::cli::Cli;
 use crate::mix::{Kind, Mix, MixParams};
 use crate::pgbench::{self, BenchCourses, Budget};
 use crate::report::{
-    server_time_to_decision, stamped_rates, AdmissionUse, CpuUse, Summary, WaveFigures,
+    eta_accuracy, server_time_to_decision, stamped_rates, AdmissionUse, CpuUse, Summary,
+    WaveFigures,
 };
 use crate::stack::{self, Endpoints, OwnStack, ServerSettings};
 use crate::verify;
@@ -443,6 +444,7 @@ fn summarize(
         ack_latency: f.ack_latency,
         time_to_decision: f.time_to_decision,
         time_to_decision_server: server_time_to_decision(wave, decided_ms),
+        eta: eta_accuracy(wave, decided_ms),
         stamped: stamped_rates(wave, decided_ms),
         polls: wave.polls,
         event_streams: !cli.poll_only,

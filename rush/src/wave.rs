@@ -77,6 +77,9 @@ pub struct TicketRecord {
     pub ticket: String,
     pub sent: Instant,
     pub acked: Instant,
+    /// The wait the 202 announced (`eta_ms`; `u64::MAX` while admission
+    /// was paused).
+    pub eta_ms: u64,
     pub decided: Option<Decided>,
 }
 
@@ -469,6 +472,7 @@ mod tests {
             ticket: ticket.into(),
             sent: now,
             acked: now,
+            eta_ms: 0,
             decided: None,
         }
     }

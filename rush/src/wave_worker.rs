@@ -135,6 +135,7 @@ async fn send_one(
                     ticket,
                     sent,
                     acked,
+                    eta_ms,
                     decided: None,
                 });
                 (idx, tickets.records[idx].decided.is_some())

@@ -297,11 +297,11 @@ impl Admission {
         let s = &self.state;
         let mut redis = s.redis.clone();
         let n = s.settings.admission_batch_size;
+        let peeked_at = Instant::now();
         let (heads, gen) = queue::peek_heads(&mut redis, course, n, &self.worker_id).await?;
         if heads.is_empty() {
             return Ok(0);
         }
-        let started = Instant::now();
         let outcome = self
             .committer
             .admit(CourseBatch {
@@ -325,7 +325,8 @@ impl Admission {
                 (d, false)
             }
         };
-        pace.record(decisions.len(), started.elapsed());
+        let took = pace.lap(peeked_at, Instant::now());
+        pace.record(decisions.len(), took);
         let m = &s.metrics;
         m.admission_rate
             .with_label_values(&[&course.to_string()])
@@ -346,15 +347,26 @@ impl Admission {
 }
 
 /// A draining course's measured pace: moving averages of one batch's time
-/// (claim, the shared transaction with its pacing wait, COMMIT) and of the
-/// decisions per second it made.
+/// and of the decisions per second it made. A batch's time is the whole
+/// cycle a waiting ticket sees: from the previous batch's end (its decisions
+/// about to be written) to this one's — the decisions' write, the lease
+/// renewal, the claim, the shared transaction with its pacing wait and
+/// COMMIT; the first batch of a drain counts from its claim.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Measured {
     cycle_ms: f64,
     per_sec: f64,
+    last_end: Option<Instant>,
 }
 
 impl Measured {
+    /// A batch claimed at `claimed` ends at `now`: its cycle's length.
+    fn lap(&mut self, claimed: Instant, now: Instant) -> Duration {
+        let since = self.last_end.unwrap_or(claimed);
+        self.last_end = Some(now);
+        now - since
+    }
+
     /// Folds in one batch of `decided` tickets that took `took`: the first
     /// batch sets the averages, later ones move them by 30 %.
     fn record(&mut self, decided: usize, took: Duration) {
@@ -381,5 +393,17 @@ mod tests {
         m.record(10, Duration::from_millis(10));
         assert!((m.cycle_ms - 38.0).abs() < 1e-9, "{m:?}");
         assert!((m.per_sec - 1700.0).abs() < 1e-9, "{m:?}");
+    }
+
+    #[test]
+    fn a_cycle_runs_from_the_previous_batch_end_to_this_ones() {
+        let mut m = Measured::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // The first batch of a drain: from its claim (at 5 ms) to its end.
+        assert_eq!(m.lap(t0 + ms(5), t0 + ms(30)), ms(25));
+        // The next one claimed at 32 ms and done at 60: its waiters also
+        // waited for the writes and the claim between the two.
+        assert_eq!(m.lap(t0 + ms(32), t0 + ms(60)), ms(30));
     }
 }

@@ -80,7 +80,7 @@ fn eta_ms(position: i64, pace: Option<Pace>, batch: usize) -> u64 {
 
 /// An admission cycle's length assumed before a course has a measured pace
 /// (a paced transaction every 15 ms, its ~10 ms, and the Redis steps around
-/// it: the server-stamped time to decision of the rush benchmark is ~55 ms).
+/// it: cycles measured during the rush benchmark are 40–50 ms).
 const DEFAULT_CYCLE_MS: f64 = 50.0;
 
 /// Joins the course's waiting queue: 202 with a ticket and place, after one

@@ -362,7 +362,9 @@ async fn eta_counts_admission_cycles_of_the_measured_pace() {
     assert!(cycle.parse::<f64>().unwrap() > 0.0, "{pace}");
 
     // With the course held (no worker decides it), places 1..3 at a pace of
-    // 40 ms per batch of 2: 40, 40 and 80 ms, in the 202 and when read.
+    // 40 ms per batch of 2: the batch in flight (half a cycle on average),
+    // then one cycle per batch of places: 60, 60 and 100 ms, in the 202 and
+    // when read.
     hold_lease(&mut redis, course).await;
     let _: () = redis
         .set(format!("pace:{{c{course}}}"), "40.0|2")
@@ -380,7 +382,7 @@ async fn eta_counts_admission_cycles_of_the_measured_pace() {
         let read = app.ticket_state(s, &last).await;
         assert_eq!(read["eta_ms"], t["eta_ms"], "{read}");
     }
-    assert_eq!(etas, [(1, 40), (2, 40), (3, 80)]);
+    assert_eq!(etas, [(1, 60), (2, 60), (3, 100)]);
 
     // Nothing measured (or a value this version does not read): one assumed
     // 50 ms cycle per configured batch.
@@ -391,7 +393,7 @@ async fn eta_counts_admission_cycles_of_the_measured_pace() {
     let read = app.ticket_state(&students[3], &last).await;
     assert_eq!(
         (read["position"].as_i64(), read["eta_ms"].as_u64()),
-        (Some(3), Some(100))
+        (Some(3), Some(125))
     );
 }
 
