@@ -432,7 +432,7 @@ pub fn eta_accuracy(
         .filter(|t| t.eta_ms != u64::MAX)
         .filter_map(|t| {
             let decided = *decided_ms.get(&t.ticket)? as f64;
-            let acked = w.started_unix_ms + (t.acked - w.started).as_secs_f64() * 1e3;
+            let acked = w.wall_ms(t.acked);
             Some(((decided - acked).max(0.0), t.eta_ms.max(1) as f64))
         })
         .collect();
@@ -466,7 +466,7 @@ pub fn server_time_to_decision(
         .iter()
         .filter_map(|t| {
             let decided = *decided_ms.get(&t.ticket)? as f64;
-            let sent = w.started_unix_ms + (t.sent - w.started).as_secs_f64() * 1e3;
+            let sent = w.wall_ms(t.sent);
             Some(Duration::from_secs_f64((decided - sent).max(0.0) / 1e3))
         })
         .collect();

@@ -127,6 +127,14 @@ pub struct WaveOutcome {
     pub samples: Vec<Sample>,
 }
 
+impl WaveOutcome {
+    /// `at` on the wall clock (Unix ms), placed through the wave's start:
+    /// to compare with the decision times the server stamps.
+    pub fn wall_ms(&self, at: Instant) -> f64 {
+        self.started_unix_ms + (at - self.started).as_secs_f64() * 1e3
+    }
+}
+
 /// The acknowledged tickets, and decisions whose event came before the
 /// ticket's 202 was read.
 #[derive(Default)]
@@ -279,7 +287,7 @@ pub async fn run_wave<T>(
     });
     // Every student's page is open before registration opens.
     let streams = if opts.events {
-        events::open_all(&shared, &cookies, requests).await?
+        events::open_all(&shared, requests).await?
     } else {
         Vec::new()
     };

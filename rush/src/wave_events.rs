@@ -10,7 +10,6 @@ use anyhow::{bail, Context, Result};
 use futures::{StreamExt, TryStreamExt};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
 use tokio::task::JoinHandle;
 
 use super::{Decided, Shared};
@@ -23,7 +22,6 @@ const OPENING: usize = 64;
 /// `ready`; the tasks reading them (abort them when the wave is over).
 pub(super) async fn open_all(
     shared: &Arc<Shared>,
-    cookies: &[String],
     requests: &[(usize, i64)],
 ) -> Result<Vec<JoinHandle<()>>> {
     let students: BTreeSet<usize> = requests.iter().map(|&(s, _)| s).collect();
@@ -33,8 +31,8 @@ pub(super) async fn open_all(
         .map(|student| {
             let uri = uri.clone();
             async move {
-                let cookie = HeaderValue::from_str(&cookies[student])?;
-                let (status, mut body) = endpoint.open_stream(uri, &cookie).await?;
+                let cookie = shared.requests.cookie(student);
+                let (status, mut body) = endpoint.open_stream(uri, cookie).await?;
                 if !status.is_success() {
                     bail!("GET /api/v1/enrollments/events answered {status}");
                 }

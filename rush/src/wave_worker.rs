@@ -67,6 +67,11 @@ impl Requests {
         })
     }
 
+    /// Student `student`'s `Cookie` header.
+    pub(super) fn cookie(&self, student: usize) -> &HeaderValue {
+        &self.cookies[student]
+    }
+
     fn enroll(&self, student: usize, course: i64) -> Req {
         let body = self.bodies.get(&course).cloned().unwrap_or_default();
         self.endpoint
