@@ -20,6 +20,12 @@ pub struct Latency {
     pub max_ms: f64,
 }
 
+/// The nearest-rank `q` quantile of `sorted` (not empty).
+fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> T {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
 impl Latency {
     /// Nearest-rank percentiles.
     pub fn of(mut v: Vec<Duration>) -> Self {
@@ -27,10 +33,7 @@ impl Latency {
             return Self::default();
         }
         v.sort_unstable();
-        let at = |q: f64| {
-            let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-            v[rank - 1].as_secs_f64() * 1e3
-        };
+        let at = |q: f64| nearest_rank(&v, q).as_secs_f64() * 1e3;
         Self {
             p50_ms: at(0.50),
             p99_ms: at(0.99),
@@ -439,7 +442,6 @@ pub fn eta_accuracy(
     if pairs.is_empty() {
         return None;
     }
-    let rank = |n: usize, q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
     let n = pairs.len();
     let within = pairs.iter().filter(|(wait, eta)| wait <= eta).count();
     let mut ratios: Vec<f64> = pairs.iter().map(|(wait, eta)| wait / eta).collect();
@@ -447,9 +449,9 @@ pub fn eta_accuracy(
     pairs.sort_by(|a, b| a.1.total_cmp(&b.1));
     Some(EtaAccuracy {
         tickets: n,
-        eta_p50_ms: pairs[rank(n, 0.5)].1,
-        ratio_p50: ratios[rank(n, 0.5)],
-        ratio_p90: ratios[rank(n, 0.9)],
+        eta_p50_ms: nearest_rank(&pairs, 0.5).1,
+        ratio_p50: nearest_rank(&ratios, 0.5),
+        ratio_p90: nearest_rank(&ratios, 0.9),
         within_share: within as f64 / n as f64,
     })
 }

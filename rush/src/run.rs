@@ -234,29 +234,14 @@ fn mix_params(cli: &Cli) -> MixParams {
 /// Raises this process's open-file limit to `needed` (its soft limit, up to
 /// the hard one); an error saying what to do if the hard limit is lower.
 fn raise_open_files(needed: usize) -> Result<()> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("getrlimit(RLIMIT_NOFILE)");
-    }
-    let needed = needed as libc::rlim_t;
-    if lim.rlim_cur >= needed {
-        return Ok(());
-    }
-    if lim.rlim_max < needed {
+    let needed = needed as u64;
+    let soft = rlimit::increase_nofile_limit(needed).context("raising RLIMIT_NOFILE")?;
+    if soft < needed {
         anyhow::bail!(
             "{needed} open files are needed (one event stream per student, plus the measured \
-             connections) but the hard limit is {}: raise it (ulimit -Hn), or run fewer \
-             --students, or --poll-only",
-            lim.rlim_max
+             connections) but the limit is {soft}: raise the hard limit (ulimit -Hn), or run \
+             fewer --students, or --poll-only"
         );
-    }
-    lim.rlim_cur = needed;
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("setrlimit(RLIMIT_NOFILE)");
     }
     Ok(())
 }
@@ -457,5 +442,20 @@ fn summarize(
         cpu,
         admission: None,
         samples: wave.samples.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_file_need_above_the_hard_limit_says_what_to_do() {
+        assert!(raise_open_files(16).is_ok());
+        let err = raise_open_files(usize::MAX / 2).unwrap_err().to_string();
+        assert!(
+            err.contains("ulimit -Hn") && err.contains("--poll-only"),
+            "{err}"
+        );
     }
 }

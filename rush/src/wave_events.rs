@@ -54,17 +54,24 @@ pub(super) async fn open_all(
         .await
 }
 
+/// The events the stream's next data completes (an error if they do not
+/// parse); `None` once the stream has ended or failed.
+async fn next_events(body: &mut Incoming, parser: &mut Parser) -> Option<Result<Vec<StreamEvent>>> {
+    loop {
+        let frame = body.frame().await?.ok()?;
+        if let Ok(data) = frame.into_data() {
+            return Some(parser.push(&data));
+        }
+    }
+}
+
 /// Reads until the `ready` event; what came after it in the same reads.
 async fn ready(body: &mut Incoming, parser: &mut Parser) -> Result<Vec<StreamEvent>> {
     loop {
-        let frame = body
-            .frame()
+        let mut events = next_events(body, parser)
             .await
-            .context("the stream ended before it was ready")??;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        let mut events = parser.push(&data)?.into_iter();
+            .context("the stream ended before it was ready")??
+            .into_iter();
         if events.by_ref().any(|e| e == StreamEvent::Ready) {
             return Ok(events.collect());
         }
@@ -73,11 +80,8 @@ async fn ready(body: &mut Incoming, parser: &mut Parser) -> Result<Vec<StreamEve
 
 /// Hands every event of `student`'s stream to the wave until it ends.
 async fn follow(shared: &Shared, student: usize, mut body: Incoming, mut parser: Parser) {
-    while let Some(Ok(frame)) = body.frame().await {
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        match parser.push(&data) {
+    while let Some(events) = next_events(&mut body, &mut parser).await {
+        match events {
             Ok(events) => {
                 for event in events {
                     on_event(shared, student, event);
