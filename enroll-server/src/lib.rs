@@ -20,8 +20,10 @@
 //! - [`admission`]: the runner that drains queues into seats, batch by batch.
 //! - [`live`]: the registration window and course facts kept in memory.
 //! - [`ticket_events`]: decisions pushed to the students' event streams.
+//! - [`allocator`]: the binaries' allocator settings.
 
 pub mod admission;
+pub mod allocator;
 pub mod auth;
 pub mod config;
 pub mod db;

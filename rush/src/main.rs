@@ -3,14 +3,23 @@ use clap::Parser;
 /// mimalloc instead of glibc malloc: every request allocates a few small
 /// short-lived buffers, and glibc's malloc/free were about a tenth of the
 /// tool's CPU during a rush (profiled). The 2.x series, as in enroll-server
-/// (see there).
+/// (see there), with the same one-second purge delay
+/// (`enroll_server::allocator`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// One thread, like a single `wrk` thread: the tool needs well under one
 /// core and should not compete with the system under test for the second.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    enroll_server::allocator::keep_freed_pages();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(rush_all())
+}
+
+/// The run, or `--repeat` runs and their table.
+async fn rush_all() -> anyhow::Result<()> {
     let cli = rush::Cli::parse();
     if cli.repeat == 1 {
         let summary = run_once(&cli).await?;
