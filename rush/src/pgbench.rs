@@ -40,6 +40,37 @@ pub struct PgbenchResult {
     pub seats_taken: i64,
 }
 
+/// The baseline of a run: pgbench once before the rush and once after it,
+/// compared through their mean. The machine is shared and its speed drifts
+/// within a minute (pgbench alone ran 11,000–15,600 tps within one series of
+/// five runs), so a rate measured only on one side of the rush leaves the
+/// drift in the ratio; one on each side weighs it on both.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Baseline {
+    /// The mean of the two runs' tps: what the rush is compared with.
+    pub tps: f64,
+    pub clients: u32,
+    /// Transactions of each run.
+    pub transactions: u64,
+    /// Seats the run after the rush took.
+    pub seats_taken: i64,
+    pub before_tps: f64,
+    pub after_tps: f64,
+}
+
+impl Baseline {
+    pub fn bracketing(before: &PgbenchResult, after: &PgbenchResult) -> Self {
+        Self {
+            tps: (before.tps + after.tps) / 2.0,
+            clients: after.clients,
+            transactions: after.transactions,
+            seats_taken: after.seats_taken,
+            before_tps: before.tps,
+            after_tps: after.tps,
+        }
+    }
+}
+
 /// Course capacities in id order: the first `hot` are the hot ones.
 pub struct BenchCourses {
     pub hot: Vec<i32>,
@@ -47,7 +78,8 @@ pub struct BenchCourses {
     pub hot_share: f64,
 }
 
-/// Creates (or resets) the tables and runs pgbench for `seconds`.
+/// Creates (or resets) the tables, runs pgbench for `budget` and empties
+/// the tables again.
 pub async fn run(
     pool: &PgPool,
     database_url: &str,
@@ -97,6 +129,10 @@ pub async fn run(
     let transactions = parse_transactions(&stdout).unwrap_or(0);
     let seats_taken = sqlx::query_scalar("SELECT count(*) FROM bench_enrollments")
         .fetch_one(pool)
+        .await?;
+    // Nothing left behind for autovacuum to take up during the rush.
+    sqlx::query("TRUNCATE bench_courses, bench_enrollments")
+        .execute(pool)
         .await?;
     Ok(PgbenchResult {
         tps,
@@ -154,6 +190,20 @@ pub fn parse_transactions(output: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_baseline_is_the_mean_of_both_sides() {
+        let run = |tps, seats_taken| PgbenchResult {
+            tps,
+            clients: 32,
+            transactions: 50_016,
+            seats_taken,
+        };
+        let b = Baseline::bracketing(&run(11_000.0, 27_000), &run(15_000.0, 28_000));
+        assert_eq!(b.tps, 13_000.0);
+        assert_eq!((b.before_tps, b.after_tps), (11_000.0, 15_000.0));
+        assert_eq!(b.seats_taken, 28_000, "the run after the rush");
+    }
 
     #[test]
     fn parses_pgbench_15_output() {

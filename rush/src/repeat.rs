@@ -56,7 +56,7 @@ pub struct Row {
 /// The figures compared across runs.
 pub fn rows(runs: &[Summary]) -> Vec<Row> {
     type Get = fn(&Summary) -> Option<f64>;
-    let figures: [(&'static str, Get); 13] = [
+    let figures: [(&'static str, Get); 15] = [
         ("ticket acks/s", |s| Some(s.ticket_acks_per_sec)),
         ("ack latency p99 ms", |s| Some(s.ack_latency.p99_ms)),
         ("decisions/s (as the client learnt them)", |s| {
@@ -74,7 +74,15 @@ pub fn rows(runs: &[Summary]) -> Vec<Row> {
         ("time to decision p99 ms (stamped)", |s| {
             s.time_to_decision_server.as_ref().map(|l| l.p99_ms)
         }),
-        ("pgbench tps", |s| s.pgbench.as_ref().map(|p| p.tps)),
+        ("pgbench tps (mean of before and after)", |s| {
+            s.pgbench.as_ref().map(|p| p.tps)
+        }),
+        ("pgbench tps before the rush", |s| {
+            s.pgbench.as_ref().map(|p| p.before_tps)
+        }),
+        ("pgbench tps after the rush", |s| {
+            s.pgbench.as_ref().map(|p| p.after_tps)
+        }),
         ("decisions/s (stamped) ÷ pgbench", |s| {
             Some(s.stamped.as_ref()?.decisions_per_sec / s.pgbench.as_ref()?.tps)
         }),

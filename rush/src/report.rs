@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::pgbench::PgbenchResult;
+use crate::pgbench::Baseline;
 use crate::series::{drain_rate, server_rate, Drain};
 use crate::wave::{Sample, WaveOutcome};
 
@@ -119,7 +119,7 @@ pub struct Summary {
     pub events: usize,
     pub violations: usize,
     pub violation_examples: Vec<String>,
-    pub pgbench: Option<PgbenchResult>,
+    pub pgbench: Option<Baseline>,
     pub decisions_to_pgbench_ratio: Option<f64>,
     /// Admission drain rate ÷ pgbench tps (when both were measured).
     pub admission_drain_to_pgbench_ratio: Option<f64>,
@@ -286,8 +286,8 @@ impl Summary {
                 rows.push((
                     "pgbench single-statement tps".into(),
                     format!(
-                        "{:.0}  ({} clients, {} transactions, {} seats taken)",
-                        p.tps, p.clients, p.transactions, p.seats_taken
+                        "{:.0}  (mean of {:.0} before and {:.0} after the rush; {} clients, {} transactions each, {} seats taken)",
+                        p.tps, p.before_tps, p.after_tps, p.clients, p.transactions, p.seats_taken
                     ),
                 ));
                 rows.push((

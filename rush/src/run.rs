@@ -14,7 +14,7 @@ use crate::api::Api;
 use crate::check::Facts;
 use crate::cli::Cli;
 use crate::mix::{Kind, Mix, MixParams};
-use crate::pgbench::{self, BenchCourses, Budget};
+use crate::pgbench::{self, Baseline, BenchCourses, Budget};
 use crate::report::{
     eta_accuracy, server_time_to_decision, stamped_rates, AdmissionUse, CpuUse, Summary,
     WaveFigures,
@@ -60,6 +60,12 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         .collect();
 
     let (student_ids, course_ids) = set_up(&api, &mix, &student_nos).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&endpoints.database_url)
+        .await?;
+    // Its WAL is replayed on the replica while everyone logs in.
+    let before = baseline(cli, &pool, &endpoints.database_url, &mix, "before").await?;
     let cookies = Arc::new(log_in_all(&api, &student_nos, cli.login_concurrency).await?);
     let opts = wave_options(cli);
     let pre = pre_enroll(&api, &mix, &course_ids, cookies.clone(), &opts).await?;
@@ -81,10 +87,6 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
     }
     let (wave, admission, cpu) = rushed?;
 
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&endpoints.database_url)
-        .await?;
     let facts = Facts {
         mix: &mix,
         course_ids: &course_ids,
@@ -94,7 +96,8 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
     let redis_url = endpoints.redis_url.as_deref();
     let (violations, decided_ms) =
         verify::check_invariants(&facts, &pool, redis_url, &[&pre, &wave]).await?;
-    let pgbench = baseline(cli, &pool, &endpoints.database_url, &mix).await?;
+    let after = baseline(cli, &pool, &endpoints.database_url, &mix, "after").await?;
+    let pgbench = before.zip(after).map(|(b, a)| Baseline::bracketing(&b, &a));
     let mut summary = summarize(
         cli,
         own.is_some(),
@@ -156,12 +159,14 @@ async fn rush(
     Ok((wave, admission, cpu))
 }
 
-/// pgbench on the same database, unless skipped.
+/// pgbench on the same database, unless skipped; `when` is "before" or
+/// "after" (the rush).
 async fn baseline(
     cli: &Cli,
     pool: &sqlx::PgPool,
     database_url: &str,
     mix: &Mix,
+    when: &str,
 ) -> Result<Option<pgbench::PgbenchResult>> {
     if cli.no_pgbench {
         return Ok(None);
@@ -171,7 +176,7 @@ async fn baseline(
         None => Budget::Transactions(mix.rush.len() as u64),
     };
     eprintln!(
-        "pgbench: {} clients, {budget:?}, on the same database ...",
+        "pgbench {when} the rush: {} clients, {budget:?}, on the same database ...",
         cli.pgbench_clients
     );
     let courses = bench_courses(mix, cli.hot_share);
@@ -388,7 +393,7 @@ fn summarize(
     wave: &WaveOutcome,
     violations: Vec<String>,
     decided_ms: &HashMap<String, i64>,
-    pgbench: Option<pgbench::PgbenchResult>,
+    pgbench: Option<Baseline>,
     cpu: Option<CpuUse>,
 ) -> Summary {
     let f = WaveFigures::of(wave);
