@@ -56,7 +56,7 @@ pub struct Row {
 /// The figures compared across runs.
 pub fn rows(runs: &[Summary]) -> Vec<Row> {
     type Get = fn(&Summary) -> Option<f64>;
-    let figures: [(&'static str, Get); 15] = [
+    let figures: [(&'static str, Get); 16] = [
         ("ticket acks/s", |s| Some(s.ticket_acks_per_sec)),
         ("ack latency p99 ms", |s| Some(s.ack_latency.p99_ms)),
         ("decisions/s (as the client learnt them)", |s| {
@@ -94,6 +94,9 @@ pub fn rows(runs: &[Summary]) -> Vec<Row> {
         }),
         ("admission drain rate ÷ pgbench", |s| {
             s.admission_drain_to_pgbench_ratio
+        }),
+        ("CPU µs per request (all processes)", |s| {
+            Some(s.cpu.as_ref()?.total() * 1e6 / s.requests.max(1) as f64)
         }),
         ("violations", |s| Some(s.violations as f64)),
     ];

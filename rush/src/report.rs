@@ -53,6 +53,32 @@ pub struct CpuUse {
     pub rush_tool: f64,
 }
 
+impl CpuUse {
+    /// CPU seconds of every process of the stack and the tool together.
+    pub fn total(&self) -> f64 {
+        self.enroll_server
+            + self.postgres_primary
+            + self.postgres_replica
+            + self.redis
+            + self.rush_tool
+    }
+
+    /// What one request's final answer cost the machine, all told and by
+    /// process, in CPU µs.
+    pub fn per_request_text(&self, requests: usize) -> String {
+        let us = |s: f64| s * 1e6 / requests.max(1) as f64;
+        format!(
+            "{:.0}: server {:.0} · postgres {:.0} (+replica {:.0}) · redis {:.0} · rush {:.0}",
+            us(self.total()),
+            us(self.enroll_server),
+            us(self.postgres_primary),
+            us(self.postgres_replica),
+            us(self.redis),
+            us(self.rush_tool)
+        )
+    }
+}
+
 /// Admission batches during the rush (server histograms, after - before).
 #[derive(Debug, Clone, Serialize)]
 pub struct AdmissionUse {
@@ -330,6 +356,10 @@ impl Summary {
                 "server {:.1} · postgres {:.1} (+replica {:.1}) · redis {:.1} · rush {:.1}  ({:.1} wall, 2 cores = {:.1} CPU s)",
                 c.enroll_server, c.postgres_primary, c.postgres_replica, c.redis, c.rush_tool, c.wall_seconds, 2.0 * c.wall_seconds
             )));
+            rows.push((
+                "CPU µs per request".into(),
+                c.per_request_text(self.requests),
+            ));
         }
         let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
         let mut out = String::new();
@@ -478,6 +508,23 @@ pub fn server_time_to_decision(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_per_request_adds_every_process() {
+        let c = CpuUse {
+            wall_seconds: 2.5,
+            enroll_server: 2.0,
+            postgres_primary: 0.7,
+            postgres_replica: 0.1,
+            redis: 0.75,
+            rush_tool: 1.2,
+        };
+        assert!((c.total() - 4.75).abs() < 1e-9);
+        assert_eq!(
+            c.per_request_text(50_000),
+            "95: server 40 · postgres 14 (+replica 2) · redis 15 · rush 24"
+        );
+    }
 
     #[test]
     fn nearest_rank_percentiles() {
