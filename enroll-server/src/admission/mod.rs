@@ -6,10 +6,10 @@
 //! all are empty) it also reads the queue lengths of all courses in one
 //! pipelined round trip, which finds work queued through other instances and
 //! keeps the queue-length gauges current. For each course with waiting
-//! students it takes the course's lease in Redis (renewed once half of it has
-//! run out) and drains it batch by batch: peek up to N heads, have them decided in one PostgreSQL
-//! transaction, and only after COMMIT write the decisions back to Redis
-//! ([`crate::queue::finish`]). One course is drained by one worker at a time,
+//! students it takes the course's lease in Redis (renewed once half of it
+//! has run out) and drains it batch by batch: peek up to N heads, have them
+//! decided in one PostgreSQL transaction, and only after COMMIT write the
+//! decisions back to Redis ([`crate::queue::finish`]). One course is drained by one worker at a time,
 //! across instances too; the batches of all courses being drained meet in
 //! the [`commit::Committer`], which decides every batch waiting in one
 //! shared transaction ([`batch::admit_courses`]).
