@@ -9,10 +9,10 @@
 //! students it takes the course's lease in Redis (renewed once half of it
 //! has run out) and drains it batch by batch: peek up to N heads, have them
 //! decided in one PostgreSQL transaction, and only after COMMIT write the
-//! decisions back to Redis ([`crate::queue::finish`]). One course is drained by one worker at a time,
-//! across instances too; the batches of all courses being drained meet in
-//! the [`commit::Committer`], which decides every batch waiting in one
-//! shared transaction ([`batch::admit_courses`]).
+//! decisions back to Redis ([`crate::queue::finish`]). One course is
+//! drained by one worker at a time, across instances too; the batches of all
+//! courses being drained meet in the [`commit::Committer`], which decides
+//! every batch waiting in one shared transaction ([`batch::admit_courses`]).
 //!
 //! The runner lives on a thread of its own with its own single-threaded
 //! runtime, database pool and Redis connection ([`thread`]): a batch makes
