@@ -22,10 +22,14 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// OS, in milliseconds.
 pub const PURGE_DELAY_MS: c_long = 1_000;
 
-/// Sets the purge delay to [`PURGE_DELAY_MS`]. Call first thing in `main`,
+/// Sets the purge delay to [`PURGE_DELAY_MS`], unless the operator chose one
+/// with mimalloc's own `MIMALLOC_PURGE_DELAY`. Call first thing in `main`,
 /// before any other thread starts (mimalloc's option setters are not
 /// thread-safe).
 pub fn keep_freed_pages() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: stores one integer option that mimalloc reads at its next
     // purge; no other thread exists yet to read it concurrently.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, PURGE_DELAY_MS) }
@@ -43,9 +47,14 @@ mod tests {
 
     #[test]
     fn the_option_is_the_purge_delay_and_is_set() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            assert_eq!(purge_delay_ms(), 10, "mimalloc 2.x's default purge delay");
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            // The operator's choice stands.
+            let chosen = purge_delay_ms();
+            keep_freed_pages();
+            assert_eq!(purge_delay_ms(), chosen);
+            return;
         }
+        assert_eq!(purge_delay_ms(), 10, "mimalloc 2.x's default purge delay");
         keep_freed_pages();
         assert_eq!(purge_delay_ms(), PURGE_DELAY_MS);
     }
