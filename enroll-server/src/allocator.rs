@@ -36,7 +36,8 @@ pub fn keep_freed_pages() {
 }
 
 /// The purge delay mimalloc is using, in milliseconds.
-pub fn purge_delay_ms() -> c_long {
+#[cfg(test)]
+fn purge_delay_ms() -> c_long {
     // SAFETY: reads one integer option.
     unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }
 }

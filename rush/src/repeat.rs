@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::report::Summary;
+use crate::report::{micros_per_request, Summary};
 
 /// Median, min and max of one figure over the runs that measured it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -96,7 +96,7 @@ pub fn rows(runs: &[Summary]) -> Vec<Row> {
             s.admission_drain_to_pgbench_ratio
         }),
         ("CPU µs per request (all processes)", |s| {
-            Some(s.cpu.as_ref()?.total() * 1e6 / s.requests.max(1) as f64)
+            Some(micros_per_request(s.cpu.as_ref()?.total(), s.requests))
         }),
         ("violations", |s| Some(s.violations as f64)),
     ];

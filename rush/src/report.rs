@@ -66,7 +66,7 @@ impl CpuUse {
     /// What one request's final answer cost the machine, all told and by
     /// process, in CPU µs.
     pub fn per_request_text(&self, requests: usize) -> String {
-        let us = |s: f64| s * 1e6 / requests.max(1) as f64;
+        let us = |s: f64| micros_per_request(s, requests);
         format!(
             "{:.0}: server {:.0} · postgres {:.0} (+replica {:.0}) · redis {:.0} · rush {:.0}",
             us(self.total()),
@@ -77,6 +77,11 @@ impl CpuUse {
             us(self.rush_tool)
         )
     }
+}
+
+/// `cpu_seconds` spread over `requests`, in µs per request.
+pub fn micros_per_request(cpu_seconds: f64, requests: usize) -> f64 {
+    cpu_seconds * 1e6 / requests.max(1) as f64
 }
 
 /// Admission batches during the rush (server histograms, after - before).
