@@ -29,7 +29,7 @@ pub enum Budget {
 }
 
 /// What pgbench measured.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct PgbenchResult {
     /// Transactions per second, without connection time.
     pub tps: f64,
