@@ -9,7 +9,8 @@
 //! - [`api`]: the enroll-server HTTP API as the tool uses it (reqwest for
 //!   set-up, logins and `/metrics`; parsing of the measured answers).
 //! - [`conn`]: the measured requests' client — persistent HTTP/1.1
-//!   connections on hyper's low-level API.
+//!   connections written and parsed directly (`httparse`), and the event
+//!   streams' reader.
 //! - [`wave`]: fire requests with bounded concurrency, follow tickets to
 //!   their decision (each student's event stream, polls where no event
 //!   came), sample `/metrics`; its connection workers (one per connection,

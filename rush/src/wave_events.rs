@@ -8,11 +8,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use futures::{StreamExt, TryStreamExt};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tokio::task::JoinHandle;
 
 use super::{Decided, Shared};
+use crate::conn::EventStream;
 use crate::sse::{Parser, StreamEvent};
 
 /// Streams opened at once while setting up.
@@ -26,14 +25,14 @@ pub(super) async fn open_all(
 ) -> Result<Vec<JoinHandle<()>>> {
     let students: BTreeSet<usize> = requests.iter().map(|&(s, _)| s).collect();
     let endpoint = &shared.requests.endpoint;
-    let uri = endpoint.uri("/api/v1/enrollments/events")?;
+    let target = endpoint.target("/api/v1/enrollments/events")?;
     futures::stream::iter(students)
         .map(|student| {
-            let uri = uri.clone();
+            let target = &target;
             async move {
                 let cookie = shared.requests.cookie(student);
-                let (status, mut body) = endpoint.open_stream(uri, cookie).await?;
-                if !status.is_success() {
+                let (status, mut body) = endpoint.open_stream(target, cookie).await?;
+                if !(200..300).contains(&status) {
                     bail!("GET /api/v1/enrollments/events answered {status}");
                 }
                 let mut parser = Parser::default();
@@ -56,17 +55,18 @@ pub(super) async fn open_all(
 
 /// The events the stream's next data completes (an error if they do not
 /// parse); `None` once the stream has ended or failed.
-async fn next_events(body: &mut Incoming, parser: &mut Parser) -> Option<Result<Vec<StreamEvent>>> {
-    loop {
-        let frame = body.frame().await?.ok()?;
-        if let Ok(data) = frame.into_data() {
-            return Some(parser.push(&data));
-        }
+async fn next_events(
+    body: &mut EventStream,
+    parser: &mut Parser,
+) -> Option<Result<Vec<StreamEvent>>> {
+    match body.next_data(parser.buffer()).await {
+        Ok(true) => Some(parser.events()),
+        Ok(false) | Err(_) => None,
     }
 }
 
 /// Reads until the `ready` event; what came after it in the same reads.
-async fn ready(body: &mut Incoming, parser: &mut Parser) -> Result<Vec<StreamEvent>> {
+async fn ready(body: &mut EventStream, parser: &mut Parser) -> Result<Vec<StreamEvent>> {
     loop {
         let mut events = next_events(body, parser)
             .await
@@ -79,7 +79,7 @@ async fn ready(body: &mut Incoming, parser: &mut Parser) -> Result<Vec<StreamEve
 }
 
 /// Hands every event of `student`'s stream to the wave until it ends.
-async fn follow(shared: &Shared, student: usize, mut body: Incoming, mut parser: Parser) {
+async fn follow(shared: &Shared, student: usize, mut body: EventStream, mut parser: Parser) {
     while let Some(events) = next_events(&mut body, &mut parser).await {
         match events {
             Ok(events) => {

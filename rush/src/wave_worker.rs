@@ -6,15 +6,13 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use bytes::Bytes;
-use hyper::header::HeaderValue;
-use hyper::Uri;
 use tokio::sync::{mpsc, Barrier, OwnedSemaphorePermit};
 
 use super::{Decided, Shared, TicketRecord};
 use crate::api::{enroll_reply, tickets_view, EnrollReply};
-use crate::conn::{Client, Endpoint, Req};
+use crate::conn::{check_header_text, Client, Endpoint, Req};
 
 /// What a connection worker does next.
 pub(super) enum Job {
@@ -39,8 +37,8 @@ pub(super) struct Work {
 pub(super) struct Requests {
     pub(super) endpoint: Endpoint,
     /// `Cookie` header per student.
-    cookies: Vec<HeaderValue>,
-    enroll_uri: Uri,
+    cookies: Vec<String>,
+    enroll_target: String,
     /// `{"course_id":N}` per course.
     bodies: HashMap<i64, Bytes>,
 }
@@ -51,16 +49,16 @@ impl Requests {
         cookies: &[String],
         requests: &[(usize, i64)],
     ) -> Result<Self> {
-        let cookies = cookies
-            .iter()
-            .map(|c| HeaderValue::from_str(c).context("session cookie unfit for a header"))
-            .collect::<Result<_>>()?;
+        for c in cookies {
+            check_header_text("session cookie", c)?;
+        }
+        let cookies = cookies.to_vec();
         let bodies = requests
             .iter()
             .map(|&(_, c)| (c, Bytes::from(format!("{{\"course_id\":{c}}}"))))
             .collect();
         Ok(Self {
-            enroll_uri: endpoint.uri("/api/v1/enrollments")?,
+            enroll_target: endpoint.target("/api/v1/enrollments")?,
             endpoint,
             cookies,
             bodies,
@@ -68,23 +66,23 @@ impl Requests {
     }
 
     /// Student `student`'s `Cookie` header.
-    pub(super) fn cookie(&self, student: usize) -> &HeaderValue {
+    pub(super) fn cookie(&self, student: usize) -> &str {
         &self.cookies[student]
     }
 
     fn enroll(&self, student: usize, course: i64) -> Req {
-        let body = self.bodies.get(&course).cloned().unwrap_or_default();
+        let body = self.bodies.get(&course).map_or(&b""[..], |b| &b[..]);
         self.endpoint
-            .post_json(self.enroll_uri.clone(), &self.cookies[student], body)
+            .post_json(&self.enroll_target, &self.cookies[student], body)
     }
 
     /// One read of several of a student's tickets.
     fn tickets(&self, student: usize, tickets: &[&str]) -> Result<Req> {
-        let uri = self.endpoint.uri(&format!(
+        let target = self.endpoint.target(&format!(
             "/api/v1/enrollments/tickets?ids={}",
             tickets.join(",")
         ))?;
-        Ok(self.endpoint.get(uri, &self.cookies[student]))
+        Ok(self.endpoint.get(&target, &self.cookies[student]))
     }
 }
 
@@ -125,8 +123,8 @@ async fn send_one(
 ) {
     let sent = Instant::now();
     let req = shared.requests.enroll(student, course);
-    let reply = match client.send(req).await {
-        Ok((status, body)) => enroll_reply(status.as_u16(), &body),
+    let reply = match client.send(&req).await {
+        Ok((status, body)) => enroll_reply(status, &body),
         Err(e) => Err(e),
     };
     match reply {
@@ -202,8 +200,8 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
     };
     shared.polls.fetch_add(1, SeqCst);
     let view = match req {
-        Ok(req) => match client.send(req).await {
-            Ok((status, body)) => tickets_view(status.as_u16(), &body),
+        Ok(req) => match client.send(&req).await {
+            Ok((status, body)) => tickets_view(status, &body),
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
