@@ -28,6 +28,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod enqueuer;
 pub mod error;
 pub mod extract;
 pub mod followed_cache;

@@ -42,6 +42,7 @@ pub struct MetricSet {
     pub tickets: IntCounterVec,
     pub decisions: IntCounterVec,
     pub batch_size: Histogram,
+    pub enqueue_batch_size: Histogram,
     pub commit_seconds: Histogram,
     pub transaction_courses: Histogram,
     pub batches_waiting: IntGauge,
@@ -114,6 +115,11 @@ impl Metrics {
                     .buckets(vec![1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0, 500.0, 1000.0]),
             )
             .unwrap(),
+            enqueue_batch_size: Histogram::with_opts(
+                HistogramOpts::new("enroll_enqueue_batch_size", "Enroll requests whose enqueue scripts went to Redis in one pipeline.")
+                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            )
+            .unwrap(),
             commit_seconds: Histogram::with_opts(
                 HistogramOpts::new("enroll_admission_commit_seconds", "Duration of one admission transaction, from BEGIN to COMMIT.")
                     .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
@@ -158,6 +164,7 @@ impl Metrics {
         r.register(Box::new(m.tickets.clone())).unwrap();
         r.register(Box::new(m.decisions.clone())).unwrap();
         r.register(Box::new(m.batch_size.clone())).unwrap();
+        r.register(Box::new(m.enqueue_batch_size.clone())).unwrap();
         r.register(Box::new(m.commit_seconds.clone())).unwrap();
         r.register(Box::new(m.transaction_courses.clone())).unwrap();
         r.register(Box::new(m.batches_waiting.clone())).unwrap();

@@ -194,25 +194,12 @@ return {'queued', s, redis.call('ZRANK', KEYS[1], ARGV[1]), 0, redis.call('GET',
     )
 });
 
-/// Puts `student` in line for the course, or returns their existing place.
-/// One round trip.
-pub async fn enqueue(
-    redis: &mut ConnectionManager,
-    course_id: i64,
-    student: i64,
-) -> redis::RedisResult<Enqueued> {
-    let k = CourseKeys::new(course_id);
-    let (status, seq, rank, retry, pace): (String, String, i64, i64, String) = ENQUEUE
-        .key(&k.queue)
-        .key(&k.seq)
-        .key(&k.student_ticket)
-        .key(&k.tickets)
-        .key(&k.full)
-        .key(&k.pace)
-        .arg(student)
-        .invoke_async(redis)
-        .await?;
-    Ok(match status.as_str() {
+/// The enqueue script's answer: status, sequence, 0-based rank, retry (0/1)
+/// and the course's pace.
+type EnqueueReply = (String, String, i64, i64, String);
+
+fn enqueued((status, seq, rank, retry, pace): EnqueueReply) -> Enqueued {
+    match status.as_str() {
         "queued" => Enqueued::Queued {
             seq: seq.parse().unwrap_or(0),
             rank,
@@ -221,7 +208,75 @@ pub async fn enqueue(
         },
         "enrolled" => Enqueued::AlreadyEnrolled,
         _ => Enqueued::Full,
-    })
+    }
+}
+
+/// The enqueue script run for `student` in line for `course_id`.
+fn enqueue_cmd(course_id: i64, student: i64) -> redis::Cmd {
+    let k = CourseKeys::new(course_id);
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(ENQUEUE.get_hash())
+        .arg(6)
+        .arg(&k.queue)
+        .arg(&k.seq)
+        .arg(&k.student_ticket)
+        .arg(&k.tickets)
+        .arg(&k.full)
+        .arg(&k.pace)
+        .arg(student);
+    cmd
+}
+
+/// Puts each `(course, student)` in line for the course, or returns their
+/// existing place: the enqueue script once per request, all in one pipelined
+/// round trip (see [`crate::enqueuer`]), run by Redis in this order. One
+/// answer per request, in order; a request's own failure (e.g. a course key
+/// of the wrong type) is its answer alone. Requests that found Redis's script
+/// cache empty (`NOSCRIPT`: Redis restarted or `SCRIPT FLUSH`) are sent once
+/// more after loading the script — the script is idempotent.
+pub async fn enqueue_many(
+    redis: &mut ConnectionManager,
+    requests: &[(i64, i64)],
+) -> redis::RedisResult<Vec<redis::RedisResult<Enqueued>>> {
+    let mut answers: Vec<Option<redis::RedisResult<Enqueued>>> = vec![None; requests.len()];
+    let mut todo: Vec<usize> = (0..requests.len()).collect();
+    for attempt in 0..2 {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for &i in &todo {
+            let (course, student) = requests[i];
+            pipe.add_command(enqueue_cmd(course, student));
+        }
+        let replies: Vec<redis::RedisResult<EnqueueReply>> = pipe.query_async(redis).await?;
+        if replies.len() != todo.len() {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Parse,
+                "the enqueue pipeline's reply count does not match its requests",
+            )));
+        }
+        let mut again = Vec::new();
+        for (&i, reply) in todo.iter().zip(replies) {
+            match reply {
+                Err(e)
+                    if attempt == 0
+                        && e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    again.push(i);
+                }
+                reply => answers[i] = Some(reply.map(enqueued)),
+            }
+        }
+        if again.is_empty() {
+            break;
+        }
+        ENQUEUE.load_async(redis).await?;
+        todo = again;
+    }
+    Ok(answers
+        .into_iter()
+        .map(|a| a.expect("the second attempt answers every request"))
+        .collect())
 }
 
 /// One of the caller's tickets as stored.

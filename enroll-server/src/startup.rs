@@ -14,6 +14,7 @@ use tower_http::trace::TraceLayer;
 use crate::admission::thread::AdmissionThread;
 use crate::config::Settings;
 use crate::db::{Db, LsnHistory};
+use crate::enqueuer::Enqueuer;
 use crate::followed_cache::{follow, Followers, KnownFull, SessionCache};
 use crate::live::Live;
 use crate::metrics::{track_http, Metrics};
@@ -83,6 +84,7 @@ impl Application {
             ),
             settings: Arc::new(settings),
             db,
+            enqueuer: Enqueuer::start(redis.clone(), metrics.enqueue_batch_size.clone()),
             redis,
             hasher,
             metrics,

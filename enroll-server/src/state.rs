@@ -8,6 +8,7 @@ use redis::aio::ConnectionManager;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::enqueuer::Enqueuer;
 use crate::followed_cache::KnownFull;
 use crate::live::Live;
 use crate::metrics::Metrics;
@@ -40,6 +41,9 @@ pub struct Services {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub redis: ConnectionManager,
+    /// Sends enroll requests' enqueue scripts to Redis, those that arrive
+    /// together in one pipeline.
+    pub enqueuer: Enqueuer,
     pub sessions: SessionStore,
     pub hasher: PasswordHasher,
     pub metrics: Metrics,

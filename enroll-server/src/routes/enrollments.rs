@@ -124,8 +124,11 @@ pub async fn enroll(
         return Err(course_full());
     }
     let epoch = state.known_full.epoch();
-    let mut redis = state.redis.clone();
-    match queue::enqueue(&mut redis, req.course_id, student.session.student_id).await? {
+    match state
+        .enqueuer
+        .enqueue(req.course_id, student.session.student_id)
+        .await?
+    {
         Enqueued::Queued {
             seq,
             rank,

@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod batch;
 mod catalogue;
+mod enqueuer;
 mod enroll;
 mod errors;
 mod events;

@@ -1,0 +1,102 @@
+//! The enqueue sender against a real redis-server: requests that arrive
+//! together share one pipeline, each keeps its own answer and place.
+
+use enroll_server::enqueuer::Enqueuer;
+use enroll_server::queue::{self, Enqueued};
+use futures::future::join_all;
+use testkit::RedisServer;
+
+async fn manager(redis: &RedisServer) -> redis::aio::ConnectionManager {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap()
+}
+
+fn histogram() -> prometheus::Histogram {
+    prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("t", "t")).unwrap()
+}
+
+fn place(e: &Enqueued) -> (i64, i64, bool) {
+    match e {
+        Enqueued::Queued {
+            seq, rank, retry, ..
+        } => (*seq, *rank, *retry),
+        other => panic!("not queued: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn requests_that_arrive_together_share_a_pipeline_and_keep_their_order() {
+    let redis = RedisServer::start().unwrap();
+    let sizes = histogram();
+    let enqueuer = Enqueuer::start(manager(&redis).await, sizes.clone());
+    // All 200 are handed over before the sending task first runs (this test's
+    // runtime has one thread): one pipeline.
+    let answers = join_all((1..=200).map(|student| enqueuer.enqueue(5, student))).await;
+    assert_eq!(sizes.get_sample_count(), 1);
+    assert_eq!(sizes.get_sample_sum(), 200.0);
+    let places: Vec<_> = answers.iter().map(|a| place(a.as_ref().unwrap())).collect();
+    for (i, &(seq, rank, retry)) in places.iter().enumerate() {
+        // In line in the order handed over: ranks 0.., sequences rising.
+        assert_eq!(rank, i as i64, "student {}", i + 1);
+        assert!(!retry);
+        if i > 0 {
+            assert_eq!(seq, places[i - 1].0 + 1);
+        }
+    }
+    // A retry, alone this time, gets the same ticket and place.
+    let again = place(&enqueuer.enqueue(5, 17).await.unwrap());
+    assert_eq!(again, (places[16].0, 16, true));
+    assert_eq!(sizes.get_sample_count(), 2);
+}
+
+#[tokio::test]
+async fn one_failing_request_does_not_fail_the_others_and_an_emptied_script_cache_is_refilled() {
+    let redis = RedisServer::start().unwrap();
+    let mut conn = manager(&redis).await;
+    // Course 9's queue key holds a string: its script fails there.
+    let _: () = redis::cmd("SET")
+        .arg("q:{c9}")
+        .arg("not a queue")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for round in 0..2 {
+        // Redis forgets its scripts (as after a restart): NOSCRIPT, loaded,
+        // sent again.
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let base = round * 10;
+        let answers = queue::enqueue_many(
+            &mut conn,
+            &[(3, base + 1), (9, base + 2), (3, base + 3), (4, base + 1)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(answers.len(), 4);
+        assert!(answers[1].is_err(), "{:?}", answers[1]);
+        let (s1, r1, _) = place(answers[0].as_ref().unwrap());
+        let (s3, r3, _) = place(answers[2].as_ref().unwrap());
+        assert_eq!((r1, r3), (base * 2 / 10, base * 2 / 10 + 1));
+        assert_eq!(s3, s1 + 1);
+        assert_eq!(place(answers[3].as_ref().unwrap()).1, round);
+    }
+    // A course flagged full answers Full, and the others in the pipeline are
+    // unaffected.
+    let _: () = redis::cmd("SET")
+        .arg("full:{c3}")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let answers = queue::enqueue_many(&mut conn, &[(3, 99), (4, 99)])
+        .await
+        .unwrap();
+    assert_eq!(answers[0].as_ref().unwrap(), &Enqueued::Full);
+    assert_eq!(place(answers[1].as_ref().unwrap()).1, 2);
+}
