@@ -43,6 +43,7 @@ const RUSH_PANELS: &[&str] = &[
     "Queue length per course",
     "Admission decisions",
     "Admission batch size",
+    "Enqueue pipeline size",
     "Admission commit latency",
     "Admission transactions per second",
     "Courses per admission transaction",
