@@ -1,13 +1,13 @@
 //! Enroll requests that arrive together go to Redis together.
 //!
-//! Every enroll request runs the enqueue script once ([`queue::enqueue`]).
-//! Sent one by one on the shared connection, most of them went out in a
-//! write of their own and came back in a read of their own: per request a
-//! system call on each side, a wake-up of Redis and one of this process —
-//! more than the script itself costs Redis. Here one task sends them: it
-//! takes every request waiting for it, sends them as one pipeline (one write,
-//! each request still one `EVALSHA`), hands each answer back, and meanwhile
-//! the next requests gather. One pipeline is in flight at a time, so under
+//! Every enroll request runs the enqueue script once
+//! ([`queue::enqueue_many`]). Sent one by one on the shared connection, most
+//! of them went out in a write of their own and came back in a read of their
+//! own: per request a system call on each side, a wake-up of Redis and one
+//! of this process — more than the script itself costs Redis. Here one task
+//! sends them: it takes every request waiting for it, sends them as one
+//! pipeline (one write, each request still one `EVALSHA`), hands each answer
+//! back, and meanwhile the next requests gather. One pipeline is in flight at a time, so under
 //! load the batches grow with the round trip (group commit) and when idle a
 //! request goes out at once, alone.
 //!
@@ -46,7 +46,7 @@ impl Enqueuer {
         Self { requests }
     }
 
-    /// Puts `student` in line for `course` (see [`queue::enqueue`]).
+    /// Puts `student` in line for `course` (see [`queue::enqueue_many`]).
     pub async fn enqueue(&self, course: i64, student: i64) -> RedisResult<Enqueued> {
         let (answer, answered) = oneshot::channel();
         let stopped = || {
