@@ -19,8 +19,13 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts redis-server on 127.0.0.1 and a free port.
     pub fn start() -> Result<Self> {
+        Self::start_on(free_port())
+    }
+
+    /// Starts redis-server on 127.0.0.1:`port` (e.g. the port of one that
+    /// was stopped, to see clients reconnect), empty.
+    pub fn start_on(port: u16) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("enroll-redis-").tempdir()?;
-        let port = free_port();
         let mut cmd = Command::new("redis-server");
         cmd.arg("--port")
             .arg(port.to_string())

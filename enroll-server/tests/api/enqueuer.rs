@@ -100,3 +100,43 @@ async fn one_failing_request_does_not_fail_the_others_and_an_emptied_script_cach
     assert_eq!(answers[0].as_ref().unwrap(), &Enqueued::Full);
     assert_eq!(place(answers[1].as_ref().unwrap()).1, 2);
 }
+
+#[tokio::test]
+async fn while_redis_is_down_each_request_is_answered_503_and_then_served_again() {
+    use axum::response::IntoResponse;
+    use enroll_server::error::ApiError;
+
+    let redis = RedisServer::start().unwrap();
+    let port = redis.port;
+    let enqueuer = Enqueuer::start(manager(&redis).await, histogram());
+    assert_eq!(place(&enqueuer.enqueue(1, 1).await.unwrap()).1, 0);
+    drop(redis);
+    // Every request of a batch gets its own answer: the service is
+    // unavailable, a 503 with a stable code (never a 500, never a hang).
+    let answers = join_all((2..=11).map(|student| enqueuer.enqueue(1, student))).await;
+    for answer in answers {
+        let err = answer.expect_err("Redis is down");
+        let res = ApiError::from(err).into_response();
+        assert_eq!(res.status(), 503);
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "redis_unavailable", "{body}");
+    }
+    // Redis is back (empty): the same sender serves again once the
+    // connection is re-established.
+    let _redis = RedisServer::start_on(port).unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match enqueuer.enqueue(1, 12).await {
+            Ok(answer) => {
+                assert_eq!(place(&answer).1, 0, "a fresh Redis: first in line");
+                break;
+            }
+            Err(e) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "still failing 10 s after Redis came back: {e}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
