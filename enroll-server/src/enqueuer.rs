@@ -4,12 +4,12 @@
 //! ([`queue::enqueue_many`]). Sent one by one on the shared connection, most
 //! of them went out in a write of their own and came back in a read of their
 //! own: per request a system call on each side, a wake-up of Redis and one
-//! of this process — more than the script itself costs Redis. Here one task
-//! sends them: it takes every request waiting for it, sends them as one
-//! pipeline (one write, each request still one `EVALSHA`), hands each answer
-//! back, and meanwhile the next requests gather. One pipeline is in flight at a time, so under
-//! load the batches grow with the round trip (group commit) and when idle a
-//! request goes out at once, alone.
+//! of this process. Here one task sends them: it takes every request waiting
+//! for it, sends them as one pipeline (one write, each request still one
+//! `EVALSHA`), hands each answer back, and meanwhile the next requests
+//! gather. One pipeline is in flight at a time, so under load the batches
+//! grow with the round trip (group commit) and when idle a request goes out
+//! at once, alone.
 //!
 //! Order is unchanged in meaning: Redis runs the scripts one after another in
 //! the order of the pipeline, which is the order the requests reached this
