@@ -1,5 +1,6 @@
-//! The enqueue sender against a real redis-server: requests that arrive
-//! together share one pipeline, each keeps its own answer and place.
+//! The queue's Redis side against a real redis-server: the enqueue sender
+//! (requests that arrive together share one pipeline, each keeps its own
+//! answer and place) and the finishing script on a large batch.
 
 use enroll_server::enqueuer::Enqueuer;
 use enroll_server::queue::{self, Enqueued};
@@ -139,4 +140,66 @@ async fn while_redis_is_down_each_request_is_answered_503_and_then_served_again(
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
+    use enroll_server::queue::{Decision, Pace};
+
+    let redis = RedisServer::start().unwrap();
+    let mut conn = manager(&redis).await;
+    // 1,100 students in line, all decided by one call.
+    let requests: Vec<(i64, i64)> = (1..=1100).map(|s| (7, s)).collect();
+    let mut seqs = Vec::new();
+    for chunk in requests.chunks(256) {
+        for a in queue::enqueue_many(&mut conn, chunk).await.unwrap() {
+            seqs.push(place(&a.unwrap()).0);
+        }
+    }
+    // Student 600's decision is for an older ticket (a batch retried after
+    // a crash, the student since back in line): that decision is recorded
+    // but must not take the newer ticket out of line.
+    let decisions: Vec<Decision> = (1..=1100)
+        .map(|s| Decision {
+            student: s,
+            seq: if s == 600 { 1 } else { seqs[s as usize - 1] },
+            status: "enrolled",
+            reason: None,
+        })
+        .collect();
+    let pace = Pace {
+        cycle_ms: 40.0,
+        batch: 1100,
+    };
+    let left = queue::finish(&mut conn, 7, 0, false, pace, &decisions)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "only student 600's newer ticket is still in line");
+    let in_line: Vec<String> = redis::cmd("ZRANGE")
+        .arg("q:{c7}")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(in_line, ["600"]);
+    for s in [1_i64, 512, 513, 1024, 1025, 1100] {
+        let t: String = redis::cmd("HGET")
+            .arg("tk:{c7}")
+            .arg(seqs[s as usize - 1])
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            t.starts_with(&format!("{s}|enrolled||")),
+            "student {s}: {t}"
+        );
+    }
+    let newer: String = redis::cmd("HGET")
+        .arg("tk:{c7}")
+        .arg(seqs[599])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(newer, "600|queued|");
 }
