@@ -161,6 +161,29 @@ enum Framing {
     UntilClose,
 }
 
+impl Framing {
+    /// Moves the body's bytes that `buf` holds to `out`; true once the body
+    /// is complete (never for [`Framing::UntilClose`]: the server's close
+    /// ends it).
+    fn take(&mut self, buf: &mut BytesMut, out: &mut Vec<u8>) -> Result<bool> {
+        match self {
+            Framing::Length(left) => {
+                let n = (*left).min(buf.len());
+                out.extend_from_slice(&buf[..n]);
+                buf.advance(n);
+                *left -= n;
+                Ok(*left == 0)
+            }
+            Framing::Chunked(chunked) => chunked.decode(buf, out),
+            Framing::UntilClose => {
+                out.extend_from_slice(buf);
+                buf.clear();
+                Ok(false)
+            }
+        }
+    }
+}
+
 /// An answer's head, as far as this client needs it.
 #[derive(Debug)]
 struct Head {
@@ -389,30 +412,17 @@ impl Conn {
     }
 
     /// Reads a whole body framed as `framing`.
-    async fn read_body(&mut self, framing: Framing) -> Result<Bytes> {
-        match framing {
-            Framing::Length(n) => {
-                while self.buf.len() < n {
-                    if self.fill().await? == 0 {
-                        bail!("connection closed in the middle of the answer");
-                    }
+    async fn read_body(&mut self, mut framing: Framing) -> Result<Bytes> {
+        let mut body = Vec::new();
+        while !framing.take(&mut self.buf, &mut body)? {
+            if self.fill().await? == 0 {
+                if framing == Framing::UntilClose {
+                    break;
                 }
-                Ok(self.buf.split_to(n).freeze())
-            }
-            Framing::Chunked(mut chunked) => {
-                let mut body = Vec::new();
-                while !chunked.decode(&mut self.buf, &mut body)? {
-                    if self.fill().await? == 0 {
-                        bail!("connection closed in the middle of the answer");
-                    }
-                }
-                Ok(body.into())
-            }
-            Framing::UntilClose => {
-                while self.fill().await? != 0 {}
-                Ok(self.buf.split().freeze())
+                bail!("connection closed in the middle of the answer");
             }
         }
+        Ok(body.into())
     }
 
     /// Sends `req` and reads its whole answer: status, body and whether the
@@ -453,11 +463,6 @@ impl Client {
             endpoint,
             conn: None,
         }
-    }
-
-    /// The endpoint requests are built for.
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
     }
 
     /// Opens the connection now (a failure is left to the first request).
@@ -522,22 +527,7 @@ impl EventStream {
     pub async fn next_data(&mut self, out: &mut Vec<u8>) -> Result<bool> {
         loop {
             let before = out.len();
-            let buf = &mut self.conn.buf;
-            let ended = match &mut self.framing {
-                Framing::Chunked(chunked) => chunked.decode(buf, out)?,
-                Framing::Length(left) => {
-                    let n = (*left).min(buf.len());
-                    out.extend_from_slice(&buf[..n]);
-                    buf.advance(n);
-                    *left -= n;
-                    *left == 0
-                }
-                Framing::UntilClose => {
-                    out.extend_from_slice(buf);
-                    buf.clear();
-                    false
-                }
-            };
+            let ended = self.framing.take(&mut self.conn.buf, out)?;
             if out.len() > before {
                 return Ok(true);
             }
@@ -730,6 +720,27 @@ mod tests {
         accepted.recv().await.unwrap();
         accepted.recv().await.unwrap();
         assert!(accepted.try_recv().is_err(), "two connections");
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_length_ends_where_the_server_closes() {
+        // One answer per connection, then the server closes it.
+        let (base, mut accepted) = server(1, |_: &str| {
+            vec![
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil ".into(),
+                "the close".into(),
+            ]
+        })
+        .await;
+        let endpoint = Endpoint::new(&base).await.unwrap();
+        let mut client = Client::new(endpoint.clone());
+        let get = endpoint.get(&endpoint.target("/eof").unwrap(), "s=1");
+        for _ in 0..2 {
+            let (status, body) = client.send(&get).await.unwrap();
+            assert_eq!((status, text(&body).as_str()), (200, "until the close"));
+        }
+        accepted.recv().await.unwrap();
+        accepted.recv().await.unwrap();
     }
 
     #[tokio::test]
