@@ -1,13 +1,17 @@
 //! The command line: `check config`, `check rules`, `test rules`, `run`.
+//! Parsing, and the commands that need no server; `alerter run` is wired in
+//! the binary's `main` from [`RunArgs::settings`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::Settings;
 use crate::config::Config;
 use crate::duration::PromDuration;
 use crate::rules::{load_rule_file, Rule};
+use crate::shared::Clock;
 
 /// Scrapes targets, evaluates Prometheus rule files and tracks alerts.
 #[derive(Debug, Parser)]
@@ -84,20 +88,37 @@ fn parse_prom_duration(s: &str) -> Result<PromDuration, String> {
     crate::duration::parse_duration(s).map(PromDuration)
 }
 
-/// Parses the arguments and runs the command.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Check(CheckCommand::Config { file }) => check_config(&file),
-        Command::Check(CheckCommand::Rules { files }) => check_rules(&files),
-        Command::Test(TestCommand::Rules { files }) => {
+impl RunArgs {
+    /// What [`crate::app::Alerter::build`] needs, on the wall clock.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            config_path: self.config.clone(),
+            listen_address: self.listen_address.clone(),
+            external_url: self.external_url.clone(),
+            resend_delay: self.resend_delay.0,
+            clock: Clock::Wall,
+        }
+    }
+}
+
+/// Runs `alerter check ...`.
+pub fn check(command: CheckCommand) -> ExitCode {
+    match command {
+        CheckCommand::Config { file } => check_config(&file),
+        CheckCommand::Rules { files } => check_rules(&files),
+    }
+}
+
+/// Runs `alerter test ...`.
+pub fn test(command: TestCommand) -> ExitCode {
+    match command {
+        TestCommand::Rules { files } => {
             if crate::unittest::run_test_files(&files) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             }
         }
-        Command::Run(args) => crate::notify::run(args),
     }
 }
 

@@ -11,10 +11,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::app::Shared;
 use crate::engine::{to_datetime, Health};
 use crate::gofmt::format_e;
 use crate::rules::{Alert, Rule};
+use crate::shared::Shared;
 
 /// The router for every endpoint.
 pub fn router(shared: Arc<Shared>) -> Router {

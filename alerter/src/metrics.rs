@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::app::ReloadStats;
 use crate::engine::{group_key, Engine};
 use crate::rules::AlertState;
+use crate::shared::ReloadStats;
 use crate::storage::Labels;
 
 fn label_str(labels: &[(&str, &str)]) -> String {

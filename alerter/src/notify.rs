@@ -19,8 +19,8 @@ use notifier::{Notifier, NotifierOptions};
 use prometheus::{IntCounterVec, Opts, Registry};
 use tokio::sync::mpsc;
 
-use crate::app::{wall_ms, Alerter, Shared};
-use crate::cli::RunArgs;
+use crate::app::Alerter;
+use crate::shared::Shared;
 use crate::sink::{AlertSink, PostableAlert};
 
 /// How [`attach`] runs the notifier.
@@ -194,51 +194,5 @@ async fn follow_reloads(shared: Arc<Shared>, notifier: Notifier, reloads: IntCou
     }
 }
 
-/// File name of the alerter's alert state under `--storage.path`.
-pub const ALERT_STATE_FILE: &str = "alerts-state.json";
 /// File name of the notifier's state under `--storage.path`.
 pub const NOTIFIER_STATE_FILE: &str = "notifier-state.json";
-
-/// `alerter run`: restores alert state from `--storage.path`, keeps saving
-/// it, and attaches the notifier when `route` is configured.
-///
-/// After a restore, the first evaluation waits until every target has been
-/// scraped once, and the notifier's dispatcher starts after it, so restored
-/// firing alerts are re-sent (extending their `endsAt`) before the notifier
-/// could take them for resolved.
-pub fn run(args: RunArgs) -> std::process::ExitCode {
-    let data_dir = args.storage_path.clone();
-    crate::app::run_from_cli_with(args, move |alerter| async move {
-        let shared = alerter.shared();
-        let alerts_file = data_dir.join(ALERT_STATE_FILE);
-        let now = wall_ms();
-        let restored = crate::persist::restore(&shared, &alerts_file, now)?;
-        let hold_ms = if restored > 0 {
-            crate::persist::first_scrapes_ms(&shared)
-        } else {
-            0
-        };
-        crate::persist::hold_first_evaluation(&shared, now + hold_ms);
-        tracing::info!(file = %alerts_file.display(), restored, "alert state restored");
-        crate::persist::spawn_saver(shared, alerts_file, std::time::Duration::from_secs(1));
-        let options = NotifyOptions {
-            state_file: Some(data_dir.join(NOTIFIER_STATE_FILE)),
-            spawn_dispatcher: hold_ms == 0,
-            ..Default::default()
-        };
-        let (alerter, notifications) = attach(alerter, options).await?;
-        match notifications {
-            None => tracing::info!("no route configured: alerts are logged"),
-            Some(n) if hold_ms > 0 => {
-                tokio::spawn(async move {
-                    let wait = hold_ms as u64 + 1000;
-                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-                    n.settled().await;
-                    n.notifier.spawn();
-                });
-            }
-            Some(_) => {}
-        }
-        Ok(alerter)
-    })
-}

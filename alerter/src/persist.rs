@@ -16,10 +16,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::Shared;
 use crate::engine::{group_key, Engine};
 use crate::rules::{Alert, AlertState, Rule};
+use crate::shared::Shared;
 use crate::storage::Labels;
+
+/// File name of the alert state under `--storage.path`.
+pub const ALERT_STATE_FILE: &str = "alerts-state.json";
 
 /// Version written into the file.
 const VERSION: u32 = 1;

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alerter::app::{Alerter, Clock, Settings};
+use alerter::app::{Alerter, Settings};
 use alerter::promql::{parse_supported, Evaluator, Value};
+use alerter::shared::Clock;
 use alerter::sink::PostableAlert;
 use serde_json::Value as Json;
 use tokio::sync::mpsc;
@@ -255,9 +256,9 @@ async fn alerter_server(
 }
 
 /// Drives the shared state after `run_until_stopped` took the `Alerter`.
-struct Handle(Arc<alerter::app::Shared>);
+struct Handle(Arc<alerter::shared::Shared>);
 
-fn server_handle(shared: Arc<alerter::app::Shared>) -> Handle {
+fn server_handle(shared: Arc<alerter::shared::Shared>) -> Handle {
     Handle(shared)
 }
 

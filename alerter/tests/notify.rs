@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alerter::app::{Alerter, Clock, Settings};
+use alerter::app::{Alerter, Settings};
 use alerter::engine::to_datetime;
 use alerter::notify::{attach, Notifications, NotifyOptions};
+use alerter::shared::Clock;
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::post;
 use notifier::clock::ManualClock;
@@ -138,7 +139,7 @@ fn write_config(dir: &Path, target: &str, hook_url: &str, group_wait: &str) -> P
 /// One alerter process: built from `dir` (config, data directory), served on
 /// a free port, alerter and notifier stepped together.
 struct Running {
-    alerter_shared: Arc<alerter::app::Shared>,
+    alerter_shared: Arc<alerter::shared::Shared>,
     notifications: Notifications,
     clock: Arc<ManualClock>,
     port: u16,

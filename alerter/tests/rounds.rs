@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alerter::app::{scrape_wait, Alerter, Clock, Settings};
+use alerter::app::{Alerter, Settings};
 use alerter::engine::Health;
+use alerter::shared::{scrape_wait, Clock};
 use alerter::sink::PostableAlert;
 use tokio::sync::mpsc;
 

@@ -9,8 +9,6 @@
 mod ingest;
 mod schedule;
 
-pub(crate) use schedule::next_slot;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -282,11 +280,9 @@ impl Engine {
     /// Runs every group due at `now`, sends alerts, trims old samples.
     pub fn evaluate_due(&mut self, now: i64) {
         for i in 0..self.groups.len() {
-            if self.groups[i].next_eval > now {
+            if !self.take_due_group(i, now) {
                 continue;
             }
-            let interval = self.groups[i].group.interval_ms.max(1);
-            self.groups[i].next_eval = next_slot(self.groups[i].next_eval, now, interval);
             let key = group_key(&self.groups[i].group);
             let failures = self.groups[i].group.eval(now, &mut self.storage, &self.env);
             *self.stats.group_evals.entry(key.clone()).or_default() += 1;

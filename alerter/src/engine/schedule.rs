@@ -7,6 +7,18 @@ use super::Engine;
 use crate::config::Target;
 
 impl Engine {
+    /// Whether group `i` is due at `now`; if so, its next evaluation is
+    /// scheduled.
+    pub(super) fn take_due_group(&mut self, i: usize, now: i64) -> bool {
+        let g = &mut self.groups[i];
+        if g.next_eval > now {
+            return false;
+        }
+        let interval = g.group.interval_ms.max(1);
+        g.next_eval = next_slot(g.next_eval, now, interval);
+        true
+    }
+
     /// Targets due for a scrape at `now`; their next scrape is scheduled.
     pub fn due_targets(&mut self, now: i64) -> Vec<Target> {
         let mut due = Vec::new();
@@ -87,7 +99,7 @@ impl Engine {
 
 /// The first `scheduled + k × interval` after `now` (missed slots are
 /// skipped, not replayed).
-pub(crate) fn next_slot(scheduled: i64, now: i64, interval: i64) -> i64 {
+fn next_slot(scheduled: i64, now: i64, interval: i64) -> i64 {
     if scheduled > now {
         return scheduled;
     }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use promql_parser::parser::Expr;
 use serde::Serialize;
 
-use super::group::{EvalEnv, RuleHealth};
 use super::template::{Template, TemplateData};
+use super::{EvalEnv, RuleHealth};
 use crate::promql::{Evaluator, Sample};
 use crate::storage::{Labels, METRIC_NAME};
 

@@ -100,6 +100,11 @@ pub fn valid_label_name(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// Line and column of a YAML error, `(0, 0)` when serde_yaml has none.
+pub(crate) fn yaml_location(e: &serde_yaml::Error) -> (usize, usize) {
+    e.location().map_or((0, 0), |l| (l.line(), l.column()))
+}
+
 /// Positions (line, column of the value) of every `key:` in block style, in
 /// document order: rule N's `expr` is the N-th `expr:` key of the file.
 fn key_positions(text: &str, key: &str) -> Vec<(usize, usize)> {
@@ -151,7 +156,7 @@ pub fn parse_rule_text(
         FileYaml { groups: Vec::new() }
     } else {
         serde_yaml::from_str(text).map_err(|e| {
-            let (l, c) = crate::config::yaml_location(&e);
+            let (l, c) = yaml_location(&e);
             err(l, c, e.to_string())
         })?
     };

@@ -8,41 +8,9 @@ use std::time::Instant;
 use promql_parser::parser::Expr;
 
 use super::alerting::AlertingRule;
-use crate::promql::{Evaluator, RangeMode, Sample};
+use super::{EvalEnv, RuleHealth};
+use crate::promql::{Evaluator, Sample};
 use crate::storage::{stale_marker, Labels, Storage, METRIC_NAME};
-
-/// What every rule evaluation may need besides the store.
-#[derive(Debug, Clone, Default)]
-pub struct EvalEnv {
-    /// `global.external_labels`.
-    pub external_labels: Labels,
-    /// The URL the alerter is reachable at (for `$externalURL`, generator URLs).
-    pub external_url: String,
-    /// Window semantics.
-    pub mode: RangeMode,
-}
-
-/// Outcome of a rule's last evaluation.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RuleHealth {
-    /// Error text of the last evaluation, if it failed.
-    pub last_error: Option<String>,
-    /// When it last ran (ms), if ever.
-    pub last_evaluation: Option<i64>,
-    /// How long it took, seconds.
-    pub evaluation_seconds: f64,
-}
-
-impl RuleHealth {
-    /// `ok`, `err` or `unknown`, as in the API.
-    pub fn status(&self) -> &'static str {
-        match (&self.last_error, self.last_evaluation) {
-            (Some(_), _) => "err",
-            (None, Some(_)) => "ok",
-            (None, None) => "unknown",
-        }
-    }
-}
 
 /// A recording rule.
 #[derive(Debug, Clone)]

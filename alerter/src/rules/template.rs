@@ -4,7 +4,7 @@
 //! `humanize1024`, `humanizePercentage`, `humanizeDuration`, `printf`,
 //! `toUpper`, `toLower`, `title`. Control structures are rejected at load time.
 
-use super::template_funcs::{humanize, humanize_duration, printf, title};
+use super::template_funcs::{humanize, humanize_duration, printf, title, TValue};
 use crate::gofmt::format_g;
 use crate::storage::Labels;
 
@@ -54,35 +54,6 @@ pub struct TemplateData<'a> {
     pub external_url: &'a str,
     /// The sample value (`$value`).
     pub value: f64,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum TValue {
-    Str(String),
-    Num(f64),
-    Map(Labels),
-}
-
-impl TValue {
-    pub(crate) fn render(&self) -> String {
-        match self {
-            TValue::Str(s) => s.clone(),
-            TValue::Num(v) => format_g(*v, None),
-            TValue::Map(m) => {
-                let inner: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{v}")).collect();
-                format!("map[{}]", inner.join(" "))
-            }
-        }
-    }
-
-    pub(crate) fn as_float(&self) -> Result<f64, String> {
-        match self {
-            TValue::Num(v) => Ok(*v),
-            TValue::Str(s) => crate::promql::functions::parse_go_float(s)
-                .ok_or_else(|| format!("strconv.ParseFloat: parsing {s:?}: invalid syntax")),
-            TValue::Map(_) => Err("can't convert a map to a float".into()),
-        }
-    }
 }
 
 impl Template {

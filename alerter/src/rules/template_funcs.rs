@@ -1,8 +1,38 @@
-//! Template functions with Prometheus's exact output: `humanize*`,
-//! `printf`, `title`.
+//! Template values and the functions on them, with Prometheus's exact
+//! output: `humanize*`, `printf`, `title`.
 
-use super::template::TValue;
 use crate::gofmt::format_g;
+use crate::storage::Labels;
+
+/// A value inside a template: a string, a number or a label map.
+#[derive(Debug, Clone)]
+pub(crate) enum TValue {
+    Str(String),
+    Num(f64),
+    Map(Labels),
+}
+
+impl TValue {
+    pub(crate) fn render(&self) -> String {
+        match self {
+            TValue::Str(s) => s.clone(),
+            TValue::Num(v) => format_g(*v, None),
+            TValue::Map(m) => {
+                let inner: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                format!("map[{}]", inner.join(" "))
+            }
+        }
+    }
+
+    pub(crate) fn as_float(&self) -> Result<f64, String> {
+        match self {
+            TValue::Num(v) => Ok(*v),
+            TValue::Str(s) => crate::promql::functions::parse_go_float(s)
+                .ok_or_else(|| format!("strconv.ParseFloat: parsing {s:?}: invalid syntax")),
+            TValue::Map(_) => Err("can't convert a map to a float".into()),
+        }
+    }
+}
 
 /// Go's `strings.Title`.
 pub fn title(s: &str) -> String {
