@@ -23,8 +23,20 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use crate::error::is_unavailable;
 use crate::metrics::Metrics;
+
+/// Whether the error means "could not reach the database" (vs. a bad
+/// query): I/O, an exhausted or closed pool, a server shutting down
+/// (`57P*`) or a connection exception (`08*`).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+    ) || err
+        .as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
+}
 
 /// Connection pools and replica health.
 #[derive(Clone)]

@@ -1,46 +1,50 @@
 //! enroll-server: the course registration API.
 //!
-//! Layout:
-//! - [`config`]: settings, layered defaults < YAML < environment < flags.
+//! Layout, top to bottom (a module only uses modules listed below it, or
+//! its own children):
 //! - [`startup`]: [`startup::Application::build`] and `run_until_stopped`,
 //!   the one start-up path for `main` and the tests.
-//! - [`routes`]: one router per resource (auth, me, courses, enrollments,
-//!   window, admin, health, docs).
-//! - [`domain`]: validated types (courses, schedules, students).
+//! - [`api`]: the HTTP API — one router per resource, the one API error
+//!   type, extractors, who is calling.
+//! - [`service`]: what the API asks for — enroll, cancel, tickets, logging
+//!   in — with errors of its own.
+//! - [`state`]: what handlers and services share.
+//! - [`admission`]: the runner that drains queues into seats, batch by
+//!   batch, on its own thread; its rules are a pure function.
+//! - [`redis`]: everything kept in Redis — keys, Lua scripts, the enqueue
+//!   pipeline, batches, leases, switches, sessions, the pub/sub feed.
+//! - [`store`]: every SQL statement, with one lock order and errors of its
+//!   own.
+//! - [`events`]: the students' ticket event streams held by this process.
+//! - [`snapshot`]: the registration window and course seats kept in memory.
+//! - [`cache`]: per-process caches of Redis answers, invalidated by pub/sub.
 //! - [`db`]: the primary and its replicas — where each query goes, replica
 //!   health and lag.
-//! - [`session`], [`auth`], [`password`]: sessions in Redis, who is
-//!   calling, argon2id.
-//! - [`followed_cache`]: per-process caches of sessions and full courses,
-//!   invalidated everywhere by pub/sub.
-//! - [`error`], [`extract`]: one API error type; extractors that turn bad
-//!   input into coded errors.
-//! - [`metrics`]: Prometheus metrics and the HTTP middleware.
-//! - [`queue`]: the Redis waiting queue (keys, Lua scripts).
-//! - [`admission`]: the runner that drains queues into seats, batch by batch.
-//! - [`live`]: the registration window and course facts kept in memory.
-//! - [`ticket_events`]: decisions pushed to the students' event streams.
-//! - [`allocator`]: the binaries' allocator settings.
+//! - [`domain`]: validated input types and the records the API shows.
+//! - [`ticket`], [`pace`], [`session`]: the ticket vocabulary and its one
+//!   codec; a queue's pace and ETAs; what a session is and its cookie.
+//! - [`config`], [`metrics`], [`password`], [`allocator`]: settings,
+//!   Prometheus metrics, argon2id, the binaries' allocator settings.
 
 pub mod admission;
 pub mod allocator;
-pub mod auth;
+pub mod api;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod enqueuer;
-pub mod error;
-pub mod extract;
-pub mod followed_cache;
-pub mod live;
+pub mod events;
 pub mod metrics;
+pub mod pace;
 pub mod password;
-pub mod queue;
-pub mod routes;
+pub mod redis;
+pub mod service;
 pub mod session;
+pub mod snapshot;
 pub mod startup;
 pub mod state;
-pub mod ticket_events;
+pub mod store;
+pub mod ticket;
 
 pub use config::{Cli, Options, Settings};
 pub use startup::Application;

@@ -52,7 +52,7 @@ pub struct MetricSet {
     pub known_full_refusals: IntCounter,
     pub admission_paused: IntGauge,
     pub admission_scans: IntCounter,
-    pub admission_rate: prometheus::GaugeVec,
+    pub admission_decisions_per_second: prometheus::GaugeVec,
     pub ticket_streams: IntGauge,
     pub ticket_events: IntCounter,
     pub ticket_streams_dropped: IntCounter,
@@ -132,8 +132,8 @@ impl Metrics {
             .unwrap(),
             transaction_failures: IntCounter::new("enroll_admission_transaction_failures_total", "Admission transactions that failed and rolled back; their batches are retried (a shared transaction's one by one).").unwrap(),
             batches_waiting: IntGauge::new("enroll_admission_batches_waiting", "Course batches waiting for an admission transaction to take them.").unwrap(),
-            admission_rate: prometheus::GaugeVec::new(
-                Opts::new("enroll_admission_rate", "Measured decisions per second while a course's queue drains (0 when idle)."),
+            admission_decisions_per_second: prometheus::GaugeVec::new(
+                Opts::new("enroll_admission_decisions_per_second", "Measured decisions per second while a course's queue drains (0 when idle)."),
                 &["course"],
             )
             .unwrap(),
@@ -171,7 +171,8 @@ impl Metrics {
         r.register(Box::new(m.transaction_failures.clone()))
             .unwrap();
         r.register(Box::new(m.lease_takeovers.clone())).unwrap();
-        r.register(Box::new(m.admission_rate.clone())).unwrap();
+        r.register(Box::new(m.admission_decisions_per_second.clone()))
+            .unwrap();
         r.register(Box::new(m.session_lookups.clone())).unwrap();
         r.register(Box::new(m.known_full_refusals.clone())).unwrap();
         r.register(Box::new(m.admission_paused.clone())).unwrap();

@@ -4,25 +4,28 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::admission::Wake;
 use anyhow::{Context, Result};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower_http::trace::TraceLayer;
 
 use crate::admission::thread::AdmissionThread;
+use crate::admission::{PauseFlag, Wake};
+use crate::api;
+use crate::cache::KnownFull;
 use crate::config::Settings;
 use crate::db::{Db, LsnHistory};
-use crate::enqueuer::Enqueuer;
-use crate::followed_cache::{follow, Followers, KnownFull, SessionCache};
-use crate::live::Live;
-use crate::metrics::{track_http, Metrics};
+use crate::events::TicketEvents;
+use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
-use crate::routes;
-use crate::session::SessionStore;
+use crate::redis::control::full_flags;
+use crate::redis::enqueue::Enqueuer;
+use crate::redis::feed::{follow, Followers};
+use crate::redis::session_store::SessionStore;
+use crate::service::enrollment::seats_freed;
+use crate::session::SessionCache;
+use crate::snapshot::CatalogSnapshot;
 use crate::state::{AppState, Services};
-use crate::ticket_events::TicketEvents;
 
 /// Embedded migrations (`enroll-server/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -60,8 +63,9 @@ impl Application {
             .await
             .context("Failed to connect to Redis")?;
         let hasher = PasswordHasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
-        let live = Live::default();
-        live.refresh(&db.primary)
+        let catalog = CatalogSnapshot::default();
+        catalog
+            .refresh(&db.primary)
             .await
             .context("Failed to load courses and the registration window")?;
         // Sessions this process may answer from memory: at most one per
@@ -80,7 +84,7 @@ impl Application {
                 redis.clone(),
                 settings.session_ttl,
                 session_cache.clone(),
-                metrics.clone(),
+                &metrics,
             ),
             settings: Arc::new(settings),
             db,
@@ -88,8 +92,9 @@ impl Application {
             redis,
             hasher,
             metrics,
-            live,
+            catalog,
             wake_admission: Arc::new(Wake::default()),
+            admission_paused: Arc::new(PauseFlag::default()),
             known_full: known_full.clone(),
             events: events.clone(),
         });
@@ -98,7 +103,7 @@ impl Application {
             .with_context(|| format!("Failed to listen on {}", state.settings.listen))?;
         let background = vec![
             tokio::spawn(monitor(state.clone())),
-            tokio::spawn(refresh_live(state.clone())),
+            tokio::spawn(refresh_catalog(state.clone())),
             tokio::spawn(follow(
                 redis_client,
                 Followers {
@@ -111,12 +116,13 @@ impl Application {
         let admission = AdmissionThread::start(
             state.settings.clone(),
             state.metrics.clone(),
-            state.live.clone(),
+            state.catalog.clone(),
             state.wake_admission.clone(),
+            state.admission_paused.clone(),
         )?;
         Ok(Self {
             listener,
-            router: router(state.clone()),
+            router: api::router(state.clone()),
             state,
             background,
             admission,
@@ -167,27 +173,6 @@ impl Application {
     }
 }
 
-/// The whole HTTP surface.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(routes::auth::router())
-        .merge(routes::me::router())
-        .merge(routes::courses::router())
-        .merge(routes::enrollments::router())
-        .merge(routes::window::router())
-        .merge(routes::admin::router())
-        .merge(routes::admission::router())
-        .merge(routes::health::router())
-        .merge(routes::docs::router())
-        .fallback(|| async { crate::error::ApiError::not_found("not_found", "no such route") })
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            track_http,
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
-}
-
 /// Checks the primary, the replicas and Redis every
 /// `replica_check_interval`, keeping health flags and gauges current.
 async fn monitor(state: AppState) {
@@ -214,24 +199,24 @@ async fn monitor(state: AppState) {
 /// Reloads the window and course facts every second, and clears a `full`
 /// flag left on a course that has seats again (e.g. a cancel whose Redis
 /// update was lost), so no course stays wrongly closed.
-async fn refresh_live(state: AppState) {
+async fn refresh_catalog(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(err) = state.live.refresh(&state.db.primary).await {
+        if let Err(err) = state.catalog.refresh(&state.db.primary).await {
             tracing::warn!(error = %err, "could not refresh courses and window");
             continue;
         }
-        let (_, open) = state.live.course_ids();
+        let (_, open) = state.catalog.course_ids();
         let mut redis = state.redis.clone();
-        let Ok(flags) = crate::queue::full_flags(&mut redis, &open).await else {
+        let Ok(flags) = full_flags(&mut redis, &open).await else {
             continue;
         };
         for (&course, flagged) in open.iter().zip(flags) {
             if flagged {
                 tracing::info!(course, "clearing a stale full flag");
-                let _ = state.seats_freed(course, None).await;
+                let _ = seats_freed(&state, course, None).await;
             }
         }
     }

@@ -1,21 +1,20 @@
-//! What every handler may ask for.
+//! What every handler and service may ask for.
 
 use std::sync::Arc;
 
-use crate::admission::Wake;
 use axum::extract::FromRef;
 use redis::aio::ConnectionManager;
 
+use crate::admission::{PauseFlag, Wake};
+use crate::cache::KnownFull;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::enqueuer::Enqueuer;
-use crate::followed_cache::KnownFull;
-use crate::live::Live;
+use crate::events::TicketEvents;
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
-use crate::queue;
-use crate::session::SessionStore;
-use crate::ticket_events::TicketEvents;
+use crate::redis::enqueue::Enqueuer;
+use crate::redis::session_store::SessionStore;
+use crate::snapshot::CatalogSnapshot;
 
 /// Shared state: one pointer, so the per-request clones axum makes of it
 /// cost one reference-count increment.
@@ -47,35 +46,18 @@ pub struct Services {
     pub sessions: SessionStore,
     pub hasher: PasswordHasher,
     pub metrics: Metrics,
-    /// Registration window and course facts, refreshed every second.
-    pub live: Live,
+    /// Registration window and course seats, refreshed every second.
+    pub catalog: CatalogSnapshot,
     /// Wakes this instance's admission runner when a ticket is queued or a
     /// seat is freed here (other instances' work is found by polling).
     pub wake_admission: Arc<Wake>,
+    /// Whether an admin has paused admission, as last seen here.
+    pub admission_paused: Arc<PauseFlag>,
     /// Courses Redis answered as full, so their enroll requests are refused
-    /// without a round trip (see [`crate::followed_cache`]).
+    /// without a round trip (see [`crate::cache`]).
     pub known_full: Arc<KnownFull>,
-    /// The students' ticket event streams held here (see
-    /// [`crate::ticket_events`]).
+    /// The students' ticket event streams held here (see [`crate::events`]).
     pub events: Arc<TicketEvents>,
-}
-
-impl Services {
-    /// Seats of `course` were freed (a cancel, a capacity raised, a stale
-    /// flag): clears the full flag in Redis and tells every instance
-    /// (`cancelled`: see [`queue::seats_freed`]), forgets the flag here at
-    /// once, and wakes this instance's admission for the course.
-    pub async fn seats_freed(
-        &self,
-        course: i64,
-        cancelled: Option<(i64, Option<i64>)>,
-    ) -> redis::RedisResult<()> {
-        let mut redis = self.redis.clone();
-        queue::seats_freed(&mut redis, course, cancelled).await?;
-        self.known_full.evict(&course);
-        self.wake_admission.course(course);
-        Ok(())
-    }
 }
 
 impl FromRef<AppState> for Metrics {

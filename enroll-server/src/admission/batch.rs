@@ -1,12 +1,9 @@
 //! One admission transaction: lock, read, decide, insert, commit — for the
 //! batches of one or several courses at once.
 //!
-//! Lock order, the same everywhere (admission and cancel): course rows first,
-//! in ascending id order, then student rows in ascending id order. A
-//! transaction deciding several courses takes all their course locks before
-//! any student lock; a cancel takes one course, then one student. So two
-//! transactions sharing courses or students, or a transaction and a cancel,
-//! can wait for each other but never deadlock.
+//! Locks are taken in the one order every writing transaction follows
+//! ([`crate::store::locks`]): all the batches' course rows, then the
+//! students who may get a seat.
 //!
 //! Why several courses per transaction: while requests pour in, each
 //! course's queue holds only the few tickets that arrived during the last
@@ -17,21 +14,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::types::Json;
 use sqlx::PgPool;
 
-use super::decide::{decide, CourseSeats, Held, Outcome};
-use crate::domain::schedule::Meeting;
-
-/// `(student, course, ticket, credits, schedule)` of a seat already held.
-type HeldRow = (i64, i64, Option<String>, i16, Json<Vec<Meeting>>);
-
-/// Locks the batches' courses (`$1`: their ids), in id order.
-pub const LOCK_COURSES: &str = "SELECT id, capacity, enrolled, credits, schedule FROM courses \
-     WHERE id = ANY($1) ORDER BY id FOR UPDATE";
-
-/// `(id, capacity, enrolled, credits, schedule)` of a locked course.
-type CourseRow = (i64, i32, i32, i16, Json<Vec<Meeting>>);
+use super::decide::{decide, Outcome};
+use crate::domain::course::CourseSeats;
+use crate::domain::enrollment::HeldSeat;
+use crate::store::enrollments::{self, Standing};
+use crate::store::locks::lock_courses_then_students;
 
 /// One course's batch: its queue heads `(student, seq)` in queue order.
 #[derive(Debug, Clone)]
@@ -50,70 +39,27 @@ pub async fn admit_courses(
     batches: &[CourseBatch],
     credit_limit: i32,
 ) -> Result<Vec<Option<Outcome>>, sqlx::Error> {
-    let mut course_ids: Vec<i64> = batches.iter().map(|b| b.course).collect();
-    course_ids.sort_unstable();
-    course_ids.dedup();
-
+    let course_ids: Vec<i64> = batches.iter().map(|b| b.course).collect();
     let mut tx = pool.begin().await?;
-    let rows: Vec<CourseRow> = sqlx::query_as(LOCK_COURSES)
-        .bind(&course_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut courses: HashMap<i64, CourseSeats> = rows
-        .into_iter()
-        .map(|(id, capacity, enrolled, credits, Json(schedule))| {
-            let seats = CourseSeats {
-                id,
-                capacity,
-                enrolled,
-                credits,
-                schedule,
-            };
-            (id, seats)
-        })
-        .collect();
-
     // Students who may get a seat are locked (their credits and timetable
     // must not change under us); a full course's heads need no lock, its
     // own locked row keeps its enrollments still.
-    let has_seats = |course: i64| {
-        courses
-            .get(&course)
-            .is_some_and(|c| c.capacity > c.enrolled)
-    };
-    let mut open: Vec<i64> = batches
-        .iter()
-        .filter(|b| has_seats(b.course))
-        .flat_map(|b| b.heads.iter().map(|h| h.0))
-        .collect();
-    open.sort_unstable();
-    open.dedup();
-    let mut known: HashSet<i64> = HashSet::new();
-    let mut held: HashMap<i64, Vec<Held>> = HashMap::new();
+    let locked = lock_courses_then_students(&mut tx, &course_ids, |courses| {
+        let seats: HashMap<i64, &CourseSeats> = courses.iter().map(|c| (c.id, c)).collect();
+        heads_with_seats(batches, |id| seats.get(&id).is_some_and(|c| c.has_seats()))
+    })
+    .await?;
+    let mut courses: HashMap<i64, CourseSeats> =
+        locked.courses.into_iter().map(|c| (c.id, c)).collect();
+    // The same students; those that exist came back locked.
+    let open = heads_with_seats(batches, |id| {
+        courses.get(&id).is_some_and(|c| c.has_seats())
+    });
+    let mut known: HashSet<i64> = locked.students.into_iter().collect();
+    let mut held: HashMap<i64, Vec<HeldSeat>> = HashMap::new();
     if !open.is_empty() {
-        known.extend(
-            sqlx::query_scalar::<_, i64>(
-                "SELECT id FROM students WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            )
-            .bind(&open)
-            .fetch_all(&mut *tx)
-            .await?,
-        );
-        let rows: Vec<HeldRow> = sqlx::query_as(
-            "SELECT e.student_id, e.course_id, e.ticket, c.credits, c.schedule \
-             FROM enrollments e JOIN courses c ON c.id = e.course_id \
-             WHERE e.student_id = ANY($1)",
-        )
-        .bind(&open)
-        .fetch_all(&mut *tx)
-        .await?;
-        for (student, course_id, ticket, credits, Json(schedule)) in rows {
-            held.entry(student).or_default().push(Held {
-                course_id,
-                ticket,
-                credits,
-                schedule,
-            });
+        for (student, seat) in enrollments::held_by(&mut tx, &open).await? {
+            held.entry(student).or_default().push(seat);
         }
     }
     read_full_heads(&mut tx, batches, &courses, &open, &mut known, &mut held).await?;
@@ -137,7 +83,7 @@ pub async fn admit_courses(
         );
         course.enrolled = course.capacity - outcome.remaining;
         for (student, ticket) in &outcome.inserts {
-            held.entry(*student).or_default().push(Held {
+            held.entry(*student).or_default().push(HeldSeat {
                 course_id: course.id,
                 ticket: Some(ticket.clone()),
                 credits: course.credits,
@@ -151,20 +97,22 @@ pub async fn admit_courses(
     }
 
     if !ins_students.is_empty() {
-        // ON CONFLICT: a retried batch must never fail or double-insert.
-        sqlx::query(
-            "INSERT INTO enrollments (student_id, course_id, ticket) \
-             SELECT s, c, t FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS u(s, c, t) \
-             ON CONFLICT (student_id, course_id) DO NOTHING",
-        )
-        .bind(&ins_students)
-        .bind(&ins_courses)
-        .bind(&ins_tickets)
-        .execute(&mut *tx)
-        .await?;
+        enrollments::insert_all(&mut tx, &ins_students, &ins_courses, &ins_tickets).await?;
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// The students at the heads of courses with seats left, in id order.
+fn heads_with_seats(batches: &[CourseBatch], has_seats: impl Fn(i64) -> bool) -> Vec<i64> {
+    let mut students: Vec<i64> = batches
+        .iter()
+        .filter(|b| has_seats(b.course))
+        .flat_map(|b| b.heads.iter().map(|h| h.0))
+        .collect();
+    students.sort_unstable();
+    students.dedup();
+    students
 }
 
 /// For the heads of full courses whose students were not read above: whether
@@ -178,14 +126,14 @@ async fn read_full_heads(
     courses: &HashMap<i64, CourseSeats>,
     open: &[i64],
     known: &mut HashSet<i64>,
-    held: &mut HashMap<i64, Vec<Held>>,
+    held: &mut HashMap<i64, Vec<HeldSeat>>,
 ) -> Result<(), sqlx::Error> {
     let (mut students, mut course_ids) = (Vec::new(), Vec::new());
     for b in batches {
         let Some(c) = courses.get(&b.course) else {
             continue;
         };
-        if c.capacity > c.enrolled {
+        if c.has_seats() {
             continue;
         }
         for &(student, _) in &b.heads {
@@ -198,25 +146,21 @@ async fn read_full_heads(
     if students.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(i64, i64, bool, Option<String>, bool)> = sqlx::query_as(
-        "SELECT u.s, u.c, s.id IS NOT NULL, e.ticket, e.student_id IS NOT NULL \
-         FROM UNNEST($1::bigint[], $2::bigint[]) AS u(s, c) \
-         LEFT JOIN students s ON s.id = u.s \
-         LEFT JOIN enrollments e ON e.student_id = u.s AND e.course_id = u.c",
-    )
-    .bind(&students)
-    .bind(&course_ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    for (student, course_id, exists, ticket, holds) in rows {
+    for s in enrollments::standing(tx, &students, &course_ids).await? {
+        let Standing {
+            student,
+            course_id,
+            exists,
+            holds,
+        } = s;
         if exists {
             known.insert(student);
         }
-        if holds {
+        if let Some(ticket) = holds {
             let credits = courses.get(&course_id).map_or(0, |c| c.credits);
             let list = held.entry(student).or_default();
             if !list.iter().any(|h| h.course_id == course_id) {
-                list.push(Held {
+                list.push(HeldSeat {
                     course_id,
                     ticket,
                     credits,

@@ -2,27 +2,10 @@
 
 use std::collections::HashMap;
 
-use crate::domain::schedule::{clashes, Meeting};
-use crate::queue::{Decision, TicketId};
-
-/// The course being decided, as locked in the transaction.
-#[derive(Debug, Clone)]
-pub struct CourseSeats {
-    pub id: i64,
-    pub capacity: i32,
-    pub enrolled: i32,
-    pub credits: i16,
-    pub schedule: Vec<Meeting>,
-}
-
-/// A seat a student already holds.
-#[derive(Debug, Clone)]
-pub struct Held {
-    pub course_id: i64,
-    pub ticket: Option<String>,
-    pub credits: i16,
-    pub schedule: Vec<Meeting>,
-}
+use crate::domain::course::CourseSeats;
+use crate::domain::enrollment::HeldSeat;
+use crate::domain::schedule::clashes;
+use crate::ticket::{Decision, Reason, TicketId};
 
 /// The decisions for one batch and the rows to insert.
 #[derive(Debug, Default)]
@@ -39,7 +22,7 @@ pub struct Outcome {
 pub fn decide(
     course: &CourseSeats,
     heads: &[(i64, i64)],
-    held: &HashMap<i64, Vec<Held>>,
+    held: &HashMap<i64, Vec<HeldSeat>>,
     known: &dyn Fn(i64) -> bool,
     credit_limit: i32,
 ) -> Outcome {
@@ -53,43 +36,28 @@ pub fn decide(
         }
         .to_string();
         let held = held.get(&student).unwrap_or(&none);
-        let reject = |reason| Decision {
-            student,
-            seq,
-            status: "rejected",
-            reason: Some(reason),
-        };
+        let reject = |reason| Decision::rejected(student, seq, reason);
         let decision = if let Some(h) = held.iter().find(|h| h.course_id == course.id) {
             if h.ticket.as_deref() == Some(ticket.as_str()) {
                 // This very ticket committed before (a retried batch).
-                Decision {
-                    student,
-                    seq,
-                    status: "enrolled",
-                    reason: None,
-                }
+                Decision::enrolled(student, seq)
             } else {
-                reject("already_enrolled")
+                reject(Reason::AlreadyEnrolled)
             }
         } else if !known(student) {
-            reject("unknown_student")
+            reject(Reason::UnknownStudent)
         } else if remaining <= 0 {
-            reject("course_full")
+            reject(Reason::CourseFull)
         } else if held.iter().map(|h| h.credits as i32).sum::<i32>() + course.credits as i32
             > credit_limit
         {
-            reject("credit_limit")
+            reject(Reason::CreditLimit)
         } else if held.iter().any(|h| clashes(&h.schedule, &course.schedule)) {
-            reject("schedule_conflict")
+            reject(Reason::ScheduleConflict)
         } else {
             remaining -= 1;
             out.inserts.push((student, ticket));
-            Decision {
-                student,
-                seq,
-                status: "enrolled",
-                reason: None,
-            }
+            Decision::enrolled(student, seq)
         };
         out.decisions.push(decision);
     }
@@ -100,7 +68,8 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::schedule::{Day, TimeOfDay};
+    use crate::domain::schedule::{Day, Meeting, TimeOfDay};
+    use crate::ticket::TicketStatus;
 
     fn mon(start: &str, end: &str) -> Vec<Meeting> {
         vec![Meeting {
@@ -121,7 +90,10 @@ mod tests {
     }
 
     fn reasons(o: &Outcome) -> Vec<Option<&str>> {
-        o.decisions.iter().map(|d| d.reason).collect()
+        o.decisions
+            .iter()
+            .map(|d| d.reason.map(Reason::as_str))
+            .collect()
     }
 
     #[test]
@@ -150,7 +122,7 @@ mod tests {
         let mut held = HashMap::new();
         held.insert(
             1,
-            vec![Held {
+            vec![HeldSeat {
                 course_id: 1,
                 ticket: None,
                 credits: 16,
@@ -159,7 +131,7 @@ mod tests {
         );
         held.insert(
             2,
-            vec![Held {
+            vec![HeldSeat {
                 course_id: 2,
                 ticket: None,
                 credits: 3,
@@ -185,7 +157,7 @@ mod tests {
         let mut held = HashMap::new();
         held.insert(
             1,
-            vec![Held {
+            vec![HeldSeat {
                 course_id: 9,
                 ticket: Some("9-7".into()),
                 credits: 3,
@@ -194,7 +166,7 @@ mod tests {
         );
         held.insert(
             2,
-            vec![Held {
+            vec![HeldSeat {
                 course_id: 9,
                 ticket: Some("9-1".into()),
                 credits: 3,
@@ -202,7 +174,7 @@ mod tests {
             }],
         );
         let o = decide(&course(10, 2), &[(1, 7), (2, 8)], &held, &|_| true, 18);
-        assert_eq!(o.decisions[0].status, "enrolled");
+        assert_eq!(o.decisions[0].status, TicketStatus::Enrolled);
         assert_eq!(reasons(&o), vec![None, Some("already_enrolled")]);
         assert!(o.inserts.is_empty(), "nothing inserted twice");
     }

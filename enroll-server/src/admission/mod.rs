@@ -9,7 +9,7 @@
 //! students it takes the course's lease in Redis (renewed once half of it
 //! has run out) and drains it batch by batch: peek up to N heads, have them
 //! decided in one PostgreSQL transaction, and only after COMMIT write the
-//! decisions back to Redis ([`crate::queue::finish`]). One course is
+//! decisions back to Redis ([`crate::redis::batch::finish`]). One course is
 //! drained by one worker at a time, across instances too; the batches of all
 //! courses being drained meet in the [`commit::Committer`], which decides
 //! every batch waiting in one shared transaction ([`batch::admit_courses`]).
@@ -46,9 +46,12 @@ use tokio::sync::{Notify, Semaphore};
 use self::batch::CourseBatch;
 use self::commit::{Committer, CommitterOptions};
 use crate::config::Settings;
-use crate::live::Live;
 use crate::metrics::Metrics;
-use crate::queue::{self, Lease};
+use crate::pace::Pace;
+use crate::redis::lease::{acquire_lease, release_lease, Lease};
+use crate::redis::{batch as redis_batch, control};
+use crate::snapshot::CatalogSnapshot;
+use crate::ticket::{Decision, Reason};
 
 /// How soon the runner looks at the queues again while any has students
 /// (work queued through other instances is found this way).
@@ -57,29 +60,33 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 /// instance wakes the runner at once regardless.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
+/// Whether an admin has paused admission, as this instance last saw it: at
+/// the runner's last poll or this instance's last admin switch (at most one
+/// poll old). Read without a Redis round trip, by the runner and by the
+/// answers to students.
+#[derive(Debug, Default)]
+pub struct PauseFlag(AtomicBool);
+
+impl PauseFlag {
+    pub fn is_paused(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Records the switch as just read from Redis or set by an admin here.
+    pub fn set(&self, paused: bool) {
+        self.0.store(paused, Ordering::Release);
+    }
+}
+
 /// Courses this instance saw gain waiting students or free seats, for the
 /// runner to look at at once (without reading every queue's length).
 #[derive(Default)]
 pub struct Wake {
     courses: Mutex<HashSet<i64>>,
     notify: Notify,
-    /// Whether admission was paused at the runner's last poll (or this
-    /// instance's last admin switch), for the answers to students.
-    paused: AtomicBool,
 }
 
 impl Wake {
-    /// Whether admission is paused, as this instance last saw it (at most
-    /// one runner poll old); no Redis round trip.
-    pub fn paused(&self) -> bool {
-        self.paused.load(Ordering::Acquire)
-    }
-
-    /// Records the switch as just read from Redis or set by an admin here.
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.store(paused, Ordering::Release);
-    }
-
     /// `course` may have work: a ticket was queued or a seat freed.
     pub fn course(&self, course: i64) {
         self.courses().insert(course);
@@ -101,7 +108,7 @@ impl Wake {
 pub struct AdmissionCtx {
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
-    pub live: Live,
+    pub catalog: CatalogSnapshot,
     pub pool: sqlx::PgPool,
     pub redis: redis::aio::ConnectionManager,
 }
@@ -118,16 +125,17 @@ pub struct Admission {
     worker_id: String,
     draining: Mutex<HashSet<i64>>,
     permits: Arc<Semaphore>,
-    /// Courses to look at, and the pause switch as this instance last saw
-    /// it (read from Redis on every scan, set at once by a local admin
-    /// switch); the HTTP side reads the same.
+    /// Courses to look at.
     wake: Arc<Wake>,
+    /// The pause switch (read from Redis on every scan, set at once by a
+    /// local admin switch); the HTTP side reads the same.
+    paused: Arc<PauseFlag>,
     /// Queue-length gauge of each course, looked up once.
     gauges: Mutex<HashMap<i64, IntGauge>>,
 }
 
 impl Admission {
-    pub fn new(state: AdmissionCtx, wake: Arc<Wake>) -> Arc<Self> {
+    pub fn new(state: AdmissionCtx, wake: Arc<Wake>, paused: Arc<PauseFlag>) -> Arc<Self> {
         let worker_id = format!(
             "{}-{:08x}",
             std::process::id(),
@@ -152,6 +160,7 @@ impl Admission {
             draining: Mutex::new(HashSet::new()),
             permits: Arc::new(Semaphore::new(MAX_DRAINS)),
             wake,
+            paused,
             gauges: Mutex::new(HashMap::new()),
         })
     }
@@ -189,10 +198,10 @@ impl Admission {
     /// drain for every course with waiting students that no worker holds;
     /// returns whether any queue had students.
     async fn scan(self: Arc<Self>) -> redis::RedisResult<bool> {
-        let (courses, _) = self.state.live.course_ids();
+        let (courses, _) = self.state.catalog.course_ids();
         let mut redis = self.state.redis.clone();
-        let (paused, lengths) = queue::scan_state(&mut redis, &courses).await?;
-        self.wake.set_paused(paused);
+        let (paused, lengths) = control::scan_state(&mut redis, &courses).await?;
+        self.paused.set(paused);
         self.state.metrics.admission_paused.set(i64::from(paused));
         self.state.metrics.admission_scans.inc();
         let busy = lengths.iter().any(|&l| l > 0);
@@ -232,7 +241,7 @@ impl Admission {
         };
         let mut redis = self.state.redis.clone();
         let asked = Instant::now();
-        match queue::acquire_lease(&mut redis, course, &self.worker_id, self.lease_ms()).await? {
+        match acquire_lease(&mut redis, course, &self.worker_id, self.lease_ms()).await? {
             Lease::Busy => return Ok(true),
             Lease::TakenOver => {
                 tracing::warn!(
@@ -253,7 +262,7 @@ impl Admission {
     }
 
     fn is_paused(&self) -> bool {
-        self.wake.paused()
+        self.paused.is_paused()
     }
 
     fn lease_ms(&self) -> u64 {
@@ -282,7 +291,7 @@ impl Admission {
                 continue;
             }
             let asked = Instant::now();
-            match queue::acquire_lease(&mut redis, course, &self.worker_id, self.lease_ms()).await {
+            match acquire_lease(&mut redis, course, &self.worker_id, self.lease_ms()).await {
                 Ok(Lease::Held) | Ok(Lease::TakenOver) => leased_at = asked,
                 Ok(Lease::Busy) => return, // lease expired and someone else took it
                 Err(err) => {
@@ -291,10 +300,10 @@ impl Admission {
                 }
             }
         }
-        let _ = queue::release_lease(&mut redis, course, &self.worker_id).await;
+        let _ = release_lease(&mut redis, course, &self.worker_id).await;
         self.state
             .metrics
-            .admission_rate
+            .admission_decisions_per_second
             .with_label_values(&[&course.to_string()])
             .set(0.0);
     }
@@ -305,7 +314,7 @@ impl Admission {
         let mut redis = s.redis.clone();
         let n = s.settings.admission_batch_size;
         let peeked_at = Instant::now();
-        let (heads, gen) = queue::peek_heads(&mut redis, course, n, &self.worker_id).await?;
+        let (heads, gen) = redis_batch::claim_heads(&mut redis, course, n, &self.worker_id).await?;
         if heads.is_empty() {
             return Ok(0);
         }
@@ -322,12 +331,7 @@ impl Admission {
                 // The course was deleted: answer everyone rather than leave them waiting.
                 let d = heads
                     .iter()
-                    .map(|&(student, seq)| queue::Decision {
-                        student,
-                        seq,
-                        status: "rejected",
-                        reason: Some("course_not_found"),
-                    })
+                    .map(|&(student, seq)| Decision::rejected(student, seq, Reason::CourseNotFound))
                     .collect();
                 (d, false)
             }
@@ -335,18 +339,18 @@ impl Admission {
         let took = pace.lap(peeked_at, Instant::now());
         pace.record(decisions.len(), took);
         let m = &s.metrics;
-        m.admission_rate
+        m.admission_decisions_per_second
             .with_label_values(&[&course.to_string()])
             .set(pace.per_sec);
-        let cycle = queue::Pace {
+        let cycle = Pace {
             cycle_ms: pace.cycle_ms,
             batch: n,
         };
-        let left = queue::finish(&mut redis, course, gen, full, cycle, &decisions).await?;
+        let left = redis_batch::finish(&mut redis, course, gen, full, cycle, &decisions).await?;
         self.queue_gauge(course).set(left);
         for d in &decisions {
             m.decisions
-                .with_label_values(&[d.status, d.reason.unwrap_or("")])
+                .with_label_values(&[d.status.as_str(), d.reason.map_or("", |r| r.as_str())])
                 .inc();
         }
         Ok(decisions.len())

@@ -14,10 +14,10 @@ use anyhow::{Context, Result};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::oneshot;
 
-use super::{Admission, AdmissionCtx, Wake};
+use super::{Admission, AdmissionCtx, PauseFlag, Wake};
 use crate::config::Settings;
-use crate::live::Live;
 use crate::metrics::Metrics;
+use crate::snapshot::CatalogSnapshot;
 
 /// A running admission thread; stops when [`AdmissionThread::stop`] is called.
 pub struct AdmissionThread {
@@ -31,8 +31,9 @@ impl AdmissionThread {
     pub fn start(
         settings: Arc<Settings>,
         metrics: Metrics,
-        live: Live,
+        catalog: CatalogSnapshot,
         wake: Arc<Wake>,
+        paused: Arc<PauseFlag>,
     ) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -44,7 +45,7 @@ impl AdmissionThread {
             .spawn(move || {
                 runtime.block_on(async move {
                     tokio::select! {
-                        _ = run(settings, metrics, live, wake) => {}
+                        _ = run(settings, metrics, catalog, wake, paused) => {}
                         _ = stop_rx => {}
                     }
                 });
@@ -75,9 +76,15 @@ impl Drop for AdmissionThread {
     }
 }
 
-async fn run(settings: Arc<Settings>, metrics: Metrics, live: Live, wake: Arc<Wake>) {
+async fn run(
+    settings: Arc<Settings>,
+    metrics: Metrics,
+    catalog: CatalogSnapshot,
+    wake: Arc<Wake>,
+    paused: Arc<PauseFlag>,
+) {
     let ctx = loop {
-        match connect(&settings, &metrics, &live).await {
+        match connect(&settings, &metrics, &catalog).await {
             Ok(ctx) => break ctx,
             Err(err) => {
                 tracing::warn!(error = %format!("{err:#}"), "admission cannot connect yet; retrying");
@@ -85,7 +92,7 @@ async fn run(settings: Arc<Settings>, metrics: Metrics, live: Live, wake: Arc<Wa
             }
         }
     };
-    Admission::new(ctx, wake).run().await;
+    Admission::new(ctx, wake, paused).run().await;
 }
 
 /// How admission connects to the primary: like everyone else, except that
@@ -109,7 +116,11 @@ pub fn connect_options(database_url: &str) -> Result<PgConnectOptions> {
         .options([("enable_seqscan", "off")]))
 }
 
-async fn connect(settings: &Arc<Settings>, metrics: &Metrics, live: &Live) -> Result<AdmissionCtx> {
+async fn connect(
+    settings: &Arc<Settings>,
+    metrics: &Metrics,
+    catalog: &CatalogSnapshot,
+) -> Result<AdmissionCtx> {
     let pool = PgPoolOptions::new()
         .max_connections(settings.admission_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -123,7 +134,7 @@ async fn connect(settings: &Arc<Settings>, metrics: &Metrics, live: &Live) -> Re
     Ok(AdmissionCtx {
         settings: settings.clone(),
         metrics: metrics.clone(),
-        live: live.clone(),
+        catalog: catalog.clone(),
         pool,
         redis,
     })

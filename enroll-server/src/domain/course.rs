@@ -5,7 +5,7 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 
 use super::schedule::{self, Meeting};
-use crate::error::ApiError;
+use super::Invalid;
 
 /// A course as the API returns it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -28,6 +28,24 @@ pub struct Course {
 pub const COURSE_COLUMNS: &str = "id, code, name, professor, department, credits, capacity, \
      enrolled, capacity - enrolled AS remaining, schedule";
 
+/// A course's seats and what a seat in it costs a student: what admission
+/// decides against and what the enqueue path knows of every course.
+#[derive(Debug, Clone)]
+pub struct CourseSeats {
+    pub id: i64,
+    pub capacity: i32,
+    pub enrolled: i32,
+    pub credits: i16,
+    pub schedule: Vec<Meeting>,
+}
+
+impl CourseSeats {
+    /// Whether a seat is left.
+    pub fn has_seats(&self) -> bool {
+        self.capacity > self.enrolled
+    }
+}
+
 /// A course to create.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,15 +63,14 @@ pub struct NewCourse {
 }
 
 impl NewCourse {
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         text("code", &self.code, 1, 32)?;
         text("name", &self.name, 1, 200)?;
         text("professor", &self.professor, 0, 200)?;
         text("department", &self.department, 0, 100)?;
         credits(self.credits)?;
         capacity(self.capacity)?;
-        schedule::validate(&self.schedule)
-            .map_err(|m| ApiError::unprocessable("invalid_schedule", m))
+        schedule::validate(&self.schedule).map_err(|m| Invalid::new("invalid_schedule", m))
     }
 }
 
@@ -70,7 +87,7 @@ pub struct CoursePatch {
 }
 
 impl CoursePatch {
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         if let Some(v) = &self.name {
             text("name", v, 1, 200)?;
         }
@@ -87,16 +104,16 @@ impl CoursePatch {
             capacity(v)?;
         }
         if let Some(s) = &self.schedule {
-            schedule::validate(s).map_err(|m| ApiError::unprocessable("invalid_schedule", m))?;
+            schedule::validate(s).map_err(|m| Invalid::new("invalid_schedule", m))?;
         }
         Ok(())
     }
 }
 
-fn text(field: &str, v: &str, min: usize, max: usize) -> Result<(), ApiError> {
+fn text(field: &str, v: &str, min: usize, max: usize) -> Result<(), Invalid> {
     let n = v.trim().chars().count();
     if n < min || v.chars().count() > max {
-        return Err(ApiError::unprocessable(
+        return Err(Invalid::new(
             "invalid_field",
             format!("`{field}` must be {min} to {max} characters"),
         ));
@@ -104,19 +121,16 @@ fn text(field: &str, v: &str, min: usize, max: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn credits(v: i16) -> Result<(), ApiError> {
+fn credits(v: i16) -> Result<(), Invalid> {
     if !(0..=30).contains(&v) {
-        return Err(ApiError::unprocessable(
-            "invalid_field",
-            "`credits` must be 0 to 30",
-        ));
+        return Err(Invalid::new("invalid_field", "`credits` must be 0 to 30"));
     }
     Ok(())
 }
 
-fn capacity(v: i32) -> Result<(), ApiError> {
+fn capacity(v: i32) -> Result<(), Invalid> {
     if !(0..=100_000).contains(&v) {
-        return Err(ApiError::unprocessable(
+        return Err(Invalid::new(
             "invalid_field",
             "`capacity` must be 0 to 100000",
         ));
@@ -125,6 +139,6 @@ fn capacity(v: i32) -> Result<(), ApiError> {
 }
 
 /// Re-exported for the student module's length checks.
-pub(crate) fn check_text(field: &str, v: &str, min: usize, max: usize) -> Result<(), ApiError> {
+pub(crate) fn check_text(field: &str, v: &str, min: usize, max: usize) -> Result<(), Invalid> {
     text(field, v, min, max)
 }

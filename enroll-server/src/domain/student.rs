@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::course::check_text;
-use crate::error::ApiError;
+use super::Invalid;
 
 /// A student to import (the password is hashed, never stored).
 #[derive(Clone, Deserialize, ToSchema)]
@@ -25,18 +25,15 @@ impl std::fmt::Debug for NewStudent {
 }
 
 impl NewStudent {
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         check_text("student_no", &self.student_no, 1, 32)?;
         check_text("name", &self.name, 1, 200)?;
         check_text("email", &self.email, 3, 320)?;
         if !self.email.contains('@') {
-            return Err(ApiError::unprocessable(
-                "invalid_field",
-                "`email` must contain @",
-            ));
+            return Err(Invalid::new("invalid_field", "`email` must contain @"));
         }
         if self.password.chars().count() < 8 || self.password.len() > 1024 {
-            return Err(ApiError::unprocessable(
+            return Err(Invalid::new(
                 "weak_password",
                 "`password` must be at least 8 characters",
             ));
@@ -52,4 +49,11 @@ pub struct Student {
     pub student_no: String,
     pub name: String,
     pub email: String,
+}
+
+/// A student created by an import.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ImportedStudent {
+    pub id: i64,
+    pub student_no: String,
 }

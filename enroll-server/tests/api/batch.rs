@@ -74,7 +74,11 @@ fn summary(outcome: &Outcome) -> Vec<(i64, String)> {
         .map(|d| {
             (
                 d.seq,
-                format!("{}:{}", d.status, d.reason.unwrap_or_default()),
+                format!(
+                    "{}:{}",
+                    d.status.as_str(),
+                    d.reason.map_or("", |r| r.as_str())
+                ),
             )
         })
         .collect()
@@ -334,7 +338,7 @@ async fn a_batch_that_cannot_commit_does_not_hold_up_the_others_in_its_transacti
 async fn lock_courses_plan(pool: &sqlx::PgPool, courses: &[i64]) -> String {
     let plan: serde_json::Value = sqlx::query_scalar(&format!(
         "EXPLAIN (FORMAT JSON) {}",
-        enroll_server::admission::batch::LOCK_COURSES
+        enroll_server::store::locks::LOCK_COURSES
     ))
     .bind(courses)
     .fetch_one(pool)

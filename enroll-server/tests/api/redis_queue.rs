@@ -2,8 +2,7 @@
 //! (requests that arrive together share one pipeline, each keeps its own
 //! answer and place) and the finishing script on a large batch.
 
-use enroll_server::enqueuer::Enqueuer;
-use enroll_server::queue::{self, Enqueued};
+use enroll_server::redis::enqueue::{self as queue, Enqueued, Enqueuer};
 use futures::future::join_all;
 use testkit::RedisServer;
 
@@ -105,7 +104,7 @@ async fn one_failing_request_does_not_fail_the_others_and_an_emptied_script_cach
 #[tokio::test]
 async fn while_redis_is_down_each_request_is_answered_503_and_then_served_again() {
     use axum::response::IntoResponse;
-    use enroll_server::error::ApiError;
+    use enroll_server::api::error::ApiError;
 
     let redis = RedisServer::start().unwrap();
     let port = redis.port;
@@ -144,7 +143,9 @@ async fn while_redis_is_down_each_request_is_answered_503_and_then_served_again(
 
 #[tokio::test]
 async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
-    use enroll_server::queue::{Decision, Pace};
+    use enroll_server::pace::Pace;
+    use enroll_server::redis::batch::finish;
+    use enroll_server::ticket::{Decision, TicketStatus};
 
     let redis = RedisServer::start().unwrap();
     let mut conn = manager(&redis).await;
@@ -163,7 +164,7 @@ async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
         .map(|s| Decision {
             student: s,
             seq: if s == 600 { 1 } else { seqs[s as usize - 1] },
-            status: "enrolled",
+            status: TicketStatus::Enrolled,
             reason: None,
         })
         .collect();
@@ -171,7 +172,7 @@ async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
         cycle_ms: 40.0,
         batch: 1100,
     };
-    let left = queue::finish(&mut conn, 7, 0, false, pace, &decisions)
+    let left = finish(&mut conn, 7, 0, false, pace, &decisions)
         .await
         .unwrap();
     assert_eq!(left, 1, "only student 600's newer ticket is still in line");

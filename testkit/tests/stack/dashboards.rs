@@ -135,7 +135,7 @@ fn enrollment_dashboard_covers_the_service_and_its_metrics_exist() {
         "enroll_session_lookups_total",
         "enroll_admission_transaction_courses_count",
         "enroll_admission_batches_waiting",
-        "enroll_admission_rate",
+        "enroll_admission_decisions_per_second",
         "enroll_known_full_refusals_total",
         "enroll_ticket_streams",
         "enroll_ticket_events_total",

@@ -14,10 +14,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Admin;
-use crate::error::{ApiResult, ErrorBody};
-use crate::extract::ApiJson;
-use crate::queue;
+use super::caller::Admin;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::ApiJson;
+use crate::redis::control;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -39,7 +39,7 @@ pub async fn show(
     _admin: Admin,
 ) -> ApiResult<Json<AdmissionSwitch>> {
     let mut redis = state.redis.clone();
-    let paused = queue::admission_paused(&mut redis).await?;
+    let paused = control::admission_paused(&mut redis).await?;
     Ok(Json(AdmissionSwitch { paused }))
 }
 
@@ -53,8 +53,8 @@ pub async fn set(
     ApiJson(req): ApiJson<AdmissionSwitch>,
 ) -> ApiResult<Json<AdmissionSwitch>> {
     let mut redis = state.redis.clone();
-    queue::set_admission_paused(&mut redis, req.paused).await?;
-    state.wake_admission.set_paused(req.paused);
+    control::set_admission_paused(&mut redis, req.paused).await?;
+    state.admission_paused.set(req.paused);
     tracing::warn!(paused = req.paused, "admission switched by an admin");
     Ok(Json(AdmissionSwitch { paused: req.paused }))
 }

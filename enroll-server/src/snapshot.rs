@@ -7,66 +7,34 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 use sqlx::PgPool;
 
-use crate::domain::schedule::Meeting;
+use crate::domain::course::CourseSeats;
+use crate::store::{courses, window};
 
-/// Facts about a course used by admission and the enqueue checks.
-#[derive(Debug, Clone)]
-pub struct CourseFacts {
-    pub capacity: i32,
-    pub enrolled: i32,
-    pub credits: i16,
-    pub schedule: Vec<Meeting>,
-}
-
-/// Process-wide snapshot of the window and the courses.
+/// Process-wide snapshot of the registration window and the catalogue's
+/// seats.
 #[derive(Debug, Clone, Default)]
-pub struct Live {
+pub struct CatalogSnapshot {
     /// The window and a generation bumped by every local change, so a
     /// refresh that read the database before the change cannot overwrite it.
-    window: Arc<RwLock<(Option<Window>, u64)>>,
-    courses: Arc<RwLock<HashMap<i64, CourseFacts>>>,
+    window: Arc<RwLock<(Option<window::Window>, u64)>>,
+    courses: Arc<RwLock<HashMap<i64, CourseSeats>>>,
 }
 
-/// `(opens_at, closes_at)`.
-type Window = (DateTime<Utc>, DateTime<Utc>);
-
-type CourseRow = (i64, i32, i32, i16, Json<Vec<Meeting>>);
-
-impl Live {
+impl CatalogSnapshot {
     /// Reloads the window and every course from the primary.
     pub async fn refresh(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
         let generation = self.window.read().unwrap().1;
-        let window: Option<Window> =
-            sqlx::query_as("SELECT opens_at, closes_at FROM registration_window")
-                .fetch_optional(pool)
-                .await?;
-        let rows: Vec<CourseRow> =
-            sqlx::query_as("SELECT id, capacity, enrolled, credits, schedule FROM courses")
-                .fetch_all(pool)
-                .await?;
+        let stored = window::get(pool).await?;
+        let all = courses::all_seats(pool).await?;
         {
             let mut current = self.window.write().unwrap();
             if current.1 == generation {
-                current.0 = window;
+                current.0 = stored;
             }
         }
-        let courses = rows
-            .into_iter()
-            .map(|(id, capacity, enrolled, credits, Json(schedule))| {
-                (
-                    id,
-                    CourseFacts {
-                        capacity,
-                        enrolled,
-                        credits,
-                        schedule,
-                    },
-                )
-            });
-        *self.courses.write().unwrap() = courses.collect();
+        *self.courses.write().unwrap() = all.into_iter().map(|c| (c.id, c)).collect();
         Ok(())
     }
 
@@ -92,22 +60,10 @@ impl Live {
         if self.courses.read().unwrap().contains_key(&id) {
             return Ok(true);
         }
-        let row: Option<CourseRow> = sqlx::query_as(
-            "SELECT id, capacity, enrolled, credits, schedule FROM courses WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-        let Some((id, capacity, enrolled, credits, Json(schedule))) = row else {
+        let Some(seats) = courses::seats_of(pool, id).await? else {
             return Ok(false);
         };
-        let facts = CourseFacts {
-            capacity,
-            enrolled,
-            credits,
-            schedule,
-        };
-        self.courses.write().unwrap().insert(id, facts);
+        self.courses.write().unwrap().insert(id, seats);
         Ok(true)
     }
 
@@ -119,7 +75,7 @@ impl Live {
         let open = all
             .iter()
             .copied()
-            .filter(|id| courses[id].enrolled < courses[id].capacity)
+            .filter(|id| courses[id].has_seats())
             .collect();
         (all, open)
     }

@@ -1,32 +1,20 @@
 //! Per-process caches of Redis answers, kept honest by Redis pub/sub.
 //!
-//! Two answers are asked for so often that a Redis round trip for each
-//! would be most of the request's cost, and both change rarely:
+//! Some answers are asked for so often that a Redis round trip for each
+//! would be most of a request's cost, and they change rarely (a student's
+//! session, whether a course is full). A [`FollowedCache`] keeps what Redis
+//! answered for a short time, and is told of every change on any instance
+//! by a pub/sub message ([`crate::redis::feed`]), on which it drops the entry
+//! at once, not after the cache time.
 //!
-//! - **Sessions** ([`SessionCache`]). Every student request needs its
-//!   session; asking Redis each time doubles the Redis round trips of an
-//!   enroll or a ticket poll. A logout on any instance deletes the session in
-//!   Redis and publishes the token's digest on [`REVOKED_CHANNEL`].
-//! - **Full courses** ([`KnownFull`]). Once a course is flagged full, its
-//!   enroll requests are refused at once, and during a rush that is a large
-//!   share of all requests (four in ten in the rush benchmark). Seats freed on
-//!   any instance (a cancel, a capacity raised, a stale flag cleared) clear
-//!   the flag in Redis and publish the course id on [`FREED_CHANNEL`], in the
-//!   same transaction.
-//!
-//! Answers Redis gave are kept here for a short time; every instance
-//! follows both channels ([`follow`]) and drops an entry as soon as its
-//! message arrives, not after the cache time. While an instance is not
-//! subscribed (start-up, Redis connection lost) it bypasses the caches and
-//! asks Redis every time; on (re)subscribing they start empty, so nothing
-//! published while it was away can be missed. A lookup that raced an
-//! invalidation (Redis answered just before it, the message arrived before
-//! the answer was stored) is not kept: every eviction bumps an epoch, and
-//! only lookups begun after the latest one are stored. The cache time
-//! remains only a bound for a subscription that hangs without failing.
-//!
-//! The same connection follows the decisions published for the students'
-//! event streams ([`crate::ticket_events`]).
+//! While an instance is not subscribed (start-up, Redis connection lost) its
+//! caches are bypassed and Redis is asked every time; on (re)subscribing
+//! they start empty, so nothing published while it was away can be missed.
+//! A lookup that raced an invalidation (Redis answered just before it, the
+//! message arrived before the answer was stored) is not kept: every eviction
+//! bumps an epoch, and only lookups begun after the latest one are stored.
+//! The cache time remains only a bound for a subscription that hangs without
+//! failing.
 //!
 //! Absent answers are never cached (a session created a moment ago on
 //! another instance must work here at once; a course not flagged full must
@@ -35,27 +23,11 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-
-use crate::session::Session;
-use crate::ticket_events::{TicketEvents, DECIDED_CHANNEL};
-
-/// Redis channel on which logouts publish the 32-byte digest of the token.
-pub const REVOKED_CHANNEL: &str = "sess:revoked";
-
-/// Redis channel on which freed seats publish the course id (decimal).
-pub const FREED_CHANNEL: &str = "seats:freed";
-
-/// SHA-256 of a session token (the key the session is stored under).
-pub type Digest = [u8; 32];
-
-/// Found sessions by token digest.
-pub type SessionCache = FollowedCache<Digest, Session>;
-
-/// Courses Redis answered as flagged full, by id.
+/// Courses Redis answered as flagged full, by id: their enroll requests
+/// are refused without a round trip.
 pub type KnownFull = FollowedCache<i64, ()>;
 
 /// Answers by key, each until its own deadline, usable only while the
@@ -164,81 +136,19 @@ impl<K: Eq + Hash, V: Clone> FollowedCache<K, V> {
     }
 }
 
-/// What the feed keeps current on this instance.
-pub struct Followers {
-    pub sessions: Arc<SessionCache>,
-    pub full: Arc<KnownFull>,
-    /// Handed every published batch of decisions.
-    pub events: Arc<TicketEvents>,
-}
-
-/// Follows [`REVOKED_CHANNEL`], [`FREED_CHANNEL`] and [`DECIDED_CHANNEL`] on
-/// one connection for as long as the process runs: evicts every revoked
-/// session (and ends its event streams) and every course with seats again,
-/// and hands decisions to the ticket event streams. Resubscribes after a lost connection (both caches
-/// are bypassed in between; the streams are told to resync once it is
-/// back).
-pub async fn follow(client: redis::Client, f: Followers) {
-    loop {
-        match follow_once(&client, &f).await {
-            Ok(()) => tracing::warn!(
-                "invalidation feed lost; asking Redis for every session and full flag"
-            ),
-            Err(e) => tracing::warn!(error = %e, "cannot follow the invalidation feed"),
-        }
-        f.sessions.set_following(false);
-        f.full.set_following(false);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// Subscribes to the channels (one call each: each waits for its
-/// confirmation), marks the caches followed, tells the event streams to
-/// resync (decisions published before now may have been missed), and acts
-/// on every message until the connection ends.
-async fn follow_once(client: &redis::Client, f: &Followers) -> redis::RedisResult<()> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(REVOKED_CHANNEL).await?;
-    pubsub.subscribe(FREED_CHANNEL).await?;
-    pubsub.subscribe(DECIDED_CHANNEL).await?;
-    f.sessions.set_following(true);
-    f.full.set_following(true);
-    f.events.resync_all();
-    let mut messages = pubsub.on_message();
-    while let Some(msg) = messages.next().await {
-        let payload = msg.get_payload_bytes();
-        match msg.get_channel_name() {
-            DECIDED_CHANNEL => {
-                f.events.deliver(payload);
-            }
-            FREED_CHANNEL => {
-                let course = std::str::from_utf8(payload)
-                    .ok()
-                    .and_then(|c| c.parse().ok());
-                if let Some(course) = course {
-                    f.full.evict(&course);
-                }
-            }
-            _ => {
-                if let Ok(digest) = Digest::try_from(payload) {
-                    f.sessions.evict(&digest);
-                    f.events.close_session(&digest);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[derive(Debug, Clone)]
+    struct Session {
+        student_id: i64,
+    }
+
+    type SessionCache = FollowedCache<[u8; 32], Session>;
+
     fn session(id: i64) -> Session {
-        Session {
-            student_id: id,
-            student_no: format!("S{id}"),
-        }
+        Session { student_id: id }
     }
 
     fn following(ttl_ms: u64, max: usize) -> SessionCache {

@@ -5,7 +5,7 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use crate::session::{token_from_cookies, Session};
 use crate::state::AppState;
 

@@ -5,20 +5,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::Admin;
-use crate::domain::course::{Course, CoursePatch, NewCourse, COURSE_COLUMNS};
-use crate::domain::student::NewStudent;
-use crate::error::{db_error, ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
-use crate::routes::courses::course_not_found;
+use super::caller::Admin;
+use super::error::{course_not_found, ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath};
+use crate::domain::course::{Course, CoursePatch, NewCourse};
+use crate::domain::enrollment::RosterEntry;
+use crate::domain::student::{ImportedStudent, NewStudent};
+use crate::service::enrollment::seats_freed;
 use crate::state::AppState;
+use crate::store::{courses, enrollments, students};
 
 /// Most students one import request may carry (bounded work per request).
 pub const MAX_IMPORT: usize = 5_000;
@@ -86,27 +87,7 @@ pub async fn create_courses(
     for c in &courses {
         c.validate()?;
     }
-    let sql = format!(
-        "INSERT INTO courses (code, name, professor, department, credits, capacity, schedule) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COURSE_COLUMNS}"
-    );
-    let mut tx = state.db.primary.begin().await?;
-    let mut created = Vec::with_capacity(courses.len());
-    for c in courses {
-        let course: Course = sqlx::query_as(&sql)
-            .bind(&c.code)
-            .bind(&c.name)
-            .bind(&c.professor)
-            .bind(&c.department)
-            .bind(c.credits)
-            .bind(c.capacity)
-            .bind(sqlx::types::Json(&c.schedule))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| db_error(e, "duplicate_code", "invalid_field"))?;
-        created.push(course);
-    }
-    tx.commit().await?;
+    let created = courses::create_all(&state.db.primary, &courses).await?;
     tracing::info!(count = created.len(), "courses created");
     let body = if single {
         serde_json::to_value(&created[0])
@@ -130,28 +111,12 @@ pub async fn update_course(
     ApiJson(patch): ApiJson<CoursePatch>,
 ) -> ApiResult<Json<Course>> {
     patch.validate()?;
-    let sql = format!(
-        "UPDATE courses SET name = COALESCE($2, name), professor = COALESCE($3, professor), \
-         department = COALESCE($4, department), credits = COALESCE($5, credits), \
-         capacity = COALESCE($6, capacity), schedule = COALESCE($7, schedule), updated_at = now() \
-         WHERE id = $1 RETURNING {COURSE_COLUMNS}"
-    );
-    let course: Option<Course> = sqlx::query_as(&sql)
-        .bind(id)
-        .bind(&patch.name)
-        .bind(&patch.professor)
-        .bind(&patch.department)
-        .bind(patch.credits)
-        .bind(patch.capacity)
-        .bind(patch.schedule.as_ref().map(sqlx::types::Json))
-        .fetch_optional(&state.db.primary)
-        .await
-        .map_err(|e| db_error(e, "conflict", "capacity_below_enrolled"))?;
+    let course = courses::update(&state.db.primary, id, &patch).await?;
     let course = course.ok_or_else(course_not_found)?;
     if patch.capacity.is_some() {
         // More seats may have opened: clear the full flag, let the line move.
-        state.seats_freed(id, None).await?;
-        state.live.refresh(&state.db.primary).await?;
+        seats_freed(&state, id, None).await?;
+        state.catalog.refresh(&state.db.primary).await?;
     }
     Ok(Json(course))
 }
@@ -160,12 +125,6 @@ pub async fn update_course(
 pub struct ImportResult {
     pub created: usize,
     pub students: Vec<ImportedStudent>,
-}
-
-#[derive(Serialize, ToSchema, sqlx::FromRow)]
-pub struct ImportedStudent {
-    pub id: i64,
-    pub student_no: String,
 }
 
 /// Imports students (one object or an array, at most 5,000 per request),
@@ -195,20 +154,7 @@ pub async fn import_students(
             .map(|s| state.hasher.hash(s.password.clone())),
     )
     .await?;
-    let column =
-        |f: fn(&NewStudent) -> &String| students.iter().map(f).cloned().collect::<Vec<_>>();
-    let rows: Vec<ImportedStudent> = sqlx::query_as(
-        "INSERT INTO students (student_no, name, email, password_hash) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
-         RETURNING id, student_no",
-    )
-    .bind(column(|s| &s.student_no))
-    .bind(column(|s| &s.name))
-    .bind(column(|s| &s.email))
-    .bind(&hashes)
-    .fetch_all(&state.db.primary)
-    .await
-    .map_err(|e| db_error(e, "duplicate_student_no", "invalid_field"))?;
+    let rows = students::import(&state.db.primary, &students, &hashes).await?;
     tracing::info!(count = rows.len(), "students imported");
     Ok((
         StatusCode::CREATED,
@@ -225,15 +171,6 @@ pub struct Roster {
     pub students: Vec<RosterEntry>,
 }
 
-#[derive(Serialize, ToSchema, sqlx::FromRow)]
-pub struct RosterEntry {
-    pub id: i64,
-    pub student_no: String,
-    pub name: String,
-    pub email: String,
-    pub enrolled_at: DateTime<Utc>,
-}
-
 /// Who holds a seat in the course (from the primary: exact, not stale).
 #[utoipa::path(get, path = "/api/v1/admin/courses/{id}/roster", security(("admin_token" = [])),
     responses((status = 200, body = Roster), (status = 404, body = ErrorBody)))]
@@ -243,19 +180,9 @@ pub async fn roster(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Roster>> {
     let pool = &state.db.primary;
-    let course: Course = sqlx::query_as(&format!(
-        "SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(course_not_found)?;
-    let students: Vec<RosterEntry> = sqlx::query_as(
-        "SELECT s.id, s.student_no, s.name, s.email, e.enrolled_at FROM enrollments e \
-         JOIN students s ON s.id = e.student_id WHERE e.course_id = $1 ORDER BY e.enrolled_at, s.student_no",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
+    let course = courses::find(pool, id)
+        .await?
+        .ok_or_else(course_not_found)?;
+    let students = enrollments::roster(pool, id).await?;
     Ok(Json(Roster { course, students }))
 }

@@ -13,8 +13,8 @@ use crate::state::AppState;
     paths(
         super::auth::login, super::auth::logout, super::me::me,
         super::courses::list, super::courses::show,
-        super::enrollments::enroll, super::enrollments::ticket, super::enrollments::tickets,
-        super::enrollments::events,
+        super::enrollments::enroll, super::tickets::read_one, super::tickets::read_many,
+        super::tickets::events,
         super::enrollments::list, super::enrollments::cancel,
         super::window::show, super::window::set,
         super::admin::create_courses, super::admin::update_course,

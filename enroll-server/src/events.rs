@@ -10,11 +10,10 @@
 //!
 //! Admission may run on any instance while the student's stream is held by
 //! another, so decisions travel through Redis: the script that records a
-//! batch's decisions publishes them on [`DECIDED_CHANNEL`] in the same step
-//! (a subscriber that reads the ticket after the message sees it decided).
-//! Every instance follows the channel (with the cache invalidations,
-//! [`crate::followed_cache::follow`]) and hands each decision to the streams
-//! its student holds here ([`TicketEvents::deliver`]).
+//! batch's decisions publishes them in the same step (a subscriber that
+//! reads the ticket after the message sees it decided). Every instance
+//! follows the feed ([`crate::redis::feed`]) and hands each decision to the
+//! streams its student holds here ([`TicketEvents::deliver`]).
 //!
 //! A stream belongs to the session that opened it: a logout on any
 //! instance ends it ([`TicketEvents::close_session`], from the same feed).
@@ -28,7 +27,6 @@
 //! reconnects by itself.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,63 +37,11 @@ use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::followed_cache::Digest;
-use crate::queue::{Decision, TicketId};
-
-/// Redis channel on which admission publishes every batch's decisions.
-pub const DECIDED_CHANNEL: &str = "tickets:decided";
+use crate::session::Digest;
+use crate::ticket::{decode_batch, Reason, TicketStatus};
 
 /// Events a stream may hold unread before it is closed.
 pub const BUFFERED: usize = 256;
-
-/// A batch of decisions as published: the course id on the first line,
-/// then one `student seq status|reason` line per decision (`reason` empty
-/// when there is none).
-pub fn encode(course: i64, decisions: &[Decision]) -> String {
-    let mut out = String::with_capacity(16 + decisions.len() * 32);
-    let _ = writeln!(out, "{course}");
-    for d in decisions {
-        let _ = writeln!(
-            out,
-            "{} {} {}|{}",
-            d.student,
-            d.seq,
-            d.status,
-            d.reason.unwrap_or("")
-        );
-    }
-    out
-}
-
-/// One decision read back from a published batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decided<'a> {
-    pub student: i64,
-    pub ticket: TicketId,
-    pub status: &'a str,
-    pub reason: Option<&'a str>,
-}
-
-/// The decisions of an [`encode`]d batch; `None` when it is not one (lines
-/// that do not parse are skipped, the rest still count).
-pub fn decode(payload: &str) -> Option<impl Iterator<Item = Decided<'_>>> {
-    let mut lines = payload.lines();
-    let course_id: i64 = lines.next()?.parse().ok()?;
-    Some(lines.filter_map(move |line| {
-        let (student, rest) = line.split_once(' ')?;
-        let (seq, outcome) = rest.split_once(' ')?;
-        let (status, reason) = outcome.split_once('|')?;
-        Some(Decided {
-            student: student.parse().ok()?,
-            ticket: TicketId {
-                course_id,
-                seq: seq.parse().ok()?,
-            },
-            status,
-            reason: (!reason.is_empty()).then_some(reason),
-        })
-    }))
-}
 
 /// What a stream tells its page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,12 +54,12 @@ pub enum Event {
 }
 
 #[derive(Serialize)]
-struct TicketJson<'a> {
+struct TicketJson {
     ticket: String,
     course_id: i64,
-    status: &'a str,
+    status: TicketStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
+    reason: Option<Reason>,
 }
 
 /// Why a stream could not be opened.
@@ -205,7 +151,7 @@ impl TicketEvents {
     /// Hands every decision of a published batch to its student's streams
     /// here; returns how many events were sent.
     pub fn deliver(&self, payload: &[u8]) -> usize {
-        let Some(decided) = std::str::from_utf8(payload).ok().and_then(decode) else {
+        let Some(decided) = std::str::from_utf8(payload).ok().and_then(decode_batch) else {
             tracing::warn!("unreadable message on the decisions channel");
             return 0;
         };
@@ -326,6 +272,7 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ticket::{encode_batch, Decision};
     use futures::StreamExt;
 
     fn events(per_student: usize) -> Arc<TicketEvents> {
@@ -337,53 +284,8 @@ mod tests {
         ))
     }
 
-    fn decision(
-        student: i64,
-        seq: i64,
-        status: &'static str,
-        reason: Option<&'static str>,
-    ) -> Decision {
-        Decision {
-            student,
-            seq,
-            status,
-            reason,
-        }
-    }
-
-    #[test]
-    fn a_batch_round_trips() {
-        let batch = [
-            decision(7, 100, "enrolled", None),
-            decision(8, 101, "rejected", Some("course_full")),
-        ];
-        let text = encode(42, &batch);
-        let back: Vec<_> = decode(&text).unwrap().collect();
-        assert_eq!(
-            back,
-            vec![
-                Decided {
-                    student: 7,
-                    ticket: TicketId {
-                        course_id: 42,
-                        seq: 100
-                    },
-                    status: "enrolled",
-                    reason: None,
-                },
-                Decided {
-                    student: 8,
-                    ticket: TicketId {
-                        course_id: 42,
-                        seq: 101
-                    },
-                    status: "rejected",
-                    reason: Some("course_full"),
-                },
-            ]
-        );
-        assert!(decode("not a course\n1 2 enrolled|").is_none());
-        assert_eq!(decode("42\ngarbage\n1 2 enrolled|").unwrap().count(), 1);
+    fn enrolled(student: i64, seq: i64) -> String {
+        encode_batch(42, &[Decision::enrolled(student, seq)])
     }
 
     #[tokio::test]
@@ -392,13 +294,13 @@ mod tests {
         let mut a1 = ev.open(7, [7; 32]).unwrap();
         let mut a2 = ev.open(7, [7; 32]).unwrap();
         let mut b = ev.open(8, [8; 32]).unwrap();
-        let sent = ev.deliver(encode(42, &[decision(7, 100, "enrolled", None)]).as_bytes());
+        let sent = ev.deliver(enrolled(7, 100).as_bytes());
         assert_eq!(sent, 2);
         let want =
             Event::Ticket(r#"{"ticket":"42-100","course_id":42,"status":"enrolled"}"#.into());
         assert_eq!(a1.next().await, Some(want.clone()));
         assert_eq!(a2.next().await, Some(want));
-        let rejected = encode(42, &[decision(8, 101, "rejected", Some("credit_limit"))]);
+        let rejected = encode_batch(42, &[Decision::rejected(8, 101, Reason::CreditLimit)]);
         assert_eq!(ev.deliver(rejected.as_bytes()), 1);
         assert_eq!(
             b.next().await,
@@ -431,7 +333,7 @@ mod tests {
         let ev = events(4);
         let mut slow = ev.open(7, [7; 32]).unwrap();
         for seq in 0..BUFFERED as i64 + 10 {
-            ev.deliver(encode(42, &[decision(7, seq, "enrolled", None)]).as_bytes());
+            ev.deliver(enrolled(7, seq).as_bytes());
         }
         assert_eq!(ev.dropped.get(), 1);
         assert!(ev.is_empty() && ev.open.get() == 0);
@@ -448,7 +350,7 @@ mod tests {
         assert_eq!(laptop.next().await, None);
         assert_eq!(ev.len(), 1);
         assert_eq!(ev.open.get(), 1);
-        ev.deliver(encode(42, &[decision(7, 1, "enrolled", None)]).as_bytes());
+        ev.deliver(enrolled(7, 1).as_bytes());
         assert!(matches!(phone.next().await, Some(Event::Ticket(_))));
     }
 

@@ -6,11 +6,13 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+
+use crate::store::window as stored;
 use utoipa::ToSchema;
 
-use crate::auth::Admin;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use super::caller::Admin;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::ApiJson;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -57,26 +59,15 @@ pub async fn set(
             "closes_at must be after opens_at",
         ));
     }
-    sqlx::query(
-        "INSERT INTO registration_window (singleton, opens_at, closes_at) VALUES (TRUE, $1, $2) \
-         ON CONFLICT (singleton) DO UPDATE SET opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at",
-    )
-    .bind(req.opens_at)
-    .bind(req.closes_at)
-    .execute(&state.db.primary)
-    .await?;
-    state.live.set_window(req.opens_at, req.closes_at);
+    stored::set(&state.db.primary, req.opens_at, req.closes_at).await?;
+    state.catalog.set_window(req.opens_at, req.closes_at);
     tracing::info!(opens_at = %req.opens_at, closes_at = %req.closes_at, "registration window set");
     Ok(Json(current(&state.db.primary, Utc::now()).await?))
 }
 
 /// The window as stored, evaluated at `now`.
 pub async fn current(pool: &PgPool, now: DateTime<Utc>) -> Result<Window, sqlx::Error> {
-    let row: Option<(DateTime<Utc>, DateTime<Utc>)> =
-        sqlx::query_as("SELECT opens_at, closes_at FROM registration_window")
-            .fetch_optional(pool)
-            .await?;
-    Ok(match row {
+    Ok(match stored::get(pool).await? {
         Some((opens_at, closes_at)) => Window {
             opens_at: Some(opens_at),
             closes_at: Some(closes_at),

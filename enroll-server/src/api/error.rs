@@ -4,12 +4,21 @@
 //! is stable and machine-readable; clients switch on it. Internal errors are
 //! logged with their whole cause chain and answered with a generic 500 that
 //! reveals nothing.
+//!
+//! The layers below have errors of their own (validation, the store, the
+//! services); this module is the one place that maps them to HTTP.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::domain::Invalid;
+use crate::events::OpenError;
+use crate::service::accounts::LoginError;
+use crate::service::enrollment::{CancelError, EnrollError};
+use crate::store::{Constraint, StoreError};
 
 /// An API failure, mapped to a status and a stable code.
 #[derive(Debug, thiserror::Error)]
@@ -150,37 +159,49 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Maps database errors: unique violations to 409 with `unique_code`, check
-/// violations to 409 with `check_code`, unreachable database to 503, the rest
-/// to 500.
-pub fn db_error(err: sqlx::Error, unique_code: &'static str, check_code: &'static str) -> ApiError {
-    if let Some(db) = err.as_database_error() {
-        match db.code().as_deref() {
-            Some("23505") => return ApiError::conflict(unique_code, db.message().to_string()),
-            Some("23514") => return ApiError::conflict(check_code, db.message().to_string()),
-            _ => {}
-        }
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        Self::unprocessable(e.code, e.message)
     }
-    if is_unavailable(&err) {
-        return ApiError::unavailable("database_unavailable", "the database is unavailable");
-    }
-    ApiError::Internal(anyhow::Error::new(err).context("database query failed"))
 }
 
-/// Whether the error means "could not reach the database" (vs. a bad query).
-pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(
-        err,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-    ) || err
-        .as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|c| c.starts_with("57P") || c.starts_with("08"))
+/// A refused change in the API's words; the database's own text is never
+/// shown.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Refused(c) => match c {
+                Constraint::StudentNoTaken => {
+                    Self::conflict("duplicate_student_no", "a student number exists already")
+                }
+                Constraint::CourseCodeTaken => {
+                    Self::conflict("duplicate_code", "a course with this code exists already")
+                }
+                Constraint::EnrolledWithinCapacity => Self::conflict(
+                    "capacity_below_enrolled",
+                    "the capacity is below the seats already taken",
+                ),
+                Constraint::OtherUnique => {
+                    Self::conflict("conflict", "conflicts with existing data")
+                }
+                Constraint::OtherCheck => {
+                    Self::unprocessable("invalid_field", "a value is outside its allowed range")
+                }
+            },
+            StoreError::Unavailable(err) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Self::unavailable("database_unavailable", "the database is unavailable")
+            }
+            StoreError::Failed(err) => {
+                Self::Internal(anyhow::Error::new(err).context("database statement failed"))
+            }
+        }
+    }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        db_error(err, "conflict", "constraint_violation")
+        StoreError::from(err).into()
     }
 }
 
@@ -196,6 +217,73 @@ impl From<redis::RedisError> for ApiError {
         }
         ApiError::Internal(anyhow::Error::new(err).context("redis command failed"))
     }
+}
+
+impl From<EnrollError> for ApiError {
+    fn from(e: EnrollError) -> Self {
+        match e {
+            EnrollError::Closed => registration_closed(),
+            EnrollError::CourseNotFound => course_not_found(),
+            EnrollError::Full => Self::conflict("course_full", "the course is full"),
+            EnrollError::AlreadyEnrolled => {
+                Self::conflict("already_enrolled", "you already hold a seat in this course")
+            }
+            EnrollError::Store(e) => e.into(),
+            EnrollError::Redis(e) => e.into(),
+        }
+    }
+}
+
+impl From<CancelError> for ApiError {
+    fn from(e: CancelError) -> Self {
+        match e {
+            CancelError::Closed => registration_closed(),
+            CancelError::NotEnrolled => {
+                Self::not_found("not_enrolled", "you hold no seat in this course")
+            }
+            CancelError::Store(e) => e.into(),
+            CancelError::Redis(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials => {
+                Self::unauthorized("invalid_credentials", "student number or password is wrong")
+            }
+            LoginError::TooManyAttempts => Self::too_many_requests(
+                "too_many_attempts",
+                "too many failed logins for this student number; try again in 15 minutes",
+            ),
+            LoginError::Store(e) => e.into(),
+            LoginError::Redis(e) => e.into(),
+            LoginError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<OpenError> for ApiError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::TooMany => Self::too_many_requests(
+                "too_many_streams",
+                "close another of your event streams first",
+            ),
+            OpenError::Closed => Self::unavailable("shutting_down", "the server is stopping"),
+        }
+    }
+}
+
+/// 403: enrollment changes outside the registration window.
+pub fn registration_closed() -> ApiError {
+    ApiError::forbidden("registration_closed", "registration is not open")
+}
+
+/// 404: no such course.
+pub fn course_not_found() -> ApiError {
+    ApiError::not_found("course_not_found", "no such course")
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

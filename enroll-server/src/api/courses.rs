@@ -7,10 +7,11 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::course::{Course, COURSE_COLUMNS};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery};
+use super::error::{course_not_found, ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiPath, ApiQuery};
+use crate::domain::course::Course;
 use crate::state::AppState;
+use crate::store::courses::{self, Search};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -63,36 +64,13 @@ pub async fn list(
             "filters are at most 100 characters",
         ));
     }
-    let pattern = format!("%{}%", escape_like(&params.query));
-    let filter = "($1 = '%%' OR code ILIKE $1 OR name ILIKE $1 OR professor ILIKE $1) \
-                  AND ($2 = '' OR department = $2)";
-    let list_sql = format!(
-        "SELECT {COURSE_COLUMNS} FROM courses WHERE {filter} ORDER BY code LIMIT $3 OFFSET $4"
-    );
-    let count_sql = format!("SELECT count(*) FROM courses WHERE {filter}");
-    let offset = (page as i64 - 1) * per_page as i64;
-    let (items, total) = state
-        .db
-        .read_stale(|pool| {
-            let (list_sql, count_sql, pattern, dept) =
-                (&list_sql, &count_sql, &pattern, &params.department);
-            async move {
-                let items: Vec<Course> = sqlx::query_as(list_sql)
-                    .bind(pattern)
-                    .bind(dept)
-                    .bind(per_page as i64)
-                    .bind(offset)
-                    .fetch_all(&pool)
-                    .await?;
-                let total: i64 = sqlx::query_scalar(count_sql)
-                    .bind(pattern)
-                    .bind(dept)
-                    .fetch_one(&pool)
-                    .await?;
-                Ok((items, total))
-            }
-        })
-        .await?;
+    let search = Search {
+        query: &params.query,
+        department: &params.department,
+        limit: per_page as i64,
+        offset: (page as i64 - 1) * per_page as i64,
+    };
+    let (items, total) = courses::search(&state.db, &search).await?;
     Ok(Json(CoursePage {
         items,
         page,
@@ -108,37 +86,6 @@ pub async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Course>> {
-    let sql = format!("SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1");
-    let course: Option<Course> = state
-        .db
-        .read_stale(|pool| {
-            let sql = &sql;
-            async move { sqlx::query_as(sql).bind(id).fetch_optional(&pool).await }
-        })
-        .await?;
+    let course = courses::find_stale(&state.db, id).await?;
     course.map(Json).ok_or_else(course_not_found)
-}
-
-pub fn course_not_found() -> ApiError {
-    ApiError::not_found("course_not_found", "no such course")
-}
-
-/// Escapes `%`, `_` and `\` so user input matches literally inside ILIKE.
-fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn like_wildcards_are_literal() {
-        assert_eq!(super::escape_like(r"50%_a\b"), r"50\%\_a\\b");
-    }
 }

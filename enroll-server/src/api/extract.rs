@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// `Json<T>` whose rejections are [`ApiError`]s: 400 `malformed_json` for
 /// syntax errors, 422 `invalid_body` for wrong types, unknown fields or

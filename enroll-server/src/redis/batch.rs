@@ -1,0 +1,72 @@
+//! A batch of a course's queue: claimed at the head, decided in PostgreSQL,
+//! then finished here.
+//!
+//! Heads stay in the queue until their decision is written back, so a
+//! worker that dies mid-batch leaves them at the head for the next lease
+//! holder; the claim marker tells that holder a batch was interrupted.
+
+use std::sync::LazyLock;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use super::feed::Channel;
+use super::keys::CourseKeys;
+use crate::pace::Pace;
+use crate::ticket::{encode_batch, Decision};
+
+static FINISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/finish.lua")));
+
+/// The first `n` waiting `(student, seq)` pairs, in queue order, plus the
+/// seat generation seen now. Marks the batch as claimed by `worker`.
+pub async fn claim_heads(
+    redis: &mut ConnectionManager,
+    course_id: i64,
+    n: usize,
+    worker: &str,
+) -> redis::RedisResult<(Vec<(i64, i64)>, i64)> {
+    let k = CourseKeys::new(course_id);
+    let (heads, gen): (Vec<(i64, f64)>, Option<i64>) = redis::pipe()
+        .zrange_withscores(&k.queue, 0, n as isize - 1)
+        .get(&k.gen)
+        .set(&k.claim, worker)
+        .ignore()
+        .query_async(redis)
+        .await?;
+    Ok((
+        heads.into_iter().map(|(s, q)| (s, q as i64)).collect(),
+        gen.unwrap_or(0),
+    ))
+}
+
+/// Records decisions (after COMMIT), removes them from the queue, flags the
+/// course full when it is (unless seats were freed since `gen_seen`),
+/// records the queue's pace, clears the claim marker and publishes the
+/// decisions on [`Channel::Decided`] for the students' event streams.
+/// Returns the queue length left.
+pub async fn finish(
+    redis: &mut ConnectionManager,
+    course_id: i64,
+    gen_seen: i64,
+    full: bool,
+    pace: Pace,
+    decisions: &[Decision],
+) -> redis::RedisResult<i64> {
+    let k = CourseKeys::new(course_id);
+    let mut inv = FINISH.prepare_invoke();
+    inv.key(&k.queue)
+        .key(&k.tickets)
+        .key(&k.full)
+        .key(&k.gen)
+        .key(&k.pace)
+        .key(&k.claim);
+    inv.arg(gen_seen)
+        .arg(if full { "1" } else { "0" })
+        .arg(pace.encode())
+        .arg(Channel::Decided.name())
+        .arg(encode_batch(course_id, decisions));
+    for d in decisions {
+        inv.arg(d.student).arg(d.seq).arg(d.outcome());
+    }
+    inv.invoke_async(redis).await
+}

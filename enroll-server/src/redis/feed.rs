@@ -1,0 +1,141 @@
+//! The pub/sub feed: every channel the instances talk on, and the loop that
+//! follows them.
+//!
+//! | channel          | published by                        | payload                    |
+//! |------------------|-------------------------------------|----------------------------|
+//! | `sess:revoked`   | a logout ([`super::session_store`]) | the token's 32-byte digest |
+//! | `seats:freed`    | a cancel, a capacity raised ([`super::control::seats_freed`]) | the course id |
+//! | `tickets:decided`| the finishing script ([`super::batch::finish`]) | a batch of decisions ([`crate::ticket::encode_batch`]) |
+//!
+//! Every instance follows all three on one connection ([`follow`]): it
+//! drops a revoked session from its cache and ends that session's event
+//! streams, forgets a course's full flag once seats are freed, and hands
+//! decisions to the event streams its students hold here.
+//!
+//! Pub/sub delivers at most once. While the feed is down the caches are
+//! bypassed; whenever it is (re)joined the caches start empty and every
+//! event stream is told to resync (decisions published meanwhile were
+//! missed).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::cache::KnownFull;
+use crate::events::TicketEvents;
+use crate::session::{Digest, SessionCache};
+
+/// A channel of the feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// A session was logged out.
+    Revoked,
+    /// A course has seats again.
+    Freed,
+    /// A batch of tickets was decided.
+    Decided,
+}
+
+impl Channel {
+    pub const ALL: [Self; 3] = [Self::Revoked, Self::Freed, Self::Decided];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Revoked => "sess:revoked",
+            Self::Freed => "seats:freed",
+            Self::Decided => "tickets:decided",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// What the feed keeps current on this instance.
+pub struct Followers {
+    pub sessions: Arc<SessionCache>,
+    pub full: Arc<KnownFull>,
+    /// Handed every published batch of decisions.
+    pub events: Arc<TicketEvents>,
+}
+
+impl Followers {
+    /// Acts on one message.
+    fn receive(&self, channel: Channel, payload: &[u8]) {
+        match channel {
+            Channel::Decided => {
+                self.events.deliver(payload);
+            }
+            Channel::Freed => {
+                let course = std::str::from_utf8(payload)
+                    .ok()
+                    .and_then(|c| c.parse().ok());
+                if let Some(course) = course {
+                    self.full.evict(&course);
+                }
+            }
+            Channel::Revoked => {
+                if let Ok(digest) = Digest::try_from(payload) {
+                    self.sessions.evict(&digest);
+                    self.events.close_session(&digest);
+                }
+            }
+        }
+    }
+
+    fn set_following(&self, following: bool) {
+        self.sessions.set_following(following);
+        self.full.set_following(following);
+    }
+}
+
+/// Follows every [`Channel`] on one connection for as long as the process
+/// runs. Resubscribes after a lost connection (the caches are bypassed in
+/// between; the streams are told to resync once it is back).
+pub async fn follow(client: redis::Client, f: Followers) {
+    loop {
+        match follow_once(&client, &f).await {
+            Ok(()) => tracing::warn!(
+                "invalidation feed lost; asking Redis for every session and full flag"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot follow the invalidation feed"),
+        }
+        f.set_following(false);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Subscribes to the channels (one call each: each waits for its
+/// confirmation), marks the caches followed, tells the event streams to
+/// resync (decisions published before now may have been missed), and acts
+/// on every message until the connection ends.
+async fn follow_once(client: &redis::Client, f: &Followers) -> redis::RedisResult<()> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    for channel in Channel::ALL {
+        pubsub.subscribe(channel.name()).await?;
+    }
+    f.set_following(true);
+    f.events.resync_all();
+    let mut messages = pubsub.on_message();
+    while let Some(msg) = messages.next().await {
+        if let Some(channel) = Channel::from_name(msg.get_channel_name()) {
+            f.receive(channel, msg.get_payload_bytes());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_round_trip() {
+        for c in Channel::ALL {
+            assert_eq!(Channel::from_name(c.name()), Some(c));
+        }
+        assert_eq!(Channel::from_name("other"), None);
+    }
+}

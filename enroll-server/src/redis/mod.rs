@@ -1,0 +1,26 @@
+//! Everything the server keeps in Redis: the waiting queues, their leases
+//! and switches, sessions, and the pub/sub feed between instances.
+//!
+//! - [`keys`]: every key name, built in one place.
+//! - [`enqueue`]: joining a queue (the enqueue script), pipelined by the
+//!   [`enqueue::Enqueuer`] task.
+//! - [`tickets`]: reading a student's tickets.
+//! - [`batch`]: claiming a batch at a queue's head and finishing it once
+//!   decided.
+//! - [`lease`]: one admission worker per course at a time.
+//! - [`control`]: the pause switch, queue lengths, full flags, freed seats.
+//! - [`feed`]: every pub/sub channel and the loop that follows them.
+//! - [`session_store`], [`login_failures`]: sessions and failed logins.
+//!
+//! Multi-key steps run as Lua scripts (`scripts/*.lua`) or `MULTI`
+//! transactions, each within one course's hash slot.
+
+pub mod batch;
+pub mod control;
+pub mod enqueue;
+pub mod feed;
+pub mod keys;
+pub mod lease;
+pub mod login_failures;
+pub mod session_store;
+pub mod tickets;

@@ -1,0 +1,72 @@
+//! Reading a student's tickets.
+
+use redis::aio::ConnectionManager;
+
+use super::keys::CourseKey;
+use crate::pace::Pace;
+use crate::ticket::{Reason, StoredTicket, TicketId, TicketStatus};
+
+/// One of the caller's tickets as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketState {
+    pub status: TicketStatus,
+    pub reason: Option<Reason>,
+    /// 0-based rank while queued.
+    pub rank: Option<i64>,
+    /// How fast the course's queue moves, once admission has measured it.
+    pub pace: Option<Pace>,
+}
+
+/// Reads one of `student`'s tickets (`None`: missing or someone else's).
+/// One round trip.
+pub async fn ticket(
+    redis: &mut ConnectionManager,
+    student: i64,
+    id: TicketId,
+) -> redis::RedisResult<Option<TicketState>> {
+    Ok(tickets(redis, student, &[id]).await?.pop().flatten())
+}
+
+/// Reads tickets (of any courses) that `student` asks for, in one pipelined
+/// round trip of plain commands — per ticket `MULTI`, the ticket, the
+/// student's place in that course's queue, the course's pace, `EXEC` — so
+/// each ticket is read atomically and within its own course's slot. `None`
+/// for a ticket that is missing or someone else's (the two are answered
+/// alike, so ids reveal nothing); the place looked up is the caller's, so it
+/// is only kept for their own ticket. Plain commands, not a script: this
+/// runs for every ticket of every poll, and Redis runs a `MULTI` of three
+/// reads for a fraction of a script call's cost.
+pub async fn tickets(
+    redis: &mut ConnectionManager,
+    student: i64,
+    ids: &[TicketId],
+) -> redis::RedisResult<Vec<Option<TicketState>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for id in ids {
+        pipe.cmd("MULTI")
+            .ignore()
+            .hget(CourseKey::Tickets.of(id.course_id), id.seq)
+            .ignore()
+            .zrank(CourseKey::Queue.of(id.course_id), student)
+            .ignore()
+            .get(CourseKey::Pace.of(id.course_id))
+            .ignore()
+            .cmd("EXEC");
+    }
+    let found: Vec<(Option<String>, Option<i64>, Option<String>)> = pipe.query_async(redis).await?;
+    Ok(found
+        .into_iter()
+        .map(|(t, rank, pace)| {
+            let t = StoredTicket::decode(&t?).filter(|t| t.student == student)?;
+            Some(TicketState {
+                status: t.status,
+                reason: t.reason,
+                rank: rank.filter(|_| t.status == TicketStatus::Queued),
+                pace: pace.as_deref().and_then(Pace::parse),
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,11 @@
+//! What the API asks for, in the server's own terms: each call checks the
+//! rules, talks to the stores, and answers with a result or an error of its
+//! own (mapped to HTTP in [`crate::api::error`]).
+//!
+//! - [`enrollment`]: enroll (join a queue), cancel, seats freed.
+//! - [`tickets`]: a student's tickets with their place and ETA.
+//! - [`accounts`]: logging in and out.
+
+pub mod accounts;
+pub mod enrollment;
+pub mod tickets;

@@ -1,0 +1,57 @@
+//! A student's tickets as they are shown: place in line and ETA while
+//! queued, the decision once made.
+
+use crate::pace::eta_ms;
+use crate::redis::tickets::{self, TicketState};
+use crate::state::Services;
+use crate::ticket::{Reason, TicketId, TicketStatus};
+
+/// A ticket as answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketView {
+    pub id: TicketId,
+    pub status: TicketStatus,
+    pub reason: Option<Reason>,
+    /// 1-based place in line while queued.
+    pub position: Option<i64>,
+    /// Estimated time to a decision while queued and admission runs.
+    pub eta_ms: Option<u64>,
+    /// Queued while an admin has paused admission: no ETA.
+    pub admission_paused: bool,
+}
+
+/// `student`'s tickets among `ids`, in order, in one Redis round trip;
+/// `None` for a ticket that is missing or someone else's (answered alike).
+pub async fn of_student(
+    s: &Services,
+    student: i64,
+    ids: &[TicketId],
+) -> redis::RedisResult<Vec<Option<TicketView>>> {
+    let mut redis = s.redis.clone();
+    let found = tickets::tickets(&mut redis, student, ids).await?;
+    // Read once for every ticket of the answer.
+    let paused = s.admission_paused.is_paused();
+    let batch = s.settings.admission_batch_size;
+    Ok(ids
+        .iter()
+        .zip(found)
+        .map(|(&id, t)| t.map(|t| view(id, t, paused, batch)))
+        .collect())
+}
+
+/// A ticket as answered; a queued one while admission is paused carries the
+/// flag instead of an ETA.
+fn view(id: TicketId, t: TicketState, paused: bool, batch: usize) -> TicketView {
+    let position = t.rank.map(|r| r + 1);
+    let paused = paused && position.is_some();
+    TicketView {
+        id,
+        status: t.status,
+        reason: t.reason,
+        position,
+        eta_ms: position
+            .filter(|_| !paused)
+            .map(|p| eta_ms(p, t.pace, batch)),
+        admission_paused: paused,
+    }
+}

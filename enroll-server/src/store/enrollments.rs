@@ -1,0 +1,157 @@
+//! Seats: who holds which course, and the statements of the admission and
+//! cancel transactions.
+
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+
+use super::locks::lock_courses_then_students;
+use super::StoreResult;
+use crate::domain::enrollment::{Enrollment, HeldSeat, RosterEntry};
+use crate::domain::schedule::Meeting;
+
+/// A student's enrollments, oldest first.
+pub async fn of_student(pool: &PgPool, student_id: i64) -> StoreResult<Vec<Enrollment>> {
+    Ok(sqlx::query_as(
+        "SELECT c.id AS course_id, c.code, c.name, c.professor, c.credits, c.schedule, e.enrolled_at \
+         FROM enrollments e JOIN courses c ON c.id = e.course_id \
+         WHERE e.student_id = $1 ORDER BY e.enrolled_at, c.code",
+    )
+    .bind(student_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Who holds a seat in the course, in the order they got it.
+pub async fn roster(pool: &PgPool, course_id: i64) -> StoreResult<Vec<RosterEntry>> {
+    Ok(sqlx::query_as(
+        "SELECT s.id, s.student_no, s.name, s.email, e.enrolled_at FROM enrollments e \
+         JOIN students s ON s.id = e.student_id WHERE e.course_id = $1 ORDER BY e.enrolled_at, s.student_no",
+    )
+    .bind(course_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// `(student, course, ticket, credits, schedule)` of a seat already held.
+type HeldRow = (i64, i64, Option<String>, i16, Json<Vec<Meeting>>);
+
+/// Every seat the students hold, as `(student, seat)`.
+pub async fn held_by(
+    tx: &mut PgConnection,
+    students: &[i64],
+) -> Result<Vec<(i64, HeldSeat)>, sqlx::Error> {
+    let rows: Vec<HeldRow> = sqlx::query_as(
+        "SELECT e.student_id, e.course_id, e.ticket, c.credits, c.schedule \
+         FROM enrollments e JOIN courses c ON c.id = e.course_id \
+         WHERE e.student_id = ANY($1)",
+    )
+    .bind(students)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(student, course_id, ticket, credits, Json(schedule))| {
+            let seat = HeldSeat {
+                course_id,
+                ticket,
+                credits,
+                schedule,
+            };
+            (student, seat)
+        })
+        .collect())
+}
+
+/// A (student, course) pair asked about by [`standing`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub student: i64,
+    pub course_id: i64,
+    /// Whether the student exists.
+    pub exists: bool,
+    /// Whether they hold that course, and with which ticket.
+    pub holds: Option<Option<String>>,
+}
+
+/// For each `(students[i], courses[i])`: whether the student exists and
+/// whether they hold that very course — one cheap query for many pairs.
+pub async fn standing(
+    tx: &mut PgConnection,
+    students: &[i64],
+    courses: &[i64],
+) -> Result<Vec<Standing>, sqlx::Error> {
+    let rows: Vec<(i64, i64, bool, Option<String>, bool)> = sqlx::query_as(
+        "SELECT u.s, u.c, s.id IS NOT NULL, e.ticket, e.student_id IS NOT NULL \
+         FROM UNNEST($1::bigint[], $2::bigint[]) AS u(s, c) \
+         LEFT JOIN students s ON s.id = u.s \
+         LEFT JOIN enrollments e ON e.student_id = u.s AND e.course_id = u.c",
+    )
+    .bind(students)
+    .bind(courses)
+    .fetch_all(tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(student, course_id, exists, ticket, holds)| Standing {
+            student,
+            course_id,
+            exists,
+            holds: holds.then_some(ticket),
+        })
+        .collect())
+}
+
+/// Inserts seats `(students[i], courses[i], tickets[i])`. A seat that exists
+/// already is left as it is: a retried batch must never fail or
+/// double-insert.
+pub async fn insert_all(
+    tx: &mut PgConnection,
+    students: &[i64],
+    courses: &[i64],
+    tickets: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO enrollments (student_id, course_id, ticket) \
+         SELECT s, c, t FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS u(s, c, t) \
+         ON CONFLICT (student_id, course_id) DO NOTHING",
+    )
+    .bind(students)
+    .bind(courses)
+    .bind(tickets)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Gives a seat back, locking in the order admission does. `None` when the
+/// student holds no seat in the course; else the ticket that had won it
+/// (`None` inside for a seat granted otherwise).
+pub async fn cancel(
+    pool: &PgPool,
+    student_id: i64,
+    course_id: i64,
+) -> StoreResult<Option<Option<String>>> {
+    let mut tx = pool.begin().await?;
+    let locked = lock_courses_then_students(&mut tx, &[course_id], |courses| {
+        if courses.is_empty() {
+            Vec::new()
+        } else {
+            vec![student_id]
+        }
+    })
+    .await?;
+    if locked.courses.is_empty() {
+        return Ok(None);
+    }
+    let ticket: Option<Option<String>> = sqlx::query_scalar(
+        "DELETE FROM enrollments WHERE student_id = $1 AND course_id = $2 RETURNING ticket",
+    )
+    .bind(student_id)
+    .bind(course_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if ticket.is_some() {
+        tx.commit().await?;
+    }
+    Ok(ticket)
+}
