@@ -3,7 +3,6 @@
 //! library's one startup path, [`Alerter::build`] and
 //! [`Alerter::run_until_stopped`], which the tests use too.
 
-use std::future::Future;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -48,7 +47,7 @@ fn run(args: RunArgs) -> ExitCode {
         let alerter = Alerter::build(args.settings(), Arc::new(LogSink)).await?;
         let alerter = with_state_and_notifier(alerter, &args.storage_path).await?;
         tracing::info!(port = alerter.port(), "alerter listening");
-        alerter.run_until_stopped(shutdown_signal()).await
+        alerter.run_until_stopped(servekit::shutdown_signal()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,15 +97,4 @@ async fn with_state_and_notifier(alerter: Alerter, data_dir: &Path) -> anyhow::R
         Some(_) => {}
     }
     Ok(alerter)
-}
-
-fn shutdown_signal() -> impl Future<Output = ()> {
-    async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-    }
 }

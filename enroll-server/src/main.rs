@@ -29,7 +29,7 @@ async fn serve() -> Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings).await?;
-            app.run_until_stopped(shutdown_signal()).await
+            app.run_until_stopped(servekit::shutdown_signal()).await
         }
         Command::Migrate => {
             let pool = sqlx::PgPool::connect(&settings.database_url).await?;
@@ -49,16 +49,4 @@ fn init_tracing(json: bool) {
     } else {
         builder.init();
     }
-}
-
-/// Ctrl-C or SIGTERM (what `docker stop` and systemd send).
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -29,16 +29,7 @@ fn main() -> Result<()> {
             "Listening on",
             &[("address", &addr), ("collectors", &collectors)],
         );
-        app.run_until_stopped(shutdown_signal()).await;
+        app.run_until_stopped(servekit::shutdown_signal()).await;
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

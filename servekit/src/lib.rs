@@ -1,0 +1,10 @@
+//! Plumbing the workspace's servers share, so each binary does not grow its
+//! own copy.
+//!
+//! Layout:
+//! - [`shutdown_signal`]: completes on Ctrl-C or SIGTERM, for
+//!   `run_until_stopped`.
+
+mod shutdown;
+
+pub use shutdown::shutdown_signal;
