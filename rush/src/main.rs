@@ -1,17 +1,16 @@
 use clap::Parser;
 
 /// mimalloc instead of glibc malloc: every request allocates a few small
-/// short-lived buffers, and glibc's malloc/free were about a tenth of the
-/// tool's CPU during a rush (profiled). The 2.x series, as in enroll-server
-/// (see there), with the same one-second purge delay
-/// (`enroll_server::allocator`).
+/// short-lived buffers, and glibc's malloc/free were a sizeable share of the
+/// tool's CPU during a rush (profiled). The 2.x series, as in enroll-server,
+/// with the same one-second purge delay (`servekit::allocator` says why).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// One thread, like a single `wrk` thread: the tool needs well under one
 /// core and should not compete with the system under test for the second.
 fn main() -> anyhow::Result<()> {
-    enroll_server::allocator::keep_freed_pages();
+    servekit::allocator::keep_freed_pages();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?

@@ -4,7 +4,11 @@
 //! Layout:
 //! - [`shutdown_signal`]: completes on Ctrl-C or SIGTERM, for
 //!   `run_until_stopped`.
+//! - `allocator` (feature `mimalloc`): mimalloc's settings for the binaries
+//!   that use it as their global allocator.
 
+#[cfg(feature = "mimalloc")]
+pub mod allocator;
 mod shutdown;
 
 pub use shutdown::shutdown_signal;
