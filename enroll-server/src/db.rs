@@ -117,6 +117,14 @@ impl Db {
         })
     }
 
+    /// Whether the primary answers a trivial query.
+    pub async fn ping_primary(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.primary)
+            .await
+            .map(drop)
+    }
+
     /// Runs a read that may be slightly stale: on a healthy replica when there
     /// is one, else (and on a replica connection failure) on the primary.
     pub async fn read_stale<T, F, Fut>(&self, query: F) -> Result<T, sqlx::Error>

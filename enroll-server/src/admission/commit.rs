@@ -9,12 +9,11 @@
 //! batches of dozens of courses instead of one; when the queue is quiet a
 //! single batch still commits at once, without waiting for company.
 //!
-//! One worker is the default (`ENROLL_ADMISSION_CONNECTIONS=1`): measured on
-//! the rush benchmark (four interleaved rounds), PostgreSQL spent 1.6–1.9
-//! CPU-s per rush with one transaction in flight, 2.1–2.5 with two and
-//! 2.1–3.3 with four, for the same decisions and no faster (smaller
-//! transactions, each paying the fixed costs, waiting on each other's
-//! student rows); every instance adds its own worker.
+//! One worker is the default (`ENROLL_ADMISSION_CONNECTIONS=1`): with more
+//! transactions in flight PostgreSQL spends more CPU for the same decisions
+//! and decides them no faster — smaller transactions, each paying the fixed
+//! costs, waiting on each other's student rows. Every instance adds its own
+//! worker.
 //!
 //! While batches keep coming, a worker starts its transactions at least
 //! `interval` apart (`ENROLL_ADMISSION_TRANSACTION_INTERVAL_MS`, 15 ms by
@@ -22,12 +21,11 @@
 //! `linger.ms`, but only under load: the first batch after a quiet spell
 //! starts at once. A transaction's fixed costs (five statements, the
 //! trigger's update of every course row it touches, the commit) and each
-//! course's Redis round trips per batch are paid per transaction: on the
-//! rush benchmark, letting 15–25 ms of tickets gather made transactions
-//! five times fewer and cut PostgreSQL's CPU by about a third, CPU the
-//! requests on the same machine need (README, "Benchmarks"); without it
-//! the worker starts the next transaction the moment one commits, with a
-//! handful of tickets each.
+//! course's Redis round trips per batch are paid per transaction: letting
+//! a few milliseconds of tickets gather makes transactions several times
+//! fewer and saves PostgreSQL CPU that the requests on the same machine
+//! need; without it the worker starts the next transaction the moment one
+//! commits, with a handful of tickets each.
 //!
 //! When a shared transaction fails, its batches are decided again one by
 //! one, so a course whose batch cannot commit (whatever the reason) does

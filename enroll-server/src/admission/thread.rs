@@ -1,9 +1,9 @@
 //! The admission runner's own thread and runtime.
 //!
-//! Measured on the rush benchmark: sharing the HTTP runtime, admission
-//! decided ~600 tickets/s while requests poured in and ~14,000/s once they
-//! stopped — each of a batch's sequential round trips queued behind request
-//! handlers. On its own thread the OS schedules it like any other thread and
+//! A batch makes about ten round trips one after another. On the HTTP
+//! runtime, during a rush, each of them would wait behind hundreds of queued
+//! request handlers, and admission would crawl exactly while the queues are
+//! longest. On its own thread the OS schedules it like any other thread and
 //! its round trips resume at once.
 
 use std::str::FromStr;
@@ -102,14 +102,11 @@ async fn run(
 /// live rows, gets a new version of every course row in every admission
 /// transaction (the trigger counting seats), so during a rush it is mostly
 /// dead versions between vacuums; the planner, which sees a small table,
-/// scans it whole. Measured on the rush benchmark, four interleaved runs
-/// each way: with sequential scans off, PostgreSQL used 1.6–2.0 CPU-s
-/// instead of 2.5–2.9, admission transactions took 6.5–9.4 ms instead of
-/// 16–24 ms, and time to decision p50 was 54–67 ms instead of 110–127 ms.
-/// Measured again once replicas stopped holding back cleanup and
-/// transactions were paced (four pairs): 0.7–0.8 CPU-s instead of 1.9–2.0,
-/// 10–11 ms transactions instead of 32–38, p50 51–54 ms instead of
-/// 115–142 ms — pruning alone does not keep the table small enough.
+/// scans it whole, through every dead version, in every transaction. With
+/// sequential scans off the lookups stay on the primary keys: PostgreSQL
+/// spends a fraction of the CPU and transactions are several times shorter,
+/// which the time to a decision follows. Pruning alone does not keep the
+/// table small enough.
 pub fn connect_options(database_url: &str) -> Result<PgConnectOptions> {
     Ok(PgConnectOptions::from_str(database_url)
         .context("invalid database URL")?

@@ -40,7 +40,7 @@ pub struct Readiness {
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let timeout = std::time::Duration::from_secs(2);
-    let primary = tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db.primary));
+    let primary = tokio::time::timeout(timeout, state.db.ping_primary());
     let mut redis = state.redis.clone();
     let ping_cmd = redis::cmd("PING");
     let ping = tokio::time::timeout(timeout, ping_cmd.query_async::<String>(&mut redis));

@@ -3,6 +3,7 @@
 //! (each in a database of its own).
 
 mod admin;
+mod admission;
 mod auth;
 mod batch;
 mod catalogue;
@@ -12,3 +13,4 @@ mod events;
 mod helpers;
 mod redis_queue;
 mod replica;
+mod seats;
