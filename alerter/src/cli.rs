@@ -9,9 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::Settings;
 use crate::config::Config;
-use crate::duration::PromDuration;
 use crate::rules::{load_rule_file, Rule};
 use crate::shared::Clock;
+use notifier::duration::PromDuration;
 
 /// Scrapes targets, evaluates Prometheus rule files and tracks alerts.
 #[derive(Debug, Parser)]
@@ -85,7 +85,7 @@ pub struct RunArgs {
 }
 
 fn parse_prom_duration(s: &str) -> Result<PromDuration, String> {
-    crate::duration::parse_duration(s).map(PromDuration)
+    PromDuration::parse(s)
 }
 
 impl RunArgs {

@@ -137,8 +137,8 @@ async fn targets(State(s): State<Arc<Shared>>) -> Json<Value> {
                 "lastScrape": time_str(t.last_scrape),
                 "lastScrapeDuration": t.last_duration,
                 "health": match t.health { Health::Up => "up", Health::Down => "down", Health::Unknown => "unknown" },
-                "scrapeInterval": crate::duration::format_duration(std::time::Duration::from_millis(tg.interval_ms as u64)),
-                "scrapeTimeout": crate::duration::format_duration(std::time::Duration::from_millis(tg.timeout_ms as u64)),
+                "scrapeInterval": notifier::duration::format_duration(std::time::Duration::from_millis(tg.interval_ms as u64)),
+                "scrapeTimeout": notifier::duration::format_duration(std::time::Duration::from_millis(tg.timeout_ms as u64)),
             })
         })
         .collect();

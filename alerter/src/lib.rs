@@ -3,9 +3,10 @@
 //!
 //! Layout (each module imports only those listed before it, so there are
 //! no circles; `scripts/module-graph.sh alerter` checks):
-//! - Helpers: [`duration`] (Prometheus durations), [`gofmt`] (Go's number
-//!   formatting, for templates and the API), [`notation`] (series notation of
-//!   promtool tests and PromQL test files).
+//! - Helpers: [`gofmt`] (Go's number formatting, for templates and the
+//!   API), [`notation`] (series notation of promtool tests and PromQL test
+//!   files). Prometheus durations are the notifier's
+//!   ([`notifier::duration`]).
 //! - [`storage`]: in-memory series, bounded by what the rules look back over.
 //! - [`promql`]: the supported PromQL subset and its evaluator.
 //! - [`rules`]: rule files, groups, recording and alerting rules, the alert
@@ -33,7 +34,6 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod duration;
 pub mod engine;
 pub mod gofmt;
 pub mod http;

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::duration::PromDuration;
 use crate::notation::{expand_values, parse_series};
 use crate::promql::{parse_supported, Evaluator, Value};
 use crate::rules::{load_rule_file, AlertState, EvalEnv, Rule, RuleGroup};
 use crate::storage::{format_labels, Labels, Storage};
+use notifier::duration::PromDuration;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -395,7 +395,7 @@ fn check_expr(test: &ExprTest, storage: &Storage) -> Result<(), String> {
 }
 
 fn fmt_ms(ms: i64) -> String {
-    crate::duration::format_duration(std::time::Duration::from_millis(ms.max(0) as u64))
+    notifier::duration::format_duration(std::time::Duration::from_millis(ms.max(0) as u64))
 }
 
 /// Counts alert tests and expression tests in a file (for summaries).

@@ -38,7 +38,7 @@ struct EvalCase {
 }
 
 fn parse_time(text: &str) -> Option<i64> {
-    alerter::duration::parse_duration(text)
+    notifier::duration::parse_duration(text)
         .ok()
         .map(|d| d.as_millis() as i64)
 }

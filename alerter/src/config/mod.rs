@@ -33,9 +33,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::duration::PromDuration;
 use crate::rules::RuleGroup;
 use crate::storage::Labels;
+use notifier::duration::PromDuration;
 
 /// A configuration file that could not be used.
 #[derive(Debug, Error, Clone, PartialEq)]

@@ -10,8 +10,8 @@ use thiserror::Error;
 use super::alerting::AlertingRule;
 use super::group::{RecordingRule, Rule, RuleGroup};
 use super::template::Template;
-use crate::duration::PromDuration;
 use crate::promql::parse_supported;
+use notifier::duration::PromDuration;
 
 /// A rule file that could not be loaded, with where and why.
 #[derive(Debug, Error, Clone, PartialEq)]
