@@ -23,11 +23,10 @@
 //! - [`domain`]: validated input types and the records the API shows.
 //! - [`ticket`], [`pace`], [`session`]: the ticket vocabulary and its one
 //!   codec; a queue's pace and ETAs; what a session is and its cookie.
-//! - [`config`], [`metrics`], [`password`], [`allocator`]: settings,
-//!   Prometheus metrics, argon2id, the binaries' allocator settings.
+//! - [`config`], [`metrics`], [`password`]: settings, Prometheus metrics,
+//!   argon2id.
 
 pub mod admission;
-pub mod allocator;
 pub mod api;
 pub mod cache;
 pub mod config;

@@ -4,18 +4,15 @@ use enroll_server::config::{Cli, Command};
 use enroll_server::startup::{Application, MIGRATOR};
 
 /// mimalloc instead of glibc malloc: the request path allocates small,
-/// short-lived buffers on several threads, where glibc's arenas spent about a
-/// tenth of the server's CPU under load (profiled during a rush). Its 2.x
-/// series (the crate's `v2` feature): with 3.x, the default of the crate
-/// since 0.1.49, malloc alone was ~4 % of all CPU during a rush, and four
-/// interleaved pairs of rush runs were 1–6 % faster with 2.x in every pair.
-/// Freed memory is kept a second before it goes back to the OS (see
-/// `enroll_server::allocator`).
+/// short-lived buffers on several threads, where glibc's arenas contend.
+/// Its 2.x series (the crate's `v2` feature), which spends less time in
+/// malloc under a rush than 3.x. Freed memory is kept a second before it
+/// goes back to the OS (see `servekit::allocator`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<()> {
-    enroll_server::allocator::keep_freed_pages();
+    servekit::allocator::keep_freed_pages();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
