@@ -14,8 +14,8 @@
 //! - [`wave`]: fire requests with bounded concurrency, follow tickets to
 //!   their decision (each student's event stream, polls where no event
 //!   came), sample `/metrics`; its connection workers (one per connection,
-//!   taking jobs from one queue) are in `wave_worker.rs`, the streams in
-//!   `wave_events.rs`; [`sse`] parses the streams.
+//!   taking jobs from one queue) are in `wave/worker.rs`, the streams in
+//!   `wave/events.rs`; [`sse`] parses the streams.
 //! - [`check`]: invariants 1-4 as pure functions over database rows and
 //!   issued tickets; [`verify`] reads those rows and tickets.
 //! - [`pgbench`]: the single-statement baseline on the same database.

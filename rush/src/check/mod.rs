@@ -253,5 +253,4 @@ pub fn parse_ticket_entry(course_id: i64, seq: &str, value: &str) -> Option<Issu
 }
 
 #[cfg(test)]
-#[path = "check_tests.rs"]
 mod tests;

@@ -13,7 +13,7 @@
 //!
 //! Decisions are followed as a student's page would: each student holds
 //! one ticket event stream (`GET /api/v1/enrollments/events`, opened before
-//! the clock starts, `wave_events.rs`) and is told each decision as it is
+//! the clock starts, `wave/events.rs`) and is told each decision as it is
 //! made. A ticket that has no decision `poll_fallback` after its ETA (an
 //! event lost, e.g. while an instance resubscribed), and every pending
 //! ticket of a stream told to `resync`, is polled. Time to decision is then
@@ -39,13 +39,11 @@ use tokio::sync::{mpsc, Barrier, Semaphore};
 use crate::api::Api;
 use crate::conn::Endpoint;
 
-/// The connection workers (`wave_worker.rs`).
-#[path = "wave_worker.rs"]
+/// The connection workers (`wave/worker.rs`).
 mod worker;
 use worker::{work, Job, Requests, Work};
 
-/// The students' event streams (`wave_events.rs`).
-#[path = "wave_events.rs"]
+/// The students' event streams (`wave/events.rs`).
 mod events;
 
 /// How a wave is run.
