@@ -113,12 +113,9 @@ fn write_setup(dir: &Path, targets: &[SocketAddr], node_rules: &Path) {
 
 /// utime + stime of a process, seconds.
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    ticks / 100.0
+    servekit::procstat::of_pid(pid)
+        .map(|stat| servekit::procstat::cpu_seconds(&stat))
+        .unwrap_or(0.0)
 }
 
 /// (VmRSS, VmHWM) in MiB.

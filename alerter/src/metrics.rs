@@ -53,14 +53,8 @@ pub fn process_figures() -> (f64, f64) {
         })
         .map(|p| p * page)
         .unwrap_or(0.0);
-    let cpu = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1.to_string();
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
+    let cpu = servekit::procstat::read("/proc/self/stat")
+        .map(|stat| servekit::procstat::cpu_seconds(&stat))
         .unwrap_or(0.0);
     (rss, cpu)
 }

@@ -121,10 +121,7 @@ impl OwnStack {
 pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
     let mut total = None;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((this, parent, secs)) = parse_stat(&stat) else {
+        let Some((this, parent, secs)) = parse_stat(&entry.path().join("stat")) else {
             continue;
         };
         if this == pid || parent == pid {
@@ -137,19 +134,15 @@ pub fn tree_cpu_seconds(pid: u32) -> Option<f64> {
 /// CPU seconds (user + system) used so far by one process (threads
 /// included, children not). `None` when it is gone.
 pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&stat).map(|(_, _, secs)| secs)
+    servekit::procstat::of_pid(pid).map(|stat| servekit::procstat::cpu_seconds(&stat))
 }
 
-/// `(pid, parent pid, utime + stime in seconds)` of a `/proc/<pid>/stat` line.
-fn parse_stat(stat: &str) -> Option<(u32, u32, f64)> {
-    let pid = stat.split_whitespace().next()?.parse().ok()?;
-    // The command name may hold spaces; fields resume after its `)`.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    let parent = fields.get(1)?.parse().ok()?;
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((pid, parent, (utime + stime) / 100.0))
+/// `(pid, parent pid, utime + stime in seconds)` of a `/proc/<pid>/stat` file.
+fn parse_stat(path: &std::path::Path) -> Option<(u32, u32, f64)> {
+    let stat = servekit::procstat::read(path)?;
+    let pid = u32::try_from(stat.pid).ok()?;
+    let parent = u32::try_from(stat.ppid).ok()?;
+    Some((pid, parent, servekit::procstat::cpu_seconds(&stat)))
 }
 
 #[cfg(test)]
@@ -158,8 +151,12 @@ mod tests {
 
     #[test]
     fn parses_proc_stat_with_spaces_in_the_name() {
-        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 3 4 20 0 1 0";
-        assert_eq!(parse_stat(line), Some((4242, 1, 3.0)));
+        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 3 4 20 0 1 0 \
+                    100 1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stat");
+        std::fs::write(&path, line).unwrap();
+        assert_eq!(parse_stat(&path), Some((4242, 1, 3.0)));
     }
 
     #[test]

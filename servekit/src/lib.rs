@@ -6,9 +6,11 @@
 //!   `run_until_stopped`.
 //! - `allocator` (feature `mimalloc`): mimalloc's settings for the binaries
 //!   that use it as their global allocator.
+//! - [`procstat`]: a process's `/proc/<pid>/stat` and its CPU seconds.
 
 #[cfg(feature = "mimalloc")]
 pub mod allocator;
+pub mod procstat;
 mod shutdown;
 
 pub use shutdown::shutdown_signal;
