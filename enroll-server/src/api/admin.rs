@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use futures::future::try_join_all;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -17,12 +16,9 @@ use super::extract::{ApiJson, ApiPath};
 use crate::domain::course::{Course, CoursePatch, NewCourse};
 use crate::domain::enrollment::RosterEntry;
 use crate::domain::student::{ImportedStudent, NewStudent};
-use crate::service::enrollment::seats_freed;
+use crate::service::registrar;
 use crate::state::AppState;
-use crate::store::{courses, enrollments, students};
-
-/// Most students one import request may carry (bounded work per request).
-pub const MAX_IMPORT: usize = 5_000;
+use crate::store::{courses, enrollments};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -77,18 +73,7 @@ pub async fn create_courses(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = OneOrMany::<NewCourse>::decode(body)?;
     let single = matches!(input, OneOrMany::One(_));
-    let courses = input.into_vec();
-    if courses.is_empty() || courses.len() > 1000 {
-        return Err(ApiError::unprocessable(
-            "invalid_body",
-            "send 1 to 1000 courses",
-        ));
-    }
-    for c in &courses {
-        c.validate()?;
-    }
-    let created = courses::create_all(&state.db.primary, &courses).await?;
-    tracing::info!(count = created.len(), "courses created");
+    let created = registrar::create_courses(&state, &input.into_vec()).await?;
     let body = if single {
         serde_json::to_value(&created[0])
     } else {
@@ -110,15 +95,7 @@ pub async fn update_course(
     ApiPath(id): ApiPath<i64>,
     ApiJson(patch): ApiJson<CoursePatch>,
 ) -> ApiResult<Json<Course>> {
-    patch.validate()?;
-    let course = courses::update(&state.db.primary, id, &patch).await?;
-    let course = course.ok_or_else(course_not_found)?;
-    if patch.capacity.is_some() {
-        // More seats may have opened: clear the full flag, let the line move.
-        seats_freed(&state, id, None).await?;
-        state.catalog.refresh(&state.db.primary).await?;
-    }
-    Ok(Json(course))
+    Ok(Json(registrar::update_course(&state, id, &patch).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -139,23 +116,7 @@ pub async fn import_students(
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     let students = OneOrMany::<NewStudent>::decode(body)?.into_vec();
-    if students.is_empty() || students.len() > MAX_IMPORT {
-        return Err(ApiError::unprocessable(
-            "invalid_body",
-            format!("send 1 to {MAX_IMPORT} students per request"),
-        ));
-    }
-    for s in &students {
-        s.validate()?;
-    }
-    let hashes = try_join_all(
-        students
-            .iter()
-            .map(|s| state.hasher.hash(s.password.clone())),
-    )
-    .await?;
-    let rows = students::import(&state.db.primary, &students, &hashes).await?;
-    tracing::info!(count = rows.len(), "students imported");
+    let rows = registrar::import_students(&state, &students).await?;
     Ok((
         StatusCode::CREATED,
         Json(ImportResult {

@@ -18,6 +18,7 @@ use super::caller::Admin;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::redis::control;
+use crate::service::registrar;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -52,9 +53,6 @@ pub async fn set(
     _admin: Admin,
     ApiJson(req): ApiJson<AdmissionSwitch>,
 ) -> ApiResult<Json<AdmissionSwitch>> {
-    let mut redis = state.redis.clone();
-    control::set_admission_paused(&mut redis, req.paused).await?;
-    state.admission_paused.set(req.paused);
-    tracing::warn!(paused = req.paused, "admission switched by an admin");
+    registrar::set_admission_paused(&state, req.paused).await?;
     Ok(Json(AdmissionSwitch { paused: req.paused }))
 }

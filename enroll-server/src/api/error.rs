@@ -18,6 +18,7 @@ use crate::domain::Invalid;
 use crate::events::OpenError;
 use crate::service::accounts::LoginError;
 use crate::service::enrollment::{CancelError, EnrollError};
+use crate::service::registrar::RegistrarError;
 use crate::store::{Constraint, StoreError};
 
 /// An API failure, mapped to a status and a stable code.
@@ -260,6 +261,18 @@ impl From<LoginError> for ApiError {
             LoginError::Store(e) => e.into(),
             LoginError::Redis(e) => e.into(),
             LoginError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<RegistrarError> for ApiError {
+    fn from(e: RegistrarError) -> Self {
+        match e {
+            RegistrarError::Invalid(e) => e.into(),
+            RegistrarError::CourseNotFound => course_not_found(),
+            RegistrarError::Store(e) => e.into(),
+            RegistrarError::Redis(e) => e.into(),
+            RegistrarError::Internal(e) => Self::Internal(e),
         }
     }
 }

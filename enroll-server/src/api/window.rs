@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use crate::service::registrar;
 use crate::store::window as stored;
 use utoipa::ToSchema;
 
 use super::caller::Admin;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::state::AppState;
 
@@ -53,15 +54,7 @@ pub async fn set(
     _admin: Admin,
     ApiJson(req): ApiJson<WindowRequest>,
 ) -> ApiResult<Json<Window>> {
-    if req.closes_at <= req.opens_at {
-        return Err(ApiError::unprocessable(
-            "invalid_window",
-            "closes_at must be after opens_at",
-        ));
-    }
-    stored::set(&state.db.primary, req.opens_at, req.closes_at).await?;
-    state.catalog.set_window(req.opens_at, req.closes_at);
-    tracing::info!(opens_at = %req.opens_at, closes_at = %req.closes_at, "registration window set");
+    registrar::set_window(&state, req.opens_at, req.closes_at).await?;
     Ok(Json(current(&state.db.primary, Utc::now()).await?))
 }
 

@@ -5,7 +5,10 @@
 //! - [`enrollment`]: enroll (join a queue), cancel, seats freed.
 //! - [`tickets`]: a student's tickets with their place and ETA.
 //! - [`accounts`]: logging in and out.
+//! - [`registrar`]: courses, student imports, the window, the admission
+//!   switch.
 
 pub mod accounts;
 pub mod enrollment;
+pub mod registrar;
 pub mod tickets;
