@@ -156,4 +156,41 @@ async fn health_metrics_and_api_docs() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "openapi lacks {path}");
     }
+    // Every schema a path or schema refers to is in the document.
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(&r);
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "openapi refers to {r}, which it lacks"
+        );
+    }
+    // The ticket vocabulary is spelled out for clients.
+    let status = &doc["components"]["schemas"]["TicketStatus"]["enum"];
+    assert_eq!(
+        status,
+        &serde_json::json!(["queued", "enrolled", "rejected", "cancelled"])
+    );
+    let reasons = doc["components"]["schemas"]["Reason"]["enum"].as_array();
+    assert!(
+        reasons.is_some_and(|r| r.contains(&"course_full".into())),
+        "{doc}"
+    );
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
