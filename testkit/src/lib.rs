@@ -5,6 +5,7 @@
 //!   [`free_port`] and [`wait_for_port`].
 //! - [`pg`]: a PostgreSQL primary and streaming replicas ([`PgCluster`]).
 //! - [`redis`]: a throwaway redis-server ([`RedisServer`]).
+//! - [`modules`]: the module-circle check, for each crate's tests.
 //! - [`shared`]: one cluster per test process, shared by its tests, each test
 //!   in a database of its own ([`shared::database`]).
 //!
@@ -12,6 +13,7 @@
 //! itself by pid — never by process name — so parallel test runs and a
 //! developer's own services are left alone.
 
+pub mod modules;
 pub mod pg;
 pub mod process;
 pub mod redis;
