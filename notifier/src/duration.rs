@@ -84,7 +84,7 @@ pub fn format_duration(d: Duration) -> String {
     let mut out = String::new();
     for (unit, size) in UNITS {
         let exact_only = matches!(unit, "y" | "w");
-        if exact_only && ms % size != 0 {
+        if exact_only && !ms.is_multiple_of(size) {
             continue;
         }
         if ms >= size {
