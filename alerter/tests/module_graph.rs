@@ -7,18 +7,7 @@ use std::process::Command;
 
 fn check(krate: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new("bash")
-        .arg(root.join("scripts/module-graph.sh"))
-        .arg(root.join(krate))
-        .output()
-        .expect("run bash scripts/module-graph.sh");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{krate} has module circles:\n{stderr}\n{stdout}"
-    );
-    assert!(stdout.contains(": no circles"), "{stdout}\n{stderr}");
+    testkit::modules::assert_no_module_circles(&root.join(krate));
 }
 
 #[test]

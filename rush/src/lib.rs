@@ -22,7 +22,8 @@
 //! - [`series`]: rates from the server's sampled decision counter (whole
 //!   run, and the admission drain after firing).
 //! - [`report`], [`plot`]: the figures, as a table, JSON and SVG.
-//! - [`run`]: one whole run, in order.
+//! - [`run`]: one whole run, in order; [`repeat`]: `--repeat N` whole runs
+//!   and the median, min and max of their figures.
 
 pub mod api;
 pub mod check;
