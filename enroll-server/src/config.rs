@@ -96,6 +96,24 @@ pub struct Options {
     #[arg(long, env = "ENROLL_EVENT_STREAMS_PER_STUDENT")]
     pub event_streams_per_student: Option<usize>,
 
+    /// A request's head must arrive whole within this many milliseconds of
+    /// the connection opening or the previous response; it is also how long
+    /// a kept-alive connection may sit idle (slow or stalled clients are
+    /// closed) [default: 10000].
+    #[arg(long, env = "ENROLL_HTTP_HEADER_READ_TIMEOUT_MS")]
+    pub http_header_read_timeout_ms: Option<u64>,
+
+    /// Connections held at once; past it a connection is answered 503
+    /// `too_many_connections` and closed. Each event stream holds one, so
+    /// keep it above the students online [default: 20000].
+    #[arg(long, env = "ENROLL_HTTP_MAX_CONNECTIONS")]
+    pub http_max_connections: Option<usize>,
+
+    /// A request (other than an event stream) not answered within this many
+    /// milliseconds is answered 503 `timeout` [default: 30000].
+    #[arg(long, env = "ENROLL_HTTP_REQUEST_TIMEOUT_MS")]
+    pub http_request_timeout_ms: Option<u64>,
+
     /// A replica lagging more than this many milliseconds is skipped [default: 5000].
     #[arg(long, env = "ENROLL_REPLICA_MAX_LAG_MS")]
     pub replica_max_lag_ms: Option<u64>,
@@ -166,6 +184,9 @@ pub struct Settings {
     pub session_cache: Duration,
     pub full_cache: Duration,
     pub event_streams_per_student: usize,
+    /// HTTP limits: head deadline (and keep-alive idle time), connections.
+    pub http: servekit::http::Limits,
+    pub http_request_timeout: Duration,
     pub replica_max_lag: Duration,
     pub replica_check_interval: Duration,
     pub db_max_connections: u32,
@@ -241,6 +262,13 @@ impl Options {
             event_streams_per_student: self
                 .event_streams_per_student
                 .or(lower.event_streams_per_student),
+            http_header_read_timeout_ms: self
+                .http_header_read_timeout_ms
+                .or(lower.http_header_read_timeout_ms),
+            http_max_connections: self.http_max_connections.or(lower.http_max_connections),
+            http_request_timeout_ms: self
+                .http_request_timeout_ms
+                .or(lower.http_request_timeout_ms),
             replica_max_lag_ms: self.replica_max_lag_ms.or(lower.replica_max_lag_ms),
             replica_check_interval_ms: self
                 .replica_check_interval_ms
@@ -303,6 +331,15 @@ impl Options {
             session_cache: Duration::from_millis(self.session_cache_ms.unwrap_or(10_000)),
             full_cache: Duration::from_millis(self.full_cache_ms.unwrap_or(1_000)),
             event_streams_per_student: self.event_streams_per_student.unwrap_or(4).max(1),
+            http: servekit::http::Limits {
+                header_read_timeout: Duration::from_millis(
+                    self.http_header_read_timeout_ms.unwrap_or(10_000).max(1),
+                ),
+                max_connections: self.http_max_connections.unwrap_or(20_000).max(1),
+            },
+            http_request_timeout: Duration::from_millis(
+                self.http_request_timeout_ms.unwrap_or(30_000).max(1),
+            ),
             replica_max_lag: Duration::from_millis(self.replica_max_lag_ms.unwrap_or(5000)),
             replica_check_interval: Duration::from_millis(
                 self.replica_check_interval_ms.unwrap_or(1000).max(50),

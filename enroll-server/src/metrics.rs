@@ -14,6 +14,7 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use servekit::http::ConnStats;
 
 /// All metrics, registered in one registry; one pointer, cheap to clone.
 #[derive(Clone)]
@@ -56,6 +57,12 @@ pub struct MetricSet {
     pub ticket_streams: IntGauge,
     pub ticket_events: IntCounter,
     pub ticket_streams_dropped: IntCounter,
+    /// What the HTTP accept loop saw; copied into the three below at each
+    /// scrape.
+    pub connections: Arc<ConnStats>,
+    pub http_connections: IntGauge,
+    pub http_connections_refused: IntCounter,
+    pub http_accept_errors: IntCounter,
 }
 
 impl Metrics {
@@ -149,6 +156,10 @@ impl Metrics {
             ticket_streams: IntGauge::new("enroll_ticket_streams", "Students' ticket event streams held open on this instance.").unwrap(),
             ticket_events: IntCounter::new("enroll_ticket_events_total", "Ticket decisions pushed to event streams on this instance.").unwrap(),
             ticket_streams_dropped: IntCounter::new("enroll_ticket_streams_dropped_total", "Event streams closed because their client stopped reading (too many events unread).").unwrap(),
+            connections: Arc::new(ConnStats::default()),
+            http_connections: IntGauge::new("enroll_http_connections", "HTTP connections held now (event streams included).").unwrap(),
+            http_connections_refused: IntCounter::new("enroll_http_connections_refused_total", "Connections answered 503 too_many_connections because the connection cap was reached.").unwrap(),
+            http_accept_errors: IntCounter::new("enroll_http_accept_errors_total", "Failed accepts (e.g. out of file descriptors); the accept loop backs off.").unwrap(),
             registry,
         };
         let r = &m.registry;
@@ -181,6 +192,10 @@ impl Metrics {
         r.register(Box::new(m.ticket_events.clone())).unwrap();
         r.register(Box::new(m.ticket_streams_dropped.clone()))
             .unwrap();
+        r.register(Box::new(m.http_connections.clone())).unwrap();
+        r.register(Box::new(m.http_connections_refused.clone()))
+            .unwrap();
+        r.register(Box::new(m.http_accept_errors.clone())).unwrap();
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -191,6 +206,15 @@ impl Metrics {
 
     /// The registry in Prometheus text format.
     pub fn render(&self) -> String {
+        let (open, _, refused, accept_errors) = self.connections.snapshot();
+        self.http_connections.set(open as i64);
+        // Counters only go up: add what happened since the last scrape.
+        for (counter, now) in [
+            (&self.http_connections_refused, refused),
+            (&self.http_accept_errors, accept_errors),
+        ] {
+            counter.inc_by(now.saturating_sub(counter.get()));
+        }
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)

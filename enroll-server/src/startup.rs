@@ -160,9 +160,14 @@ impl Application {
             // A held stream is a request that never finishes by itself.
             events.close_all();
         };
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = servekit::http::serve(
+            self.listener,
+            self.router,
+            self.state.settings.http,
+            self.state.metrics.connections.clone(),
+            shutdown,
+        )
+        .await;
         for task in &self.background {
             task.abort();
         }

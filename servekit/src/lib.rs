@@ -2,6 +2,8 @@
 //! own copy.
 //!
 //! Layout:
+//! - [`http`]: HTTP/1.1 serving with a header-read deadline, a connection
+//!   cap and an accept loop that backs off.
 //! - [`shutdown_signal`]: completes on Ctrl-C or SIGTERM, for
 //!   `run_until_stopped`.
 //! - `allocator` (feature `mimalloc`): mimalloc's settings for the binaries
@@ -10,6 +12,7 @@
 
 #[cfg(feature = "mimalloc")]
 pub mod allocator;
+pub mod http;
 pub mod procstat;
 mod shutdown;
 

@@ -25,25 +25,40 @@ pub mod me;
 pub mod tickets;
 pub mod window;
 
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
 use crate::metrics::track_http;
 use crate::state::AppState;
 
-/// The whole HTTP surface.
+/// The whole HTTP surface. The routes anyone can call are answered 503
+/// `timeout` when they take longer than the request timeout; the event
+/// stream is held open on purpose, and the registrar's routes (an import
+/// hashes thousands of passwords) are only called with the admin token.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let bounded = Router::new()
         .merge(auth::router())
         .merge(me::router())
         .merge(courses::router())
         .merge(enrollments::router())
         .merge(tickets::router())
         .merge(window::router())
-        .merge(admin::router())
-        .merge(admission::router())
         .merge(health::router())
         .merge(docs::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.settings.http_request_timeout,
+            time_limit,
+        ));
+    Router::new()
+        .merge(bounded)
+        .merge(tickets::stream_router())
+        .merge(admin::router())
+        .merge(admission::router())
         .fallback(|| async { error::ApiError::not_found("not_found", "no such route") })
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -51,4 +66,15 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers 503 `timeout` when the handler takes longer than `limit` (the
+/// handler is dropped: its client has long stopped waiting, and its
+/// database and Redis calls are cancelled with it).
+async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => error::ApiError::unavailable("timeout", "the request took too long; retry")
+            .into_response(),
+    }
 }

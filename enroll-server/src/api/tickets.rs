@@ -27,7 +27,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/enrollments/tickets", get(read_many))
         .route("/api/v1/enrollments/tickets/{ticket}", get(read_one))
-        .route("/api/v1/enrollments/events", get(events))
+}
+
+/// The event stream: held open for as long as the student's page is, so
+/// apart from the request timeout every other route has.
+pub fn stream_router() -> Router<AppState> {
+    Router::new().route("/api/v1/enrollments/events", get(events))
 }
 
 /// A place in line, or a decision.

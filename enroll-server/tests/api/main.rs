@@ -11,6 +11,7 @@ mod enroll;
 mod errors;
 mod events;
 mod helpers;
+mod limits;
 mod redis_queue;
 mod replica;
 mod seats;

@@ -1,0 +1,234 @@
+//! Serving HTTP/1.1 with the limits a public server needs against cheap
+//! attacks: a deadline for every request head, a cap on connections held,
+//! and an accept loop that backs off when the process runs out of file
+//! descriptors instead of spinning.
+//!
+//! hyper arms its header-read timer when a connection opens and again when
+//! a response is done, so [`Limits::header_read_timeout`] bounds both a
+//! head sent slowly (slowloris) and the idle wait for the next request on a
+//! kept-alive connection. Past [`Limits::max_connections`] a connection is
+//! answered `503` with `Retry-After` and closed, and [`ConnStats::refused`]
+//! counts it.
+//!
+//! HTTP/1.1 only: the servers here sit behind a load balancer or are
+//! scraped, and HTTP/1.1 keeps the attack surface small.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+/// Limits on what one client may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A request head must arrive whole within this, counted from the
+    /// connection's start or from the end of the previous response: it is
+    /// also how long a kept-alive connection may sit idle.
+    pub header_read_timeout: Duration,
+    /// Connections held at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 20_000,
+        }
+    }
+}
+
+/// What the accept loop saw, for each server's `/metrics`.
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    /// Connections held now.
+    pub open: AtomicU64,
+    /// Connections accepted and served.
+    pub accepted: AtomicU64,
+    /// Connections answered 503 because `max_connections` were held.
+    pub refused: AtomicU64,
+    /// Failed accepts (out of file descriptors, ...).
+    pub accept_errors: AtomicU64,
+}
+
+impl ConnStats {
+    fn get(v: &AtomicU64) -> u64 {
+        v.load(Ordering::Relaxed)
+    }
+
+    /// `(open, accepted, refused, accept_errors)` now.
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        (
+            Self::get(&self.open),
+            Self::get(&self.accepted),
+            Self::get(&self.refused),
+            Self::get(&self.accept_errors),
+        )
+    }
+}
+
+/// The answer to a connection over the cap.
+const OVERLOADED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 80\r\n\r\n\
+{\"error\":{\"code\":\"too_many_connections\",\"message\":\"server busy; retry shortly\"}}";
+
+/// Serves `service` on `listener` within `limits` until `shutdown`
+/// completes, then stops accepting and waits for the connections to finish
+/// their requests (idle ones close at once).
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    service: S,
+    limits: Limits,
+    stats: Arc<ConnStats>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut backoff = AcceptBackoff::default();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    backoff.reset();
+                    stream
+                }
+                Err(err) => {
+                    stats.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    if let Some(pause) = backoff.after(&err) {
+                        tracing::warn!(error = %err, ?pause, "accept failed; backing off");
+                        tokio::time::sleep(pause).await;
+                    }
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        stats.accepted.fetch_add(1, Ordering::Relaxed);
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service.clone()),
+            );
+        let conn = graceful.watch(conn);
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            let _ = conn.await;
+            stats.open.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Answers a connection over the cap and closes it; a client that does not
+/// read is given a second, not more.
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(OVERLOADED).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// How long to wait after a failed accept: nothing for errors of one
+/// connection (it was reset before we took it), growing pauses while the
+/// process is out of descriptors or memory, so the loop does not spin.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    fn after(&mut self, err: &io::Error) -> Option<Duration> {
+        use io::ErrorKind::*;
+        if matches!(
+            err.kind(),
+            ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+        ) {
+            return None;
+        }
+        let pause = (Self::FIRST * 2u32.saturating_pow(self.failures)).min(Self::MAX);
+        self.failures = self.failures.saturating_add(1);
+        Some(pause)
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_back_off_up_to_a_second_and_reset() {
+        let mut b = AcceptBackoff::default();
+        let emfile = io::Error::from_raw_os_error(24);
+        let ms = |d: Option<Duration>| d.map(|d| d.as_millis());
+        assert_eq!(ms(b.after(&emfile)), Some(10));
+        assert_eq!(ms(b.after(&emfile)), Some(20));
+        assert_eq!(ms(b.after(&emfile)), Some(40));
+        for _ in 0..20 {
+            b.after(&emfile);
+        }
+        assert_eq!(ms(b.after(&emfile)), Some(1000));
+        // One connection's own trouble is no reason to wait.
+        let reset = io::Error::from(io::ErrorKind::ConnectionAborted);
+        assert_eq!(b.after(&reset), None);
+        b.reset();
+        assert_eq!(ms(b.after(&emfile)), Some(10));
+    }
+
+    #[test]
+    fn the_overload_answer_is_well_formed() {
+        let text = std::str::from_utf8(OVERLOADED).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(body.len(), length);
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["error"]["code"], "too_many_connections");
+    }
+}
