@@ -31,6 +31,9 @@ pub struct Settings {
     pub resend_delay: Duration,
     /// Wall clock or manual stepping.
     pub clock: Clock,
+    /// HTTP limits: the request-head deadline (also closing idle
+    /// connections) and the connection cap.
+    pub http: servekit::http::Limits,
 }
 
 /// A built, bound alerter.
@@ -39,6 +42,7 @@ pub struct Alerter {
     listener: TcpListener,
     port: u16,
     extra_routes: Option<axum::Router>,
+    http: servekit::http::Limits,
     /// SIGHUP, listened for from before the port is bound (real time only):
     /// one that arrives before then would get the default action and end
     /// the process.
@@ -111,6 +115,7 @@ impl Alerter {
             listener,
             port,
             extra_routes: None,
+            http: settings.http,
             hup,
         })
     }
@@ -154,17 +159,17 @@ impl Alerter {
                 tokio::spawn(reload_on_sighup(Arc::clone(&shared), hup, stop_rx.clone()));
             }
         }
+        let connections = Arc::clone(&shared.connections);
         let mut app = crate::http::router(shared);
         if let Some(extra) = self.extra_routes {
             app = app.merge(extra);
         }
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop_tx.send(true);
-            })
-            .await
-            .context("HTTP server failed")
+        servekit::http::serve(self.listener, app, self.http, connections, async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await
+        .context("HTTP server failed")
     }
 }
 

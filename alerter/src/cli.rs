@@ -82,6 +82,14 @@ pub struct RunArgs {
     /// queue), so a restart neither re-sends nor forgets alerts.
     #[arg(long = "storage.path", default_value = "data")]
     pub storage_path: PathBuf,
+    /// How long a request head may take to arrive, counted from the
+    /// connection opening or the previous response (idle connections close
+    /// then too).
+    #[arg(long = "web.read-timeout", default_value = "30s", value_parser = parse_prom_duration)]
+    pub read_timeout: PromDuration,
+    /// Connections held at once; past it a connection is answered 503.
+    #[arg(long = "web.max-connections", default_value = "512")]
+    pub max_connections: usize,
 }
 
 fn parse_prom_duration(s: &str) -> Result<PromDuration, String> {
@@ -97,6 +105,10 @@ impl RunArgs {
             external_url: self.external_url.clone(),
             resend_delay: self.resend_delay.0,
             clock: Clock::Wall,
+            http: servekit::http::Limits {
+                header_read_timeout: self.read_timeout.0,
+                max_connections: self.max_connections,
+            },
         }
     }
 }

@@ -152,6 +152,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         let mut text = crate::metrics::render(&engine, &reload, s.start_time_s);
         drop(engine);
         text.push_str(&s.extra_metrics());
+        text.push_str(&s.connections.render_text("alerter"));
         text
     };
     (

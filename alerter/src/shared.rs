@@ -51,6 +51,8 @@ pub struct Shared {
     extra_metrics: Mutex<Option<MetricsHook>>,
     /// Unix seconds at start.
     pub start_time_s: f64,
+    /// What the HTTP accept loop saw (for `/metrics`).
+    pub connections: Arc<servekit::http::ConnStats>,
 }
 
 /// Renders extra exposition text appended to `/metrics` (the notifier's own
@@ -92,6 +94,7 @@ impl Shared {
             config_tx,
             extra_metrics: Mutex::new(None),
             start_time_s: wall_ms() as f64 / 1000.0,
+            connections: Arc::default(),
         }
     }
 

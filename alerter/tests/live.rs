@@ -68,6 +68,7 @@ async fn start_alerter(config: PathBuf) -> (Alerter, mpsc::UnboundedReceiver<Vec
         external_url: "http://alerter.test".into(),
         resend_delay: Duration::from_secs(60),
         clock: Clock::Manual,
+        http: Default::default(),
     };
     (
         Alerter::build(settings, Arc::new(tx)).await.expect("build"),

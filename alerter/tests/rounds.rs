@@ -73,6 +73,7 @@ async fn start(config: PathBuf) -> (Alerter, mpsc::UnboundedReceiver<Vec<Postabl
         external_url: String::new(),
         resend_delay: Duration::from_secs(60),
         clock: Clock::Manual,
+        http: Default::default(),
     };
     let alerter = Alerter::build(settings, Arc::new(tx)).await.unwrap();
     alerter.shared().engine().align_schedule(T0);

@@ -69,6 +69,9 @@ pub struct Config {
     pub textfile_directory: PathBuf,
     /// Most scrapes served at once (0: no limit); more get 503.
     pub max_requests: usize,
+    /// HTTP limits: the request-head deadline (which also closes idle
+    /// connections) and the connection cap (past it: 503).
+    pub http: servekit::http::Limits,
     /// Leave out the agent's own `process_*` metrics.
     pub disable_exporter_metrics: bool,
     /// Minimum level logged.
@@ -137,6 +140,15 @@ impl Config {
                 .get_one::<usize>("web.max-requests")
                 .copied()
                 .unwrap_or(40),
+            http: servekit::http::Limits {
+                header_read_timeout: m
+                    .get_one::<humantime_like::Secs>("web.read-timeout")
+                    .map_or(Duration::from_secs(30), |s| s.0),
+                max_connections: m
+                    .get_one::<usize>("web.max-connections")
+                    .copied()
+                    .unwrap_or(512),
+            },
             disable_exporter_metrics: m.get_flag("web.disable-exporter-metrics"),
             log_level: crate::log::Level::parse(&s("log.level")).unwrap_or(crate::log::Level::Info),
             log_json: s("log.format") == "json",
@@ -169,6 +181,12 @@ pub fn command() -> Command {
         .arg(Arg::new("web.max-requests").long("web.max-requests").default_value("40")
             .value_parser(clap::value_parser!(usize))
             .help("Maximum number of parallel scrape requests. Use 0 to disable."))
+        .arg(Arg::new("web.read-timeout").long("web.read-timeout").default_value("30s")
+            .value_parser(clap::value_parser!(humantime_like::Secs))
+            .help("How long a request head may take to arrive, from the connection opening or the previous response; idle connections are closed then too (not in node_exporter)."))
+        .arg(Arg::new("web.max-connections").long("web.max-connections").default_value("512")
+            .value_parser(clap::value_parser!(usize))
+            .help("Connections held at once; past it a connection is answered 503 (not in node_exporter)."))
         .arg(flag("web.disable-exporter-metrics".into(), "Exclude metrics about the exporter itself (process_*).".into()))
         .arg(value("log.level", "info", "Only log messages with the given severity or above. One of: [debug, info, warn, error]")
             .value_parser(["debug", "info", "warn", "error"]))
@@ -257,6 +275,8 @@ mod tests {
         assert_eq!(c.mount_timeout, Duration::from_secs(5));
         assert!(c.cpu_guest);
         assert_eq!(c.max_requests, 40);
+        assert_eq!(c.http.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.http.max_connections, 512);
         assert_eq!(c.log_level, crate::log::Level::Info);
         assert!(!c.log_json && !c.disable_exporter_metrics);
     }

@@ -13,7 +13,6 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -25,6 +24,7 @@ pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// A bound, ready-to-run agent.
 pub struct App {
     listener: TcpListener,
+    limits: servekit::http::Limits,
     state: Arc<State>,
 }
 
@@ -33,6 +33,10 @@ struct State {
     telemetry_path: String,
     max_requests: usize,
     in_flight: AtomicUsize,
+    /// What the accept loop saw; exported with the agent's own metrics
+    /// (`node_agent_http_*`) unless those are disabled.
+    connections: Arc<servekit::http::ConnStats>,
+    exporter_metrics: bool,
 }
 
 /// Binds `address`; node_exporter's `:9100` means every interface, IPv6
@@ -58,11 +62,14 @@ pub async fn build(config: &Config) -> Result<App> {
     let listener = bind(&config.listen_address).await?;
     Ok(App {
         listener,
+        limits: config.http,
         state: Arc::new(State {
             scraper,
             telemetry_path: config.telemetry_path.clone(),
             max_requests: config.max_requests,
             in_flight: AtomicUsize::new(0),
+            connections: Arc::default(),
+            exporter_metrics: !config.disable_exporter_metrics,
         }),
     })
 }
@@ -80,26 +87,23 @@ impl App {
         self.local_addr().port()
     }
 
-    /// Serves HTTP until `shutdown` resolves.
+    /// Serves HTTP within the configured limits until `shutdown` resolves.
     pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let accepted = tokio::select! {
-                a = self.listener.accept() => a,
-                () = &mut shutdown => return,
-            };
-            let Ok((stream, _)) = accepted else { continue };
-            let _ = stream.set_nodelay(true);
-            let state = Arc::clone(&self.state);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(respond(&state, req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+        let state = Arc::clone(&self.state);
+        let service = tower::service_fn(move |req| {
+            let state = Arc::clone(&state);
+            async move { Ok::<_, Infallible>(respond(&state, req).await) }
+        });
+        let stats = Arc::clone(&self.state.connections);
+        if let Err(err) =
+            servekit::http::serve(self.listener, service, self.limits, stats, shutdown).await
+        {
+            let err = err.to_string();
+            crate::log::log(
+                crate::log::Level::Error,
+                "HTTP server failed",
+                &[("err", &err)],
+            );
         }
     }
 }
@@ -144,7 +148,12 @@ async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<By
         // it off the async thread so other connections are still served.
         let st = Arc::clone(state);
         return match tokio::task::spawn_blocking(move || st.scraper.scrape()).await {
-            Ok(body) => text(StatusCode::OK, TEXT_FORMAT, body),
+            Ok(mut body) => {
+                if state.exporter_metrics {
+                    body.push_str(&state.connections.render_text("node_agent"));
+                }
+                text(StatusCode::OK, TEXT_FORMAT, body)
+            }
             Err(e) => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "text/plain",

@@ -245,3 +245,59 @@ fn scrapes_beyond_web_max_requests_get_503() {
     std::fs::remove_file(&fifo).unwrap();
     assert_eq!(http_get_status(port, "/metrics").0, 200);
 }
+
+#[test]
+fn slow_heads_are_closed_and_connections_past_the_cap_answered_503() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    use std::time::Instant;
+
+    let agent = Agent::start(&[
+        "--web.read-timeout=300ms".to_string(),
+        "--web.max-connections=2".to_string(),
+    ]);
+    let read_to_close = |s: &mut TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf)
+            .expect("the agent closes the connection");
+        String::from_utf8_lossy(&buf).into_owned()
+    };
+    // A head that never ends is closed at the deadline.
+    let mut slow = TcpStream::connect(("127.0.0.1", agent.port)).unwrap();
+    let began = Instant::now();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x").unwrap();
+    assert_eq!(read_to_close(&mut slow), "");
+    assert!(began.elapsed() >= Duration::from_millis(250));
+    // Two idle connections fill the cap: the next one is answered 503.
+    let _a = TcpStream::connect(("127.0.0.1", agent.port)).unwrap();
+    let _b = TcpStream::connect(("127.0.0.1", agent.port)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = TcpStream::connect(("127.0.0.1", agent.port)).unwrap();
+        let answer = read_to_close(&mut c);
+        if answer.starts_with("HTTP/1.1 503") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never refused: {answer}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The idle ones time out; the next scrape reports the refusal.
+    drop((_a, _b));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (status, body) = http_get_status(agent.port, "/metrics");
+        if status == 200 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never served again");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let refused: f64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("node_agent_http_connections_refused_total "))
+        .expect("the refusal metric")
+        .parse()
+        .unwrap();
+    assert!(refused >= 1.0);
+}

@@ -79,6 +79,27 @@ impl ConnStats {
     }
 }
 
+impl ConnStats {
+    /// The three figures operators watch, in Prometheus's text format, as
+    /// `<prefix>_http_connections`, `<prefix>_http_connections_refused_total`
+    /// and `<prefix>_http_accept_errors_total` (for servers that write their
+    /// own exposition).
+    pub fn render_text(&self, prefix: &str) -> String {
+        let (open, _, refused, errors) = self.snapshot();
+        format!(
+            "# HELP {prefix}_http_connections HTTP connections held now.\n\
+             # TYPE {prefix}_http_connections gauge\n\
+             {prefix}_http_connections {open}\n\
+             # HELP {prefix}_http_connections_refused_total Connections answered 503 because the connection cap was reached.\n\
+             # TYPE {prefix}_http_connections_refused_total counter\n\
+             {prefix}_http_connections_refused_total {refused}\n\
+             # HELP {prefix}_http_accept_errors_total Failed accepts (e.g. out of file descriptors).\n\
+             # TYPE {prefix}_http_accept_errors_total counter\n\
+             {prefix}_http_accept_errors_total {errors}\n"
+        )
+    }
+}
+
 /// The answer to a connection over the cap.
 const OVERLOADED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 80\r\n\r\n\
@@ -215,6 +236,24 @@ mod tests {
         assert_eq!(b.after(&reset), None);
         b.reset();
         assert_eq!(ms(b.after(&emfile)), Some(10));
+    }
+
+    #[test]
+    fn stats_render_as_exposition_text() {
+        let stats = ConnStats::default();
+        stats.open.store(3, Ordering::Relaxed);
+        stats.refused.store(2, Ordering::Relaxed);
+        let text = stats.render_text("demo");
+        assert!(text.contains("\ndemo_http_connections 3\n"), "{text}");
+        assert!(
+            text.contains("\ndemo_http_connections_refused_total 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ndemo_http_accept_errors_total 0\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("# TYPE ").count(), 3);
     }
 
     #[test]

@@ -149,6 +149,7 @@ impl Running {
             external_url: "http://alerter.test".into(),
             resend_delay: Duration::from_secs(60),
             clock: Clock::Manual,
+            http: Default::default(),
         };
         let alerter = Alerter::build(settings, Arc::new(alerter::sink::LogSink))
             .await
