@@ -57,6 +57,7 @@ pub struct MetricSet {
     pub ticket_streams: IntGauge,
     pub ticket_events: IntCounter,
     pub ticket_streams_dropped: IntCounter,
+    pub catalog_miss_reloads: IntCounter,
     /// What the HTTP accept loop saw; copied into the three below at each
     /// scrape.
     pub connections: Arc<ConnStats>,
@@ -156,6 +157,7 @@ impl Metrics {
             ticket_streams: IntGauge::new("enroll_ticket_streams", "Students' ticket event streams held open on this instance.").unwrap(),
             ticket_events: IntCounter::new("enroll_ticket_events_total", "Ticket decisions pushed to event streams on this instance.").unwrap(),
             ticket_streams_dropped: IntCounter::new("enroll_ticket_streams_dropped_total", "Event streams closed because their client stopped reading (too many events unread).").unwrap(),
+            catalog_miss_reloads: IntCounter::new("enroll_catalog_miss_reloads_total", "Reloads of the in-memory catalogue caused by enroll requests for course ids it did not know (at most a few per second).").unwrap(),
             connections: Arc::new(ConnStats::default()),
             http_connections: IntGauge::new("enroll_http_connections", "HTTP connections held now (event streams included).").unwrap(),
             http_connections_refused: IntCounter::new("enroll_http_connections_refused_total", "Connections answered 503 too_many_connections because the connection cap was reached.").unwrap(),
@@ -191,6 +193,8 @@ impl Metrics {
         r.register(Box::new(m.ticket_streams.clone())).unwrap();
         r.register(Box::new(m.ticket_events.clone())).unwrap();
         r.register(Box::new(m.ticket_streams_dropped.clone()))
+            .unwrap();
+        r.register(Box::new(m.catalog_miss_reloads.clone()))
             .unwrap();
         r.register(Box::new(m.http_connections.clone())).unwrap();
         r.register(Box::new(m.http_connections_refused.clone()))

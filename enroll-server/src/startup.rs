@@ -63,7 +63,7 @@ impl Application {
             .await
             .context("Failed to connect to Redis")?;
         let hasher = PasswordHasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
-        let catalog = CatalogSnapshot::default();
+        let catalog = CatalogSnapshot::new(metrics.catalog_miss_reloads.clone());
         catalog
             .refresh(&db.primary)
             .await

@@ -143,3 +143,54 @@ async fn a_hanging_request_is_answered_503_timeout_and_streams_are_exempt() {
     let next = tokio::time::timeout(Duration::from_millis(1500), stream.chunk()).await;
     assert!(next.is_err(), "the stream was still open past the timeout");
 }
+
+#[tokio::test]
+async fn made_up_course_ids_share_a_few_reloads_and_new_courses_are_found() {
+    let app = start_with(Options::default()).await;
+    app.open_window().await;
+    app.import_students("U", 1).await;
+    let student = app.login("U0").await;
+    let enroll = |course: i64| {
+        let student = student.clone();
+        let url = app.url("/api/v1/enrollments");
+        async move {
+            student
+                .post(url)
+                .json(&serde_json::json!({ "course_id": course }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // A course another instance just created (here: straight into the
+    // database) is found by the next request: the miss reloads the
+    // snapshot.
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO courses (code, name, credits, capacity) VALUES ('U-NEW', 'New', 3, 5) RETURNING id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(enroll(id).await.status(), StatusCode::ACCEPTED);
+    // 200 requests for courses that do not exist, at once, share a few
+    // reloads instead of a primary read each.
+    let answers = futures::future::join_all((0..200).map(|i| enroll(9_000_000 + i))).await;
+    for res in answers {
+        assert_error(res, StatusCode::NOT_FOUND, "course_not_found").await;
+    }
+    let reloads = metric(&app, "enroll_catalog_miss_reloads_total").await;
+    assert!(
+        (1.0..=5.0).contains(&reloads),
+        "{reloads} reloads for 201 misses"
+    );
+}
+
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    scrape(&text, name)
+}
