@@ -114,6 +114,26 @@ pub struct Options {
     #[arg(long, env = "ENROLL_HTTP_REQUEST_TIMEOUT_MS")]
     pub http_request_timeout_ms: Option<u64>,
 
+    /// Proxies (load balancers) whose `X-Forwarded-For` is believed,
+    /// comma-separated IP addresses; a client's address is then the last one
+    /// in the header that is not a trusted proxy [default: none — the peer's
+    /// address is the client's].
+    #[arg(long, env = "ENROLL_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
+
+    /// Failed logins for one student number from one address before that
+    /// address must wait (2 s, doubling with each further attempt, up to
+    /// 15 min); the same student from another address is not affected
+    /// [default: 10].
+    #[arg(long, env = "ENROLL_LOGIN_FAILURES_PER_CLIENT")]
+    pub login_failures_per_client: Option<u32>,
+
+    /// Failed logins from one address (any student numbers) within 15
+    /// minutes before it must wait. A coarse ceiling: a campus NAT puts
+    /// thousands of students behind one address [default: 500].
+    #[arg(long, env = "ENROLL_LOGIN_FAILURES_PER_ADDRESS")]
+    pub login_failures_per_address: Option<u32>,
+
     /// A replica lagging more than this many milliseconds is skipped [default: 5000].
     #[arg(long, env = "ENROLL_REPLICA_MAX_LAG_MS")]
     pub replica_max_lag_ms: Option<u64>,
@@ -187,6 +207,8 @@ pub struct Settings {
     /// HTTP limits: head deadline (and keep-alive idle time), connections.
     pub http: servekit::http::Limits,
     pub http_request_timeout: Duration,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub login_throttle: crate::redis::login_throttle::Limits,
     pub replica_max_lag: Duration,
     pub replica_check_interval: Duration,
     pub db_max_connections: u32,
@@ -269,6 +291,13 @@ impl Options {
             http_request_timeout_ms: self
                 .http_request_timeout_ms
                 .or(lower.http_request_timeout_ms),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            login_failures_per_client: self
+                .login_failures_per_client
+                .or(lower.login_failures_per_client),
+            login_failures_per_address: self
+                .login_failures_per_address
+                .or(lower.login_failures_per_address),
             replica_max_lag_ms: self.replica_max_lag_ms.or(lower.replica_max_lag_ms),
             replica_check_interval_ms: self
                 .replica_check_interval_ms
@@ -340,6 +369,12 @@ impl Options {
             http_request_timeout: Duration::from_millis(
                 self.http_request_timeout_ms.unwrap_or(30_000).max(1),
             ),
+            trusted_proxies: self.trusted_proxies.unwrap_or_default(),
+            login_throttle: crate::redis::login_throttle::Limits {
+                per_client: self.login_failures_per_client.unwrap_or(10).max(1),
+                per_address: self.login_failures_per_address.unwrap_or(500).max(1),
+                ..Default::default()
+            },
             replica_max_lag: Duration::from_millis(self.replica_max_lag_ms.unwrap_or(5000)),
             replica_check_interval: Duration::from_millis(
                 self.replica_check_interval_ms.unwrap_or(1000).max(50),

@@ -29,6 +29,12 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// The peer's address, put in every request's extensions: what a server
+/// that counts per client starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// Limits on what one client may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,12 +136,12 @@ where
     let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     backoff.reset();
-                    stream
+                    (stream, peer)
                 }
                 Err(err) => {
                     stats.accept_errors.fetch_add(1, Ordering::Relaxed);
@@ -160,7 +166,12 @@ where
             .header_read_timeout(limits.header_read_timeout)
             .serve_connection(
                 TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
+                TowerToHyperService::new(service.clone().map_request(
+                    move |mut req: Request<Incoming>| {
+                        req.extensions_mut().insert(PeerAddr(peer));
+                        req
+                    },
+                )),
             );
         let conn = graceful.watch(conn);
         let stats = stats.clone();

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::caller::CurrentStudent;
+use super::caller::{ClientAddr, CurrentStudent};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::domain::student::Student;
@@ -42,10 +42,11 @@ pub struct LoginResponse {
 #[tracing::instrument(name = "Logging a student in", skip_all, fields(student_no = %body.student_no))]
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let accounts::LoggedIn { token, student } =
-        accounts::login(&state, &body.student_no, body.password).await?;
+        accounts::login(&state, client.0, &body.student_no, body.password).await?;
     let cookie = set_cookie(&token, state.sessions.ttl(), state.settings.cookie_secure);
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),

@@ -3,6 +3,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use servekit::http::PeerAddr;
+use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -46,6 +48,53 @@ impl ApiError {
     }
 }
 
+/// The client's address: the peer's, or — when the peer is a trusted proxy
+/// (`ENROLL_TRUSTED_PROXIES`) — the last address in `X-Forwarded-For` that
+/// is not one. What per-client limits count by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<PeerAddr>()
+            .map(|p| p.0.ip())
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no peer address")))?;
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(Self(client_ip(
+            peer,
+            &state.settings.trusted_proxies,
+            &forwarded,
+        )))
+    }
+}
+
+/// `peer`, or the address behind it when `peer` is a trusted proxy: the
+/// `X-Forwarded-For` entries read from the right, past every trusted one
+/// (a client can prepend anything, but not append past its proxy).
+fn client_ip(peer: IpAddr, trusted: &[IpAddr], forwarded: &[&str]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops = forwarded
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
 /// Proof that the request carried the admin token. 401
 /// `admin_token_required` without one, 403 `forbidden` with a wrong one.
 #[derive(Debug, Clone, Copy)]
@@ -75,5 +124,31 @@ impl FromRequestParts<AppState> for Admin {
                 "the admin token is not valid",
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy = ip("10.0.0.1");
+        let header = ["6.6.6.6, 203.0.113.7", "10.0.0.2"];
+        // Not a trusted peer: its header is ignored.
+        assert_eq!(
+            client_ip(ip("198.51.100.9"), &[proxy], &header),
+            ip("198.51.100.9")
+        );
+        // From the trusted proxy: the last hop that is not a proxy, not the
+        // first one (which the client wrote itself).
+        let trusted = [proxy, ip("10.0.0.2")];
+        assert_eq!(client_ip(proxy, &trusted, &header), ip("203.0.113.7"));
+        // No usable header: the proxy itself.
+        assert_eq!(client_ip(proxy, &trusted, &["garbage"]), proxy);
     }
 }

@@ -42,9 +42,16 @@ pub enum ApiError {
     /// 409: conflicts with the current state (duplicates, full course, ...).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    /// 429: slow down (e.g. too many failed logins).
+    /// 429: slow down (e.g. too many event streams).
     #[error("{message}")]
     TooManyRequests { code: &'static str, message: String },
+    /// 429 with `Retry-After`: come back after this long.
+    #[error("{message}")]
+    RetryLater {
+        code: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// 415: not `Content-Type: application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -116,7 +123,9 @@ impl ApiError {
             Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            Self::TooManyRequests { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            Self::TooManyRequests { code, .. } | Self::RetryLater { code, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, code)
+            }
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -143,6 +152,13 @@ pub struct ErrorDetail {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let retry_after = match &self {
+            // Whole seconds, rounded up: never earlier than the wait.
+            Self::RetryLater { retry_after, .. } => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
+            _ => None,
+        };
         let message = match &self {
             Self::Internal(err) => {
                 tracing::error!(error = ?err, "internal error");
@@ -156,7 +172,13 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -254,10 +276,11 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => {
                 Self::unauthorized("invalid_credentials", "student number or password is wrong")
             }
-            LoginError::TooManyAttempts => Self::too_many_requests(
-                "too_many_attempts",
-                "too many failed logins for this student number; try again in 15 minutes",
-            ),
+            LoginError::TooManyAttempts { retry_after } => Self::RetryLater {
+                code: "too_many_attempts",
+                message: "too many failed logins from here; try again later".into(),
+                retry_after,
+            },
             LoginError::Store(e) => e.into(),
             LoginError::Redis(e) => e.into(),
             LoginError::Internal(e) => Self::Internal(e),

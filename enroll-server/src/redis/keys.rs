@@ -15,8 +15,9 @@
 //! | `claim:{c42}`| string | set while a batch is being decided (crash marker)  |
 //! | `pace:{c42}` | string | how fast the line moves ([`crate::pace::Pace`])    |
 //!
-//! Besides: `sess:<sha256 hex>` (a session), `login_fail:<student no>`
-//! (failed logins), `admission:paused` (the admin's pause switch).
+//! Besides: `sess:<sha256 hex>` (a session), `login:{l<addr>}` and
+//! `login:{l<addr>}:<student no>` (login attempts), `admission:paused` (the
+//! admin's pause switch).
 
 use crate::session::Digest;
 
@@ -116,9 +117,11 @@ pub fn session(digest: &Digest) -> String {
     key
 }
 
-/// Failed logins counted for a student number.
-pub fn login_failures(student_no: &str) -> String {
-    ["login_fail:", student_no].concat()
+/// Login attempts counted for `(addr, student_no)` and for `addr`, in one
+/// hash slot (`{l<addr>}`).
+pub fn login_attempts(addr: std::net::IpAddr, student_no: &str) -> (String, String) {
+    let address = format!("login:{{l{addr}}}");
+    (format!("{address}:{student_no}"), address)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //! - [`lease`]: one admission worker per course at a time.
 //! - [`control`]: the pause switch, queue lengths, full flags, freed seats.
 //! - [`feed`]: every pub/sub channel and the loop that follows them.
-//! - [`session_store`], [`login_failures`]: sessions and failed logins.
+//! - [`session_store`], [`login_throttle`]: sessions; failed logins counted
+//!   per client address and per (address, student number).
 //!
 //! Multi-key steps run as Lua scripts (`scripts/*.lua`) or `MULTI`
 //! transactions, each within one course's hash slot.
@@ -21,6 +22,6 @@ pub mod enqueue;
 pub mod feed;
 pub mod keys;
 pub mod lease;
-pub mod login_failures;
+pub mod login_throttle;
 pub mod session_store;
 pub mod tickets;

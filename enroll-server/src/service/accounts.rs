@@ -1,15 +1,13 @@
 //! Logging in and out.
 
+use std::net::IpAddr;
+use std::time::Duration;
+
 use crate::domain::student::Student;
-use crate::redis::login_failures;
+use crate::redis::login_throttle::{self, Attempt};
 use crate::session::Session;
 use crate::state::Services;
 use crate::store::{students, StoreError};
-
-/// Failed logins per student number before logins for it are refused for
-/// [`FAILED_LOGIN_WINDOW_SECS`] (online guessing; argon2 only slows it).
-pub const MAX_FAILED_LOGINS: u32 = 10;
-pub const FAILED_LOGIN_WINDOW_SECS: i64 = 900;
 
 /// Longest student number and password looked at; longer ones are wrong
 /// without any work.
@@ -29,8 +27,8 @@ pub struct LoggedIn {
 pub enum LoginError {
     #[error("student number or password is wrong")]
     InvalidCredentials,
-    #[error("too many failed logins for this student number")]
-    TooManyAttempts,
+    #[error("too many failed logins from this address")]
+    TooManyAttempts { retry_after: Duration },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -39,9 +37,13 @@ pub enum LoginError {
     Internal(#[from] anyhow::Error),
 }
 
-/// Checks the password and starts a session.
+/// Checks the password of `student_no`, logging in from `client`, and
+/// starts a session. The attempt is counted before the password is checked
+/// ([`login_throttle`]), per client address: failures elsewhere never
+/// refuse this client.
 pub async fn login(
     s: &Services,
+    client: IpAddr,
     student_no: &str,
     password: String,
 ) -> Result<LoggedIn, LoginError> {
@@ -49,8 +51,11 @@ pub async fn login(
         return Err(LoginError::InvalidCredentials);
     }
     let mut redis = s.redis.clone();
-    if login_failures::count(&mut redis, student_no).await? >= MAX_FAILED_LOGINS {
-        return Err(LoginError::TooManyAttempts);
+    let limits = &s.settings.login_throttle;
+    if let Attempt::Wait(retry_after) =
+        login_throttle::attempt(&mut redis, client, student_no, limits).await?
+    {
+        return Err(LoginError::TooManyAttempts { retry_after });
     }
     // Read from the primary: an account imported a moment ago must log in.
     let Some(found) = students::credentials(&s.db.primary, student_no).await? else {
@@ -58,12 +63,12 @@ pub async fn login(
         // which student numbers exist.
         let dummy = s.hasher.dummy_hash().await?;
         let _ = s.hasher.verify(password, dummy).await;
-        return Err(failed(s, student_no).await);
+        return Err(LoginError::InvalidCredentials);
     };
     if !s.hasher.verify(password, found.password_hash).await? {
-        return Err(failed(s, student_no).await);
+        return Err(LoginError::InvalidCredentials);
     }
-    login_failures::clear(&mut redis, student_no).await?;
+    login_throttle::succeeded(&mut redis, client, student_no).await?;
     let student = found.student;
     let token = s
         .sessions
@@ -73,16 +78,6 @@ pub async fn login(
         })
         .await?;
     Ok(LoggedIn { token, student })
-}
-
-/// Counts a failed login; the answer is the same whether counting worked.
-async fn failed(s: &Services, student_no: &str) -> LoginError {
-    let mut redis = s.redis.clone();
-    if let Err(err) = login_failures::record(&mut redis, student_no, FAILED_LOGIN_WINDOW_SECS).await
-    {
-        tracing::warn!(error = %err, "could not count a failed login");
-    }
-    LoginError::InvalidCredentials
 }
 
 /// Ends the session of `token` everywhere (idempotent).

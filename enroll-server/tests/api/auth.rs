@@ -123,7 +123,7 @@ async fn sessions_are_shared_between_instances_on_one_redis() {
 }
 
 #[tokio::test]
-async fn repeated_wrong_passwords_lock_the_student_number_for_a_while() {
+async fn repeated_wrong_passwords_make_this_client_wait_for_this_number() {
     let app = spawn_app().await;
     app.import_students("G", 2).await;
     let attempt = |no: &'static str, pw: &'static str| {
@@ -145,7 +145,8 @@ async fn repeated_wrong_passwords_lock_the_student_number_for_a_while() {
         )
         .await;
     }
-    // Even the right password is refused now, for this student number only.
+    // Even the right password is refused now, from this address and for
+    // this student number only.
     assert_error(
         attempt("G0", PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS,
@@ -218,4 +219,78 @@ async fn logout_with(app: &TestApp, cookie: &str) -> StatusCode {
         .await
         .unwrap()
         .status()
+}
+
+/// A client whose connections come from `local` (any 127.x address reaches
+/// the server on 127.0.0.1).
+fn from_address(local: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .local_address(local.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn login_from(
+    app: &crate::helpers::TestApp,
+    client: &reqwest::Client,
+    no: &str,
+    pw: &str,
+) -> reqwest::Response {
+    client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"student_no": no, "password": pw}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn guesses_from_one_address_do_not_lock_the_student_out_elsewhere() {
+    let app = spawn_app().await;
+    app.import_students("V", 1).await;
+    let attacker = from_address("127.0.0.2");
+    for _ in 0..10 {
+        let res = login_from(&app, &attacker, "V0", "guess-guess").await;
+        assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    // The attacker's address now waits, even with the right password ...
+    let refused = login_from(&app, &attacker, "V0", PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait), "Retry-After {wait}");
+    assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    // ... while the student, from their own address, logs in.
+    let student = from_address("127.0.0.3");
+    let res = login_from(&app, &student, "V0", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let me = student.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn parallel_guesses_are_all_counted() {
+    let app = spawn_app().await;
+    app.import_students("P", 1).await;
+    let attacker = from_address("127.0.0.4");
+    let guesses = (0..30).map(|_| login_from(&app, &attacker, "P0", "guess-guess"));
+    let statuses: Vec<StatusCode> = futures::future::join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, 30, "{statuses:?}");
+    assert_eq!(checked, 10, "only the first ten guesses were checked");
 }
