@@ -294,3 +294,20 @@ async fn parallel_guesses_are_all_counted() {
     assert_eq!(checked + refused, 30, "{statuses:?}");
     assert_eq!(checked, 10, "only the first ten guesses were checked");
 }
+
+#[tokio::test]
+async fn an_address_counter_left_without_expiry_gets_one_back() {
+    use redis::AsyncCommands;
+
+    let app = spawn_app().await;
+    app.import_students("E", 1).await;
+    // What a success's DECR leaves when the counter expired meanwhile.
+    let mut redis = app.redis().await;
+    let key = "login:{l127.0.0.5}";
+    let _: () = redis.set(key, -1).await.unwrap();
+    let client = from_address("127.0.0.5");
+    let res = login_from(&app, &client, "E0", "guess-guess").await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let ttl: i64 = redis.pttl(key).await.unwrap();
+    assert!(ttl > 0, "the address counter never expires (PTTL {ttl})");
+}

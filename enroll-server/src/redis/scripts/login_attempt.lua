@@ -6,7 +6,8 @@
 local client = redis.call('INCR', KEYS[1])
 local address = redis.call('INCR', KEYS[2])
 local per_client, per_address = tonumber(ARGV[1]), tonumber(ARGV[2])
-if address == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+-- (A success's DECR may have recreated an expired key without a TTL.)
+if redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 if client <= per_client then
   if client == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 else
