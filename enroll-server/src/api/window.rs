@@ -5,7 +5,6 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 
 use crate::service::registrar;
 use crate::store::window as stored;
@@ -57,12 +56,11 @@ pub async fn set(
     ApiJson(req): ApiJson<WindowRequest>,
 ) -> ApiResult<Json<Window>> {
     registrar::set_window(&state, req.opens_at, req.closes_at).await?;
-    Ok(Json(current(&state.db.primary, Utc::now()).await?))
-}
-
-/// The window as stored, evaluated at `now`.
-pub async fn current(pool: &PgPool, now: DateTime<Utc>) -> Result<Window, sqlx::Error> {
-    Ok(evaluate(stored::get(pool).await?, now))
+    // What was just stored, not read back.
+    Ok(Json(evaluate(
+        Some((req.opens_at, req.closes_at)),
+        Utc::now(),
+    )))
 }
 
 /// A stored window, evaluated at `now`.

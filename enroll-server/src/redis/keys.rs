@@ -55,8 +55,10 @@ impl CourseKey {
         self.tagged(&hash_tag(course_id))
     }
 
-    /// Built on hot paths, so without `format!`.
-    fn tagged(self, tag: &str) -> String {
+    /// This key of the course whose [`hash_tag`] is `tag` (several keys of
+    /// one course: the tag is built once). Built on hot paths, so without
+    /// `format!`.
+    pub fn tagged(self, tag: &str) -> String {
         [self.prefix(), tag].concat()
     }
 }
@@ -94,7 +96,7 @@ impl CourseKeys {
 }
 
 /// `{c<id>}`: the hash tag every key of the course carries.
-fn hash_tag(course_id: i64) -> String {
+pub fn hash_tag(course_id: i64) -> String {
     let mut tag = String::with_capacity(24);
     tag.push_str("{c");
     tag.push_str(itoa::Buffer::new().format(course_id));

@@ -2,7 +2,7 @@
 
 use redis::aio::ConnectionManager;
 
-use super::keys::CourseKey;
+use super::keys::{hash_tag, CourseKey};
 use crate::pace::Pace;
 use crate::ticket::{Reason, StoredTicket, TicketId, TicketStatus};
 
@@ -46,13 +46,16 @@ pub async fn tickets(
     }
     let mut pipe = redis::pipe();
     for id in ids {
+        // Only the three keys read, not every key of the course: this runs
+        // for every ticket of every poll.
+        let tag = hash_tag(id.course_id);
         pipe.cmd("MULTI")
             .ignore()
-            .hget(CourseKey::Tickets.of(id.course_id), id.seq)
+            .hget(CourseKey::Tickets.tagged(&tag), id.seq)
             .ignore()
-            .zrank(CourseKey::Queue.of(id.course_id), student)
+            .zrank(CourseKey::Queue.tagged(&tag), student)
             .ignore()
-            .get(CourseKey::Pace.of(id.course_id))
+            .get(CourseKey::Pace.tagged(&tag))
             .ignore()
             .cmd("EXEC");
     }
