@@ -51,10 +51,9 @@ pub async fn admit_courses(
     .await?;
     let mut courses: HashMap<i64, CourseSeats> =
         locked.courses.into_iter().map(|c| (c.id, c)).collect();
-    // The same students; those that exist came back locked.
-    let open = heads_with_seats(batches, |id| {
-        courses.get(&id).is_some_and(|c| c.has_seats())
-    });
+    // The heads of courses with seats, in id order; those that exist came
+    // back locked.
+    let open = locked.asked;
     let mut known: HashSet<i64> = locked.students.into_iter().collect();
     let mut held: HashMap<i64, Vec<HeldSeat>> = HashMap::new();
     if !open.is_empty() {
@@ -103,16 +102,14 @@ pub async fn admit_courses(
     Ok(outcomes)
 }
 
-/// The students at the heads of courses with seats left, in id order.
+/// The students at the heads of courses with seats left (the lock helper
+/// sorts them and drops repeats).
 fn heads_with_seats(batches: &[CourseBatch], has_seats: impl Fn(i64) -> bool) -> Vec<i64> {
-    let mut students: Vec<i64> = batches
+    batches
         .iter()
         .filter(|b| has_seats(b.course))
         .flat_map(|b| b.heads.iter().map(|h| h.0))
-        .collect();
-    students.sort_unstable();
-    students.dedup();
-    students
+        .collect()
 }
 
 /// For the heads of full courses whose students were not read above: whether

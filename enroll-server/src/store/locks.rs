@@ -29,7 +29,9 @@ type CourseRow = (i64, i32, i32, i16, Json<Vec<Meeting>>);
 pub struct Locked {
     /// The courses that exist, in id order.
     pub courses: Vec<CourseSeats>,
-    /// The students that exist among those asked for, in id order.
+    /// The students asked for, in id order, without repeats.
+    pub asked: Vec<i64>,
+    /// Those of them that exist (and are now locked), in id order.
     pub students: Vec<i64>,
 }
 
@@ -71,5 +73,9 @@ pub async fn lock_courses_then_students(
             .fetch_all(&mut *tx)
             .await?
     };
-    Ok(Locked { courses, students })
+    Ok(Locked {
+        courses,
+        asked: student_ids,
+        students,
+    })
 }
