@@ -45,24 +45,8 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let ping_cmd = redis::cmd("PING");
     let ping = tokio::time::timeout(timeout, ping_cmd.query_async::<String>(&mut redis));
     let (primary, ping) = tokio::join!(primary, ping);
-    // The cause goes to the log; the probe's answer (public: load balancers
-    // read it) says only what failed.
-    let primary = match primary {
-        Ok(Ok(_)) => "ok".to_string(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness: the primary does not answer");
-            "error: unreachable".to_string()
-        }
-        Err(_) => "error: timed out".to_string(),
-    };
-    let redis = match ping {
-        Ok(Ok(_)) => "ok".to_string(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness: Redis does not answer");
-            "error: unreachable".to_string()
-        }
-        Err(_) => "error: timed out".to_string(),
-    };
+    let primary = probe("the primary", primary);
+    let redis = probe("Redis", ping);
     state.metrics.db_up.set((primary == "ok") as i64);
     state.metrics.redis_up.set((redis == "ok") as i64);
     let status = if primary == "ok" && redis == "ok" {
@@ -76,6 +60,23 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         replicas: state.db.replica_status(),
     };
     (status, Json(body))
+}
+
+/// `ok`, or what failed. The cause goes to the log; the probe's answer
+/// (public: load balancers read it) says only what failed.
+fn probe<T, E: std::fmt::Display>(
+    what: &str,
+    answer: Result<Result<T, E>, tokio::time::error::Elapsed>,
+) -> String {
+    match answer {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: {what} does not answer");
+            "error: unreachable"
+        }
+        Err(_) => "error: timed out",
+    }
+    .to_string()
 }
 
 /// Prometheus text exposition of this process's metrics.
