@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{close, node_exporter_bin, Agent, Exporter};
+use common::{agent_only, close, node_exporter_bin, Agent, Exporter};
 use node_agent::collectors::COLLECTORS;
 use node_agent::config::{
     DEFAULT_DISKSTATS_EXCLUDE, DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE,
@@ -84,8 +84,7 @@ fn same_families_labels_and_counters_as_node_exporter_on_this_host() {
     let mut problems = Vec::new();
     let mut compared_counters = 0;
     for (name, samples) in &after.samples {
-        // The agent's own HTTP server figures have no node_exporter twin.
-        if NEWER_THAN_1_5.contains(&name.as_str()) || name.starts_with("node_agent_http_") {
+        if NEWER_THAN_1_5.contains(&name.as_str()) || agent_only(name) {
             continue;
         }
         let Some(other) = theirs.samples.get(name) else {

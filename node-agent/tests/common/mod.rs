@@ -182,12 +182,16 @@ pub fn close(a: f64, b: f64) -> bool {
 
 /// Every difference between `mine` and `theirs` over the families `mine`
 /// exports, except those named in `skip` (with the reason kept by the caller).
+/// The agent's own HTTP server figures (node_exporter's are its
+/// `promhttp_*`): nothing in node_exporter's output to compare them with.
+pub fn agent_only(family: &str) -> bool {
+    family.starts_with("node_agent_http_")
+}
+
 pub fn differences(mine: &Scrape, theirs: &Scrape, skip: &[&str]) -> Vec<String> {
     let mut diffs = Vec::new();
     for (name, samples) in &mine.samples {
-        // The agent's own HTTP server figures (node_exporter's are its
-        // `promhttp_*`): nothing to compare them with.
-        if skip.contains(&name.as_str()) || name.starts_with("node_agent_http_") {
+        if skip.contains(&name.as_str()) || agent_only(name) {
             continue;
         }
         let Some(other) = theirs.samples.get(name) else {
