@@ -16,6 +16,8 @@
 //! - [`store`]: every SQL statement, with one lock order and errors of its
 //!   own.
 //! - [`events`]: the students' ticket event streams held by this process.
+//! - [`fair_use`]: rate limits per student and per address, and the cap on
+//!   tickets in line.
 //! - [`snapshot`]: the registration window and course seats kept in memory.
 //! - [`cache`]: per-process caches of Redis answers, invalidated by pub/sub.
 //! - [`db`]: the primary and its replicas — where each query goes, replica
@@ -33,6 +35,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod events;
+pub mod fair_use;
 pub mod metrics;
 pub mod pace;
 pub mod password;

@@ -44,6 +44,8 @@ pub struct MetricSet {
     pub decisions: IntCounterVec,
     pub batch_size: Histogram,
     pub enqueue_batch_size: Histogram,
+    pub student_gate_batch_size: Histogram,
+    pub fair_use_refusals: IntCounterVec,
     pub commit_seconds: Histogram,
     pub transaction_courses: Histogram,
     pub batches_waiting: IntGauge,
@@ -128,6 +130,16 @@ impl Metrics {
                     .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
             )
             .unwrap(),
+            student_gate_batch_size: Histogram::with_opts(
+                HistogramOpts::new("enroll_student_gate_batch_size", "Per-student fair-use checks that went to Redis in one pipeline.")
+                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
+            )
+            .unwrap(),
+            fair_use_refusals: IntCounterVec::new(
+                Opts::new("enroll_fair_use_refusals_total", "Requests turned away by a fair-use limit: 429 rate_limited (enroll, ticket_reads, event_streams, logins_per_address, requests_per_address) or 409 too_many_open_tickets (open_tickets)."),
+                &["limit"],
+            )
+            .unwrap(),
             commit_seconds: Histogram::with_opts(
                 HistogramOpts::new("enroll_admission_commit_seconds", "Duration of one admission transaction, from BEGIN to COMMIT.")
                     .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
@@ -178,6 +190,9 @@ impl Metrics {
         r.register(Box::new(m.decisions.clone())).unwrap();
         r.register(Box::new(m.batch_size.clone())).unwrap();
         r.register(Box::new(m.enqueue_batch_size.clone())).unwrap();
+        r.register(Box::new(m.student_gate_batch_size.clone()))
+            .unwrap();
+        r.register(Box::new(m.fair_use_refusals.clone())).unwrap();
         r.register(Box::new(m.commit_seconds.clone())).unwrap();
         r.register(Box::new(m.transaction_courses.clone())).unwrap();
         r.register(Box::new(m.batches_waiting.clone())).unwrap();

@@ -21,8 +21,10 @@ use crate::password::PasswordHasher;
 use crate::redis::control::full_flags;
 use crate::redis::enqueue::Enqueuer;
 use crate::redis::feed::{follow, Followers};
+use crate::redis::pipeline::Pipeliner;
 use crate::redis::session_store::SessionStore;
 use crate::service::enrollment::seats_freed;
+use crate::service::fair_use::FairUse;
 use crate::session::SessionCache;
 use crate::snapshot::CatalogSnapshot;
 use crate::state::{AppState, Services};
@@ -62,7 +64,11 @@ impl Application {
             .get_connection_manager()
             .await
             .context("Failed to connect to Redis")?;
-        let hasher = PasswordHasher::new(settings.argon2_memory_kib, settings.argon2_iterations)?;
+        let hasher = PasswordHasher::new(
+            settings.argon2_memory_kib,
+            settings.argon2_iterations,
+            settings.login_queue,
+        )?;
         let catalog = CatalogSnapshot::new(metrics.catalog_miss_reloads.clone());
         catalog
             .refresh(&db.primary)
@@ -79,6 +85,7 @@ impl Application {
             metrics.ticket_events.clone(),
             metrics.ticket_streams_dropped.clone(),
         ));
+        let settings_fair_use = settings.fair_use;
         let state = AppState::new(Services {
             sessions: SessionStore::new(
                 redis.clone(),
@@ -89,6 +96,12 @@ impl Application {
             settings: Arc::new(settings),
             db,
             enqueuer: Enqueuer::start(redis.clone(), metrics.enqueue_batch_size.clone()),
+            fair_use: FairUse::new(
+                settings_fair_use,
+                Pipeliner::start(redis.clone(), metrics.student_gate_batch_size.clone()),
+                redis.clone(),
+                metrics.fair_use_refusals.clone(),
+            ),
             redis,
             hasher,
             metrics,
@@ -104,6 +117,7 @@ impl Application {
         let background = vec![
             tokio::spawn(monitor(state.clone())),
             tokio::spawn(refresh_catalog(state.clone())),
+            tokio::spawn(forget_idle_addresses(state.clone())),
             tokio::spawn(follow(
                 redis_client,
                 Followers {
@@ -224,5 +238,16 @@ async fn refresh_catalog(state: AppState) {
                 let _ = seats_freed(&state, course, None).await;
             }
         }
+    }
+}
+
+/// Now and then forgets the addresses whose per-address buckets are full
+/// again, so that their memory follows the addresses seen lately.
+async fn forget_idle_addresses(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        state.fair_use.forget_idle();
     }
 }

@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::redis::enqueue::Enqueuer;
 use crate::redis::session_store::SessionStore;
+use crate::service::fair_use::FairUse;
 use crate::snapshot::CatalogSnapshot;
 
 /// Shared state: one pointer, so the per-request clones axum makes of it
@@ -44,6 +45,8 @@ pub struct Services {
     /// together in one pipeline.
     pub enqueuer: Enqueuer,
     pub sessions: SessionStore,
+    /// Rate limits and the cap on tickets in line (see [`crate::fair_use`]).
+    pub fair_use: FairUse,
     pub hasher: PasswordHasher,
     pub metrics: Metrics,
     /// Registration window and course seats, refreshed every second.

@@ -1,4 +1,5 @@
-//! `POST /api/v1/auth/login` and `POST /api/v1/auth/logout`.
+//! `POST /api/v1/auth/login`, `POST /api/v1/auth/logout` and
+//! `POST /api/v1/auth/logout-all`.
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -14,13 +15,14 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::domain::student::Student;
 use crate::service::accounts;
-use crate::session::{clear_cookie, set_cookie};
+use crate::session::SessionCookie;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/logout-all", post(logout_all))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -47,7 +49,7 @@ pub async fn login(
 ) -> ApiResult<impl IntoResponse> {
     let accounts::LoggedIn { token, student } =
         accounts::login(&state, client.0, &body.student_no, body.password).await?;
-    let cookie = set_cookie(&token, state.sessions.ttl(), state.settings.cookie_secure);
+    let cookie = SessionCookie::new(state.settings.cookie_secure).set(&token, state.sessions.ttl());
     Ok((
         AppendHeaders([(SET_COOKIE, cookie)]),
         Json(LoginResponse { student }),
@@ -61,9 +63,30 @@ pub async fn logout(
     State(state): State<AppState>,
     student: CurrentStudent,
 ) -> ApiResult<impl IntoResponse> {
-    accounts::logout(&state, &student.token).await?;
+    accounts::logout(&state, student.session.student_id, &student.token).await?;
     Ok((
         StatusCode::NO_CONTENT,
-        AppendHeaders([(SET_COOKIE, clear_cookie(state.settings.cookie_secure))]),
+        AppendHeaders([(
+            SET_COOKIE,
+            SessionCookie::new(state.settings.cookie_secure).clear(),
+        )]),
+    ))
+}
+
+/// Ends every session of the student, on every device (their event streams
+/// close), and clears this browser's cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all",
+    responses((status = 204), (status = 401, body = ErrorBody, description = "unauthenticated")))]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    student: CurrentStudent,
+) -> ApiResult<impl IntoResponse> {
+    accounts::logout_all(&state, student.session.student_id).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        AppendHeaders([(
+            SET_COOKIE,
+            SessionCookie::new(state.settings.cookie_secure).clear(),
+        )]),
     ))
 }

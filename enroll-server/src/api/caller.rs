@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::session::{token_from_cookies, Session};
+use crate::session::{Session, SessionCookie};
 use crate::state::AppState;
 
 /// The logged-in student; rejects with 401 `unauthenticated` otherwise.
@@ -24,12 +24,13 @@ impl FromRequestParts<AppState> for CurrentStudent {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let unauthenticated = || ApiError::unauthenticated();
+        let cookie = SessionCookie::new(state.settings.cookie_secure);
         let token = parts
             .headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(token_from_cookies)
+            .find_map(|header| cookie.token(header))
             .ok_or_else(unauthenticated)?
             .to_string();
         let session = state

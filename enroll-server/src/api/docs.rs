@@ -11,7 +11,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "enroll-server", description = "Course registration API"),
     paths(
-        super::auth::login, super::auth::logout, super::me::me,
+        super::auth::login, super::auth::logout, super::auth::logout_all, super::me::me,
         super::courses::list, super::courses::show,
         super::enrollments::enroll, super::tickets::read_one, super::tickets::read_many,
         super::tickets::events,

@@ -39,7 +39,8 @@ pub struct EnrollRequest {
     responses((status = 202, body = Ticket), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "registration_closed"),
               (status = 404, body = ErrorBody, description = "course_not_found"),
-              (status = 409, body = ErrorBody, description = "already_enrolled, course_full")))]
+              (status = 409, body = ErrorBody, description = "already_enrolled, course_full, too_many_open_tickets"),
+              (status = 429, body = ErrorBody, description = "rate_limited")))]
 pub async fn enroll(
     State(state): State<AppState>,
     student: CurrentStudent,

@@ -18,6 +18,7 @@ use crate::domain::Invalid;
 use crate::events::OpenError;
 use crate::service::accounts::LoginError;
 use crate::service::enrollment::{CancelError, EnrollError};
+use crate::service::fair_use::FairUseError;
 use crate::service::registrar::RegistrarError;
 use crate::store::{Constraint, StoreError};
 
@@ -58,6 +59,14 @@ pub enum ApiError {
     /// 503: a dependency (database, Redis) is unavailable.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
+    /// 503 with `Retry-After`: this instance is saturated; come back after
+    /// this long.
+    #[error("{message}")]
+    Busy {
+        code: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// 500: a bug or an unexpected failure; logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -129,7 +138,9 @@ impl ApiError {
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
-            Self::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
+            Self::Unavailable { code, .. } | Self::Busy { code, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, code)
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -154,7 +165,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let retry_after = match &self {
             // Whole seconds, rounded up: never earlier than the wait.
-            Self::RetryLater { retry_after, .. } => {
+            Self::RetryLater { retry_after, .. } | Self::Busy { retry_after, .. } => {
                 Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
             }
             _ => None,
@@ -251,6 +262,7 @@ impl From<EnrollError> for ApiError {
             EnrollError::AlreadyEnrolled => {
                 Self::conflict("already_enrolled", "you already hold a seat in this course")
             }
+            EnrollError::FairUse(e) => e.into(),
             EnrollError::Store(e) => e.into(),
             EnrollError::Redis(e) => e.into(),
         }
@@ -270,6 +282,22 @@ impl From<CancelError> for ApiError {
     }
 }
 
+impl From<FairUseError> for ApiError {
+    fn from(e: FairUseError) -> Self {
+        match e {
+            FairUseError::RateLimited { retry_after, .. } => Self::RetryLater {
+                code: "rate_limited",
+                message: e.to_string(),
+                retry_after,
+            },
+            FairUseError::TooManyOpenTickets { .. } => {
+                Self::conflict("too_many_open_tickets", e.to_string())
+            }
+            FairUseError::Redis(e) => e.into(),
+        }
+    }
+}
+
 impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
@@ -281,6 +309,12 @@ impl From<LoginError> for ApiError {
                 message: "too many failed logins from here; try again later".into(),
                 retry_after,
             },
+            LoginError::Busy => Self::Busy {
+                code: "busy",
+                message: "too many logins are waiting; retry in a moment".into(),
+                retry_after: std::time::Duration::from_secs(1),
+            },
+            LoginError::FairUse(e) => e.into(),
             LoginError::Store(e) => e.into(),
             LoginError::Redis(e) => e.into(),
             LoginError::Internal(e) => Self::Internal(e),

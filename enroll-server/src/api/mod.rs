@@ -10,6 +10,8 @@
 //!   layer's errors to it.
 //! - [`extract`], [`caller`]: extractors that turn bad input into coded
 //!   errors, and who is calling (student session or admin token).
+//! - [`guard`]: what every student route passes first — the request
+//!   timeout, the per-address ceiling, the cross-site check.
 
 pub mod admin;
 pub mod admission;
@@ -20,16 +22,12 @@ pub mod docs;
 pub mod enrollments;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod health;
 pub mod me;
 pub mod tickets;
 pub mod window;
 
-use std::time::Duration;
-
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
@@ -40,23 +38,36 @@ use crate::state::AppState;
 /// `timeout` when they take longer than the request timeout; the event
 /// stream is held open on purpose, and the registrar's routes (an import
 /// hashes thousands of passwords) are only called with the admin token.
+/// What students call also counts against the per-address ceiling (probes,
+/// metrics and the registrar's routes do not), and may change nothing when
+/// sent from another site.
 pub fn router(state: AppState) -> Router {
-    let bounded = Router::new()
-        .merge(auth::router())
-        .merge(me::router())
-        .merge(courses::router())
-        .merge(enrollments::router())
-        .merge(tickets::router())
-        .merge(window::router())
-        .merge(health::router())
-        .merge(docs::router())
-        .route_layer(axum::middleware::from_fn_with_state(
+    let bounded = |routes: Router<AppState>| {
+        routes.route_layer(axum::middleware::from_fn_with_state(
             state.settings.http_request_timeout,
-            time_limit,
-        ));
+            guard::time_limit,
+        ))
+    };
+    let students = bounded(
+        Router::new()
+            .merge(auth::router())
+            .merge(me::router())
+            .merge(courses::router())
+            .merge(enrollments::router())
+            .merge(tickets::router())
+            .merge(window::router()),
+    )
+    .merge(tickets::stream_router())
+    .route_layer(axum::middleware::from_fn(guard::same_origin))
+    .route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        guard::per_address,
+    ));
     Router::new()
-        .merge(bounded)
-        .merge(tickets::stream_router())
+        .merge(students)
+        .merge(bounded(
+            Router::new().merge(health::router()).merge(docs::router()),
+        ))
         .merge(admin::router())
         .merge(admission::router())
         .fallback(|| async { error::ApiError::not_found("not_found", "no such route") })
@@ -66,15 +77,4 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// Answers 503 `timeout` when the handler takes longer than `limit` (the
-/// handler is dropped: its client has long stopped waiting, and its
-/// database and Redis calls are cancelled with it).
-async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => error::ApiError::unavailable("timeout", "the request took too long; retry")
-            .into_response(),
-    }
 }

@@ -18,6 +18,7 @@ use super::caller::CurrentStudent;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use crate::events::Event;
+use crate::fair_use::StudentLimit;
 use crate::service::tickets::{self, TicketView};
 use crate::session;
 use crate::state::AppState;
@@ -79,12 +80,18 @@ fn unknown_ticket() -> ApiError {
 /// not know (never issued, or lost with Redis) is 404 `unknown_ticket`, so a
 /// client never polls forever.
 #[utoipa::path(get, path = "/api/v1/enrollments/tickets/{ticket}",
-    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody, description = "unknown_ticket")))]
+    responses((status = 200, body = Ticket), (status = 404, body = ErrorBody, description = "unknown_ticket"),
+              (status = 429, body = ErrorBody, description = "rate_limited")))]
 pub async fn read_one(
     State(state): State<AppState>,
     student: CurrentStudent,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Ticket>> {
+    let limit = StudentLimit::TicketReads;
+    state
+        .fair_use
+        .student(student.session.student_id, limit)
+        .await?;
     let id = TicketId::parse(&id).ok_or_else(unknown_ticket)?;
     // Someone else's ticket is answered exactly like a missing one.
     let t = tickets::of_student(&state, student.session.student_id, &[id])
@@ -117,7 +124,8 @@ pub struct Tickets {
 /// in the order asked: what a page showing every pending request polls.
 #[utoipa::path(get, path = "/api/v1/enrollments/tickets", params(TicketsQuery),
     responses((status = 200, body = Tickets), (status = 401, body = ErrorBody),
-              (status = 422, body = ErrorBody, description = "invalid_query, too_many_tickets")))]
+              (status = 422, body = ErrorBody, description = "invalid_query, too_many_tickets"),
+              (status = 429, body = ErrorBody, description = "rate_limited")))]
 pub async fn read_many(
     State(state): State<AppState>,
     student: CurrentStudent,
@@ -135,6 +143,11 @@ pub async fn read_many(
             format!("at most {MAX_TICKETS_PER_READ} tickets per request"),
         ));
     }
+    let limit = StudentLimit::TicketReads;
+    state
+        .fair_use
+        .student(student.session.student_id, limit)
+        .await?;
     let parsed: Vec<Option<TicketId>> = asked.iter().map(|s| TicketId::parse(s)).collect();
     let ids: Vec<TicketId> = parsed.iter().flatten().copied().collect();
     let mut found = tickets::of_student(&state, student.session.student_id, &ids)
@@ -164,12 +177,17 @@ pub async fn read_many(
 #[utoipa::path(get, path = "/api/v1/enrollments/events",
     responses((status = 200, content_type = "text/event-stream", description = "ready, ticket and resync events"),
               (status = 401, body = ErrorBody),
-              (status = 429, body = ErrorBody, description = "too_many_streams"),
+              (status = 429, body = ErrorBody, description = "too_many_streams, rate_limited"),
               (status = 503, body = ErrorBody, description = "shutting_down")))]
 pub async fn events(
     State(state): State<AppState>,
     student: CurrentStudent,
 ) -> ApiResult<impl IntoResponse> {
+    let limit = StudentLimit::EventStreams;
+    state
+        .fair_use
+        .student(student.session.student_id, limit)
+        .await?;
     let subscription = state
         .events
         .open(student.session.student_id, session::digest(&student.token))?;

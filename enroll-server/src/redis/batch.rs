@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
+use super::fair_use;
 use super::feed::Channel;
 use super::keys::CourseKeys;
 use crate::pace::Pace;
@@ -42,8 +43,10 @@ pub async fn claim_heads(
 /// Records decisions (after COMMIT), removes them from the queue, flags the
 /// course full when it is (unless seats were freed since `gen_seen`),
 /// records the queue's pace, clears the claim marker and publishes the
-/// decisions on [`Channel::Decided`] for the students' event streams.
-/// Returns the queue length left.
+/// decisions on [`Channel::Decided`] for the students' event streams, then
+/// gives back the decided students' places among their open tickets (see
+/// [`fair_use`]; one lost here is found again when its student reaches the
+/// cap). Returns the queue length left.
 pub async fn finish(
     redis: &mut ConnectionManager,
     course_id: i64,
@@ -68,5 +71,10 @@ pub async fn finish(
     for d in decisions {
         inv.arg(d.student).arg(d.seq).arg(d.outcome());
     }
-    inv.invoke_async(redis).await
+    let left = inv.invoke_async(redis).await?;
+    let decided: Vec<(i64, i64)> = decisions.iter().map(|d| (d.student, course_id)).collect();
+    if let Err(err) = fair_use::release_decided(redis, &decided).await {
+        tracing::warn!(course_id, error = %err, "could not give back open-ticket places");
+    }
+    Ok(left)
 }

@@ -119,11 +119,25 @@ pub fn session(digest: &Digest) -> String {
     key
 }
 
+/// The digests of a student's sessions (`sessions:{s<id>}`), so that all
+/// of them can be ended at once.
+pub fn student_sessions(student: i64) -> String {
+    format!("sessions:{{s{student}}}")
+}
+
 /// Login attempts counted for `(addr, student_no)` and for `addr`, in one
 /// hash slot (`{l<addr>}`).
 pub fn login_attempts(addr: std::net::IpAddr, student_no: &str) -> (String, String) {
     let address = format!("login:{{l{addr}}}");
     (format!("{address}:{student_no}"), address)
+}
+
+/// A student's fair-use bucket for `limit` (`fair:{s<id>}:<limit>`) and
+/// the set of courses they hold a ticket in line for (`open:{s<id>}`): one
+/// hash slot per student.
+pub fn student_fair_use(student: i64, limit: &str) -> (String, String) {
+    let tag = format!("{{s{student}}}");
+    (format!("fair:{tag}:{limit}"), format!("open:{tag}"))
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! and switches, sessions, and the pub/sub feed between instances.
 //!
 //! - [`keys`]: every key name, built in one place.
-//! - [`enqueue`]: joining a queue (the enqueue script), pipelined by the
-//!   [`enqueue::Enqueuer`] task.
+//! - [`pipeline`]: the task that sends script calls arriving together as
+//!   one pipeline.
+//! - [`enqueue`]: joining a queue (the enqueue script).
+//! - [`fair_use`]: per-student buckets and the cap on tickets in line.
 //! - [`tickets`]: reading a student's tickets.
 //! - [`batch`]: claiming a batch at a queue's head and finishing it once
 //!   decided.
@@ -14,14 +16,17 @@
 //!   per client address and per (address, student number).
 //!
 //! Multi-key steps run as Lua scripts (`scripts/*.lua`) or `MULTI`
-//! transactions, each within one course's hash slot.
+//! transactions, each within one hash slot: a course's (`{c<id>}`), a
+//! student's (`{s<id>}`) or a client address's (`{l<addr>}`).
 
 pub mod batch;
 pub mod control;
 pub mod enqueue;
+pub mod fair_use;
 pub mod feed;
 pub mod keys;
 pub mod lease;
 pub mod login_throttle;
+pub mod pipeline;
 pub mod session_store;
 pub mod tickets;

@@ -13,7 +13,7 @@ use redis::AsyncCommands;
 use super::feed::Channel;
 use super::keys;
 use crate::metrics::Metrics;
-use crate::session::{digest, Session, SessionCache};
+use crate::session::{digest, Digest, Session, SessionCache};
 
 /// Creates, reads and deletes sessions.
 #[derive(Clone)]
@@ -55,9 +55,18 @@ impl SessionStore {
         rand::thread_rng().fill_bytes(&mut raw);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
         let value = serde_json::to_string(session).expect("a session serializes");
+        let digest = digest(&token);
+        let index = keys::student_sessions(session.student_id);
         let mut redis = self.redis.clone();
-        let _: () = redis
-            .set_ex(keys::session(&digest(&token)), value, self.ttl.as_secs())
+        // The index outlives each session it names by at most one lifetime.
+        let _: () = redis::pipe()
+            .set_ex(keys::session(&digest), value, self.ttl.as_secs())
+            .ignore()
+            .sadd(&index, &digest[..])
+            .ignore()
+            .expire(&index, self.ttl.as_secs() as i64)
+            .ignore()
+            .query_async(&mut redis)
             .await?;
         Ok(token)
     }
@@ -84,19 +93,39 @@ impl SessionStore {
         Ok(session)
     }
 
-    /// Ends the session everywhere (idempotent): deletes it in Redis and
-    /// tells every instance to drop its cached copy, in one round trip.
-    pub async fn delete(&self, token: &str) -> redis::RedisResult<()> {
-        let digest = digest(token);
-        self.cache.evict(&digest);
+    /// Ends the session of `student` with `token` everywhere (idempotent):
+    /// deletes it in Redis and tells every instance to drop its cached copy
+    /// (and its event streams), in one round trip.
+    pub async fn delete(&self, student: i64, token: &str) -> redis::RedisResult<()> {
+        self.delete_digests(student, &[digest(token)]).await
+    }
+
+    /// Ends every session of `student`, on every device; returns how many
+    /// there were.
+    pub async fn delete_all(&self, student: i64) -> redis::RedisResult<usize> {
         let mut redis = self.redis.clone();
-        let _: () = redis::pipe()
-            .del(keys::session(&digest))
-            .ignore()
-            .publish(Channel::Revoked.name(), &digest[..])
-            .ignore()
-            .query_async(&mut redis)
-            .await?;
-        Ok(())
+        let members: Vec<Vec<u8>> = redis.smembers(keys::student_sessions(student)).await?;
+        let digests: Vec<Digest> = members
+            .into_iter()
+            .filter_map(|m| Digest::try_from(m.as_slice()).ok())
+            .collect();
+        self.delete_digests(student, &digests).await?;
+        Ok(digests.len())
+    }
+
+    async fn delete_digests(&self, student: i64, digests: &[Digest]) -> redis::RedisResult<()> {
+        let index = keys::student_sessions(student);
+        let mut pipe = redis::pipe();
+        for digest in digests {
+            self.cache.evict(digest);
+            pipe.del(keys::session(digest))
+                .ignore()
+                .srem(&index, &digest[..])
+                .ignore()
+                .publish(Channel::Revoked.name(), &digest[..])
+                .ignore();
+        }
+        let mut redis = self.redis.clone();
+        pipe.query_async(&mut redis).await
     }
 }

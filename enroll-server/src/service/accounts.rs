@@ -4,7 +4,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::domain::student::Student;
+use crate::password::VerifyError;
 use crate::redis::login_throttle::{self, Attempt};
+use crate::service::fair_use::FairUseError;
 use crate::session::Session;
 use crate::state::Services;
 use crate::store::{students, StoreError};
@@ -29,6 +31,10 @@ pub enum LoginError {
     InvalidCredentials,
     #[error("too many failed logins from this address")]
     TooManyAttempts { retry_after: Duration },
+    #[error("too many logins are waiting for a password check")]
+    Busy,
+    #[error(transparent)]
+    FairUse(#[from] FairUseError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -47,6 +53,7 @@ pub async fn login(
     student_no: &str,
     password: String,
 ) -> Result<LoggedIn, LoginError> {
+    s.fair_use.login(client)?;
     if student_no.len() > MAX_STUDENT_NO || password.len() > MAX_PASSWORD {
         return Err(LoginError::InvalidCredentials);
     }
@@ -62,7 +69,7 @@ pub async fn login(
         // Spend the same time as a real check so timing does not reveal
         // which student numbers exist.
         let dummy = s.hasher.dummy_hash().await?;
-        let _ = s.hasher.verify(password, dummy).await;
+        s.hasher.verify(password, dummy).await?;
         return Err(LoginError::InvalidCredentials);
     };
     if !s.hasher.verify(password, found.password_hash).await? {
@@ -80,7 +87,28 @@ pub async fn login(
     Ok(LoggedIn { token, student })
 }
 
-/// Ends the session of `token` everywhere (idempotent).
-pub async fn logout(s: &Services, token: &str) -> redis::RedisResult<()> {
-    s.sessions.delete(token).await
+impl From<VerifyError> for LoginError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Busy => Self::Busy,
+            VerifyError::Failed(e) => Self::Internal(e),
+        }
+    }
+}
+
+/// Ends `student`'s session of `token` everywhere (idempotent).
+pub async fn logout(s: &Services, student: i64, token: &str) -> redis::RedisResult<()> {
+    s.sessions.delete(student, token).await
+}
+
+/// Ends every session of `student` ("log out everywhere": a lost phone, a
+/// shared computer); returns how many there were.
+pub async fn logout_all(s: &Services, student: i64) -> redis::RedisResult<usize> {
+    let ended = s.sessions.delete_all(student).await?;
+    tracing::info!(
+        student_id = student,
+        sessions = ended,
+        "logged out everywhere"
+    );
+    Ok(ended)
 }

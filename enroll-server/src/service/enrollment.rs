@@ -7,6 +7,7 @@ use chrono::Utc;
 use crate::pace::eta_ms;
 use crate::redis::control::{self, Cancelled};
 use crate::redis::enqueue::Enqueued;
+use crate::service::fair_use::FairUseError;
 use crate::state::Services;
 use crate::store::{enrollments, StoreError};
 use crate::ticket::TicketId;
@@ -34,13 +35,15 @@ pub enum EnrollError {
     #[error("the student already holds a seat in this course")]
     AlreadyEnrolled,
     #[error(transparent)]
+    FairUse(#[from] FairUseError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
 }
 
-/// Puts `student` in line for `course`: a ticket and place after one Redis
-/// round trip. Retrying returns the same ticket and place — until the course
+/// Puts `student` in line for `course`: a ticket and place after two Redis
+/// round trips (the student's fair-use gate, the course's queue). Retrying returns the same ticket and place — until the course
 /// is flagged full: from then on this instance refuses every request for it
 /// from memory (a queued retry's ticket will be rejected `course_full` too;
 /// a student holding a seat sees it in their enrollments), until seats are
@@ -64,8 +67,13 @@ pub async fn enroll(s: &Services, student: i64, course: i64) -> Result<Queued, E
         tickets.with_label_values(&["refused_full"]).inc();
         return Err(EnrollError::Full);
     }
+    s.fair_use.enroll(student, course).await?;
     let epoch = s.known_full.epoch();
-    match s.enqueuer.enqueue(course, student).await? {
+    let answer = s.enqueuer.enqueue(course, student).await?;
+    if !matches!(answer, Enqueued::Queued { .. }) {
+        s.fair_use.release(student, course);
+    }
+    match answer {
         Enqueued::Queued {
             seq,
             rank,

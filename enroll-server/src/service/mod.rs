@@ -5,10 +5,12 @@
 //! - [`enrollment`]: enroll (join a queue), cancel, seats freed.
 //! - [`tickets`]: a student's tickets with their place and ETA.
 //! - [`accounts`]: logging in and out.
+//! - [`fair_use`]: rate limits and the cap on tickets in line, applied.
 //! - [`registrar`]: courses, student imports, the window, the admission
 //!   switch.
 
 pub mod accounts;
 pub mod enrollment;
+pub mod fair_use;
 pub mod registrar;
 pub mod tickets;

@@ -25,7 +25,7 @@ async fn login_sets_httponly_cookie_and_me_shows_the_student() {
     );
     assert!(
         !cookie.contains("Secure"),
-        "Secure is off by default: {cookie}"
+        "Secure is off when configured for local http: {cookie}"
     );
 
     let me: Value = client

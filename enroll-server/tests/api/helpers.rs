@@ -60,6 +60,8 @@ pub async fn start(spec: Spawn) -> TestApp {
         replica_urls: Some(spec.replica_urls.clone()),
         redis_url: Some(spec.redis_url.clone()),
         admin_token: Some(ADMIN_TOKEN.into()),
+        // The tests speak plain http, as a developer's machine does.
+        cookie_secure: spec.extra.cookie_secure.or(Some(false)),
         // Cheap argon2id so tests are not CPU-bound; the algorithm is the same.
         argon2_memory_kib: Some(1024),
         argon2_iterations: Some(1),
@@ -340,15 +342,27 @@ impl TestApp {
         }
     }
 
-    /// A ticket's state as its owner sees it now.
+    /// A ticket's state as its owner sees it now (waiting out a 429 as
+    /// its `Retry-After` asks, as a well-behaved client does).
     pub async fn ticket_state(&self, client: &Client, ticket: &str) -> Value {
-        let res = client
-            .get(self.url(&format!("/api/v1/enrollments/tickets/{ticket}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "ticket {ticket}");
-        res.json().await.unwrap()
+        loop {
+            let res = client
+                .get(self.url(&format!("/api/v1/enrollments/tickets/{ticket}")))
+                .send()
+                .await
+                .unwrap();
+            if res.status() == StatusCode::TOO_MANY_REQUESTS {
+                let secs: u64 = res.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                continue;
+            }
+            assert_eq!(res.status(), StatusCode::OK, "ticket {ticket}");
+            return res.json().await.unwrap();
+        }
     }
 
     /// Waits until every ticket (`tickets[i]` as enrolled by `clients[i]`)
@@ -375,7 +389,8 @@ impl TestApp {
                 Instant::now() < deadline,
                 "ticket {ticket} never decided: {t}"
             );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // Within the default ticket-read allowance (10/s).
+            tokio::time::sleep(Duration::from_millis(120)).await;
         }
     }
 }

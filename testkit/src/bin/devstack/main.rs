@@ -186,7 +186,9 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
             .env("ENROLL_REPLICA_URLS", replica_urls.join(","))
             .env("ENROLL_REDIS_URL", &redis_url)
             .env("ENROLL_ADMIN_TOKEN", &stack.admin_token)
-            .env("ENROLL_LISTEN", format!("127.0.0.1:{port}"));
+            .env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
+            // Plain http on this machine: the cookie cannot be `Secure`.
+            .env("ENROLL_COOKIE_SECURE", "false");
         let mut s = Service::spawn("enroll-server", port, &mut cmd, &dir)?;
         wait_healthy(&mut s, "/readyz", Duration::from_secs(60)).await?;
         stack.services.push(s);

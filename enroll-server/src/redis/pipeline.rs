@@ -1,0 +1,152 @@
+//! The task that sends the scripts of requests arriving together in one
+//! pipeline (group commit).
+//!
+//! Sent one by one on the shared connection, most scripts would go out in a
+//! write of their own and come back in a read of their own: per request a
+//! system call on each side, a wake-up of Redis and one of this process.
+//! [`Pipeliner`] is one task that takes every request waiting for it, sends
+//! them as one pipeline (one write, each request still one `EVALSHA`),
+//! hands each answer back, and meanwhile the next requests gather. One
+//! pipeline is in flight at a time, so under load the batches grow with the
+//! round trip and when idle a request goes out at once, alone. Redis runs
+//! the scripts in the order of the pipeline, which is the order the
+//! requests reached the task.
+
+use redis::aio::ConnectionManager;
+use redis::{Cmd, ErrorKind, RedisError, RedisResult, Script, Value};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most requests one pipeline carries.
+pub const MAX_BATCH: usize = 256;
+
+/// An `EVALSHA` of `script` over `keys`; its arguments follow with `arg`.
+pub fn evalsha(script: &Script, keys: &[&str]) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
+    cmd
+}
+
+/// One script call: the script (to load it when Redis has forgotten it) and
+/// its `EVALSHA` command.
+pub struct Call {
+    pub script: &'static Script,
+    pub cmd: Cmd,
+}
+
+/// Runs `calls` in one pipelined round trip, in this order. One answer per
+/// call, in order; a call's own failure is its answer alone. Calls that
+/// found Redis's script cache empty (`NOSCRIPT`: Redis restarted or `SCRIPT
+/// FLUSH`) are sent once more after loading their script, so the scripts
+/// sent this way must be safe to run again.
+pub async fn run_all(
+    redis: &mut ConnectionManager,
+    calls: &[Call],
+) -> RedisResult<Vec<RedisResult<Value>>> {
+    let mut answers: Vec<Option<RedisResult<Value>>> = vec![None; calls.len()];
+    let mut todo: Vec<usize> = (0..calls.len()).collect();
+    for attempt in 0..2 {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for &i in &todo {
+            pipe.add_command(calls[i].cmd.clone());
+        }
+        let replies: Vec<RedisResult<Value>> = pipe.query_async(redis).await?;
+        if replies.len() != todo.len() {
+            return Err(RedisError::from((
+                ErrorKind::Parse,
+                "the pipeline's reply count does not match its calls",
+            )));
+        }
+        let mut again = Vec::new();
+        for (&i, reply) in todo.iter().zip(replies) {
+            match reply {
+                Err(e)
+                    if attempt == 0
+                        && e.kind() == ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    again.push(i);
+                }
+                reply => answers[i] = Some(reply),
+            }
+        }
+        if again.is_empty() {
+            break;
+        }
+        let mut loaded: Vec<&Script> = Vec::new();
+        for &i in &again {
+            let script = calls[i].script;
+            if !loaded.iter().any(|s| s.get_hash() == script.get_hash()) {
+                script.load_async(redis).await?;
+                loaded.push(script);
+            }
+        }
+        todo = again;
+    }
+    Ok(answers
+        .into_iter()
+        .map(|a| a.expect("the second attempt answers every call"))
+        .collect())
+}
+
+/// One call waiting for its answer.
+struct Pending {
+    call: Call,
+    answer: oneshot::Sender<RedisResult<Value>>,
+}
+
+/// Hands script calls to the task that sends them (cheap to clone).
+#[derive(Clone)]
+pub struct Pipeliner {
+    requests: mpsc::UnboundedSender<Pending>,
+}
+
+impl Pipeliner {
+    /// Starts the sending task on the current runtime; it ends once every
+    /// `Pipeliner` is dropped. `batch_size` observes each pipeline's size.
+    pub fn start(redis: ConnectionManager, batch_size: prometheus::Histogram) -> Self {
+        let (requests, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(send_batches(waiting, redis, batch_size));
+        Self { requests }
+    }
+
+    /// Runs `call` in the next pipeline and returns its answer.
+    pub async fn call(&self, call: Call) -> RedisResult<Value> {
+        let (answer, answered) = oneshot::channel();
+        let stopped = || {
+            RedisError::from((
+                ErrorKind::Io,
+                "the pipeline sender has stopped (shutting down)",
+            ))
+        };
+        self.requests
+            .send(Pending { call, answer })
+            .map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+async fn send_batches(
+    mut waiting: mpsc::UnboundedReceiver<Pending>,
+    mut redis: ConnectionManager,
+    batch_size: prometheus::Histogram,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        batch_size.observe(batch.len() as f64);
+        let (calls, answers): (Vec<Call>, Vec<_>) =
+            batch.drain(..).map(|p| (p.call, p.answer)).unzip();
+        match run_all(&mut redis, &calls).await {
+            Ok(replies) => {
+                for (answer, reply) in answers.into_iter().zip(replies) {
+                    // A request whose client went away no longer listens.
+                    let _ = answer.send(reply);
+                }
+            }
+            Err(e) => {
+                for answer in answers {
+                    let _ = answer.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
