@@ -25,6 +25,16 @@ impl RedisServer {
     /// Starts redis-server on 127.0.0.1:`port` (e.g. the port of one that
     /// was stopped, to see clients reconnect), empty.
     pub fn start_on(port: u16) -> Result<Self> {
+        Self::start_with(port, &[])
+    }
+
+    /// Starts redis-server on a free port with `extra` arguments after the
+    /// throwaway defaults (e.g. a deployment's ACL users and memory policy).
+    pub fn start_with_args(extra: &[String]) -> Result<Self> {
+        Self::start_with(free_port(), extra)
+    }
+
+    fn start_with(port: u16, extra: &[String]) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("enroll-redis-").tempdir()?;
         let mut cmd = Command::new("redis-server");
         cmd.arg("--port")
@@ -33,6 +43,7 @@ impl RedisServer {
             .args(["--protected-mode", "no", "--loglevel", "warning"])
             .arg("--dir")
             .arg(dir.path())
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         let child = ChildGuard::spawn("redis-server", &mut cmd)?.with_stop_signal(libc::SIGTERM);

@@ -7,6 +7,7 @@ mod admission;
 mod auth;
 mod batch;
 mod catalogue;
+mod compose_redis;
 mod enroll;
 mod errors;
 mod events;

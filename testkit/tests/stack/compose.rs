@@ -189,3 +189,51 @@ fn promtool_accepts_the_prometheus_config() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// No secret has a default (compose refuses to start without it), the
+/// databases are on the internal network without host ports, and Grafana
+/// has no well-known admin password.
+#[test]
+fn secrets_have_no_defaults_and_data_stores_are_not_published() {
+    let raw = std::fs::read_to_string(repo().join("docker-compose.yml")).unwrap();
+    for secret in [
+        "ENROLL_ADMIN_TOKEN",
+        "POSTGRES_PASSWORD",
+        "REPLICATION_PASSWORD",
+        "REDIS_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    ] {
+        assert!(
+            raw.contains(&format!("${{{secret}:?")),
+            "{secret} is not required"
+        );
+        assert!(
+            !raw.contains(&format!("${{{secret}:-")),
+            "{secret} has a default"
+        );
+        let example = std::fs::read_to_string(repo().join("deploy/env.example")).unwrap();
+        assert!(
+            example.contains(&format!("{secret}=\n")),
+            "env.example lacks {secret}"
+        );
+    }
+    let compose = yaml("docker-compose.yml");
+    assert_eq!(
+        compose["networks"]["backend"]["internal"],
+        Value::Bool(true)
+    );
+    for store in ["postgres-primary", "postgres-replica", "redis"] {
+        let svc = &compose["services"][store];
+        assert!(svc["ports"].is_null(), "{store} publishes host ports");
+        assert_eq!(text(&svc["networks"]), "backend", "{store} networks");
+    }
+    let redis = text(&compose["services"]["redis"]["command"]);
+    assert!(redis.contains("--user default off"), "{redis}");
+    assert!(redis.contains("-@dangerous"), "{redis}");
+    let url = text(&compose["services"]["enroll-server-1"]["environment"]["ENROLL_REDIS_URL"]);
+    assert!(
+        url.starts_with("redis://enroll:${REDIS_PASSWORD:?"),
+        "{url}"
+    );
+    assert!(!raw.contains("GF_SECURITY_ADMIN_PASSWORD: admin"));
+}
