@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::redis::control::full_flags;
 use crate::redis::enqueue::Enqueuer;
+use crate::redis::expiry::{self, expire_decided};
 use crate::redis::feed::{follow, Followers};
 use crate::redis::pipeline::Pipeliner;
 use crate::redis::session_store::SessionStore;
@@ -118,6 +119,7 @@ impl Application {
             tokio::spawn(monitor(state.clone())),
             tokio::spawn(refresh_catalog(state.clone())),
             tokio::spawn(forget_idle_addresses(state.clone())),
+            tokio::spawn(expire_decided_tickets(state.clone())),
             tokio::spawn(follow(
                 redis_client,
                 Followers {
@@ -249,5 +251,31 @@ async fn forget_idle_addresses(state: AppState) {
     loop {
         tick.tick().await;
         state.fair_use.forget_idle();
+    }
+}
+
+/// Every minute, forgets the tickets decided longer ago than
+/// `ENROLL_DECIDED_TICKET_TTL_SECS`, course by course (any instance may do
+/// it; the script is idempotent).
+async fn expire_decided_tickets(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (courses, _) = state.catalog.course_ids();
+        let mut redis = state.redis.clone();
+        for course in courses {
+            let ttl = state.settings.decided_ticket_ttl;
+            loop {
+                match expire_decided(&mut redis, course, ttl, None).await {
+                    Ok(n) if n == expiry::PER_CALL => continue,
+                    Ok(_) => break,
+                    Err(err) => {
+                        tracing::warn!(course, error = %err, "could not expire decided tickets");
+                        break;
+                    }
+                }
+            }
+        }
     }
 }

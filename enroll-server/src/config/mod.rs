@@ -174,6 +174,12 @@ pub struct Options {
     #[arg(long, env = "ENROLL_OPEN_TICKETS_PER_STUDENT")]
     pub open_tickets_per_student: Option<u32>,
 
+    /// Seconds a decided ticket stays readable; then it is forgotten in Redis
+    /// (its outcome stays in the student's enrollments) and reads answer 404
+    /// `unknown_ticket` [default: 86400].
+    #[arg(long, env = "ENROLL_DECIDED_TICKET_TTL_SECS")]
+    pub decided_ticket_ttl_secs: Option<u64>,
+
     /// Login attempts from one address, on this instance. A coarse ceiling:
     /// a campus NAT puts a whole student body behind one address
     /// [default: 200/s burst 20000].
@@ -262,7 +268,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, redis_url, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
+        over!(self, lower; listen, database_url, replica_urls, redis_url, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
     }
 }
 

@@ -26,6 +26,7 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub login_throttle: crate::redis::login_throttle::Limits,
     pub fair_use: crate::fair_use::Limits,
+    pub decided_ticket_ttl: Duration,
     pub replica_max_lag: Duration,
     pub replica_check_interval: Duration,
     pub db_max_connections: u32,
@@ -145,6 +146,9 @@ impl Options {
                         .unwrap_or(d.requests_per_address),
                 }
             },
+            decided_ticket_ttl: Duration::from_secs(
+                self.decided_ticket_ttl_secs.unwrap_or(86_400).max(1),
+            ),
             replica_max_lag: Duration::from_millis(self.replica_max_lag_ms.unwrap_or(5000)),
             replica_check_interval: Duration::from_millis(
                 self.replica_check_interval_ms.unwrap_or(1000).max(50),

@@ -62,7 +62,8 @@ pub async fn finish(
         .key(&k.full)
         .key(&k.gen)
         .key(&k.pace)
-        .key(&k.claim);
+        .key(&k.claim)
+        .key(&k.done);
     inv.arg(gen_seen)
         .arg(if full { "1" } else { "0" })
         .arg(pace.encode())

@@ -14,10 +14,12 @@
 //! | `lease:{c42}`| string | the admission worker deciding this course (PX TTL) |
 //! | `claim:{c42}`| string | set while a batch is being decided (crash marker)  |
 //! | `pace:{c42}` | string | how fast the line moves ([`crate::pace::Pace`])    |
+//! | `done:{c42}` | ZSET   | decided tickets' sequence numbers, by decision time |
 //!
-//! Besides: `sess:<sha256 hex>` (a session), `login:{l<addr>}` and
-//! `login:{l<addr>}:<student no>` (login attempts), `admission:paused` (the
-//! admin's pause switch).
+//! Besides: `sess:<sha256 hex>` (a session), `sessions:{s<id>}` (a student's
+//! sessions), `fair:{s<id>}:<limit>` and `open:{s<id>}` (fair use),
+//! `login:{l<addr>}` and `login:{l<addr>}:<student no>` (login attempts),
+//! `admission:paused` (the admin's pause switch).
 
 use crate::session::Digest;
 
@@ -33,6 +35,7 @@ pub enum CourseKey {
     Lease,
     Claim,
     Pace,
+    Done,
 }
 
 impl CourseKey {
@@ -47,6 +50,7 @@ impl CourseKey {
             Self::Lease => "lease:",
             Self::Claim => "claim:",
             Self::Pace => "pace:",
+            Self::Done => "done:",
         }
     }
 
@@ -75,6 +79,7 @@ pub struct CourseKeys {
     pub lease: String,
     pub claim: String,
     pub pace: String,
+    pub done: String,
 }
 
 impl CourseKeys {
@@ -91,6 +96,7 @@ impl CourseKeys {
             lease: CourseKey::Lease.tagged(&tag),
             claim: CourseKey::Claim.tagged(&tag),
             pace: CourseKey::Pace.tagged(&tag),
+            done: CourseKey::Done.tagged(&tag),
         }
     }
 }

@@ -6,7 +6,8 @@
 //!   one pipeline.
 //! - [`enqueue`]: joining a queue (the enqueue script).
 //! - [`fair_use`]: per-student buckets and the cap on tickets in line.
-//! - [`tickets`]: reading a student's tickets.
+//! - [`tickets`]: reading a student's tickets; [`expiry`]: forgetting
+//!   decided ones.
 //! - [`batch`]: claiming a batch at a queue's head and finishing it once
 //!   decided.
 //! - [`lease`]: one admission worker per course at a time.
@@ -22,6 +23,7 @@
 pub mod batch;
 pub mod control;
 pub mod enqueue;
+pub mod expiry;
 pub mod fair_use;
 pub mod feed;
 pub mod keys;

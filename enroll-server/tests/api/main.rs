@@ -11,6 +11,7 @@ mod compose_redis;
 mod enroll;
 mod errors;
 mod events;
+mod expiry;
 mod fair_use;
 mod helpers;
 mod limits;

@@ -1,8 +1,9 @@
 -- Ticket records are `student|status|reason[|decided_ms]` (src/ticket.rs).
--- KEYS: q, tk, full, gen, pace, claim
+-- KEYS: q, tk, full, gen, pace, claim, done
 -- ARGV: gen_seen, mark_full, pace, channel, message, then
 --       (student, seq, status|reason) triples
--- Each ticket becomes student|status|reason|decided_ms (Redis's clock); the
+-- Each ticket becomes student|status|reason|decided_ms (Redis's clock) and
+-- is listed in `done` by that time, for its expiry; the
 -- message (the decisions for the students' event streams) is published
 -- once they are all written.
 local now = redis.call('TIME')
@@ -14,6 +15,7 @@ for i = 6, #ARGV, 3 do
     redis.call('ZREM', KEYS[1], student)
   end
   redis.call('HSET', KEYS[2], seq, student .. '|' .. ARGV[i + 2] .. '|' .. ms)
+  redis.call('ZADD', KEYS[7], ms, seq)
 end
 -- Only flag the course full if no seat was freed since the batch began.
 if ARGV[2] == '1' and (redis.call('GET', KEYS[4]) or '0') == ARGV[1] then

@@ -1,0 +1,93 @@
+//! Decided tickets are forgotten after their time; queued ones never are,
+//! and the outcome stays in the database.
+
+use std::time::Duration;
+
+use enroll_server::redis::expiry::expire_decided;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app};
+
+#[tokio::test]
+async fn decided_tickets_are_forgotten_and_queued_ones_kept() {
+    let app = spawn_app().await;
+    app.open_window().await;
+    app.import_students("E", 2).await;
+    let course = app.create_course("E-1", 5, 3, json!([])).await;
+    let decided_by = app.login("E0").await;
+    let res = decided_by
+        .post(app.url("/api/v1/enrollments"))
+        .json(&json!({ "course_id": course }))
+        .send()
+        .await
+        .unwrap();
+    let decided: Value = res.json().await.unwrap();
+    let decided = decided["ticket"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.wait_decided(&decided_by, &decided).await["status"],
+        "enrolled"
+    );
+    // A second ticket waits while admission is paused.
+    let res = app
+        .admin_put("/api/v1/admin/admission", &json!({"paused": true}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let waiting_by = app.login("E1").await;
+    let res = waiting_by
+        .post(app.url("/api/v1/enrollments"))
+        .json(&json!({ "course_id": course }))
+        .send()
+        .await
+        .unwrap();
+    let waiting: Value = res.json().await.unwrap();
+    let waiting = waiting["ticket"].as_str().unwrap().to_string();
+
+    let mut redis = redis::Client::open(app.redis_url.as_str())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap();
+    let day = Duration::from_secs(86_400);
+    let (secs, _): (u64, u64) = redis::cmd("TIME").query_async(&mut redis).await.unwrap();
+    let now_ms = secs * 1000;
+    // Not yet old enough: nothing goes.
+    assert_eq!(
+        expire_decided(&mut redis, course, day, Some(now_ms))
+            .await
+            .unwrap(),
+        0
+    );
+    // A day later the decided ticket goes; the queued one stays.
+    let later = now_ms + day.as_millis() as u64 + 1000;
+    assert_eq!(
+        expire_decided(&mut redis, course, day, Some(later))
+            .await
+            .unwrap(),
+        1
+    );
+    let res = decided_by
+        .get(app.url(&format!("/api/v1/enrollments/tickets/{decided}")))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::NOT_FOUND, "unknown_ticket").await;
+    let still = app.ticket_state(&waiting_by, &waiting).await;
+    assert_eq!(still["status"], "queued", "{still}");
+    // The outcome is where it always was.
+    let mine: Value = decided_by
+        .get(app.url("/api/v1/enrollments"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(
+        expire_decided(&mut redis, course, day, Some(later))
+            .await
+            .unwrap(),
+        0
+    );
+}
