@@ -64,7 +64,9 @@ pub struct ReplicaStatus {
     pub healthy: bool,
     /// Replay lag behind the primary at the last check.
     pub lag_seconds: f64,
-    /// Why it is unhealthy, when it is.
+    /// Why it is unhealthy, when it is, in the server's own words
+    /// (`unreachable`, `not in recovery (promoted?)`, `lag ... exceeds the
+    /// bound`); the driver's error is logged, never shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -148,7 +150,8 @@ impl Db {
             Err(err) => {
                 tracing::warn!(replica = %replica.name, error = %err, "replica read failed; reading from the primary");
                 if is_unavailable(&err) {
-                    self.mark_unhealthy(replica, err.to_string());
+                    tracing::warn!(replica = %replica.name, error = %err, "replica query failed");
+                    self.mark_unhealthy(replica, "unreachable".into());
                 }
                 self.count_fallback("replica_error");
                 query(self.primary.clone()).await
@@ -231,7 +234,12 @@ impl Db {
         .await
         .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut));
         let verdict = match row {
-            Err(err) => Err(format!("unreachable: {err}")),
+            // The driver's text (host names, server messages) goes to the
+            // log, not to the unauthenticated /readyz body.
+            Err(err) => {
+                tracing::debug!(replica = %r.name, error = %err, "replica check failed");
+                Err("unreachable".to_string())
+            }
             Ok((false, _)) => Err("not in recovery (promoted?)".to_string()),
             Ok((true, replay)) => {
                 let replayed = replay.as_deref().and_then(parse_lsn).unwrap_or(0);

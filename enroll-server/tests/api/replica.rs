@@ -105,6 +105,9 @@ async fn catalogue_reads_go_to_the_replica_and_survive_its_death() {
         StatusCode::OK,
         "a dead replica does not make the service unready"
     );
+    // Why, in the server's words: no driver text for anonymous callers.
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["replicas"][0]["error"], "unreachable", "{body}");
     assert_eq!(total_courses(&app).await, 1);
     assert!(
         app.metric("enroll_replica_fallbacks_total{reason=\"no_healthy_replica\"}")
