@@ -43,7 +43,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects to PostgreSQL and Redis, applies migrations, binds the
+    /// Connects to PostgreSQL and Redis, applies migrations (or, when they
+    /// are someone else's job, checks that they were applied), binds the
     /// listener (port 0 picks a free port) and starts the background tasks.
     pub async fn build(settings: Settings) -> Result<Self> {
         let metrics = Metrics::new();
@@ -55,10 +56,14 @@ impl Application {
             metrics.clone(),
         )
         .await?;
-        MIGRATOR
-            .run(&db.primary)
-            .await
-            .context("Failed to apply database migrations")?;
+        if settings.migrate_on_start {
+            MIGRATOR
+                .run(&db.primary)
+                .await
+                .context("Failed to apply database migrations")?;
+        } else {
+            schema_is_current(&db.primary).await?;
+        }
         let redis_client =
             redis::Client::open(settings.redis_url.as_str()).context("invalid Redis URL")?;
         let redis = redis_client
@@ -278,4 +283,24 @@ async fn expire_decided_tickets(state: AppState) {
             }
         }
     }
+}
+
+/// Refuses to serve on a schema older than this binary's migrations (they
+/// are applied by `enroll-server migrate` under a role allowed to change
+/// the schema).
+async fn schema_is_current(primary: &sqlx::PgPool) -> Result<()> {
+    let newest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(primary)
+            .await
+            .context("Failed to read the applied migrations (run `enroll-server migrate` first)")?;
+    if applied.unwrap_or(0) < newest {
+        anyhow::bail!(
+            "the database schema is at migration {} but this server needs {newest}: \
+             run `enroll-server migrate` with the schema owner's URL",
+            applied.unwrap_or(0)
+        );
+    }
+    Ok(())
 }

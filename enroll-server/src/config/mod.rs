@@ -77,6 +77,13 @@ pub struct Options {
     )]
     pub replica_urls: Option<Vec<String>>,
 
+    /// Apply pending migrations at start-up. `false` when the server's
+    /// database role may only read and write rows: then `enroll-server
+    /// migrate` runs first under the schema owner, and the server refuses
+    /// to start on an older schema [default: true].
+    #[arg(long, env = "ENROLL_MIGRATE_ON_START")]
+    pub migrate_on_start: Option<bool>,
+
     /// Redis for sessions and the waiting queue [default: redis://127.0.0.1:6379].
     #[arg(long, env = "ENROLL_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
@@ -268,7 +275,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, redis_url, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
+        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
     }
 }
 

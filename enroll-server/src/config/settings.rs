@@ -13,6 +13,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub database_url: String,
     pub replica_urls: Vec<String>,
+    pub migrate_on_start: bool,
     pub redis_url: String,
     pub admin_token: Secret,
     pub cookie_secure: bool,
@@ -107,6 +108,7 @@ impl Options {
                 .map(|u| u.trim().to_string())
                 .filter(|u| !u.is_empty())
                 .collect(),
+            migrate_on_start: self.migrate_on_start.unwrap_or(true),
             redis_url: self
                 .redis_url
                 .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),

@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod catalogue;
 mod compose_redis;
+mod db_roles;
 mod enroll;
 mod errors;
 mod events;

@@ -13,6 +13,7 @@ const SERVICES: &[&str] = &[
     "postgres-primary",
     "postgres-replica",
     "redis",
+    "enroll-migrate",
     "enroll-server-1",
     "enroll-server-2",
     "node-agent",
@@ -50,6 +51,10 @@ fn every_service_is_there_with_a_healthcheck() {
         );
     }
     for (name, svc) in &services {
+        if svc["restart"].as_str() == Some("no") {
+            // A one-shot job (migrations): it exits, so it has no health.
+            continue;
+        }
         let test = &svc["healthcheck"]["test"];
         assert!(
             !text(test).trim().is_empty(),
@@ -200,6 +205,7 @@ fn secrets_have_no_defaults_and_data_stores_are_not_published() {
         "ENROLL_ADMIN_TOKEN",
         "POSTGRES_PASSWORD",
         "REPLICATION_PASSWORD",
+        "ENROLL_DB_PASSWORD",
         "REDIS_PASSWORD",
         "GRAFANA_ADMIN_PASSWORD",
     ] {
@@ -236,4 +242,18 @@ fn secrets_have_no_defaults_and_data_stores_are_not_published() {
         "{url}"
     );
     assert!(!raw.contains("GF_SECURITY_ADMIN_PASSWORD: admin"));
+    // The servers run as the DML-only role; the owner migrates first.
+    let server = &compose["services"]["enroll-server-1"];
+    let db = text(&server["environment"]["ENROLL_DATABASE_URL"]);
+    assert!(db.starts_with("postgres://enroll_app:"), "{db}");
+    assert_eq!(
+        text(&server["environment"]["ENROLL_MIGRATE_ON_START"]),
+        "false"
+    );
+    assert_eq!(
+        text(&server["depends_on"]["enroll-migrate"]["condition"]),
+        "service_completed_successfully"
+    );
+    let migrate = text(&compose["services"]["enroll-migrate"]["command"]);
+    assert_eq!(migrate, "enroll-server migrate");
 }
