@@ -286,7 +286,7 @@ fn load_yaml(path: &Path) -> Result<Options> {
     if text.trim().is_empty() {
         return Ok(Options::default());
     }
-    serde_yaml::from_str(&text).map_err(|e| match e.location() {
+    yaml_serde::from_str(&text).map_err(|e| match e.location() {
         Some(loc) => anyhow::anyhow!("{}:{}:{}: {}", path.display(), loc.line(), loc.column(), e),
         None => anyhow::anyhow!("{}: {}", path.display(), e),
     })

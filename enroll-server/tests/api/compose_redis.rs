@@ -32,8 +32,8 @@ fn expand(arg: &str, env: &HashMap<&str, &str>) -> String {
 
 fn compose_redis_args(env: &HashMap<&str, &str>) -> Vec<String> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml");
-    let compose: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let compose: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let command = compose["services"]["redis"]["command"]
         .as_sequence()
         .unwrap();

@@ -13,11 +13,11 @@ pub fn repo() -> PathBuf {
 }
 
 /// A YAML file of the repository, with `<<:` merge keys applied.
-pub fn yaml(rel: &str) -> serde_yaml::Value {
+pub fn yaml(rel: &str) -> yaml_serde::Value {
     let path = repo().join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut value: serde_yaml::Value =
-        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut value: yaml_serde::Value =
+        yaml_serde::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     value
         .apply_merge()
         .unwrap_or_else(|e| panic!("{}: merge keys: {e}", path.display()));

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use serde_yaml::Value;
+use yaml_serde::Value;
 
 use crate::common::{repo, yaml};
 
@@ -35,7 +35,7 @@ fn text(v: &Value) -> String {
     match v {
         Value::Sequence(items) => items.iter().map(text).collect::<Vec<_>>().join(" "),
         Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap(),
+        other => yaml_serde::to_string(other).unwrap(),
     }
 }
 
