@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::enroll::enroll_decided;
 use crate::helpers::{start, Spawn};
 
 /// `${NAME:?message}` and `${NAME:-default}` as compose expands them.
@@ -91,18 +92,7 @@ async fn the_shipped_redis_acl_serves_enroll_server_and_nothing_more() {
         .await
         .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
-    let res = student
-        .post(app.url("/api/v1/enrollments"))
-        .json(&json!({ "course_id": course }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let ticket: Value = res.json().await.unwrap();
-    let decided = app
-        .wait_decided(&student, ticket["ticket"].as_str().unwrap())
-        .await;
-    assert_eq!(decided["status"], "enrolled", "{decided}");
+    assert_eq!(enroll_decided(&app, &student, course).await, "enrolled");
     let pushed = tokio::time::timeout(Duration::from_secs(10), async {
         let mut seen = String::new();
         while !seen.contains("event: ticket") {

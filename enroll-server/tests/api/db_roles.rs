@@ -8,9 +8,10 @@ use std::process::Command;
 use enroll_server::config::Options;
 use enroll_server::startup::MIGRATOR;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 
+use crate::enroll::enroll_decided;
 use crate::helpers::{start, Spawn};
 
 const SQL: &str = concat!(
@@ -92,19 +93,7 @@ async fn the_server_runs_as_the_dml_only_role_after_the_owner_migrates() {
     app.import_students("Q", 1).await;
     let course = app.create_course("Q-1", 5, 3, json!([])).await;
     let student = app.login("Q0").await;
-    let ticket: Value = student
-        .post(app.url("/api/v1/enrollments"))
-        .json(&json!({ "course_id": course }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let decided = app
-        .wait_decided(&student, ticket["ticket"].as_str().unwrap())
-        .await;
-    assert_eq!(decided["status"], "enrolled", "{decided}");
+    assert_eq!(enroll_decided(&app, &student, course).await, "enrolled");
     let res = student
         .delete(app.url(&format!("/api/v1/enrollments/{course}")))
         .send()

@@ -7,6 +7,7 @@ use enroll_server::redis::expiry::expire_decided;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::enroll::enroll_ok;
 use crate::helpers::{assert_error, spawn_app};
 
 #[tokio::test]
@@ -16,13 +17,7 @@ async fn decided_tickets_are_forgotten_and_queued_ones_kept() {
     app.import_students("E", 2).await;
     let course = app.create_course("E-1", 5, 3, json!([])).await;
     let decided_by = app.login("E0").await;
-    let res = decided_by
-        .post(app.url("/api/v1/enrollments"))
-        .json(&json!({ "course_id": course }))
-        .send()
-        .await
-        .unwrap();
-    let decided: Value = res.json().await.unwrap();
+    let decided = enroll_ok(&app, &decided_by, course).await;
     let decided = decided["ticket"].as_str().unwrap().to_string();
     assert_eq!(
         app.wait_decided(&decided_by, &decided).await["status"],
@@ -34,13 +29,7 @@ async fn decided_tickets_are_forgotten_and_queued_ones_kept() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let waiting_by = app.login("E1").await;
-    let res = waiting_by
-        .post(app.url("/api/v1/enrollments"))
-        .json(&json!({ "course_id": course }))
-        .send()
-        .await
-        .unwrap();
-    let waiting: Value = res.json().await.unwrap();
+    let waiting = enroll_ok(&app, &waiting_by, course).await;
     let waiting = waiting["ticket"].as_str().unwrap().to_string();
 
     let mut redis = redis::Client::open(app.redis_url.as_str())

@@ -14,6 +14,7 @@ use redis::AsyncCommands;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 
+use crate::enroll::enroll;
 use crate::helpers::{assert_error, browser, eventually, start, Spawn, TestApp, PASSWORD};
 
 fn rate(s: &str) -> Option<Rate> {
@@ -24,15 +25,6 @@ async fn start_with(extra: Options) -> TestApp {
     let mut spec = Spawn::fresh();
     spec.extra = extra;
     start(spec).await
-}
-
-async fn enroll(app: &TestApp, client: &Client, course: i64) -> Response {
-    client
-        .post(app.url("/api/v1/enrollments"))
-        .json(&json!({ "course_id": course }))
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn courses(app: &TestApp, prefix: &str, n: usize) -> Vec<i64> {
