@@ -12,6 +12,14 @@
 //!
 //! HTTP/1.1 only: the servers here sit behind a load balancer or are
 //! scraped, and HTTP/1.1 keeps the attack surface small.
+//!
+//! [`serve_tls`] speaks TLS (rustls) instead. The handshake runs in the
+//! connection's own task, never in the accept loop, and must finish within
+//! [`Limits::header_read_timeout`] (after which hyper's header deadline
+//! starts); a connection that fails or stalls it is closed and counted in
+//! [`ConnStats::tls_handshake_failures`]. Past the connection cap a TLS
+//! connection is closed without an answer: a 503 would need a handshake,
+//! which is the work the cap is there to refuse.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -26,10 +34,13 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+pub use crate::tls_accept::handshake;
 
 /// The peer's address, put in every request's extensions: what a server
 /// that counts per client starts from.
@@ -67,6 +78,8 @@ pub struct ConnStats {
     pub refused: AtomicU64,
     /// Failed accepts (out of file descriptors, ...).
     pub accept_errors: AtomicU64,
+    /// TLS handshakes that failed or did not finish in time.
+    pub tls_handshake_failures: AtomicU64,
 }
 
 impl ConnStats {
@@ -104,6 +117,17 @@ impl ConnStats {
              {prefix}_http_accept_errors_total {errors}\n"
         )
     }
+
+    /// `<prefix>_http_tls_handshake_failures_total`, for servers that speak
+    /// TLS.
+    pub fn render_tls_text(&self, prefix: &str) -> String {
+        let failures = Self::get(&self.tls_handshake_failures);
+        format!(
+            "# HELP {prefix}_http_tls_handshake_failures_total TLS handshakes that failed or did not finish within the header read timeout.\n\
+             # TYPE {prefix}_http_tls_handshake_failures_total counter\n\
+             {prefix}_http_tls_handshake_failures_total {failures}\n"
+        )
+    }
 }
 
 /// The answer to a connection over the cap.
@@ -131,6 +155,29 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_tls(listener, None, service, limits, stats, shutdown).await
+}
+
+/// [`serve`], over TLS with `tls` when it is given.
+pub async fn serve_tls<S, B>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    service: S,
+    limits: Limits,
+    stats: Arc<ConnStats>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let acceptor = tls.map(TlsAcceptor::from);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut backoff = AcceptBackoff::default();
@@ -155,28 +202,42 @@ where
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             stats.refused.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(refuse(stream));
+            if acceptor.is_none() {
+                tokio::spawn(refuse(stream));
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.open.fetch_add(1, Ordering::Relaxed);
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone().map_request(
-                    move |mut req: Request<Incoming>| {
-                        req.extensions_mut().insert(PeerAddr(peer));
-                        req
-                    },
-                )),
-            );
-        let conn = graceful.watch(conn);
+        let service = service
+            .clone()
+            .map_request(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(PeerAddr(peer));
+                req
+            });
+        // Taken now, so a shutdown that begins during the handshake still
+        // reaches the connection once it is served.
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
         let stats = stats.clone();
         tokio::spawn(async move {
-            let _ = conn.await;
+            match acceptor {
+                None => {
+                    let _ = watcher.watch(connection(stream, service, limits)).await;
+                }
+                Some(acceptor) => {
+                    match handshake(&acceptor, stream, limits.header_read_timeout).await {
+                        Ok(tls) => {
+                            let _ = watcher.watch(connection(tls, service, limits)).await;
+                        }
+                        Err(err) => {
+                            stats.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                        }
+                    }
+                }
+            }
             stats.open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -184,6 +245,29 @@ where
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// One HTTP/1.1 connection on `io` with the header-read deadline.
+fn connection<I, S, B>(
+    io: I,
+    service: S,
+    limits: Limits,
+) -> http1::Connection<TokioIo<I>, TowerToHyperService<S>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
 }
 
 /// Answers a connection over the cap and closes it; a client that does not

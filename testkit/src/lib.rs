@@ -8,6 +8,8 @@
 //! - [`modules`]: the module-circle check, for each crate's tests.
 //! - [`shared`]: one cluster per test process, shared by its tests, each test
 //!   in a database of its own ([`shared::database`]).
+//! - [`webcfg`]: certificates, bcrypt hashes and `--web.config.file`s for
+//!   the servers' TLS and basic-auth tests, and `promtool check web-config`.
 //!
 //! Everything here starts *real* software (never mocks) and cleans up after
 //! itself by pid — never by process name — so parallel test runs and a
@@ -18,6 +20,7 @@ pub mod pg;
 pub mod process;
 pub mod redis;
 pub mod shared;
+pub mod webcfg;
 
 pub use pg::{Durability, PgCluster, PgOptions};
 pub use process::{free_port, wait_for_port, ChildGuard};
