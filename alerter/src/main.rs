@@ -14,6 +14,7 @@ use alerter::notify::{attach, NotifyOptions, NOTIFIER_STATE_FILE};
 use alerter::persist::{self, ALERT_STATE_FILE};
 use alerter::shared::wall_ms;
 use alerter::sink::LogSink;
+use anyhow::Context;
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -66,6 +67,12 @@ fn run(args: RunArgs) -> ExitCode {
 /// firing alerts are re-sent (extending their `endsAt`) before the notifier
 /// could take them for resolved.
 async fn with_state_and_notifier(alerter: Alerter, data_dir: &Path) -> anyhow::Result<Alerter> {
+    // The state files are 0600; their directory is the operators' only.
+    let narrowed = servekit::statefile::ensure_private_dir(data_dir)
+        .with_context(|| format!("cannot prepare the data directory {}", data_dir.display()))?;
+    if narrowed {
+        tracing::warn!(dir = %data_dir.display(), "data directory was open to other users; narrowed to 0700");
+    }
     let shared = alerter.shared();
     let alerts_file = data_dir.join(ALERT_STATE_FILE);
     let now = wall_ms();

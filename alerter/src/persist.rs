@@ -1,7 +1,8 @@
 //! Alert state across restarts: every rule's active alerts (labels, state,
 //! `activeAt`, `firedAt`, resolution, last send, `keep_firing_for`
 //! bookkeeping) are written to a JSON file (temporary file, fsync, rename,
-//! fsync of the directory) and put back before the first evaluation.
+//! fsync of the directory; 0600 in a 0700 directory) and put back before
+//! the first evaluation.
 //!
 //! After a restart a firing alert is firing again at once with the same
 //! `startsAt`, and a pending alert's `for` timer resumes where it stopped:
@@ -11,7 +12,6 @@
 //! are dropped.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -118,20 +118,11 @@ pub fn encode(engine: &Engine) -> Option<Vec<u8>> {
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, fsync, rename over `path`, fsync of the directory.
+/// directory, fsync, rename over `path`, fsync of the directory. The file
+/// is 0600 and a missing directory is created 0700: alert labels and
+/// annotations are for the operators only.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    let dir = dir.unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    servekit::statefile::write_private(path, bytes)
 }
 
 /// Saves the alerter's alert state to `path` now (nothing before the first

@@ -1,6 +1,7 @@
 //! The binary as operators use it: `check config` and `run` (real clock,
 //! scraping itself, reloading on SIGHUP).
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -107,6 +108,10 @@ fn run_scrapes_itself_and_reloads_on_sighup() {
         format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: alerter\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\nrule_files: ['rules.yml']\n"),
     )
     .unwrap();
+    // A data directory other users may enter is narrowed at startup.
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = alerter();
     cmd.stdout(std::process::Stdio::null());
     cmd.args(["run", "--config"])
@@ -133,6 +138,13 @@ fn run_scrapes_itself_and_reloads_on_sighup() {
         "/api/v1/alerts"
     )
     .contains("AlwaysOn")));
+    // The alert state is saved within a second, readable by the owner only.
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+    assert!(eventually(Duration::from_secs(10), || mode(
+        &data.join("alerts-state.json")
+    )
+    .is_ok_and(|m| m == 0o600)));
+    assert_eq!(mode(&data).unwrap(), 0o700);
 
     std::fs::write(
         &rules,

@@ -10,7 +10,6 @@ use crate::silence::Silence;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::Write;
 use std::path::Path;
 
 /// Format version of the state file.
@@ -117,31 +116,14 @@ impl State {
 }
 
 /// Replaces `path` with `bytes` so a crash leaves either the old or the new
-/// file, never a torn one.
+/// file, never a torn one; the file is readable by its owner only (0600,
+/// its directory created 0700): silences and the notification log name
+/// hosts and people.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let io = |source| StateError::Io {
+    servekit::statefile::write_private(path, bytes).map_err(|source| StateError::Io {
         path: path.display().to_string(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = dir.join(format!(".{file_name}.tmp"));
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io)?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io)?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -163,6 +145,10 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "state file readable by its owner only");
+        assert_eq!(mode(&dir.path().join("data")), 0o700);
         std::fs::write(&path, b"{not json").unwrap();
         assert!(matches!(
             State::load(&path),

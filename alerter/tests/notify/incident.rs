@@ -1,6 +1,9 @@
 //! A dying target: one InstanceDown message across a restart, then the
 //! resolution.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
 use alerter::engine::to_datetime;
 
 use crate::harness::*;
@@ -49,6 +52,7 @@ async fn instance_down_reaches_slack_once_across_a_restart_and_resolves() {
             ("InstanceDownLong".into(), "pending".into(), iso(T0 + STEP)),
         ]
     );
+    assert_private_state(&run.data);
     run.stop().await;
 
     // The whole alerter restarts a minute later from its data directory.
@@ -114,4 +118,14 @@ async fn instance_down_reaches_slack_once_across_a_restart_and_resolves() {
         "firing once, resolved once"
     );
     run.stop().await;
+}
+
+/// Both state files are the owner's only (0600), in a 0700 directory.
+fn assert_private_state(data: &Path) {
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data), 0o700, "{}", data.display());
+    for file in ["alerts-state.json", "notifier-state.json"] {
+        let path = data.join(file);
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
 }
