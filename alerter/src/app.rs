@@ -12,6 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use servekit::webconfig::WebConfig;
+
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::rules::EvalEnv;
@@ -34,6 +36,19 @@ pub struct Settings {
     /// HTTP limits: the request-head deadline (also closing idle
     /// connections) and the connection cap.
     pub http: servekit::http::Limits,
+    /// TLS, credentials and the lifecycle API.
+    pub web: WebSettings,
+}
+
+/// `--web.config.file` and `--web.enable-lifecycle`; the default is plain
+/// HTTP without credentials and without the lifecycle API.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// Prometheus's web configuration file (TLS, basic auth), read once at
+    /// startup.
+    pub config_file: Option<PathBuf>,
+    /// Serve `POST /-/reload` and `POST /-/quit` (403 otherwise).
+    pub enable_lifecycle: bool,
 }
 
 /// A built, bound alerter.
@@ -43,6 +58,8 @@ pub struct Alerter {
     port: u16,
     extra_routes: Option<axum::Router>,
     http: servekit::http::Limits,
+    web: WebConfig,
+    lifecycle: bool,
     /// SIGHUP, listened for from before the port is bound (real time only):
     /// one that arrives before then would get the default action and end
     /// the process.
@@ -60,6 +77,10 @@ impl Alerter {
     /// Loads the configuration (failing on any bad file) and binds.
     pub async fn build(settings: Settings, sink: Arc<dyn AlertSink>) -> anyhow::Result<Self> {
         let loaded = Config::load(&settings.config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let web = match &settings.web.config_file {
+            Some(path) => WebConfig::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+            None => WebConfig::default(),
+        };
         let hup = match settings.clock {
             Clock::Wall => {
                 let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
@@ -81,7 +102,7 @@ impl Alerter {
         };
         let env = EvalEnv {
             external_url: if settings.external_url.is_empty() {
-                format!("http://localhost:{port}")
+                format!("{}://localhost:{port}", web.scheme())
             } else {
                 settings.external_url.clone()
             },
@@ -116,6 +137,8 @@ impl Alerter {
             port,
             extra_routes: None,
             http: settings.http,
+            web,
+            lifecycle: settings.web.enable_lifecycle,
             hup,
         })
     }
@@ -135,6 +158,11 @@ impl Alerter {
         self.port
     }
 
+    /// `http` or `https`, as `--web.config.file` says.
+    pub fn scheme(&self) -> &'static str {
+        self.web.scheme()
+    }
+
     /// The shared state (engine, reload).
     pub fn shared(&self) -> Arc<Shared> {
         Arc::clone(&self.shared)
@@ -145,8 +173,9 @@ impl Alerter {
         self.shared.tick(now).await
     }
 
-    /// Serves HTTP (and, on the wall clock, runs the scrape/evaluation loop
-    /// and reloads on SIGHUP) until `shutdown` completes.
+    /// Serves HTTP(S) (and, on the wall clock, runs the scrape/evaluation
+    /// loop and reloads on SIGHUP) until `shutdown` completes or
+    /// `POST /-/quit` is called (with `--web.enable-lifecycle`).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -160,16 +189,27 @@ impl Alerter {
             }
         }
         let connections = Arc::clone(&shared.connections);
-        let mut app = crate::http::router(shared);
+        let quit = Arc::new(tokio::sync::Notify::new());
+        let options = crate::http::HttpOptions {
+            lifecycle: self.lifecycle,
+            quit: quit.clone(),
+            web: self.web.clone(),
+        };
+        let mut app = crate::http::router(shared, options);
         if let Some(extra) = self.extra_routes {
             app = app.merge(extra);
         }
-        servekit::http::serve(self.listener, app, self.http, connections, async move {
-            shutdown.await;
+        let stopped = async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = quit.notified() => {}
+            }
             let _ = stop_tx.send(true);
-        })
-        .await
-        .context("HTTP server failed")
+        };
+        self.web
+            .serve(self.listener, app, self.http, connections, stopped)
+            .await
+            .context("HTTP server failed")
     }
 }
 

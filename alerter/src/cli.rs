@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::Settings;
+use crate::app::{Settings, WebSettings};
 use crate::config::Config;
 use crate::rules::{load_rule_file, Rule};
 use crate::shared::Clock;
@@ -31,7 +31,7 @@ pub enum Command {
     /// Run unit tests written in promtool's format.
     #[command(subcommand)]
     Test(TestCommand),
-    /// Scrape, evaluate and serve the HTTP API until SIGINT/SIGTERM (SIGHUP or POST /-/reload reloads).
+    /// Scrape, evaluate and serve the HTTP API until SIGINT/SIGTERM (SIGHUP reloads; so does POST /-/reload with --web.enable-lifecycle).
     Run(RunArgs),
 }
 
@@ -90,6 +90,15 @@ pub struct RunArgs {
     /// Connections held at once; past it a connection is answered 503.
     #[arg(long = "web.max-connections", default_value = "512")]
     pub max_connections: usize,
+    /// Prometheus's web configuration file: TLS (`tls_server_config`) and
+    /// basic auth (`basic_auth_users`, bcrypt hashes) for every endpoint.
+    /// Read once at startup; a bad file stops it.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
+    /// Serve the lifecycle API (`POST /-/reload`, `POST /-/quit`); without
+    /// it they answer 403. SIGHUP reloads either way.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
 }
 
 fn parse_prom_duration(s: &str) -> Result<PromDuration, String> {
@@ -108,6 +117,10 @@ impl RunArgs {
             http: servekit::http::Limits {
                 header_read_timeout: self.read_timeout.0,
                 max_connections: self.max_connections,
+            },
+            web: WebSettings {
+                config_file: self.web_config_file.clone(),
+                enable_lifecycle: self.enable_lifecycle,
             },
         }
     }

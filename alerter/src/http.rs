@@ -1,10 +1,12 @@
 //! The HTTP API, in Prometheus's JSON shapes: `/api/v1/alerts`,
 //! `/api/v1/rules`, `/api/v1/targets`; plus `/-/healthy`, `/-/ready`,
-//! `/metrics` and `POST /-/reload`.
+//! `/metrics`, and the lifecycle API `POST|PUT /-/reload` and
+//! `POST|PUT /-/quit`, which answer 403 unless `--web.enable-lifecycle` is
+//! given, as Prometheus's do.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -16,18 +18,49 @@ use crate::gofmt::format_e;
 use crate::rules::{Alert, Rule};
 use crate::shared::Shared;
 
+/// What the API needs besides the shared state.
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// `--web.enable-lifecycle`: serve `/-/reload` and `/-/quit`.
+    pub lifecycle: bool,
+    /// Notified by `/-/quit`; the server shuts down gracefully.
+    pub quit: Arc<tokio::sync::Notify>,
+    /// `--web.config.file`, for its figures on `/metrics`.
+    pub web: servekit::webconfig::WebConfig,
+}
+
+#[derive(Clone)]
+struct ApiState {
+    shared: Arc<Shared>,
+    options: Arc<HttpOptions>,
+}
+
+impl FromRef<ApiState> for Arc<Shared> {
+    fn from_ref(s: &ApiState) -> Self {
+        s.shared.clone()
+    }
+}
+
 /// The router for every endpoint.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub fn router(shared: Arc<Shared>, options: HttpOptions) -> Router {
+    let state = ApiState {
+        shared,
+        options: Arc::new(options),
+    };
     Router::new()
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/targets", get(targets))
         .route("/-/healthy", get(|| async { "Alerter is Healthy.\n" }))
         .route("/-/ready", get(|| async { "Alerter is Ready.\n" }))
-        .route("/-/reload", post(reload))
+        .route("/-/reload", post(reload).put(reload))
+        .route("/-/quit", post(quit).put(quit))
         .route("/metrics", get(metrics))
-        .with_state(shared)
+        .with_state(state)
 }
+
+/// Prometheus's answer to a lifecycle call without `--web.enable-lifecycle`.
+const LIFECYCLE_DISABLED: &str = "Lifecycle API is not enabled.\n";
 
 fn success(data: Value) -> Json<Value> {
     Json(json!({"status": "success", "data": data}))
@@ -145,7 +178,9 @@ async fn targets(State(s): State<Arc<Shared>>) -> Json<Value> {
     success(json!({ "activeTargets": active, "droppedTargets": [] }))
 }
 
-async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+async fn metrics(State(api): State<ApiState>) -> impl IntoResponse {
+    let s = &api.shared;
+    let web = &api.options.web;
     let text = {
         let reload = s.reload_stats();
         let engine = s.engine();
@@ -153,6 +188,17 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         drop(engine);
         text.push_str(&s.extra_metrics());
         text.push_str(&s.connections.render_text("alerter"));
+        if web.tls().is_some() {
+            text.push_str(&s.connections.render_tls_text("alerter"));
+        }
+        if web.requires_auth() {
+            text.push_str(&format!(
+                "# HELP alerter_http_auth_refusals_total Requests answered 401 for missing or wrong credentials.\n\
+                 # TYPE alerter_http_auth_refusals_total counter\n\
+                 alerter_http_auth_refusals_total {}\n",
+                web.refusals()
+            ));
+        }
         text
     };
     (
@@ -164,12 +210,24 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     )
 }
 
-async fn reload(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    match s.reload() {
+async fn reload(State(api): State<ApiState>) -> impl IntoResponse {
+    if !api.options.lifecycle {
+        return (StatusCode::FORBIDDEN, LIFECYCLE_DISABLED.to_string());
+    }
+    match api.shared.reload() {
         Ok(()) => (StatusCode::OK, "config reloaded\n".to_string()),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("failed to reload config: {e}\n"),
         ),
     }
+}
+
+async fn quit(State(api): State<ApiState>) -> impl IntoResponse {
+    if !api.options.lifecycle {
+        return (StatusCode::FORBIDDEN, LIFECYCLE_DISABLED);
+    }
+    tracing::info!("quit requested over the lifecycle API");
+    api.options.quit.notify_one();
+    (StatusCode::OK, "Requesting termination... Goodbye!\n")
 }

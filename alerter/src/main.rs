@@ -47,7 +47,11 @@ fn run(args: RunArgs) -> ExitCode {
     let result = runtime.block_on(async {
         let alerter = Alerter::build(args.settings(), Arc::new(LogSink)).await?;
         let alerter = with_state_and_notifier(alerter, &args.storage_path).await?;
-        tracing::info!(port = alerter.port(), "alerter listening");
+        tracing::info!(
+            port = alerter.port(),
+            scheme = alerter.scheme(),
+            "alerter listening"
+        );
         alerter.run_until_stopped(servekit::shutdown_signal()).await
     });
     match result {

@@ -24,6 +24,7 @@ async fn start(dir: &Path, limits: Limits) -> (u16, tokio::sync::oneshot::Sender
         resend_delay: Duration::from_secs(60),
         clock: Clock::Manual,
         http: limits,
+        web: Default::default(),
     };
     let alerter = Alerter::build(settings, Arc::new(tx)).await.unwrap();
     let port = alerter.port();

@@ -69,6 +69,10 @@ async fn start_alerter(config: PathBuf) -> (Alerter, mpsc::UnboundedReceiver<Vec
         resend_delay: Duration::from_secs(60),
         clock: Clock::Manual,
         http: Default::default(),
+        web: alerter::app::WebSettings {
+            enable_lifecycle: true,
+            ..Default::default()
+        },
     };
     (
         Alerter::build(settings, Arc::new(tx)).await.expect("build"),

@@ -74,6 +74,7 @@ async fn start(config: PathBuf) -> (Alerter, mpsc::UnboundedReceiver<Vec<Postabl
         resend_delay: Duration::from_secs(60),
         clock: Clock::Manual,
         http: Default::default(),
+        web: Default::default(),
     };
     let alerter = Alerter::build(settings, Arc::new(tx)).await.unwrap();
     alerter.shared().engine().align_schedule(T0);

@@ -150,6 +150,10 @@ impl Running {
             resend_delay: Duration::from_secs(60),
             clock: Clock::Manual,
             http: Default::default(),
+            web: alerter::app::WebSettings {
+                enable_lifecycle: true,
+                ..Default::default()
+            },
         };
         let alerter = Alerter::build(settings, Arc::new(alerter::sink::LogSink))
             .await
