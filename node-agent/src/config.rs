@@ -72,6 +72,9 @@ pub struct Config {
     /// HTTP limits: the request-head deadline (which also closes idle
     /// connections) and the connection cap (past it: 503).
     pub http: servekit::http::Limits,
+    /// Prometheus's web configuration file (`--web.config.file`): TLS and
+    /// basic auth; `None` serves plain HTTP to anyone.
+    pub web_config_file: Option<PathBuf>,
     /// Leave out the agent's own `process_*` metrics.
     pub disable_exporter_metrics: bool,
     /// Minimum level logged.
@@ -149,6 +152,7 @@ impl Config {
                     .copied()
                     .unwrap_or(512),
             },
+            web_config_file: opt("web.config.file").map(PathBuf::from),
             disable_exporter_metrics: m.get_flag("web.disable-exporter-metrics"),
             log_level: crate::log::Level::parse(&s("log.level")).unwrap_or(crate::log::Level::Info),
             log_json: s("log.format") == "json",
@@ -187,6 +191,7 @@ pub fn command() -> Command {
         .arg(Arg::new("web.max-connections").long("web.max-connections").default_value("512")
             .value_parser(clap::value_parser!(usize))
             .help("Connections held at once; past it a connection is answered 503 (not in node_exporter)."))
+        .arg(value("web.config.file", "", "Path to configuration file that can enable TLS or authentication (Prometheus's web configuration format; read at startup)."))
         .arg(flag("web.disable-exporter-metrics".into(), "Exclude metrics about the exporter itself (process_*).".into()))
         .arg(value("log.level", "info", "Only log messages with the given severity or above. One of: [debug, info, warn, error]")
             .value_parser(["debug", "info", "warn", "error"]))
@@ -279,6 +284,9 @@ mod tests {
         assert_eq!(c.http.max_connections, 512);
         assert_eq!(c.log_level, crate::log::Level::Info);
         assert!(!c.log_json && !c.disable_exporter_metrics);
+        assert_eq!(c.web_config_file, None);
+        let c = Config::parse_from(["x", "--web.config.file=/etc/web.yml"]).unwrap();
+        assert_eq!(c.web_config_file, Some(PathBuf::from("/etc/web.yml")));
     }
 
     #[test]

@@ -27,7 +27,11 @@ fn main() -> Result<()> {
         log(
             Level::Info,
             "Listening on",
-            &[("address", &addr), ("collectors", &collectors)],
+            &[
+                ("address", &addr),
+                ("scheme", app.scheme()),
+                ("collectors", &collectors),
+            ],
         );
         app.run_until_stopped(servekit::shutdown_signal()).await;
         Ok(())

@@ -13,6 +13,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
+use servekit::webconfig::WebConfig;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -25,6 +26,7 @@ pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct App {
     listener: TcpListener,
     limits: servekit::http::Limits,
+    web: WebConfig,
     state: Arc<State>,
 }
 
@@ -37,6 +39,8 @@ struct State {
     /// (`node_agent_http_*`) unless those are disabled.
     connections: Arc<servekit::http::ConnStats>,
     exporter_metrics: bool,
+    /// Export the TLS handshake failure counter (TLS is on).
+    tls: bool,
 }
 
 /// Binds `address`; node_exporter's `:9100` means every interface, IPv6
@@ -56,13 +60,20 @@ async fn bind(address: &str) -> Result<TcpListener> {
         .with_context(|| format!("Failed to listen on {address}"))
 }
 
-/// Builds the collectors and binds `--web.listen-address`.
+/// Reads `--web.config.file`, builds the collectors and binds
+/// `--web.listen-address`. A bad web configuration is an error naming
+/// `file:line:column`.
 pub async fn build(config: &Config) -> Result<App> {
+    let web = match &config.web_config_file {
+        Some(path) => WebConfig::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => WebConfig::default(),
+    };
     let scraper = Scraper::new(config)?;
     let listener = bind(&config.listen_address).await?;
     Ok(App {
         listener,
         limits: config.http,
+        web: web.clone(),
         state: Arc::new(State {
             scraper,
             telemetry_path: config.telemetry_path.clone(),
@@ -70,6 +81,7 @@ pub async fn build(config: &Config) -> Result<App> {
             in_flight: AtomicUsize::new(0),
             connections: Arc::default(),
             exporter_metrics: !config.disable_exporter_metrics,
+            tls: web.tls().is_some(),
         }),
     })
 }
@@ -87,7 +99,13 @@ impl App {
         self.local_addr().port()
     }
 
-    /// Serves HTTP within the configured limits until `shutdown` resolves.
+    /// `https` when `--web.config.file` turns TLS on, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        self.web.scheme()
+    }
+
+    /// Serves HTTP(S) within the configured limits, behind the web
+    /// configuration's credentials, until `shutdown` resolves.
     pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()>) {
         let state = Arc::clone(&self.state);
         let service = tower::service_fn(move |req| {
@@ -95,9 +113,11 @@ impl App {
             async move { Ok::<_, Infallible>(respond(&state, req).await) }
         });
         let stats = Arc::clone(&self.state.connections);
-        if let Err(err) =
-            servekit::http::serve(self.listener, service, self.limits, stats, shutdown).await
-        {
+        let served = self
+            .web
+            .serve(self.listener, service, self.limits, stats, shutdown)
+            .await;
+        if let Err(err) = served {
             let err = err.to_string();
             crate::log::log(
                 crate::log::Level::Error,
@@ -151,6 +171,9 @@ async fn respond(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<By
             Ok(mut body) => {
                 if state.exporter_metrics {
                     body.push_str(&state.connections.render_text("node_agent"));
+                    if state.tls {
+                        body.push_str(&state.connections.render_tls_text("node_agent"));
+                    }
                 }
                 text(StatusCode::OK, TEXT_FORMAT, body)
             }
