@@ -44,7 +44,6 @@ pub struct MetricSet {
     pub decisions: IntCounterVec,
     pub batch_size: Histogram,
     pub enqueue_batch_size: Histogram,
-    pub student_gate_batch_size: Histogram,
     pub fair_use_refusals: IntCounterVec,
     pub commit_seconds: Histogram,
     pub transaction_courses: Histogram,
@@ -126,12 +125,7 @@ impl Metrics {
             )
             .unwrap(),
             enqueue_batch_size: Histogram::with_opts(
-                HistogramOpts::new("enroll_enqueue_batch_size", "Enroll requests whose enqueue scripts went to Redis in one pipeline.")
-                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
-            )
-            .unwrap(),
-            student_gate_batch_size: Histogram::with_opts(
-                HistogramOpts::new("enroll_student_gate_batch_size", "Per-student fair-use checks that went to Redis in one pipeline.")
+                HistogramOpts::new("enroll_enqueue_batch_size", "Script calls of request handlers (enqueues, fair-use checks) that went to Redis in one pipeline.")
                     .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]),
             )
             .unwrap(),
@@ -190,8 +184,6 @@ impl Metrics {
         r.register(Box::new(m.decisions.clone())).unwrap();
         r.register(Box::new(m.batch_size.clone())).unwrap();
         r.register(Box::new(m.enqueue_batch_size.clone())).unwrap();
-        r.register(Box::new(m.student_gate_batch_size.clone()))
-            .unwrap();
         r.register(Box::new(m.fair_use_refusals.clone())).unwrap();
         r.register(Box::new(m.commit_seconds.clone())).unwrap();
         r.register(Box::new(m.transaction_courses.clone())).unwrap();

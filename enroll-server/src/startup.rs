@@ -92,6 +92,9 @@ impl Application {
             metrics.ticket_streams_dropped.clone(),
         ));
         let settings_fair_use = settings.fair_use;
+        // Every Redis script call of a request handler (fair-use checks,
+        // enqueues) goes through one pipeline.
+        let pipeline = Pipeliner::start(redis.clone(), metrics.enqueue_batch_size.clone());
         let state = AppState::new(Services {
             sessions: SessionStore::new(
                 redis.clone(),
@@ -101,10 +104,10 @@ impl Application {
             ),
             settings: Arc::new(settings),
             db,
-            enqueuer: Enqueuer::start(redis.clone(), metrics.enqueue_batch_size.clone()),
+            enqueuer: Enqueuer::new(pipeline.clone()),
             fair_use: FairUse::new(
                 settings_fair_use,
-                Pipeliner::start(redis.clone(), metrics.student_gate_batch_size.clone()),
+                pipeline,
                 redis.clone(),
                 metrics.fair_use_refusals.clone(),
             ),

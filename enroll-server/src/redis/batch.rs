@@ -13,6 +13,7 @@ use redis::Script;
 use super::fair_use;
 use super::feed::Channel;
 use super::keys::CourseKeys;
+use super::pipeline::{self, Call};
 use crate::pace::Pace;
 use crate::ticket::{encode_batch, Decision};
 
@@ -43,10 +44,9 @@ pub async fn claim_heads(
 /// Records decisions (after COMMIT), removes them from the queue, flags the
 /// course full when it is (unless seats were freed since `gen_seen`),
 /// records the queue's pace, clears the claim marker and publishes the
-/// decisions on [`Channel::Decided`] for the students' event streams, then
-/// gives back the decided students' places among their open tickets (see
-/// [`fair_use`]; one lost here is found again when its student reaches the
-/// cap). Returns the queue length left.
+/// decisions on [`Channel::Decided`] for the students' event streams, and in
+/// the same round trip gives back the decided students' places among their
+/// open tickets (see [`fair_use`]). Returns the queue length left.
 pub async fn finish(
     redis: &mut ConnectionManager,
     course_id: i64,
@@ -56,26 +56,36 @@ pub async fn finish(
     decisions: &[Decision],
 ) -> redis::RedisResult<i64> {
     let k = CourseKeys::new(course_id);
-    let mut inv = FINISH.prepare_invoke();
-    inv.key(&k.queue)
-        .key(&k.tickets)
-        .key(&k.full)
-        .key(&k.gen)
-        .key(&k.pace)
-        .key(&k.claim)
-        .key(&k.done);
-    inv.arg(gen_seen)
-        .arg(if full { "1" } else { "0" })
-        .arg(pace.encode())
-        .arg(Channel::Decided.name())
-        .arg(encode_batch(course_id, decisions));
-    for d in decisions {
-        inv.arg(d.student).arg(d.seq).arg(d.outcome());
-    }
-    let left = inv.invoke_async(redis).await?;
-    let decided: Vec<(i64, i64)> = decisions.iter().map(|d| (d.student, course_id)).collect();
-    if let Err(err) = fair_use::release_decided(redis, &decided).await {
+    let keys = [
+        k.queue.as_str(),
+        &k.tickets,
+        &k.full,
+        &k.gen,
+        &k.pace,
+        &k.claim,
+        &k.done,
+    ];
+    let finish = Call::script(&FINISH, &keys, |c| {
+        c.arg(gen_seen)
+            .arg(if full { "1" } else { "0" })
+            .arg(pace.encode())
+            .arg(Channel::Decided.name())
+            .arg(encode_batch(course_id, decisions));
+        for d in decisions {
+            c.arg(d.student).arg(d.seq).arg(d.outcome());
+        }
+    });
+    let mut calls = vec![finish];
+    calls.extend(
+        decisions
+            .iter()
+            .map(|d| fair_use::release_call(d.student, course_id)),
+    );
+    let mut replies = pipeline::run_all(redis, &calls).await?.into_iter();
+    let left = replies.next().expect("one reply per call")?;
+    // A lost release is found again when its student reaches the cap.
+    if let Some(Err(err)) = replies.find(Result::is_err) {
         tracing::warn!(course_id, error = %err, "could not give back open-ticket places");
     }
-    Ok(left)
+    redis::from_redis_value(left).map_err(Into::into)
 }

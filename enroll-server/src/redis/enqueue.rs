@@ -16,7 +16,7 @@ use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, RedisResult, Script};
 
 use super::keys::CourseKeys;
-use super::pipeline::{self, evalsha, Call, Pipeliner};
+use super::pipeline::{self, Call, Pipeliner};
 use crate::pace::Pace;
 
 static ENQUEUE: LazyLock<Script> =
@@ -66,10 +66,9 @@ fn enqueue_call(course_id: i64, student: i64) -> Call {
         &k.full,
         &k.pace,
     ];
-    Call {
-        script: &ENQUEUE,
-        cmd: evalsha(&ENQUEUE, &keys).arg(student).to_owned(),
-    }
+    Call::script(&ENQUEUE, &keys, |c| {
+        c.arg(student);
+    })
 }
 
 fn decode(reply: RedisResult<redis::Value>) -> RedisResult<Enqueued> {

@@ -5,11 +5,11 @@
 //! courses' queues (`{c<id>}`): taking a token and reserving a place among
 //! the student's open tickets is one script ([`check`]), atomic per student,
 //! and enqueueing in the course is the next. A reservation the enqueue did
-//! not use is given back at once ([`release`]); admission gives back the
-//! reservations of the tickets it decides ([`release_decided`]); one left
-//! behind by a crash between the two is found when the student reaches the
-//! cap ([`prune_decided`]): it names a course whose queue no longer holds
-//! them.
+//! not use is given back at once, and admission gives back those of the
+//! tickets it decides, in the round trip that records them
+//! ([`release_call`]); one left behind by a crash between the two is found
+//! when the student reaches the cap ([`prune_decided`]): it names a course
+//! whose queue no longer holds them.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, RedisResult, Script, Value};
 
 use super::keys::{self, CourseKey};
-use super::pipeline::{evalsha, Call, Pipeliner};
+use super::pipeline::{Call, Pipeliner};
 use crate::fair_use::{Rate, StudentLimit};
 
 static GATE: LazyLock<Script> =
@@ -62,17 +62,18 @@ pub fn gate_call(
     let (bucket, open_set) = keys::student_fair_use(student, limit.name());
     let interval_us = rate.interval.as_micros() as u64;
     let now = now_us.map(|n| n.to_string()).unwrap_or_default();
-    let mut cmd = match open {
-        None => evalsha(&GATE, &[&bucket]),
-        Some(_) => evalsha(&GATE, &[&bucket, &open_set]),
+    let keys: &[&str] = match open {
+        None => &[&bucket],
+        Some(_) => &[&bucket, &open_set],
     };
-    cmd.arg(interval_us).arg(rate.burst).arg(now);
-    if let Some(o) = open {
-        cmd.arg(o.course)
-            .arg(o.cap)
-            .arg(OPEN_SET_TTL.as_millis() as u64);
-    }
-    Call { script: &GATE, cmd }
+    Call::script(&GATE, keys, |c| {
+        c.arg(interval_us).arg(rate.burst).arg(now);
+        if let Some(o) = open {
+            c.arg(o.course)
+                .arg(o.cap)
+                .arg(OPEN_SET_TTL.as_millis() as u64);
+        }
+    })
 }
 
 /// Reads the gate script's answer.
@@ -104,26 +105,11 @@ pub async fn check(
     )
 }
 
-/// Gives back the place the gate reserved for `course`: the enqueue
-/// answered without a new ticket in line (full, already enrolled).
-pub async fn release(redis: &mut ConnectionManager, student: i64, course: i64) -> RedisResult<()> {
-    release_decided(redis, &[(student, course)]).await
-}
-
-/// Gives back the places of decided tickets, `(student, course)` each.
-pub async fn release_decided(
-    redis: &mut ConnectionManager,
-    decided: &[(i64, i64)],
-) -> RedisResult<()> {
-    if decided.is_empty() {
-        return Ok(());
-    }
-    let mut pipe = redis::pipe();
-    for &(student, course) in decided {
-        let (_, open_set) = keys::student_fair_use(student, "");
-        pipe.zrem(open_set, course).ignore();
-    }
-    pipe.query_async(redis).await
+/// The call giving back `student`'s place for `course`: its ticket was
+/// decided, or the enqueue answered without a new ticket in line.
+pub fn release_call(student: i64, course: i64) -> Call {
+    let (_, open_set) = keys::student_fair_use(student, "");
+    Call::plain(redis::cmd("ZREM").arg(open_set).arg(course).to_owned())
 }
 
 /// Gives back `student`'s places in courses whose queue no longer holds

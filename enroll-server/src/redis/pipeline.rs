@@ -26,11 +26,28 @@ pub fn evalsha(script: &Script, keys: &[&str]) -> Cmd {
     cmd
 }
 
-/// One script call: the script (to load it when Redis has forgotten it) and
-/// its `EVALSHA` command.
+/// One call: a command, and for an `EVALSHA` its script (to load it when
+/// Redis has forgotten it).
 pub struct Call {
-    pub script: &'static Script,
+    pub script: Option<&'static Script>,
     pub cmd: Cmd,
+}
+
+impl Call {
+    /// `script` over `keys`, with `args`.
+    pub fn script(script: &'static Script, keys: &[&str], args: impl FnOnce(&mut Cmd)) -> Self {
+        let mut cmd = evalsha(script, keys);
+        args(&mut cmd);
+        Self {
+            script: Some(script),
+            cmd,
+        }
+    }
+
+    /// A plain command.
+    pub fn plain(cmd: Cmd) -> Self {
+        Self { script: None, cmd }
+    }
 }
 
 /// Runs `calls` in one pipelined round trip, in this order. One answer per
@@ -62,6 +79,7 @@ pub async fn run_all(
             match reply {
                 Err(e)
                     if attempt == 0
+                        && calls[i].script.is_some()
                         && e.kind() == ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
                 {
                     again.push(i);
@@ -73,8 +91,7 @@ pub async fn run_all(
             break;
         }
         let mut loaded: Vec<&Script> = Vec::new();
-        for &i in &again {
-            let script = calls[i].script;
+        for script in again.iter().filter_map(|&i| calls[i].script) {
             if !loaded.iter().any(|s| s.get_hash() == script.get_hash()) {
                 script.load_async(redis).await?;
                 loaded.push(script);
@@ -94,7 +111,9 @@ struct Pending {
     answer: oneshot::Sender<RedisResult<Value>>,
 }
 
-/// Hands script calls to the task that sends them (cheap to clone).
+/// Hands calls to the task that sends them (cheap to clone). One is shared
+/// by every request handler of the process: the more calls one pipeline
+/// carries, the fewer system calls and wake-ups each costs on both sides.
 #[derive(Clone)]
 pub struct Pipeliner {
     requests: mpsc::UnboundedSender<Pending>,

@@ -38,8 +38,8 @@ pub struct FairUse {
 }
 
 impl FairUse {
-    /// `gate` sends the per-student scripts; `refusals` counts turned-away
-    /// requests by limit.
+    /// `gate` is the pipeline the per-student scripts go through (shared with
+    /// the enqueues); `refusals` counts turned-away requests by limit.
     pub fn new(
         limits: Limits,
         gate: Pipeliner,
@@ -112,9 +112,9 @@ impl FairUse {
         if self.limits.open_tickets == 0 {
             return;
         }
-        let mut redis = self.redis.clone();
+        let pipeline = self.gate.clone();
         tokio::spawn(async move {
-            if let Err(e) = gate::release(&mut redis, student, course).await {
+            if let Err(e) = pipeline.call(gate::release_call(student, course)).await {
                 tracing::warn!(error = %e, student, course, "could not give back an open-ticket place");
             }
         });
