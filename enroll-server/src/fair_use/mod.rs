@@ -16,8 +16,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// A token bucket: one token back every `interval`, at most `burst` held.
-/// `burst == 0` is a bucket that is switched off.
+/// A rate with a burst: on average one request every `interval`, at most
+/// `burst` at once. Per address it is a token bucket (one token back every
+/// `interval`); per student, counted in Redis, a bucket of `burst` refilled
+/// whole every `burst × interval` (see [`crate::redis::fair_use`]).
+/// `burst == 0` is switched off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
     pub interval: Duration,

@@ -2,27 +2,31 @@
 //! Redis so that every instance shares them (see [`crate::fair_use`]).
 //!
 //! Each student's keys share one hash slot (`{s<id>}`), apart from the
-//! courses' queues (`{c<id>}`): taking a token and reserving a place among
-//! the student's open tickets is one script ([`check`]), atomic per student,
-//! and enqueueing in the course is the next. A reservation the enqueue did
+//! courses' queues (`{c<id>}`): counting the request and reserving a place
+//! among the student's open tickets is one `MULTI` of plain commands
+//! ([`check`]; a script would cost Redis several times as much), and
+//! enqueueing in the course is the next call. A reservation the enqueue did
 //! not use is given back at once, and admission gives back those of the
 //! tickets it decides, in the round trip that records them
 //! ([`release_call`]); one left behind by a crash between the two is found
 //! when the student reaches the cap ([`prune_decided`]): it names a course
 //! whose queue no longer holds them.
+//!
+//! A bucket holds `burst` requests and is refilled whole every `burst ÷
+//! rate` (a window, numbered from the epoch, so every instance agrees on
+//! it within its clock's error): the same average rate, and an answer that
+//! costs Redis one `INCR`.
 
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::ConnectionManager;
-use redis::{FromRedisValue, RedisResult, Script, Value};
+use redis::{AsyncCommands, FromRedisValue, RedisResult, Script, Value};
 
 use super::keys::{self, CourseKey};
 use super::pipeline::{Call, Pipeliner};
 use crate::fair_use::{Rate, StudentLimit};
 
-static GATE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/student_gate.lua")));
 static PRUNE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/prune_open.lua")));
 
@@ -37,57 +41,123 @@ const PRUNE_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
     Go,
-    /// The bucket is empty: a token is back after this long.
+    /// The bucket is empty: it is refilled after this long.
     Wait(Duration),
     /// The student already holds this many tickets in line (the cap).
     AtCap(u32),
 }
 
-/// A place among the student's open tickets, asked for with the token.
+/// A place among the student's open tickets, asked for with the request.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenTicket {
     pub course: i64,
     pub cap: u32,
 }
 
-/// The gate script for `student`'s `limit` bucket (and a place among their
-/// open tickets), at Redis's clock or at `now_us` (tests).
+/// Milliseconds since the epoch on this machine's clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The window of `rate` that `now_ms` falls in: its number and how long
+/// until it ends.
+fn window(rate: Rate, now_ms: u64) -> (u64, u64) {
+    let len = (rate.interval.as_millis() as u64 * u64::from(rate.burst)).max(1);
+    (now_ms / len, len - now_ms % len)
+}
+
+/// What decides the answer of one gate call.
+pub struct GateCheck {
+    rate: Rate,
+    open: Option<OpenTicket>,
+    wait: Duration,
+}
+
+/// The gate's transaction for `student`'s `limit` bucket (and a place among
+/// their open tickets), at `now_ms`, and what decides its answer.
 pub fn gate_call(
     student: i64,
     limit: StudentLimit,
     rate: Rate,
     open: Option<OpenTicket>,
-    now_us: Option<u64>,
-) -> Call {
+    now_ms: u64,
+) -> (Call, GateCheck) {
     let (bucket, open_set) = keys::student_fair_use(student, limit.name());
-    let interval_us = rate.interval.as_micros() as u64;
-    let now = now_us.map(|n| n.to_string()).unwrap_or_default();
-    let keys: &[&str] = match open {
-        None => &[&bucket],
-        Some(_) => &[&bucket, &open_set],
+    let (n, left) = window(rate, now_ms);
+    let mut cmds = Vec::with_capacity(5);
+    if !rate.is_off() {
+        let key = format!("{bucket}:{n}");
+        cmds.push(redis::cmd("INCR").arg(&key).to_owned());
+        cmds.push(redis::cmd("PEXPIRE").arg(&key).arg(left + 1000).to_owned());
+    }
+    if let Some(o) = open {
+        let ttl = OPEN_SET_TTL.as_millis() as u64;
+        cmds.push(
+            redis::cmd("ZADD")
+                .arg(&open_set)
+                .arg("NX")
+                .arg(now_ms)
+                .arg(o.course)
+                .to_owned(),
+        );
+        cmds.push(redis::cmd("ZCARD").arg(&open_set).to_owned());
+        cmds.push(redis::cmd("PEXPIRE").arg(&open_set).arg(ttl).to_owned());
+    }
+    let check = GateCheck {
+        rate,
+        open,
+        wait: Duration::from_millis(left),
     };
-    Call::script(&GATE, keys, |c| {
-        c.arg(interval_us).arg(rate.burst).arg(now);
-        if let Some(o) = open {
-            c.arg(o.course)
-                .arg(o.cap)
-                .arg(OPEN_SET_TTL.as_millis() as u64);
-        }
-    })
+    (Call::transaction(cmds), check)
 }
 
-/// Reads the gate script's answer.
-pub fn decode(reply: RedisResult<Value>) -> RedisResult<Gate> {
-    let (kind, n): (i64, i64) = FromRedisValue::from_redis_value(reply?)?;
-    Ok(match kind {
-        0 => Gate::Go,
-        1 => Gate::Wait(Duration::from_millis(n.max(1) as u64)),
-        _ => Gate::AtCap(n as u32),
-    })
+impl GateCheck {
+    /// Reads the transaction's answer; with a place reserved that may not be
+    /// kept, also the call that gives it back.
+    pub fn decide(
+        &self,
+        student: i64,
+        reply: RedisResult<Value>,
+    ) -> RedisResult<(Gate, Option<Call>)> {
+        let replies: Vec<Value> = FromRedisValue::from_redis_value(reply?)?;
+        let mut replies = replies.into_iter();
+        let mut next = || -> RedisResult<i64> {
+            Ok(i64::from_redis_value(replies.next().unwrap_or(Value::Nil))?)
+        };
+        let over_rate = if self.rate.is_off() {
+            false
+        } else {
+            let count = next()?;
+            next()?;
+            count > i64::from(self.rate.burst)
+        };
+        let Some(open) = self.open else {
+            return Ok((
+                if over_rate {
+                    Gate::Wait(self.wait)
+                } else {
+                    Gate::Go
+                },
+                None,
+            ));
+        };
+        let added = next()? == 1;
+        let held = next()?;
+        let give_back = added.then(|| release_call(student, open.course));
+        Ok(if over_rate {
+            (Gate::Wait(self.wait), give_back)
+        } else if added && held > i64::from(open.cap) {
+            (Gate::AtCap(open.cap), give_back)
+        } else {
+            (Gate::Go, None)
+        })
+    }
 }
 
-/// Takes a token from `student`'s `limit` bucket, and with `open` a place
-/// among their open tickets, through the shared pipeline.
+/// Counts a request against `student`'s `limit` bucket, and with `open`
+/// reserves a place among their open tickets, through the shared pipeline.
 pub async fn check(
     pipeline: &Pipeliner,
     student: i64,
@@ -98,11 +168,13 @@ pub async fn check(
     if rate.is_off() && open.is_none() {
         return Ok(Gate::Go);
     }
-    decode(
-        pipeline
-            .call(gate_call(student, limit, rate, open, None))
-            .await,
-    )
+    let (call, check) = gate_call(student, limit, rate, open, now_ms());
+    let reply = pipeline.call(call).await;
+    let (gate, give_back) = check.decide(student, reply)?;
+    if let Some(call) = give_back {
+        pipeline.call(call).await?;
+    }
+    Ok(gate)
 }
 
 /// The call giving back `student`'s place for `course`: its ticket was
@@ -116,16 +188,12 @@ pub fn release_call(student: i64, course: i64) -> Call {
 /// them (decided while a release was lost); returns how many.
 pub async fn prune_decided(redis: &mut ConnectionManager, student: i64) -> RedisResult<u32> {
     let (_, open_set) = keys::student_fair_use(student, "");
-    let (held, now): (Vec<(i64, String)>, (u64, u64)) = redis::pipe()
-        .zrange_withscores(&open_set, 0, -1)
-        .cmd("TIME")
-        .query_async(redis)
-        .await?;
-    let now_us = now.0 * 1_000_000 + now.1;
-    let grace = PRUNE_GRACE.as_micros() as u64;
+    let held: Vec<(i64, String)> = redis.zrange_withscores(&open_set, 0, -1).await?;
+    let grace = PRUNE_GRACE.as_millis() as u64;
+    let now = now_ms();
     let old: Vec<(i64, String)> = held
         .into_iter()
-        .filter(|(_, score)| score.parse::<u64>().is_ok_and(|t| t + grace < now_us))
+        .filter(|(_, score)| score.parse::<u64>().is_ok_and(|t| t + grace < now))
         .collect();
     if old.is_empty() {
         return Ok(0);

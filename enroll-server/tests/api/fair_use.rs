@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use enroll_server::config::Options;
 use enroll_server::fair_use::{Rate, StudentLimit};
-use enroll_server::redis::fair_use::{decode, gate_call, Gate, OpenTicket};
+use enroll_server::redis::fair_use::{gate_call, Gate, OpenTicket};
 use enroll_server::redis::pipeline::run_all;
 use futures::future::join_all;
 use redis::AsyncCommands;
@@ -59,7 +59,8 @@ fn from_address(local: &str) -> Client {
 #[tokio::test]
 async fn a_students_enroll_bucket_is_shared_by_two_instances() {
     let limits = Options {
-        rate_enroll: rate("1/min burst 3"),
+        // Hour-long windows: the test never straddles two.
+        rate_enroll: rate("1/h burst 3"),
         ..Default::default()
     };
     let a = start_with(limits.clone()).await;
@@ -84,7 +85,8 @@ async fn a_students_enroll_bucket_is_shared_by_two_instances() {
     for app in [&a, &b] {
         let res = send(app, ids[3]).await;
         let wait = retry_after(&res);
-        assert!((30..=60).contains(&wait), "Retry-After {wait}");
+        // The bucket of 3 refills every 3 hours.
+        assert!((1..=3 * 3600).contains(&wait), "Retry-After {wait}");
         assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     }
     // Another student has an allowance of their own.
@@ -104,8 +106,8 @@ async fn a_students_enroll_bucket_is_shared_by_two_instances() {
 #[tokio::test]
 async fn ticket_reads_and_event_streams_have_buckets_of_their_own() {
     let app = start_with(Options {
-        rate_ticket_reads: rate("1/min burst 2"),
-        rate_event_streams: rate("1/min burst 1"),
+        rate_ticket_reads: rate("1/h burst 2"),
+        rate_event_streams: rate("1/h burst 1"),
         ..Default::default()
     })
     .await;
@@ -127,7 +129,7 @@ async fn ticket_reads_and_event_streams_have_buckets_of_their_own() {
     let res = read().await.unwrap();
     assert!(retry_after(&res) >= 1);
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-    // One stream may be opened; the next one within the minute may not.
+    // One stream may be opened; the next one within the hour may not.
     let first = student
         .get(app.url("/api/v1/enrollments/events"))
         .send()
@@ -213,8 +215,7 @@ async fn a_place_whose_release_was_lost_is_found_at_the_cap() {
     // A place left behind: the student is in no queue for ids[0], and the
     // entry is older than the grace given to enqueues on their way.
     let mut redis = app.redis().await;
-    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut redis).await.unwrap();
-    let old = (secs - 60) * 1_000_000 + micros;
+    let old = enroll_server::redis::fair_use::now_ms() - 60_000;
     let _: () = redis
         .zadd(format!("open:{{s{student_id}}}"), ids[0], old)
         .await
@@ -272,55 +273,63 @@ async fn an_address_past_its_ceiling_waits_and_others_do_not() {
 }
 
 #[tokio::test]
-async fn the_bucket_script_refills_one_token_per_interval() {
+async fn the_gate_counts_buckets_by_window_and_holds_the_cap() {
     let redis = testkit::RedisServer::start().unwrap();
     let mut conn = redis::Client::open(redis.url())
         .unwrap()
         .get_connection_manager()
         .await
         .unwrap();
+    // 2/s burst 3: a bucket of 3 refilled every 1.5 s.
     let r: Rate = "2/s burst 3".parse().unwrap();
-    let at = |ms: u64| Some(1_000_000_000_000 + ms * 1000);
+    let start = 1_000_000_000_000 / 1500 * 1500; // a window's first ms
     async fn gate_at(
         conn: &mut redis::aio::ConnectionManager,
         r: Rate,
-        now: Option<u64>,
+        now_ms: u64,
         open: Option<OpenTicket>,
     ) -> Gate {
-        let call = gate_call(7, StudentLimit::Enroll, r, open, now);
-        decode(run_all(conn, &[call]).await.unwrap().pop().unwrap()).unwrap()
+        let (call, check) = gate_call(7, StudentLimit::Enroll, r, open, now_ms);
+        let reply = run_all(conn, &[call]).await.unwrap().pop().unwrap();
+        let (gate, give_back) = check.decide(7, reply).unwrap();
+        if let Some(call) = give_back {
+            run_all(conn, &[call])
+                .await
+                .unwrap()
+                .pop()
+                .unwrap()
+                .unwrap();
+        }
+        gate
     }
     for _ in 0..3 {
-        assert_eq!(gate_at(&mut conn, r, at(0), None).await, Gate::Go);
+        assert_eq!(gate_at(&mut conn, r, start, None).await, Gate::Go);
     }
-    assert_eq!(
-        gate_at(&mut conn, r, at(0), None).await,
-        Gate::Wait(Duration::from_millis(500))
-    );
-    assert_eq!(
-        gate_at(&mut conn, r, at(400), None).await,
-        Gate::Wait(Duration::from_millis(100))
-    );
-    assert_eq!(gate_at(&mut conn, r, at(500), None).await, Gate::Go);
-    assert_eq!(
-        gate_at(&mut conn, r, at(500), None).await,
-        Gate::Wait(Duration::from_millis(500))
-    );
-    // Idle for long: the bucket is full again, not fuller.
+    let wait = |ms| Gate::Wait(Duration::from_millis(ms));
+    assert_eq!(gate_at(&mut conn, r, start, None).await, wait(1500));
+    assert_eq!(gate_at(&mut conn, r, start + 1400, None).await, wait(100));
+    // The next window: a full bucket again, not fuller.
     for _ in 0..3 {
-        assert_eq!(gate_at(&mut conn, r, at(60_000), None).await, Gate::Go);
+        assert_eq!(gate_at(&mut conn, r, start + 1500, None).await, Gate::Go);
     }
-    assert!(matches!(
-        gate_at(&mut conn, r, at(60_000), None).await,
-        Gate::Wait(_)
-    ));
-    // The open-ticket cap: a retry of a held course takes no new place.
+    assert_eq!(gate_at(&mut conn, r, start + 1500, None).await, wait(1500));
+    // The open-ticket cap: a retry of a held course takes no new place, and
+    // a refused one is given back.
     let open = |course| Some(OpenTicket { course, cap: 2 });
-    assert_eq!(gate_at(&mut conn, r, at(120_000), open(1)).await, Gate::Go);
-    assert_eq!(gate_at(&mut conn, r, at(121_000), open(1)).await, Gate::Go);
-    assert_eq!(gate_at(&mut conn, r, at(122_000), open(2)).await, Gate::Go);
+    let later = start + 60_000;
+    assert_eq!(gate_at(&mut conn, r, later, open(1)).await, Gate::Go);
+    assert_eq!(gate_at(&mut conn, r, later, open(1)).await, Gate::Go);
+    assert_eq!(gate_at(&mut conn, r, later, open(2)).await, Gate::Go);
     assert_eq!(
-        gate_at(&mut conn, r, at(123_000), open(3)).await,
+        gate_at(&mut conn, r, later + 1500, open(3)).await,
         Gate::AtCap(2)
     );
+    let held: Vec<i64> = redis::cmd("ZRANGE")
+        .arg("open:{s7}")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(held, vec![1, 2], "the refused course was given back");
 }
