@@ -90,9 +90,9 @@ struct ExpSample {
 }
 
 fn yaml_scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match serde_yaml::Value::deserialize(d)? {
-        serde_yaml::Value::String(s) => Ok(s),
-        serde_yaml::Value::Number(n) => Ok(n.to_string()),
+    match yaml_serde::Value::deserialize(d)? {
+        yaml_serde::Value::String(s) => Ok(s),
+        yaml_serde::Value::Number(n) => Ok(n.to_string()),
         _ => Err(serde::de::Error::custom("expected a string of values")),
     }
 }
@@ -122,7 +122,7 @@ pub fn run_test_files(paths: &[PathBuf]) -> bool {
 pub fn run_test_file(path: &Path) -> Result<(), Vec<String>> {
     let text =
         std::fs::read_to_string(path).map_err(|e| vec![format!("    {}: {e}", path.display())])?;
-    let file: TestFile = serde_yaml::from_str(&text).map_err(|e| {
+    let file: TestFile = yaml_serde::from_str(&text).map_err(|e| {
         let at = e
             .location()
             .map(|l| format!("{}:{}:", l.line(), l.column()))
@@ -401,7 +401,7 @@ fn fmt_ms(ms: i64) -> String {
 /// Counts alert tests and expression tests in a file (for summaries).
 pub fn count_tests(path: &Path) -> Option<HashMap<&'static str, usize>> {
     let text = std::fs::read_to_string(path).ok()?;
-    let file: TestFile = serde_yaml::from_str(&text).ok()?;
+    let file: TestFile = yaml_serde::from_str(&text).ok()?;
     let mut m = HashMap::new();
     m.insert(
         "alert_rule_test",

@@ -165,10 +165,10 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
 
 impl NotifyConfig {
     /// Parses a YAML document holding `route`, `receivers`, `inhibit_rules`
-    /// and validates it. Errors carry serde_yaml's line and column.
+    /// and validates it. Errors carry yaml_serde's line and column.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
         let config: NotifyConfig =
-            serde_yaml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+            yaml_serde::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }

@@ -107,12 +107,12 @@ fn readme_example_parses() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let start = readme.find("```yaml\n").expect("README has a yaml example") + 8;
     let end = start + readme[start..].find("```").unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&readme[start..end]).unwrap();
-    let mut notify = serde_yaml::Mapping::new();
+    let doc: yaml_serde::Value = yaml_serde::from_str(&readme[start..end]).unwrap();
+    let mut notify = yaml_serde::Mapping::new();
     for key in ["route", "receivers", "inhibit_rules"] {
         notify.insert(key.into(), doc[key].clone());
     }
-    let text = serde_yaml::to_string(&notify).unwrap();
+    let text = yaml_serde::to_string(&notify).unwrap();
     std::env::set_var("SLACK_BOT_TOKEN", "xoxb-example");
     let c = NotifyConfig::from_yaml(&text).unwrap();
     assert!(c.receivers.len() >= 2);

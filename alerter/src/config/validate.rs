@@ -19,7 +19,7 @@ impl Config {
         let config: Config = if text.trim().is_empty() {
             Config::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| {
+            yaml_serde::from_str(text).map_err(|e| {
                 let (l, c) = yaml_location(&e);
                 err(l, c, e.to_string())
             })?

@@ -77,11 +77,11 @@ impl<'de> Deserialize<'de> for ScalarString {
 }
 
 fn scalar_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    match serde_yaml::Value::deserialize(d)? {
-        serde_yaml::Value::String(s) => Ok(s),
-        serde_yaml::Value::Number(n) => Ok(n.to_string()),
-        serde_yaml::Value::Bool(b) => Ok(b.to_string()),
-        serde_yaml::Value::Null => Ok(String::new()),
+    match yaml_serde::Value::deserialize(d)? {
+        yaml_serde::Value::String(s) => Ok(s),
+        yaml_serde::Value::Number(n) => Ok(n.to_string()),
+        yaml_serde::Value::Bool(b) => Ok(b.to_string()),
+        yaml_serde::Value::Null => Ok(String::new()),
         _ => Err(serde::de::Error::custom("expected a string")),
     }
 }
@@ -100,8 +100,8 @@ pub fn valid_label_name(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-/// Line and column of a YAML error, `(0, 0)` when serde_yaml has none.
-pub(crate) fn yaml_location(e: &serde_yaml::Error) -> (usize, usize) {
+/// Line and column of a YAML error, `(0, 0)` when yaml_serde has none.
+pub(crate) fn yaml_location(e: &yaml_serde::Error) -> (usize, usize) {
     e.location().map_or((0, 0), |l| (l.line(), l.column()))
 }
 
@@ -155,7 +155,7 @@ pub fn parse_rule_text(
     let parsed: FileYaml = if text.trim().is_empty() {
         FileYaml { groups: Vec::new() }
     } else {
-        serde_yaml::from_str(text).map_err(|e| {
+        yaml_serde::from_str(text).map_err(|e| {
             let (l, c) = yaml_location(&e);
             err(l, c, e.to_string())
         })?
