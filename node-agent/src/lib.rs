@@ -4,7 +4,8 @@
 //! for the collectors it has, so dashboards and alert rules keep working.
 //!
 //! Layout:
-//! - [`config`]: command-line flags (node_exporter's names and defaults).
+//! - [`config`]: command-line flags (node_exporter's names and defaults),
+//!   parsed into [`settings::Config`], which is all the collectors read.
 //! - [`collectors`]: one file per collector behind [`collectors::Collector`],
 //!   registered in [`collectors::COLLECTORS`], which also makes the
 //!   `--collector.<name>` flags.
@@ -24,6 +25,7 @@ pub mod parse;
 pub mod process;
 pub mod scrape;
 pub mod server;
+pub mod settings;
 
 pub use config::Config;
 pub use server::{build, App};

@@ -6,9 +6,9 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::collectors::{Collector, COLLECTORS};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
 use crate::process::ProcessMetrics;
+use crate::settings::Config;
 
 /// The enabled collectors, built once at start-up.
 pub struct Scraper {

@@ -16,8 +16,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use servekit::webconfig::WebConfig;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
 use crate::scrape::Scraper;
+use crate::settings::Config;
 
 /// Content type of the text exposition format 0.0.4.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";

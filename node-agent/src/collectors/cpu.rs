@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use anyhow::{bail, Result};
 
 use super::{read, read_attr, under, user_hz, AttrDir, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 const MODES: [&str; 8] = [
     "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",

@@ -11,8 +11,8 @@ use procfs_core::DiskStat;
 use regex::Regex;
 
 use super::{open, regex, under, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 /// Bytes per sector in /proc/diskstats (always 512, whatever the device).
 const SECTOR_SIZE: f64 = 512.0;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::{read_attr, under, Collector};
-use crate::config::Config;
 use crate::metrics::MetricSet;
+use crate::settings::Config;
 
 /// Reads the kernel's random pool figures.
 pub struct EntropyCollector {

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use anyhow::{bail, Result};
 
 use super::{read, under, Collector};
-use crate::config::Config;
 use crate::metrics::MetricSet;
+use crate::settings::Config;
 
 /// Reads `/proc/meminfo`.
 pub struct MeminfoCollector {

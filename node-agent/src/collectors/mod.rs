@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::config::Config;
 use crate::metrics::MetricSet;
+use crate::settings::Config;
 
 pub mod cpu;
 pub mod diskstats;

@@ -13,8 +13,8 @@ use anyhow::Result;
 use regex::Regex;
 
 use super::{regex, under, AttrDir, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 /// (attribute file, metric suffix, type) exported when the file is readable.
 const PROPERTIES: [(&CStr, &str, MetricType); 16] = [

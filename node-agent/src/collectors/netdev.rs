@@ -14,8 +14,8 @@ use procfs_core::FromRead;
 use regex::Regex;
 
 use super::{open, read_attr, regex, under, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 /// Reads `/proc/net/dev`.
 pub struct NetdevCollector {

@@ -14,8 +14,8 @@ use anyhow::{anyhow, Result};
 use regex::Regex;
 
 use super::{read, regex, under, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 /// `(column, metric name, help)` of each exported field under one header.
 type Plan = Vec<(usize, String, String)>;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Result};
 
 use super::{read_file, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 /// Reads os-release under the root filesystem.
 pub struct OsCollector {

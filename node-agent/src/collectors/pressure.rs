@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Result};
 
 use super::{read, under, Collector};
-use crate::config::Config;
 use crate::metrics::MetricSet;
+use crate::settings::Config;
 
 /// Reads `/proc/pressure/{cpu,io,memory,irq}`.
 pub struct PressureCollector {

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{page_size, read, under, Collector};
-use crate::config::Config;
 use crate::metrics::MetricSet;
+use crate::settings::Config;
 
 /// Reads `/proc/net/sockstat{,6}`.
 pub struct SockstatCollector {

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::{read, under, Collector};
-use crate::config::Config;
 use crate::metrics::MetricSet;
+use crate::settings::Config;
 
 /// Reads the non-CPU lines of `/proc/stat`.
 pub struct StatCollector {

@@ -18,9 +18,9 @@ use std::time::UNIX_EPOCH;
 use anyhow::{anyhow, bail, Result};
 
 use super::{read_file, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType, Sample};
 use crate::parse::{parse_value, split_sample};
+use crate::settings::Config;
 
 /// Reads `*.prom` files.
 pub struct TextfileCollector {

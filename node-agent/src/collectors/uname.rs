@@ -8,8 +8,8 @@ use std::ffi::CStr;
 use anyhow::{bail, Result};
 
 use super::Collector;
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 /// Calls uname(2).
 pub struct UnameCollector;

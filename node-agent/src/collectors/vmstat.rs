@@ -12,8 +12,8 @@ use anyhow::Result;
 use regex::Regex;
 
 use super::{read, regex, under, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 /// Reads `/proc/vmstat`.
 pub struct VmstatCollector {

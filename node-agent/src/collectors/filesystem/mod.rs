@@ -18,8 +18,8 @@ use regex::Regex;
 
 use self::statfs::{GuardedStatfs, Outcome, Statfs, SystemStatfs};
 use super::{read, regex, Collector};
-use crate::config::Config;
 use crate::metrics::{MetricSet, MetricType};
+use crate::settings::Config;
 
 /// One line of mountinfo, as labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
