@@ -9,7 +9,7 @@ use prometheus::IntCounterVec;
 use redis::aio::ConnectionManager;
 
 use crate::fair_use::address::AddressLimiter;
-use crate::fair_use::{Limits, StudentLimit};
+use crate::fair_use::{Limits, Rate, StudentLimit};
 use crate::redis::fair_use::{self as gate, Gate, OpenTicket};
 use crate::redis::pipeline::Pipeliner;
 
@@ -79,7 +79,7 @@ impl FairUse {
     /// At the cap, places whose tickets were decided meanwhile are given
     /// back first.
     pub async fn enroll(&self, student: i64, course: i64) -> Result<(), FairUseError> {
-        let rate = self.limits.enroll;
+        let mut rate = self.limits.enroll;
         let open = (self.limits.open_tickets > 0).then_some(OpenTicket {
             course,
             cap: self.limits.open_tickets,
@@ -100,6 +100,8 @@ impl FairUse {
                         return Err(FairUseError::TooManyOpenTickets { cap });
                     }
                     pruned = true;
+                    // The request was counted already; only the place is asked again.
+                    rate = Rate::OFF;
                 }
             }
         }
