@@ -119,8 +119,7 @@ impl Alerter {
         if settings.clock == Clock::Wall {
             engine.align_schedule(start);
         }
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("alerter/", env!("CARGO_PKG_VERSION")))
+        let client = crate::config::base_client()
             .build()
             .context("Failed to build the HTTP client")?;
         let shared = Arc::new(Shared::new(

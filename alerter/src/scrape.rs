@@ -136,13 +136,14 @@ pub async fn scrape(client: &reqwest::Client, target: &Target) -> ScrapeOutcome 
     let started = Instant::now();
     let timeout = Duration::from_millis(target.timeout_ms.max(1) as u64);
     let result = async {
-        let resp = client
+        let mut req = client
             .get(&target.url)
             .header("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
+            .timeout(timeout);
+        if let Some(auth) = &target.basic_auth {
+            req = req.basic_auth(&auth.username, Some(auth.password()?));
+        }
+        let resp = req.send().await.map_err(|e| describe(&e))?;
         if !resp.status().is_success() {
             return Err(format!("server returned HTTP status {}", resp.status()));
         }

@@ -6,14 +6,15 @@
 //! A leaf among the wiring modules: it knows the engine, configuration and
 //! scraper, and nothing that serves, persists or notifies.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, Target};
+use crate::config::{Config, Target, TlsConfig};
 use crate::engine::Engine;
-use crate::scrape::scrape;
+use crate::scrape::{scrape, ScrapeOutcome};
 use crate::sink::AlertSink;
 
 /// Who moves time forward.
@@ -46,6 +47,9 @@ pub struct Shared {
     config_path: PathBuf,
     clock: Clock,
     client: reqwest::Client,
+    /// Clients of the jobs with a `tls_config`, made on first use; dropped
+    /// at a reload, so renewed certificate files are read again.
+    tls_clients: Mutex<HashMap<TlsConfig, reqwest::Client>>,
     last_now: AtomicI64,
     config_tx: tokio::sync::watch::Sender<Arc<Config>>,
     extra_metrics: Mutex<Option<MetricsHook>>,
@@ -90,6 +94,7 @@ impl Shared {
             config_path,
             clock,
             client,
+            tls_clients: Mutex::default(),
             last_now: AtomicI64::new(start),
             config_tx,
             extra_metrics: Mutex::new(None),
@@ -134,6 +139,7 @@ impl Shared {
                 let now = self.now();
                 let config = Arc::new(loaded.config.clone());
                 self.engine().apply(loaded, now);
+                self.tls_clients.lock().unwrap().clear();
                 self.config_tx.send_replace(config);
                 stats.last_ok = true;
                 stats.last_success_s = wall_ms() as f64 / 1000.0;
@@ -177,6 +183,21 @@ impl Shared {
 
     /// Scrapes every target due at `now` (concurrently, waiting for all) and
     /// evaluates the groups due at `now` (the manual clock's step).
+    /// The client that scrapes `target`: the shared one, or its job's TLS
+    /// client.
+    fn client_for(&self, target: &Target) -> Result<reqwest::Client, String> {
+        let Some(tls) = &target.tls else {
+            return Ok(self.client.clone());
+        };
+        let mut clients = self.tls_clients.lock().unwrap();
+        if let Some(c) = clients.get(tls) {
+            return Ok(c.clone());
+        }
+        let c = tls.client()?;
+        clients.insert(tls.clone(), c.clone());
+        Ok(c)
+    }
+
     pub async fn tick(self: &Arc<Self>, now: i64) {
         self.round(now, false).await;
     }
@@ -202,7 +223,13 @@ impl Shared {
         for target in due {
             let shared = Arc::clone(self);
             scrapes.spawn(async move {
-                let outcome = scrape(&shared.client, &target).await;
+                let outcome = match shared.client_for(&target) {
+                    Ok(client) => scrape(&client, &target).await,
+                    Err(e) => ScrapeOutcome {
+                        result: Err(e),
+                        duration: Duration::ZERO,
+                    },
+                };
                 shared.engine().ingest(&target, now, outcome);
             });
         }

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{Config, ConfigError, Loaded};
+use super::validate::job_positions;
+use super::{Config, ConfigError, Loaded, ScrapeConfig};
 use crate::rules::load_rule_file;
 
 impl Config {
@@ -17,8 +18,22 @@ impl Config {
             column: 0,
             message: format!("cannot read: {e}"),
         })?;
-        let config = Config::parse(&text, &file)?;
+        let mut config = Config::parse(&text, &file)?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let positions = job_positions(&text);
+        for (i, sc) in config.scrape_configs.iter_mut().enumerate() {
+            // Checked now, so that a bad file keeps the last good config.
+            let problem = resolve_client_files(sc, base).err();
+            if let Some(message) = problem {
+                let (line, column) = positions.get(i).copied().unwrap_or((0, 0));
+                return Err(ConfigError {
+                    file: file.clone(),
+                    line,
+                    column,
+                    message: format!("job {:?}: {message}", sc.job_name),
+                });
+            }
+        }
         let rule_files =
             resolve_globs(base, &config.rule_files).map_err(|message| ConfigError {
                 file: file.clone(),
@@ -53,6 +68,21 @@ impl Config {
             targets,
         })
     }
+}
+
+/// Makes the job's credential and certificate paths relative to `base`, and
+/// checks that they can be read and used.
+fn resolve_client_files(sc: &mut ScrapeConfig, base: &Path) -> Result<(), String> {
+    if let Some(auth) = &mut sc.basic_auth {
+        auth.password_file = auth.password_file.as_ref().map(|f| base.join(f));
+        auth.password()?;
+    }
+    if let Some(tls) = &sc.tls_config {
+        let tls = tls.relative_to(base);
+        tls.client()?;
+        sc.tls_config = Some(tls);
+    }
+    Ok(())
 }
 
 /// Expands rule-file globs relative to `base`; a plain path that does not

@@ -10,7 +10,9 @@
 //! scrape_configs:
 //!   - job_name: node
 //!     metrics_path: /metrics  # default
-//!     scheme: http            # only http
+//!     scheme: https           # default http
+//!     basic_auth: {username: prometheus, password_file: scrape.pw}
+//!     tls_config: {ca_file: ca.crt}   # paths relative to this file
 //!     static_configs:
 //!       - targets: ['127.0.0.1:9100']
 //!         labels: {role: db}
@@ -22,8 +24,11 @@
 //! cannot make, with the line and column they point at; [`load`]:
 //! [`Config::load`], the file with its rule files and targets.
 
+mod client;
 mod load;
 mod validate;
+
+pub use client::{base_client, BasicAuth, TlsConfig};
 
 pub use load::resolve_globs;
 
@@ -145,9 +150,15 @@ pub struct ScrapeConfig {
     /// Path to scrape (default `/metrics`).
     #[serde(default = "default_metrics_path")]
     pub metrics_path: String,
-    /// `http` (the only scheme supported).
+    /// `http` or `https`.
     #[serde(default = "default_scheme")]
     pub scheme: String,
+    /// Credentials sent with every scrape.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// How `https` targets are verified; a client certificate.
+    #[serde(default)]
+    pub tls_config: Option<TlsConfig>,
     /// Keep the target's own `job`/`instance` labels on conflict.
     #[serde(default)]
     pub honor_labels: bool,
@@ -183,6 +194,10 @@ pub struct Target {
     pub timeout_ms: i64,
     /// Whether scraped `job`/`instance` labels win.
     pub honor_labels: bool,
+    /// Sent with every scrape.
+    pub basic_auth: Option<BasicAuth>,
+    /// Paths made absolute; `None`: the default client.
+    pub tls: Option<TlsConfig>,
 }
 
 /// A configuration with its rule files loaded and targets resolved.
@@ -228,6 +243,8 @@ impl Config {
                         interval_ms: interval.millis(),
                         timeout_ms: timeout.millis(),
                         honor_labels: sc.honor_labels,
+                        basic_auth: sc.basic_auth.clone(),
+                        tls: sc.tls_config.clone(),
                     });
                 }
             }

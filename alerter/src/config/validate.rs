@@ -58,12 +58,12 @@ impl Config {
                     ),
                 ));
             }
-            if sc.scheme != "http" {
+            if sc.scheme != "http" && sc.scheme != "https" {
                 return Err(err(
                     l,
                     c,
                     format!(
-                        "job {:?}: scheme {:?} is not supported (only http)",
+                        "job {:?}: scheme {:?} is not supported (http or https)",
                         sc.job_name, sc.scheme
                     ),
                 ));
@@ -117,7 +117,7 @@ fn notify_error_position(text: &str, e: &notifier::config::ConfigError) -> (usiz
         .unwrap_or((0, 0))
 }
 
-fn job_positions(text: &str) -> Vec<(usize, usize)> {
+pub(super) fn job_positions(text: &str) -> Vec<(usize, usize)> {
     text.lines()
         .enumerate()
         .filter_map(|(i, line)| {
@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(e.line, 2, "{e}");
         assert!(e.to_string().starts_with("a.yml:2:"), "{e}");
         let e = Config::parse(
-            "scrape_configs:\n  - job_name: a\n    scheme: https\n",
+            "scrape_configs:\n  - job_name: a\n    scheme: ftp\n",
             "a.yml",
         )
         .unwrap_err();
