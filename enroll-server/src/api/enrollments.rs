@@ -29,8 +29,8 @@ pub struct EnrollRequest {
     pub course_id: i64,
 }
 
-/// Joins the course's waiting queue: 202 with a ticket and place, after one
-/// Redis round trip. Retrying returns the same ticket and place — until the
+/// Joins the course's waiting queue: 202 with a ticket and place, after two
+/// Redis round trips (the student's fair-use check, the enqueue). Retrying returns the same ticket and place — until the
 /// course is flagged full: from then on this instance refuses every request
 /// for it with `course_full` from memory (a queued retry's ticket will be
 /// rejected `course_full` too; a student holding a seat sees their seat in
