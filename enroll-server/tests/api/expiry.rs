@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::enroll::enroll_ok;
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, eventually, spawn_app};
 
 #[tokio::test]
 async fn decided_tickets_are_forgotten_and_queued_ones_kept() {
@@ -28,6 +28,10 @@ async fn decided_tickets_are_forgotten_and_queued_ones_kept() {
         .admin_put("/api/v1/admin/admission", &json!({"paused": true}))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    eventually(Duration::from_secs(10), "admission paused", || async {
+        app.metric("enroll_admission_paused").await == 1.0
+    })
+    .await;
     let waiting_by = app.login("E1").await;
     let waiting = enroll_ok(&app, &waiting_by, course).await;
     let waiting = waiting["ticket"].as_str().unwrap().to_string();

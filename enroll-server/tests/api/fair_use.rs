@@ -164,6 +164,14 @@ async fn the_open_ticket_cap_holds_under_concurrency_on_two_instances() {
         .admin_put("/api/v1/admin/admission", &json!({"paused": true}))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    // Both instances must have seen the switch, or one may decide (and so
+    // give back) a ticket before the retry below.
+    for app in [&a, &b] {
+        eventually(Duration::from_secs(10), "admission paused", || async {
+            app.metric("enroll_admission_paused").await == 1.0
+        })
+        .await;
+    }
     let cookie = a.login_cookie("H0").await;
     let send = |app: &TestApp, course: i64| {
         let req = Client::new()
