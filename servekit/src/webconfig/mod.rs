@@ -29,22 +29,19 @@ mod error;
 mod file;
 mod tls;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Request, Response};
 use tokio::net::TcpListener;
 use tower::Layer;
 
 pub use auth::{WebGuard, WebLayer};
 pub use error::WebConfigError;
 
-use crate::http::{ConnStats, Limits};
+use crate::http::{ConnStats, HttpService, Limits, ResponseBody};
 
 /// A checked web configuration; [`WebConfig::default`] is plain HTTP
 /// without credentials (no `--web.config.file`).
@@ -169,13 +166,8 @@ impl WebConfig {
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()>
     where
-        S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: HttpService<B>,
+        B: ResponseBody + hyper::body::Body<Data = bytes::Bytes>,
     {
         let service = self.layer().layer(service);
         crate::http::serve_tls(listener, self.tls(), service, limits, stats, shutdown).await
