@@ -10,7 +10,6 @@
 
 pub mod address;
 
-use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -44,16 +43,6 @@ impl Rate {
 
     pub fn is_off(&self) -> bool {
         self.burst == 0
-    }
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_off() {
-            return f.write_str("off");
-        }
-        let per_sec = 1.0 / self.interval.as_secs_f64();
-        write!(f, "{per_sec}/s burst {}", self.burst)
     }
 }
 
@@ -179,9 +168,5 @@ mod tests {
             let err = bad.parse::<Rate>().unwrap_err();
             assert!(err.contains(bad), "{err}");
         }
-        assert_eq!(
-            Rate::new(2, Duration::from_secs(1), 20).to_string(),
-            "2/s burst 20"
-        );
     }
 }

@@ -84,15 +84,15 @@ pub fn gate_call(
     open: Option<OpenTicket>,
     now_ms: u64,
 ) -> (Call, GateCheck) {
-    let (bucket, open_set) = keys::student_fair_use(student, limit.name());
     let (n, left) = window(rate, now_ms);
     let mut cmds = Vec::with_capacity(5);
     if !rate.is_off() {
-        let key = format!("{bucket}:{n}");
+        let key = keys::fair_use_window(student, limit.name(), n);
         cmds.push(redis::cmd("INCR").arg(&key).to_owned());
         cmds.push(redis::cmd("PEXPIRE").arg(&key).arg(left + 1000).to_owned());
     }
     if let Some(o) = open {
+        let open_set = keys::open_tickets(student);
         let ttl = OPEN_SET_TTL.as_millis() as u64;
         cmds.push(
             redis::cmd("ZADD")
@@ -180,14 +180,14 @@ pub async fn check(
 /// The call giving back `student`'s place for `course`: its ticket was
 /// decided, or the enqueue answered without a new ticket in line.
 pub fn release_call(student: i64, course: i64) -> Call {
-    let (_, open_set) = keys::student_fair_use(student, "");
+    let open_set = keys::open_tickets(student);
     Call::plain(redis::cmd("ZREM").arg(open_set).arg(course).to_owned())
 }
 
 /// Gives back `student`'s places in courses whose queue no longer holds
 /// them (decided while a release was lost); returns how many.
 pub async fn prune_decided(redis: &mut ConnectionManager, student: i64) -> RedisResult<u32> {
-    let (_, open_set) = keys::student_fair_use(student, "");
+    let open_set = keys::open_tickets(student);
     let held: Vec<(i64, String)> = redis.zrange_withscores(&open_set, 0, -1).await?;
     let grace = PRUNE_GRACE.as_millis() as u64;
     let now = now_ms();

@@ -17,7 +17,7 @@
 //! | `done:{c42}` | ZSET   | decided tickets' sequence numbers, by decision time |
 //!
 //! Besides: `sess:<sha256 hex>` (a session), `sessions:{s<id>}` (a student's
-//! sessions), `fair:{s<id>}:<limit>` and `open:{s<id>}` (fair use),
+//! sessions), `fair:{s<id>}:<limit>:<window>` and `open:{s<id>}` (fair use),
 //! `login:{l<addr>}` and `login:{l<addr>}:<student no>` (login attempts),
 //! `admission:paused` (the admin's pause switch).
 
@@ -138,12 +138,16 @@ pub fn login_attempts(addr: std::net::IpAddr, student_no: &str) -> (String, Stri
     (format!("{address}:{student_no}"), address)
 }
 
-/// A student's fair-use bucket for `limit` (`fair:{s<id>}:<limit>`) and
-/// the set of courses they hold a ticket in line for (`open:{s<id>}`): one
-/// hash slot per student.
-pub fn student_fair_use(student: i64, limit: &str) -> (String, String) {
-    let tag = format!("{{s{student}}}");
-    (format!("fair:{tag}:{limit}"), format!("open:{tag}"))
+/// A student's count of `limit` requests in fair-use window `window`
+/// (`fair:{s<id>}:<limit>:<window>`), in the student's hash slot.
+pub fn fair_use_window(student: i64, limit: &str, window: u64) -> String {
+    format!("fair:{{s{student}}}:{limit}:{window}")
+}
+
+/// The courses a student holds a ticket in line for (`open:{s<id>}`), in
+/// the student's hash slot.
+pub fn open_tickets(student: i64) -> String {
+    format!("open:{{s{student}}}")
 }
 
 #[cfg(test)]

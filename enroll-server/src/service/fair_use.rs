@@ -56,10 +56,6 @@ impl FairUse {
         }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     fn refused(&self, limit: &'static str, retry_after: Duration) -> FairUseError {
         self.refusals.with_label_values(&[limit]).inc();
         FairUseError::RateLimited { limit, retry_after }

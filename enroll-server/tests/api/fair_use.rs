@@ -8,6 +8,7 @@ use std::time::Duration;
 use enroll_server::config::Options;
 use enroll_server::fair_use::{Rate, StudentLimit};
 use enroll_server::redis::fair_use::{gate_call, Gate, OpenTicket};
+use enroll_server::redis::keys;
 use enroll_server::redis::pipeline::run_all;
 use futures::future::join_all;
 use redis::AsyncCommands;
@@ -225,7 +226,7 @@ async fn a_place_whose_release_was_lost_is_found_at_the_cap() {
     let mut redis = app.redis().await;
     let old = enroll_server::redis::fair_use::now_ms() - 60_000;
     let _: () = redis
-        .zadd(format!("open:{{s{student_id}}}"), ids[0], old)
+        .zadd(keys::open_tickets(student_id), ids[0], old)
         .await
         .unwrap();
     let student = app.login("J0").await;
@@ -333,7 +334,7 @@ async fn the_gate_counts_buckets_by_window_and_holds_the_cap() {
         Gate::AtCap(2)
     );
     let held: Vec<i64> = redis::cmd("ZRANGE")
-        .arg("open:{s7}")
+        .arg(keys::open_tickets(7))
         .arg(0)
         .arg(-1)
         .query_async(&mut conn)
