@@ -1,8 +1,10 @@
 //! A student's tickets as they are shown: place in line and ETA while
 //! queued, the decision once made.
 
+use crate::fair_use::StudentLimit;
 use crate::pace::eta_ms;
 use crate::redis::tickets::{self, TicketState};
+use crate::service::fair_use::FairUseError;
 use crate::state::Services;
 use crate::ticket::{Reason, TicketId, TicketStatus};
 
@@ -20,13 +22,17 @@ pub struct TicketView {
     pub admission_paused: bool,
 }
 
-/// `student`'s tickets among `ids`, in order, in one Redis round trip;
-/// `None` for a ticket that is missing or someone else's (answered alike).
+/// `student`'s tickets among `ids`, in order, in one Redis round trip
+/// after the read is counted against the student's allowance; `None` for a
+/// ticket that is missing or someone else's (answered alike).
 pub async fn of_student(
     s: &Services,
     student: i64,
     ids: &[TicketId],
-) -> redis::RedisResult<Vec<Option<TicketView>>> {
+) -> Result<Vec<Option<TicketView>>, FairUseError> {
+    s.fair_use
+        .student(student, StudentLimit::TicketReads)
+        .await?;
     let mut redis = s.redis.clone();
     let found = tickets::tickets(&mut redis, student, ids).await?;
     // Read once for every ticket of the answer.
