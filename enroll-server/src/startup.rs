@@ -91,7 +91,6 @@ impl Application {
             metrics.ticket_events.clone(),
             metrics.ticket_streams_dropped.clone(),
         ));
-        let settings_fair_use = settings.fair_use;
         // Every Redis script call of a request handler (fair-use checks,
         // enqueues) goes through one pipeline.
         let pipeline = Pipeliner::start(redis.clone(), metrics.enqueue_batch_size.clone());
@@ -102,15 +101,15 @@ impl Application {
                 session_cache.clone(),
                 &metrics,
             ),
-            settings: Arc::new(settings),
-            db,
             enqueuer: Enqueuer::new(pipeline.clone()),
             fair_use: FairUse::new(
-                settings_fair_use,
+                settings.fair_use,
                 pipeline,
                 redis.clone(),
                 metrics.fair_use_refusals.clone(),
             ),
+            settings: Arc::new(settings),
+            db,
             redis,
             hasher,
             metrics,

@@ -346,7 +346,9 @@ impl Admission {
             cycle_ms: pace.cycle_ms,
             batch: n,
         };
-        let left = redis_batch::finish(&mut redis, course, gen, full, cycle, &decisions).await?;
+        let give_back = s.settings.fair_use.open_tickets > 0;
+        let left = redis_batch::finish(&mut redis, course, gen, full, cycle, &decisions, give_back)
+            .await?;
         self.queue_gauge(course).set(left);
         for d in &decisions {
             m.decisions

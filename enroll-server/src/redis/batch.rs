@@ -44,9 +44,10 @@ pub async fn claim_heads(
 /// Records decisions (after COMMIT), removes them from the queue, flags the
 /// course full when it is (unless seats were freed since `gen_seen`),
 /// records the queue's pace, clears the claim marker and publishes the
-/// decisions on [`Channel::Decided`] for the students' event streams, and in
-/// the same round trip gives back the decided students' places among their
-/// open tickets (see [`fair_use`]). Returns the queue length left.
+/// decisions on [`Channel::Decided`] for the students' event streams, and
+/// with `give_back_places` (the open-ticket cap is on) gives back the
+/// decided students' places among their open tickets in the same round trip
+/// (see [`fair_use`]). Returns the queue length left.
 pub async fn finish(
     redis: &mut ConnectionManager,
     course_id: i64,
@@ -54,6 +55,7 @@ pub async fn finish(
     full: bool,
     pace: Pace,
     decisions: &[Decision],
+    give_back_places: bool,
 ) -> redis::RedisResult<i64> {
     let k = CourseKeys::new(course_id);
     let keys = [
@@ -76,11 +78,13 @@ pub async fn finish(
         }
     });
     let mut calls = vec![finish];
-    calls.extend(
-        decisions
-            .iter()
-            .map(|d| fair_use::release_call(d.student, course_id)),
-    );
+    if give_back_places {
+        calls.extend(
+            decisions
+                .iter()
+                .map(|d| fair_use::release_call(d.student, course_id)),
+        );
+    }
     let mut replies = pipeline::run_all(redis, &calls).await?.into_iter();
     let left = replies.next().expect("one reply per call")?;
     // A lost release is found again when its student reaches the cap.

@@ -172,7 +172,7 @@ async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
         cycle_ms: 40.0,
         batch: 1100,
     };
-    let left = finish(&mut conn, 7, 0, false, pace, &decisions)
+    let left = finish(&mut conn, 7, 0, false, pace, &decisions, true)
         .await
         .unwrap();
     assert_eq!(left, 1, "only student 600's newer ticket is still in line");
