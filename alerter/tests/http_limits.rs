@@ -7,24 +7,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alerter::app::{Alerter, Settings};
-use alerter::shared::Clock;
 use servekit::http::Limits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+mod support;
 
 async fn start(dir: &Path, limits: Limits) -> (u16, tokio::sync::oneshot::Sender<()>) {
     let config = dir.join("alerter.yml");
     std::fs::write(&config, "global:\n  scrape_interval: 15s\n").unwrap();
     let (tx, _rx) = mpsc::unbounded_channel::<Vec<alerter::sink::PostableAlert>>();
     let settings = Settings {
-        config_path: config,
-        listen_address: "127.0.0.1:0".into(),
-        external_url: String::new(),
-        resend_delay: Duration::from_secs(60),
-        clock: Clock::Manual,
         http: limits,
-        web: Default::default(),
+        ..support::settings(config)
     };
     let alerter = Alerter::build(settings, Arc::new(tx)).await.unwrap();
     let port = alerter.port();

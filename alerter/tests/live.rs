@@ -5,11 +5,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use alerter::app::{Alerter, Settings};
 use alerter::promql::{parse_supported, Evaluator, Value};
-use alerter::shared::Clock;
 use alerter::sink::PostableAlert;
 use serde_json::Value as Json;
 use tokio::sync::mpsc;
@@ -63,16 +61,12 @@ fn write_config(dir: &Path, target: SocketAddr, rules: &Path) -> PathBuf {
 async fn start_alerter(config: PathBuf) -> (Alerter, mpsc::UnboundedReceiver<Vec<PostableAlert>>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let settings = Settings {
-        config_path: config,
-        listen_address: "127.0.0.1:0".into(),
         external_url: "http://alerter.test".into(),
-        resend_delay: Duration::from_secs(60),
-        clock: Clock::Manual,
-        http: Default::default(),
         web: alerter::app::WebSettings {
             enable_lifecycle: true,
             ..Default::default()
         },
+        ..support::settings(config)
     };
     (
         Alerter::build(settings, Arc::new(tx)).await.expect("build"),

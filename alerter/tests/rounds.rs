@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alerter::app::{Alerter, Settings};
+use alerter::app::Alerter;
 use alerter::engine::Health;
-use alerter::shared::{scrape_wait, Clock};
+use alerter::shared::scrape_wait;
 use alerter::sink::PostableAlert;
 use tokio::sync::mpsc;
 
@@ -67,15 +67,7 @@ fn write_config(
 /// An alerter on the real-time schedule anchored at `T0`, stepped by hand.
 async fn start(config: PathBuf) -> (Alerter, mpsc::UnboundedReceiver<Vec<PostableAlert>>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let settings = Settings {
-        config_path: config,
-        listen_address: "127.0.0.1:0".into(),
-        external_url: String::new(),
-        resend_delay: Duration::from_secs(60),
-        clock: Clock::Manual,
-        http: Default::default(),
-        web: Default::default(),
-    };
+    let settings = support::settings(config);
     let alerter = Alerter::build(settings, Arc::new(tx)).await.unwrap();
     alerter.shared().engine().align_schedule(T0);
     (alerter, rx)

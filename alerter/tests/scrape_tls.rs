@@ -6,25 +6,20 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use alerter::app::{Alerter, Settings, WebSettings};
 use alerter::config::Config;
 use alerter::promql::{parse_supported, Evaluator, Value};
-use alerter::shared::Clock;
 use testkit::webcfg::TestPki;
+
+mod support;
 
 const T0: i64 = 1_700_000_000_000;
 
 async fn build(config: &Path, web: WebSettings) -> Alerter {
     let settings = Settings {
-        config_path: config.to_path_buf(),
-        listen_address: "127.0.0.1:0".into(),
-        external_url: String::new(),
-        resend_delay: Duration::from_secs(60),
-        clock: Clock::Manual,
-        http: Default::default(),
         web,
+        ..support::settings(config.to_path_buf())
     };
     Alerter::build(settings, Arc::new(alerter::sink::LogSink))
         .await

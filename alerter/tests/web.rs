@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use alerter::app::{Alerter, Settings, WebSettings};
 use alerter::notify::{attach, NotifyOptions};
-use alerter::shared::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use testkit::webcfg::{promtool_check_web_config, TestPki};
+
+mod support;
 
 const CONFIG: &str = "global:\n  scrape_interval: 15s\nroute:\n  receiver: slack\nreceivers:\n  - name: slack\n    slack_configs:\n      - api_url: http://127.0.0.1:9/hook\n";
 
@@ -30,13 +31,8 @@ async fn start(dir: &Path, web: WebSettings) -> anyhow::Result<Running> {
     let config = dir.join("alerter.yml");
     std::fs::write(&config, CONFIG).unwrap();
     let settings = Settings {
-        config_path: config,
-        listen_address: "127.0.0.1:0".into(),
-        external_url: String::new(),
-        resend_delay: Duration::from_secs(60),
-        clock: Clock::Manual,
-        http: Default::default(),
         web,
+        ..support::settings(config)
     };
     let alerter = Alerter::build(settings, Arc::new(alerter::sink::LogSink)).await?;
     let options = NotifyOptions {

@@ -1,5 +1,11 @@
-//! What several alerter test binaries share.
+//! What several alerter test binaries share (each uses a part of it).
+#![allow(dead_code)]
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alerter::app::Settings;
+use alerter::shared::Clock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -20,4 +26,18 @@ pub fn serve_metrics(listener: TcpListener, body: &'static str) -> JoinHandle<()
             let _ = conn.shutdown().await;
         }
     })
+}
+
+/// An alerter under test: `config`, a free loopback port, the clock stepped
+/// by hand, the default HTTP limits and no web configuration.
+pub fn settings(config: PathBuf) -> Settings {
+    Settings {
+        config_path: config,
+        listen_address: "127.0.0.1:0".into(),
+        external_url: String::new(),
+        resend_delay: Duration::from_secs(60),
+        clock: Clock::Manual,
+        http: Default::default(),
+        web: Default::default(),
+    }
 }
