@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -118,6 +119,7 @@ impl Application {
             admission_paused: Arc::new(PauseFlag::default()),
             known_full: known_full.clone(),
             events: events.clone(),
+            draining: Arc::new(AtomicBool::new(false)),
         });
         let listener = TcpListener::bind(state.settings.listen)
             .await
@@ -169,7 +171,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then ends the ticket event
+    /// Serves until `shutdown` completes, then drains (still serving, but
+    /// answering `/readyz` 503 for `shutdown_drain`), ends the ticket event
     /// streams, finishes in-flight requests, stops the background tasks and
     /// closes the pools.
     pub async fn run_until_stopped(
@@ -178,8 +181,15 @@ impl Application {
     ) -> Result<()> {
         tracing::info!(addr = %self.local_addr(), "enroll-server listening");
         let events = self.state.events.clone();
+        let draining = self.state.draining.clone();
+        let drain = self.state.settings.shutdown_drain;
         let shutdown = async move {
             shutdown.await;
+            draining.store(true, Ordering::Relaxed);
+            if !drain.is_zero() {
+                tracing::info!(?drain, "draining: not ready, still serving");
+                tokio::time::sleep(drain).await;
+            }
             // A held stream is a request that never finishes by itself.
             events.close_all();
         };

@@ -1,5 +1,6 @@
 //! What every handler and service may ask for.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -61,6 +62,9 @@ pub struct Services {
     pub known_full: Arc<KnownFull>,
     /// The students' ticket event streams held here (see [`crate::events`]).
     pub events: Arc<TicketEvents>,
+    /// Set when the instance is stopping: `/readyz` answers 503 while
+    /// requests are still served (see `ENROLL_SHUTDOWN_DRAIN_MS`).
+    pub draining: Arc<AtomicBool>,
 }
 
 impl FromRef<AppState> for Metrics {

@@ -1,5 +1,7 @@
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`.
 
+use std::sync::atomic::Ordering;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -26,6 +28,9 @@ pub async fn healthz() -> &'static str {
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
+    /// The instance is stopping: it still answers requests, but a load
+    /// balancer should send it no new ones (503 while true).
+    pub draining: bool,
     /// `ok` or the reason the primary is unusable.
     pub primary: String,
     /// `ok` or the reason Redis is unusable.
@@ -34,8 +39,8 @@ pub struct Readiness {
     pub replicas: Vec<ReplicaStatus>,
 }
 
-/// Ready when the primary and Redis answer (503 otherwise); reports each
-/// replica's state and lag.
+/// Ready when the primary and Redis answer and the instance is not
+/// stopping (503 otherwise); reports each replica's state and lag.
 #[utoipa::path(get, path = "/readyz",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -49,12 +54,14 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let redis = probe("Redis", ping);
     state.metrics.db_up.set((primary == "ok") as i64);
     state.metrics.redis_up.set((redis == "ok") as i64);
-    let status = if primary == "ok" && redis == "ok" {
+    let draining = state.draining.load(Ordering::Relaxed);
+    let status = if primary == "ok" && redis == "ok" && !draining {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = Readiness {
+        draining,
         primary,
         redis,
         replicas: state.db.replica_status(),

@@ -139,6 +139,13 @@ pub struct Options {
     #[arg(long, env = "ENROLL_HTTP_REQUEST_TIMEOUT_MS")]
     pub http_request_timeout_ms: Option<u64>,
 
+    /// On SIGTERM, keep serving this many milliseconds while `/readyz`
+    /// answers 503 `draining`, so a load balancer's health check takes the
+    /// instance out before it stops accepting; set it above the balancer's
+    /// check interval × fall count [default: 0 — stop at once].
+    #[arg(long, env = "ENROLL_SHUTDOWN_DRAIN_MS")]
+    pub shutdown_drain_ms: Option<u64>,
+
     /// Proxies (load balancers) whose `X-Forwarded-For` is believed,
     /// comma-separated IP addresses; a client's address is then the last one
     /// in the header that is not a trusted proxy [default: none — the peer's
@@ -275,7 +282,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
+        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
     }
 }
 

@@ -24,6 +24,9 @@ pub struct Settings {
     /// HTTP limits: head deadline (and keep-alive idle time), connections.
     pub http: servekit::http::Limits,
     pub http_request_timeout: Duration,
+    /// How long a stopping instance keeps serving while it reports itself
+    /// not ready.
+    pub shutdown_drain: Duration,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub login_throttle: crate::redis::login_throttle::Limits,
     pub fair_use: crate::fair_use::Limits,
@@ -127,6 +130,7 @@ impl Options {
             http_request_timeout: Duration::from_millis(
                 self.http_request_timeout_ms.unwrap_or(30_000).max(1),
             ),
+            shutdown_drain: Duration::from_millis(self.shutdown_drain_ms.unwrap_or(0)),
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             login_throttle: crate::redis::login_throttle::Limits {
                 per_client: self.login_failures_per_client.unwrap_or(10).max(1),
