@@ -66,7 +66,8 @@ pub struct Alerter {
     hup: Option<tokio::signal::unix::Signal>,
 }
 
-fn listen_addr(s: &str) -> String {
+/// `:port` as every interface's address; anything else as given.
+pub fn listen_addr(s: &str) -> String {
     match s.strip_prefix(':') {
         Some(port) => format!("0.0.0.0:{port}"),
         None => s.to_string(),

@@ -33,6 +33,8 @@ pub enum Command {
     Test(TestCommand),
     /// Scrape, evaluate and serve the HTTP API until SIGINT/SIGTERM (SIGHUP reloads; so does POST /-/reload with --web.enable-lifecycle).
     Run(RunArgs),
+    /// Receive webhook notifications (Alertmanager's format) and show them on a page that refreshes itself: where alerts go on a stack without Slack.
+    Inbox(InboxArgs),
 }
 
 /// `alerter check ...`
@@ -99,6 +101,26 @@ pub struct RunArgs {
     /// it they answer 403. SIGHUP reloads either way.
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
+}
+
+/// `alerter inbox` options.
+#[derive(Debug, Clone, Args)]
+pub struct InboxArgs {
+    /// Address for the page (`GET /`) and the webhook (`POST /`).
+    #[arg(long = "web.listen-address", default_value = ":9097")]
+    pub listen_address: String,
+    /// Also append every notification to this file, one JSON line each.
+    #[arg(long = "file")]
+    pub file: Option<PathBuf>,
+    /// Notifications kept for the page (the newest).
+    #[arg(long = "keep", default_value = "200")]
+    pub keep: usize,
+    /// How long a request head may take to arrive (idle connections close then too).
+    #[arg(long = "web.read-timeout", default_value = "30s", value_parser = parse_prom_duration)]
+    pub read_timeout: PromDuration,
+    /// Connections held at once; past it a connection is answered 503.
+    #[arg(long = "web.max-connections", default_value = "64")]
+    pub max_connections: usize,
 }
 
 fn parse_prom_duration(s: &str) -> Result<PromDuration, String> {

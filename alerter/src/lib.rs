@@ -28,6 +28,8 @@
 //! - [`notify`]: the embedded notifier (`route` / `receivers` /
 //!   `inhibit_rules`, Slack) attached to a built alerter: sink, HTTP API,
 //!   metrics, reload.
+//! - [`inbox`]: `alerter inbox`, a webhook receiver shown on a page, for a
+//!   stack without Slack.
 //! - [`cli`]: the command line and its offline commands (`check`, `test`);
 //!   `alerter run` is assembled in the binary's `main`.
 
@@ -37,6 +39,7 @@ pub mod config;
 pub mod engine;
 pub mod gofmt;
 pub mod http;
+pub mod inbox;
 pub mod metrics;
 pub mod notation;
 pub mod notify;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alerter::app::Alerter;
-use alerter::cli::{Cli, Command, RunArgs};
+use alerter::cli::{Cli, Command, InboxArgs, RunArgs};
+use alerter::inbox::Inbox;
 use alerter::notify::{attach, NotifyOptions, NOTIFIER_STATE_FILE};
 use alerter::persist::{self, ALERT_STATE_FILE};
 use alerter::shared::wall_ms;
@@ -22,16 +23,47 @@ fn main() -> ExitCode {
         Command::Check(check) => alerter::cli::check(check),
         Command::Test(test) => alerter::cli::test(test),
         Command::Run(args) => run(args),
+        Command::Inbox(args) => inbox(args),
     }
 }
 
-/// `alerter run`: serves until SIGINT/SIGTERM.
-fn run(args: RunArgs) -> ExitCode {
+/// `alerter inbox`: serves until SIGINT/SIGTERM.
+fn inbox(args: InboxArgs) -> ExitCode {
+    init_tracing();
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let inbox = Inbox::new(args.keep, args.file.clone())?;
+                let limits = servekit::http::Limits {
+                    header_read_timeout: args.read_timeout.0,
+                    max_connections: args.max_connections,
+                };
+                alerter::inbox::run(&args.listen_address, inbox, limits).await
+            })
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+}
+
+/// `alerter run`: serves until SIGINT/SIGTERM.
+fn run(args: RunArgs) -> ExitCode {
+    init_tracing();
     // One thread: scraping is I/O and evaluation is short, and a single
     // thread keeps one malloc arena, which keeps resident memory low.
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -161,3 +161,81 @@ fn run_scrapes_itself_and_reloads_on_sighup() {
         "last good rules keep running"
     );
 }
+
+fn post(port: u16, path: &str, body: &str) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+/// `alerter inbox` receives what a running alerter's webhook receiver sends
+/// and shows it on its page and in its file; a body that is not a
+/// notification is refused and leaves nothing behind.
+#[test]
+fn inbox_shows_what_the_alerter_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox_port = testkit::free_port();
+    let file = dir.path().join("alerts.jsonl");
+    let mut cmd = alerter();
+    cmd.stdout(std::process::Stdio::null());
+    cmd.args(["inbox", "--web.listen-address"])
+        .arg(format!("127.0.0.1:{inbox_port}"))
+        .arg("--file")
+        .arg(&file);
+    let _inbox = ChildGuard::spawn("inbox", &mut cmd).unwrap();
+    testkit::wait_for_port(inbox_port, Duration::from_secs(10)).unwrap();
+    assert!(get(inbox_port, "/").contains("No notification yet"));
+    assert_eq!(post(inbox_port, "/", "{\"not\": \"a notification\"}"), 422);
+    assert_eq!(get(inbox_port, "/api/notifications"), "[]");
+
+    let port = testkit::free_port();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, "groups:\n  - name: self\n    interval: 1s\n    rules:\n      - alert: InboxCheck\n        expr: up{job=\"alerter\"} == 1\n        annotations:\n          summary: \"<i>checked</i>\"\n").unwrap();
+    let config = dir.path().join("alerter.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: alerter\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\nrule_files: ['rules.yml']\nroute:\n  receiver: inbox\n  group_wait: 1s\nreceivers:\n  - name: inbox\n    webhook_configs:\n      - url: http://127.0.0.1:{inbox_port}/\n"),
+    )
+    .unwrap();
+    let mut cmd = alerter();
+    cmd.stdout(std::process::Stdio::null());
+    cmd.args(["run", "--config"])
+        .arg(&config)
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ));
+    let _alerter = ChildGuard::spawn("alerter", &mut cmd).unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || get(
+            inbox_port,
+            "/api/notifications"
+        )
+        .contains("InboxCheck")),
+        "no notification reached the inbox"
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&get(inbox_port, "/api/notifications")).unwrap();
+    assert_eq!(list[0]["status"], "firing", "{list}");
+    assert_eq!(list[0]["receiver"], "inbox", "{list}");
+    assert_eq!(list[0]["alerts"][0]["labels"]["alertname"], "InboxCheck");
+    let page = get(inbox_port, "/");
+    assert!(page.contains("[FIRING]"), "{page}");
+    assert!(page.contains("&lt;i&gt;checked&lt;/i&gt;"), "{page}");
+    let lines = std::fs::read_to_string(&file).unwrap();
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["alerts"][0]["labels"]["alertname"], "InboxCheck");
+}
