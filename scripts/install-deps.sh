@@ -6,7 +6,8 @@
 #   prometheus               `promtool`, the oracle for rule files and rule tests,
 #                            and Prometheus itself for the alerter benchmark
 #   prometheus-node-exporter the oracle for node-agent
-#   prometheus-alertmanager  the peer in the notification benchmark
+#   prometheus-alertmanager  the peer in the notification benchmark; amtool
+#   haproxy                  the load balancer in front of the enroll-servers
 #
 # Idempotent: when everything is present it returns at once without touching apt.
 set -euo pipefail
@@ -20,6 +21,7 @@ have_cmd redis-server || need+=(redis-server)
 have_cmd promtool || need+=(prometheus)
 have_cmd prometheus-node-exporter || need+=(prometheus-node-exporter)
 have_cmd prometheus-alertmanager || need+=(prometheus-alertmanager)
+have_cmd haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -34,7 +36,7 @@ fi
 if ! have_cmd apt-get; then
   echo "install-deps: no apt-get on this machine; install the equivalents of: ${need[*]}" >&2
   echo "  (PostgreSQL >= 13 with initdb/pg_basebackup, redis-server, promtool," >&2
-  echo "   prometheus-node-exporter, alertmanager) and put them on PATH." >&2
+  echo "   prometheus-node-exporter, alertmanager, haproxy) and put them on PATH." >&2
   exit 1
 fi
 

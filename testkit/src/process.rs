@@ -59,9 +59,15 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Spawns `cmd`; `name` is used in error messages only.
     pub fn spawn(name: &str, cmd: &mut Command) -> Result<Self> {
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("Failed to start {name} ({cmd:?})"))?;
+        // Program and arguments only: the environment may hold secrets.
+        let child = cmd.spawn().with_context(|| {
+            let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
+            format!(
+                "Failed to start {name} ({} {})",
+                cmd.get_program().to_string_lossy(),
+                args.join(" ")
+            )
+        })?;
         Ok(Self {
             child: Some(child),
             name: name.to_string(),

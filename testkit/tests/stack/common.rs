@@ -1,6 +1,9 @@
 //! Paths of the repository and the dashboards' panels as the tests see them.
 
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
 
 use serde_json::Value;
 
@@ -167,4 +170,64 @@ fn metric_names_are_found_in_expressions() {
         metric_names(r#"time() - node_boot_time_seconds{x="y_z"}"#),
         ["node_boot_time_seconds"]
     );
+}
+
+/// Newest modification time of the files under `dir` (recursively).
+fn newest(path: &Path) -> SystemTime {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(_) => return SystemTime::UNIX_EPOCH,
+    };
+    let mut t = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).into_iter().flatten().flatten() {
+            t = t.max(newest(&entry.path()));
+        }
+    }
+    t
+}
+
+/// The workspace binaries the stack tests run.
+const BINARIES: &[&str] = &["enroll-server", "node-agent", "alerter"];
+
+/// `<target>/debug/{enroll-server,node-agent,alerter}`, built with cargo
+/// first when missing or older than their sources (or Cargo.lock).
+///
+/// `cargo test --workspace` builds them before any test runs; when one is
+/// missing or stale (e.g. `cargo test -p testkit` after editing
+/// enroll-server), this runs `cargo build` for them. Always running that
+/// build would resolve features differently from `cargo test --workspace`
+/// and recompile half the dependency tree inside the test.
+pub fn binaries() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        repo().join(target)
+    };
+    let dir = target.join("debug");
+    let lock = newest(&repo().join("Cargo.lock"));
+    let stale = BINARIES.iter().any(|bin| {
+        let built = newest(&dir.join(bin));
+        // enroll-server's migrations are compiled in; servekit is shared.
+        ["src", "migrations", "Cargo.toml"]
+            .iter()
+            .map(|s| newest(&repo().join(bin).join(s)))
+            .chain([lock, newest(&repo().join("servekit/src"))])
+            .any(|t| t > built)
+    });
+    if stale {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        eprintln!("building {BINARIES:?} (missing or older than their sources)");
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet"]);
+        for bin in BINARIES {
+            cmd.args(["-p", bin]);
+        }
+        let status = cmd.current_dir(repo()).status().expect("run cargo build");
+        assert!(status.success(), "cargo build {BINARIES:?} failed");
+    }
+    dir
 }

@@ -2,13 +2,7 @@
 //! enroll-server and node-agent.
 //!
 //! Binaries: `<target>/debug/enroll-server` and `<target>/debug/node-agent`
-//! from this test's own target directory (`CARGO_TARGET_DIR` or
-//! `<repo>/target`). `cargo test --workspace` builds them before any test
-//! runs; when one is missing or older than its sources or Cargo.lock (e.g.
-//! `cargo test -p testkit` after editing enroll-server), the test runs
-//! `cargo build -p enroll-server -p node-agent` itself. Always running that
-//! build would resolve features differently from `cargo test --workspace`
-//! and recompile half the dependency tree inside the test.
+//! from this test's own target directory (see [`binaries`]).
 //! Prometheus is Debian's `/usr/bin/prometheus` (or `prometheus` on PATH).
 //!
 //! How each panel is checked:
@@ -28,13 +22,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 use serde_json::Value;
 use testkit::{free_port, ChildGuard, PgCluster, PgOptions, RedisServer};
 
-use crate::common::{dashboards, metric_names, panels, repo, Panel};
+use crate::common::{binaries, dashboards, metric_names, panels, Panel};
 use crate::traffic::{background_traffic, login, rush, seed, ADMIN_TOKEN};
 
 /// Panels whose metrics only move when students enroll.
@@ -77,73 +71,6 @@ fn prometheus_bin() -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join("prometheus"))
         .find(|p| p.is_file())
-}
-
-/// Newest modification time of the files under `dir` (recursively).
-fn newest(path: &Path) -> SystemTime {
-    let meta = match fs::metadata(path) {
-        Ok(m) => m,
-        Err(_) => return SystemTime::UNIX_EPOCH,
-    };
-    let mut t = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    if meta.is_dir() {
-        for entry in fs::read_dir(path).into_iter().flatten().flatten() {
-            t = t.max(newest(&entry.path()));
-        }
-    }
-    t
-}
-
-/// `<target>/debug/{enroll-server,node-agent}`, built with cargo first when
-/// missing or older than their sources (or Cargo.lock).
-fn binaries() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        repo().join(target)
-    };
-    let dir = target.join("debug");
-    let stale = |bin: &str, sources: &[&str]| {
-        let built = newest(&dir.join(bin));
-        sources.iter().any(|s| newest(&repo().join(s)) > built)
-    };
-    let common = ["Cargo.lock"];
-    let needs_build = stale(
-        "enroll-server",
-        &[
-            "enroll-server/src",
-            "enroll-server/migrations",
-            "enroll-server/Cargo.toml",
-            common[0],
-        ],
-    ) || stale(
-        "node-agent",
-        &["node-agent/src", "node-agent/Cargo.toml", common[0]],
-    );
-    if needs_build {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        eprintln!("building enroll-server and node-agent (missing or older than their sources)");
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "enroll-server",
-                "-p",
-                "node-agent",
-            ])
-            .current_dir(repo())
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "cargo build -p enroll-server -p node-agent failed"
-        );
-    }
-    dir
 }
 
 fn spawn_logged(name: &str, cmd: &mut Command, logs: &Path) -> ChildGuard {

@@ -2,35 +2,47 @@
 //! demo data, for trying the API and the dashboards' queries.
 //!
 //! Layout:
-//! - this file: flags, start-up order, the banner, waiting for Ctrl-C/SIGTERM.
+//! - this file: flags, start-up order, the main loop (Ctrl-C/SIGTERM, typed
+//!   commands).
 //! - [`services`]: the project's binaries as child processes stopped by pid.
+//! - [`balancer`]: HAProxy in front of the two enroll-servers.
+//! - [`alerting`]: the alerter's and Prometheus's generated configuration.
+//! - [`control`]: `stop`/`kill`/`start` typed into the terminal.
 //! - [`seed`]: demo courses, students and an open registration window, sent
 //!   through the admin API.
+//! - [`banner`]: what is printed once everything is up, and `stack.json`.
 //!
 //! Everything lives in one fresh directory (`/tmp/enroll-stack-XXXXXX`,
-//! printed at start): PostgreSQL's data directories, logs and the generated
-//! `alerter.yml`. It is deleted on exit unless `--keep-data` is given.
+//! printed at start): PostgreSQL's data directories, logs, the generated
+//! configuration and `stack.json`. It is deleted on exit unless
+//! `--keep-data` is given.
 
+mod alerting;
+mod balancer;
+mod banner;
+mod control;
 mod seed;
 mod services;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use alerting::Slack;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use services::{find_binary, pick_port, wait_healthy, Service};
+use services::{find_binary, pick_port, wait_healthy, Service, Spec};
 use testkit::{Durability, PgCluster, PgOptions, RedisServer};
 
-/// Starts PostgreSQL (primary + streaming replica), Redis, enroll-server,
-/// node-agent, the alerter and (when installed) Prometheus on 127.0.0.1,
-/// seeds demo data, prints where everything is, and stops it all on Ctrl-C
-/// or SIGTERM.
+/// Starts PostgreSQL (primary + streaming replica), Redis, two
+/// enroll-servers behind HAProxy, node-agent, the alerter with its alert
+/// inbox and (when installed) Prometheus on 127.0.0.1, seeds demo data,
+/// prints where everything is, and stops it all on Ctrl-C or SIGTERM.
+/// While it runs, `stop|kill|start <service>` typed into the terminal stops
+/// or starts one service.
 #[derive(Debug, Parser)]
 #[command(name = "devstack", version)]
 struct Cli {
@@ -47,29 +59,71 @@ struct Cli {
     /// Do not start Debian's Prometheus even when /usr/bin/prometheus exists.
     #[arg(long)]
     no_prometheus: bool,
-    /// Port of enroll-server (another free port is used when taken).
+    /// Port students use: the load balancer (another free port is used
+    /// when taken).
     #[arg(long, default_value_t = 8080)]
     enroll_port: u16,
+    /// Ports of the two enroll-servers behind the balancer.
+    #[arg(long, value_delimiter = ',', default_value = "8081,8082")]
+    instance_ports: Vec<u16>,
+    /// Port of the balancer's stats page and metrics.
+    #[arg(long, default_value_t = 8404)]
+    balancer_stats_port: u16,
     /// Port of node-agent (another free port is used when taken).
     #[arg(long, default_value_t = 9100)]
     node_agent_port: u16,
     /// Port of the alerter (another free port is used when taken).
     #[arg(long, default_value_t = 9099)]
     alerter_port: u16,
+    /// Port of the alert inbox, where alerts go (besides Slack).
+    #[arg(long, default_value_t = 9097)]
+    inbox_port: u16,
     /// Port of Prometheus (another free port is used when taken).
     #[arg(long, default_value_t = 9090)]
     prometheus_port: u16,
+    /// Slack incoming-webhook URL: alerts go to Slack too.
+    #[arg(long, env = "SLACK_WEBHOOK_URL", hide_env_values = true)]
+    slack_webhook_url: Option<String>,
+    /// Slack bot token (chat.postMessage to --slack-channel), instead of a webhook.
+    #[arg(long, env = "SLACK_BOT_TOKEN", hide_env_values = true)]
+    slack_bot_token: Option<String>,
+    /// Channel the bot token posts to.
+    #[arg(long, env = "SLACK_CHANNEL", default_value = "#registration-alerts")]
+    slack_channel: String,
+    /// Slack Web API base URL (a proxy, or a fake Slack in tests).
+    #[arg(long, env = "SLACK_API_URL")]
+    slack_api_url: Option<String>,
 }
 
 /// What is running; dropping it stops the services first, then Redis and
 /// PostgreSQL.
-struct Stack {
+pub struct Stack {
     services: Vec<Service>,
     redis: Option<RedisServer>,
     pg: Option<PgCluster>,
     dir: PathBuf,
     keep: bool,
     admin_token: String,
+    slack: Slack,
+    /// The balancer's port for students, once it runs.
+    students_port: Option<u16>,
+}
+
+impl Stack {
+    fn url_of(&self, name: &str) -> Option<String> {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .map(Service::url)
+    }
+
+    /// The balancer's URL, or the first enroll-server's without one.
+    fn students_url(&self) -> Option<String> {
+        match self.students_port {
+            Some(port) => Some(format!("http://127.0.0.1:{port}")),
+            None => self.url_of("enroll-server-1"),
+        }
+    }
 }
 
 impl Drop for Stack {
@@ -93,17 +147,31 @@ async fn main() -> Result<()> {
     let stop = watch_signals()?;
     let mut stack = start(&cli, &stop).await?;
     if !cli.no_seed {
-        if let Some(enroll) = stack.services.iter().find(|s| s.name == "enroll-server") {
-            let seeded = seed::seed(&enroll.url(), &stack.admin_token).await?;
-            print_seeded(&seeded);
+        if let Some(base) = stack.students_url() {
+            let seeded = seed::seed(&base, &stack.admin_token).await?;
+            banner::print_seeded(&seeded);
         }
     }
-    print_banner(&stack);
+    banner::write_state(&mut stack)?;
+    banner::print_banner(&stack);
+    let mut typed = control::stdin_lines();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     while !stop.load(Ordering::Relaxed) {
-        for s in &mut stack.services {
-            s.report_exit();
+        tokio::select! {
+            _ = tick.tick() => {
+                for s in &mut stack.services {
+                    s.report_exit();
+                }
+            }
+            Some(line) = typed.recv() => {
+                let answer = match control::parse(&line) {
+                    Ok(command) => control::apply(command, &mut stack.services),
+                    Err(e) => e,
+                };
+                println!("devstack: {answer}");
+                banner::write_state(&mut stack)?;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     eprintln!("devstack: stopping everything it started");
     drop(stack);
@@ -138,7 +206,10 @@ fn check_stop(stop: &AtomicBool) -> Result<()> {
 
 async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
     let bin_dir = match &cli.bin_dir {
-        Some(d) => d.clone(),
+        // Services run in the stack's directory: a relative path would miss.
+        Some(d) => d
+            .canonicalize()
+            .with_context(|| format!("--bin-dir {}", d.display()))?,
         None => std::env::current_exe()?
             .parent()
             .context("executable has no directory")?
@@ -151,8 +222,7 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
     // PostgreSQL runs as the `postgres` user when we are root: it must be
     // able to walk into its data directory below this one.
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
-    let logs = dir.join("logs");
-    fs::create_dir_all(&logs)?;
+    fs::create_dir_all(dir.join("logs"))?;
     let mut stack = Stack {
         services: Vec::new(),
         redis: None,
@@ -160,6 +230,13 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
         dir: dir.clone(),
         keep: cli.keep_data,
         admin_token: random_token()?,
+        slack: Slack {
+            webhook_url: cli.slack_webhook_url.clone().filter(|s| !s.is_empty()),
+            bot_token: cli.slack_bot_token.clone().filter(|s| !s.is_empty()),
+            channel: cli.slack_channel.clone(),
+            api_url: cli.slack_api_url.clone(),
+        },
+        students_port: None,
     };
     eprintln!("devstack: data and logs in {}", dir.display());
 
@@ -180,25 +257,36 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
     check_stop(stop)?;
 
     if let Some(bin) = find_binary(&bin_dir, "enroll-server") {
-        let port = pick_port(cli.enroll_port);
-        let mut cmd = Command::new(bin);
-        cmd.env("ENROLL_DATABASE_URL", &db_url)
-            .env("ENROLL_REPLICA_URLS", replica_urls.join(","))
-            .env("ENROLL_REDIS_URL", &redis_url)
-            .env("ENROLL_ADMIN_TOKEN", &stack.admin_token)
-            .env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
-            // Plain http on this machine: the cookie cannot be `Secure`.
-            .env("ENROLL_COOKIE_SECURE", "false");
-        let mut s = Service::spawn("enroll-server", port, &mut cmd, &dir)?;
-        wait_healthy(&mut s, "/readyz", Duration::from_secs(60)).await?;
-        stack.services.push(s);
+        let mut instances = Vec::new();
+        for (i, preferred) in [8081, 8082].into_iter().enumerate() {
+            let port = pick_port(cli.instance_ports.get(i).copied().unwrap_or(preferred));
+            let spec = Spec::new(&bin)
+                .env("ENROLL_DATABASE_URL", &db_url)
+                .env("ENROLL_REPLICA_URLS", replica_urls.join(","))
+                .env("ENROLL_REDIS_URL", &redis_url)
+                .env("ENROLL_ADMIN_TOKEN", &stack.admin_token)
+                .env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
+                // Plain http on this machine: the cookie cannot be `Secure`.
+                .env("ENROLL_COOKIE_SECURE", "false")
+                // The balancer checks /readyz every second and takes an
+                // instance out after two failures.
+                .env("ENROLL_SHUTDOWN_DRAIN_MS", "3000")
+                .env("ENROLL_TRUSTED_PROXIES", "127.0.0.1");
+            let name = format!("enroll-server-{}", i + 1);
+            let mut s = Service::spawn(&name, port, spec, &dir)?;
+            // The first migrates the schema; the second starts after it.
+            wait_healthy(&mut s, "/readyz", Duration::from_secs(60)).await?;
+            instances.push(format!("127.0.0.1:{port}"));
+            stack.services.push(s);
+        }
+        check_stop(stop)?;
+        start_balancer(cli, &mut stack, [&instances[0], &instances[1]]).await?;
     }
     check_stop(stop)?;
     if let Some(bin) = find_binary(&bin_dir, "node-agent") {
         let port = pick_port(cli.node_agent_port);
-        let mut cmd = Command::new(bin);
-        cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"));
-        let mut s = Service::spawn("node-agent", port, &mut cmd, &dir)?;
+        let spec = Spec::new(bin).arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        let mut s = Service::spawn("node-agent", port, spec, &dir)?;
         wait_healthy(&mut s, "/metrics", Duration::from_secs(20)).await?;
         stack.services.push(s);
     }
@@ -208,8 +296,41 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
     Ok(stack)
 }
 
-/// The alerter and Prometheus, both scraping everything started so far and
-/// each other, with the repository's rule files.
+/// HAProxy on the students' port, when Debian's haproxy is installed.
+async fn start_balancer(cli: &Cli, stack: &mut Stack, servers: [&str; 2]) -> Result<()> {
+    let Some(bin) = balancer::haproxy_bin() else {
+        eprintln!("devstack: NOTICE: haproxy not found (./scripts/install-deps.sh installs it); students use enroll-server-1 directly");
+        return Ok(());
+    };
+    let port = pick_port(cli.enroll_port);
+    let stats_port = pick_port(cli.balancer_stats_port);
+    let socket = stack.dir.join("haproxy.sock");
+    let spec = balancer::spec(&bin, port, stats_port, &socket, servers);
+    let mut s = Service::spawn("haproxy", stats_port, spec, &stack.dir)?;
+    wait_healthy(&mut s, "/", Duration::from_secs(20)).await?;
+    stack.services.push(s);
+    // Ready once its health checks have found an instance.
+    let client = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !client
+        .get(&ready)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        if std::time::Instant::now() > deadline {
+            bail!("the balancer found no ready enroll-server within 20 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stack.students_port = Some(port);
+    Ok(())
+}
+
+/// The alert inbox, the alerter and Prometheus, scraping everything
+/// started so far and each other, with the repository's rule files; both
+/// evaluators send alerts to the alerter's notifier.
 async fn start_monitoring(cli: &Cli, bin_dir: &Path, stack: &mut Stack) -> Result<()> {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
     let rules = rules.canonicalize().unwrap_or(rules);
@@ -225,40 +346,67 @@ async fn start_monitoring(cli: &Cli, bin_dir: &Path, stack: &mut Stack) -> Resul
         .services
         .iter()
         .map(|s| {
-            let job = if s.name == "node-agent" {
-                "node"
-            } else {
-                s.name
+            let job = match s.name.as_str() {
+                "node-agent" => "node",
+                n if n.starts_with("enroll-server") => "enroll-server",
+                _ => "haproxy",
             };
             (job, format!("127.0.0.1:{}", s.port))
         })
         .collect();
-    if alerter_bin.is_some() {
-        targets.push(("alerter", format!("127.0.0.1:{alerter_port}")));
-    }
+    let Some(alerter_bin) = alerter_bin else {
+        return Ok(());
+    };
+    targets.push(("alerter", format!("127.0.0.1:{alerter_port}")));
     if run_prometheus {
         targets.push(("prometheus", format!("127.0.0.1:{prometheus_port}")));
     }
+
+    let inbox_port = pick_port(cli.inbox_port);
+    let spec = Spec::new(&alerter_bin)
+        .arg("inbox")
+        .arg(format!("--web.listen-address=127.0.0.1:{inbox_port}"))
+        .arg(format!(
+            "--file={}",
+            stack.dir.join("logs/alerts.jsonl").display()
+        ));
+    let mut inbox = Service::spawn("alert-inbox", inbox_port, spec, &stack.dir)?;
+    wait_healthy(&mut inbox, "/-/healthy", Duration::from_secs(20)).await?;
+    let inbox_url = inbox.url();
+    stack.services.push(inbox);
+
     let config = stack.dir.join("alerter.yml");
-    fs::write(&config, services::scrape_config(&targets, &rules))?;
-    if let Some(bin) = alerter_bin {
-        let mut cmd = Command::new(bin);
-        cmd.arg("run")
-            .arg("--config")
-            .arg(&config)
-            .arg("--web.listen-address")
-            .arg(format!("127.0.0.1:{alerter_port}"));
-        let mut s = Service::spawn("alerter", alerter_port, &mut cmd, &stack.dir)?;
-        wait_healthy(&mut s, "/-/ready", Duration::from_secs(20)).await?;
-        stack.services.push(s);
+    fs::write(
+        &config,
+        alerting::alerter_config(&targets, &rules, Some(&inbox_url), &stack.slack),
+    )?;
+    let mut spec = Spec::new(&alerter_bin)
+        .arg("run")
+        .arg(format!("--config={}", config.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{alerter_port}"))
+        .arg(format!(
+            "--web.external-url=http://127.0.0.1:{alerter_port}"
+        ));
+    for (key, value) in stack.slack.env() {
+        spec = spec.env(key, value);
     }
+    let mut s = Service::spawn("alerter", alerter_port, spec, &stack.dir)?;
+    wait_healthy(&mut s, "/-/ready", Duration::from_secs(20)).await?;
+    stack.services.push(s);
+
     if run_prometheus {
+        let config = stack.dir.join("prometheus.yml");
+        let alerter = format!("127.0.0.1:{alerter_port}");
+        fs::write(
+            &config,
+            alerting::prometheus_config(&targets, &rules, Some(&alerter)),
+        )?;
         let tsdb = stack.dir.join("prometheus");
-        let mut cmd = Command::new(prometheus_bin);
-        cmd.arg(format!("--config.file={}", config.display()))
+        let spec = Spec::new(prometheus_bin)
+            .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", tsdb.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"));
-        let mut s = Service::spawn("prometheus", prometheus_port, &mut cmd, &stack.dir)?;
+        let mut s = Service::spawn("prometheus", prometheus_port, spec, &stack.dir)?;
         wait_healthy(&mut s, "/-/ready", Duration::from_secs(30)).await?;
         stack.services.push(s);
     }
@@ -271,69 +419,4 @@ fn random_token() -> Result<String> {
     let mut bytes = [0u8; 16];
     fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn print_seeded(s: &seed::Seeded) {
-    eprintln!(
-        "devstack: seeded {} courses (hot: {}), {} students, registration window {}",
-        s.courses,
-        s.hot_courses.join(", "),
-        s.students,
-        s.window
-    );
-}
-
-fn print_banner(stack: &Stack) {
-    let url = |name: &str| {
-        stack
-            .services
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.url())
-    };
-    let mut out =
-        String::from("\n=== course-registration stack is up (Ctrl-C stops everything) ===\n");
-    if let Some(base) = url("enroll-server") {
-        let no = seed::student_no(0);
-        let pw = seed::password_of(&no);
-        out.push_str(&format!(
-            "enroll-server      {base}\n\
-             API docs           {base}/api-docs/openapi.json\n\
-             readiness          {base}/readyz\n\
-             metrics            {base}/metrics\n\
-             admin token        {token}   (Authorization: Bearer <token>)\n\
-             demo student       student_no {no}, password {pw}   (all demo students: demo-<student_no>)\n\
-             try it:\n  \
-             curl -s -c /tmp/enroll-cookies -H 'content-type: application/json' \\\n    \
-             -d '{{\"student_no\":\"{no}\",\"password\":\"{pw}\"}}' {base}/api/v1/auth/login\n  \
-             curl -s -b /tmp/enroll-cookies {base}/api/v1/me\n  \
-             curl -s {base}/api/v1/courses\n  \
-             curl -sN -b /tmp/enroll-cookies {base}/api/v1/enrollments/events   \
-             (your decisions as they happen; enroll from another shell)\n",
-            token = stack.admin_token,
-        ));
-    }
-    for (name, label, path) in [
-        ("node-agent", "node-agent", "/metrics"),
-        ("alerter", "alerter", "/api/v1/alerts"),
-        ("prometheus", "prometheus", "/graph"),
-    ] {
-        if let Some(u) = url(name) {
-            out.push_str(&format!("{label:<18} {u}{path}   (metrics: {u}/metrics)\n"));
-        }
-    }
-    if let Some(r) = &stack.redis {
-        out.push_str(&format!("redis              {}\n", r.url()));
-    }
-    if let Some(pg) = &stack.pg {
-        out.push_str(&format!(
-            "postgres primary   {}\n",
-            pg.primary.url("enroll")
-        ));
-        for r in &pg.replicas {
-            out.push_str(&format!("postgres replica   {}\n", r.url("enroll")));
-        }
-    }
-    out.push_str(&format!("data and logs      {}\n", stack.dir.display()));
-    println!("{out}");
 }

@@ -12,36 +12,89 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use testkit::ChildGuard;
 
+/// How to start a service (kept, so that it can be started again).
+#[derive(Debug, Clone)]
+pub struct Spec {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Spec {
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+}
+
 /// One started service.
 pub struct Service {
-    pub name: &'static str,
+    pub name: String,
     pub port: u16,
     pub log: PathBuf,
-    guard: ChildGuard,
+    spec: Spec,
+    work_dir: PathBuf,
+    guard: Option<ChildGuard>,
     exit_reported: bool,
 }
 
 impl Service {
-    /// Starts `cmd` as `name` in `work_dir` (so relative data paths, like
+    /// Starts `spec` as `name` in `work_dir` (so relative data paths, like
     /// the alerter's default `--storage.path=data`, stay in the stack's
-    /// directory), its output written to `<work_dir>/logs/<name>.log`.
+    /// directory), its output appended to `<work_dir>/logs/<name>.log`.
+    pub fn spawn(name: &str, port: u16, spec: Spec, work_dir: &Path) -> Result<Self> {
+        let mut service = Self {
+            name: name.to_string(),
+            port,
+            log: work_dir.join("logs").join(format!("{name}.log")),
+            spec,
+            work_dir: work_dir.to_path_buf(),
+            guard: None,
+            exit_reported: false,
+        };
+        service.start()?;
+        Ok(service)
+    }
+
+    /// Starts the process (again).
     ///
     /// The child gets a process group of its own, so a Ctrl-C in the terminal
     /// reaches only `devstack`, which then stops the services in order; and
     /// it receives SIGTERM if `devstack` itself dies without cleaning up.
-    pub fn spawn(
-        name: &'static str,
-        port: u16,
-        cmd: &mut Command,
-        work_dir: &Path,
-    ) -> Result<Self> {
-        let log = work_dir.join("logs").join(format!("{name}.log"));
-        let file = fs::File::create(&log)
-            .with_context(|| format!("Failed to create {}", log.display()))?;
+    pub fn start(&mut self) -> Result<()> {
+        if self.is_running() {
+            bail!("{} is already running", self.name);
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("Failed to open {}", self.log.display()))?;
+        let mut cmd = self.spec.command();
         cmd.stdin(Stdio::null())
             .stdout(file.try_clone()?)
             .stderr(file)
-            .current_dir(work_dir)
+            .current_dir(&self.work_dir)
             .process_group(0);
         // SAFETY: prctl is async-signal-safe and touches only the child.
         unsafe {
@@ -50,14 +103,9 @@ impl Service {
                 Ok(())
             });
         }
-        let guard = ChildGuard::spawn(name, cmd)?.with_stop_signal(libc::SIGTERM);
-        Ok(Self {
-            name,
-            port,
-            log,
-            guard,
-            exit_reported: false,
-        })
+        self.guard = Some(ChildGuard::spawn(&self.name, &mut cmd)?.with_stop_signal(libc::SIGTERM));
+        self.exit_reported = false;
+        Ok(())
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -65,12 +113,26 @@ impl Service {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.guard.as_ref().map(ChildGuard::pid)
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.guard.as_mut().and_then(ChildGuard::try_wait)
+    }
+
+    /// Whether the process was started and has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.guard.is_some() && self.exited().is_none()
+    }
+
     /// Prints a notice (once) when the service has exited on its own.
     pub fn report_exit(&mut self) {
         if self.exit_reported {
             return;
         }
-        if let Some(status) = self.guard.try_wait() {
+        if let Some(status) = self.exited() {
             self.exit_reported = true;
             eprintln!(
                 "devstack: {} exited ({status}); see {}",
@@ -82,7 +144,18 @@ impl Service {
 
     /// Stops the service: SIGTERM, SIGKILL after five seconds.
     pub fn stop(&mut self) {
-        self.guard.kill();
+        if let Some(mut guard) = self.guard.take() {
+            guard.kill();
+        }
+        self.exit_reported = true;
+    }
+
+    /// Kills the service at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(guard) = &self.guard {
+            let _ = guard.signal(libc::SIGKILL);
+        }
+        self.stop();
     }
 }
 
@@ -126,7 +199,7 @@ pub async fn wait_healthy(service: &mut Service, path: &str, timeout: Duration) 
                 return Ok(());
             }
         }
-        if let Some(status) = service.guard.try_wait() {
+        if let Some(status) = service.exited() {
             service.exit_reported = true;
             bail!(
                 "{} exited ({status}) while starting; see {}",
@@ -142,45 +215,5 @@ pub async fn wait_healthy(service: &mut Service, path: &str, timeout: Duration) 
             );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Scrape targets as (job, `host:port`).
-pub type Targets<'a> = &'a [(&'a str, String)];
-
-/// `alerter.yml` (also valid as `prometheus.yml`): every target scraped every
-/// 5 s, the repository's rule files loaded by absolute path.
-pub fn scrape_config(targets: Targets, rules_dir: &Path) -> String {
-    let mut out = String::from(
-        "# Written by devstack for this run; regenerated on every start.\n\
-         global:\n  scrape_interval: 5s\n  scrape_timeout: 4s\n  evaluation_interval: 5s\n\
-         scrape_configs:\n",
-    );
-    for (job, target) in targets {
-        out.push_str(&format!(
-            "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
-        ));
-    }
-    out.push_str(&format!(
-        "rule_files:\n  - '{}/*.yml'\n",
-        rules_dir.display()
-    ));
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scrape_config_lists_every_target_and_the_rules() {
-        let targets = [
-            ("enroll-server", "127.0.0.1:8080".to_string()),
-            ("node", "127.0.0.1:9100".to_string()),
-        ];
-        let text = scrape_config(&targets, Path::new("/repo/rules"));
-        assert!(text.contains("job_name: enroll-server"), "{text}");
-        assert!(text.contains("targets: ['127.0.0.1:9100']"), "{text}");
-        assert!(text.contains("- '/repo/rules/*.yml'"), "{text}");
     }
 }
