@@ -96,6 +96,15 @@ pub struct SlackConfig {
     pub token_env: Option<String>,
     /// Channel for `chat.postMessage` (`#alerts` or a channel id).
     pub channel: Option<String>,
+    /// Environment variable holding the channel (instead of `channel`).
+    pub channel_env: Option<String>,
+    /// Leave this integration out, with a notice at load, when its secret
+    /// (or channel) is to come from an environment variable or file that is
+    /// unset, missing or empty, instead of refusing the configuration: for a
+    /// shipped configuration whose Slack part is switched on by setting a
+    /// variable. Not Alertmanager's.
+    #[serde(default)]
+    pub optional: bool,
     /// Web API base URL (default `https://slack.com/api`).
     pub api_base_url: Option<String>,
     /// Title template (default `[FIRING:2] alertname (labels)`).
@@ -265,10 +274,10 @@ impl SlackConfig {
         match (count(webhook), count(token)) {
             (1, 0) => {}
             (0, 1) => {
-                if self.channel.as_deref().unwrap_or("").is_empty() {
+                if self.channel.as_deref().unwrap_or("").is_empty() && self.channel_env.is_none() {
                     return Err(invalid(
                         format!("{path}.channel"),
-                        "chat.postMessage (token) needs a channel",
+                        "chat.postMessage (token) needs a channel (or channel_env)",
                     ));
                 }
             }

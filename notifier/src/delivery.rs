@@ -109,15 +109,25 @@ fn config_error(path: &str, message: String) -> ConfigError {
 }
 
 impl Integration {
-    /// Builds a Slack integration, reading its secret from file or
-    /// environment now (a missing secret is a configuration error).
+    /// Builds a Slack integration, reading its secret (and channel) from
+    /// file or environment now. A missing one is a configuration error,
+    /// unless the integration is `optional`: then it is left out (`None`).
     pub fn slack(
         receiver: &str,
         index: usize,
         c: &SlackConfig,
         external_url: &str,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Option<Self>, ConfigError> {
         let path = format!("receivers.{receiver}.slack_configs[{index}]");
+        if c.optional {
+            if let Some(missing) = optional_source_missing(c) {
+                tracing::info!(
+                    integration = %path,
+                    "optional Slack integration left out: {missing} is not set"
+                );
+                return Ok(None);
+            }
+        }
         let parse = |s: &Option<String>| s.as_deref().map(Template::parse).transpose();
         let templates = MessageTemplates {
             title: parse(&c.title).map_err(|e| config_error(&path, e))?,
@@ -144,15 +154,20 @@ impl Integration {
                 token: Box::new(SlackApiToken::new(SlackApiTokenValue(
                     token.expose().to_string(),
                 ))),
-                channel: c.channel.clone().unwrap_or_default(),
+                channel: match &c.channel_env {
+                    Some(var) => std::env::var(var).map_err(|_| {
+                        config_error(&path, format!("environment variable {var} is not set"))
+                    })?,
+                    None => c.channel.clone().unwrap_or_default(),
+                },
             },
             (None, None) => return Err(config_error(&path, "no webhook URL or token".into())),
         };
-        Ok(Integration {
+        Ok(Some(Integration {
             key: format!("{receiver}/slack/{index}"),
             target,
             templates,
-        })
+        }))
     }
 
     /// Builds a webhook integration.
@@ -295,4 +310,30 @@ async fn post_json(
         429 => Outcome::RateLimited(retry_after),
         _ => classify_status(status, &String::from_utf8_lossy(&body)),
     }
+}
+
+/// For an `optional` Slack integration: the environment variable or file
+/// its secret or channel should come from, when that is unset, missing or
+/// empty.
+fn optional_source_missing(c: &SlackConfig) -> Option<String> {
+    let env_empty = |var: &Option<String>| {
+        var.as_ref()
+            .filter(|v| std::env::var(v).map_or(true, |value| value.trim().is_empty()))
+            .map(|v| format!("environment variable {v}"))
+    };
+    let file_empty = |file: &Option<std::path::PathBuf>| {
+        file.as_ref()
+            .filter(|f| std::fs::read_to_string(f).map_or(true, |text| text.trim().is_empty()))
+            .map(|f| format!("file {}", f.display()))
+    };
+    env_empty(&c.api_url_env)
+        .or_else(|| env_empty(&c.token_env))
+        .or_else(|| file_empty(&c.api_url_file))
+        .or_else(|| file_empty(&c.token_file))
+        .or_else(|| {
+            // A token without its channel cannot post anywhere.
+            (c.api_url.is_none() && c.api_url_file.is_none() && c.api_url_env.is_none())
+                .then(|| env_empty(&c.channel_env))
+                .flatten()
+        })
 }

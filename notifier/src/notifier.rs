@@ -96,10 +96,9 @@ fn build_plan(config: &NotifyConfig, options: &NotifierOptions) -> Result<Plan, 
             integrations.insert(i.key.clone(), Arc::new(i));
         };
         for (idx, c) in r.slack_configs.iter().enumerate() {
-            add(
-                Integration::slack(&r.name, idx, c, &options.external_url)?,
-                c.send_resolved,
-            );
+            if let Some(slack) = Integration::slack(&r.name, idx, c, &options.external_url)? {
+                add(slack, c.send_resolved);
+            }
         }
         for (idx, c) in r.webhook_configs.iter().enumerate() {
             add(Integration::webhook(&r.name, idx, c)?, c.send_resolved);

@@ -304,3 +304,66 @@ async fn chat_post_message_retries_429_and_dead_letters_channel_not_found() {
         (1, 1, 1)
     );
 }
+
+/// A shipped configuration names Slack as `optional`: with its variables
+/// unset (or empty) the integration is left out and the receiver's other
+/// integration still delivers; with them set, Slack receives too, and the
+/// bot's channel comes from the environment.
+#[tokio::test]
+async fn optional_slack_is_left_out_until_its_variables_are_set() {
+    let slack = FakeSlack::start().await;
+    let sink = FakeSlack::start().await;
+    let config = format!(
+        r#"
+route:
+  receiver: team
+  group_wait: 0s
+receivers:
+  - name: team
+    webhook_configs:
+      - url: {hook}
+    slack_configs:
+      - api_url_env: NOTIFIER_TEST_OPTIONAL_WEBHOOK
+        optional: true
+      - token_env: NOTIFIER_TEST_OPTIONAL_TOKEN
+        channel_env: NOTIFIER_TEST_OPTIONAL_CHANNEL
+        api_base_url: {api}
+        optional: true
+"#,
+        hook = sink.webhook_url("inbox"),
+        api = slack.api_url(),
+    );
+    std::env::remove_var("NOTIFIER_TEST_OPTIONAL_WEBHOOK");
+    std::env::set_var("NOTIFIER_TEST_OPTIONAL_TOKEN", "");
+    let h = Harness::new(&config);
+    h.notifier
+        .receive(vec![firing(&[("alertname", "A")], h.now())])
+        .await;
+    h.advance(0).await;
+    assert_eq!(sink.delivered().len(), 1, "the webhook still delivers");
+    assert_eq!(slack.count(), 0, "Slack left out while unset");
+
+    std::env::set_var("NOTIFIER_TEST_OPTIONAL_TOKEN", "xoxb-optional");
+    std::env::set_var("NOTIFIER_TEST_OPTIONAL_CHANNEL", "C-FROM-ENV");
+    let h = Harness::new(&config);
+    h.notifier
+        .receive(vec![firing(&[("alertname", "B")], h.now())])
+        .await;
+    h.advance(0).await;
+    let got = slack.delivered();
+    assert_eq!(got.len(), 1, "the bot posts once its token is set");
+    assert_eq!(got[0].channel(), "C-FROM-ENV");
+    assert_eq!(
+        got[0].authorization.as_deref(),
+        Some("Bearer xoxb-optional")
+    );
+
+    // Not optional: an unset variable still refuses the configuration.
+    let strict = config.replace("optional: true", "optional: false");
+    std::env::remove_var("NOTIFIER_TEST_OPTIONAL_TOKEN");
+    let yaml = notifier::NotifyConfig::from_yaml(&strict).unwrap();
+    let err = notifier::Notifier::build(&yaml, options(h.clock.clone(), None))
+        .err()
+        .expect("an unset variable is an error");
+    assert!(format!("{err}").contains("NOTIFIER_TEST_OPTIONAL"), "{err}");
+}

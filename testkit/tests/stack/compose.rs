@@ -16,6 +16,8 @@ const SERVICES: &[&str] = &[
     "enroll-migrate",
     "enroll-server-1",
     "enroll-server-2",
+    "balancer",
+    "alert-inbox",
     "node-agent",
     "alerter",
     "prometheus",
@@ -256,4 +258,70 @@ fn secrets_have_no_defaults_and_data_stores_are_not_published() {
     );
     let migrate = text(&compose["services"]["enroll-migrate"]["command"]);
     assert_eq!(migrate, "enroll-server migrate");
+}
+
+/// Students reach the enroll-servers through the balancer only (their own
+/// ports are the host's loopback), the servers believe X-Forwarded-For from
+/// the balancer's fixed address, HAProxy accepts its configuration as
+/// compose fills it in, and alerts from both evaluators reach the inbox.
+#[test]
+fn the_balancer_fronts_both_instances_and_alerts_have_somewhere_to_go() {
+    let compose = yaml("docker-compose.yml");
+    let balancer = &compose["services"]["balancer"];
+    let env = |key: &str| text(&balancer["environment"][key]);
+    assert_eq!(env("ENROLL_SERVER_1"), "enroll-server-1:8080");
+    assert_eq!(env("ENROLL_SERVER_2"), "enroll-server-2:8080");
+    let address = text(&balancer["networks"]["default"]["ipv4_address"]);
+    for server in ["enroll-server-1", "enroll-server-2"] {
+        let svc = &compose["services"][server];
+        assert_eq!(
+            text(&svc["environment"]["ENROLL_TRUSTED_PROXIES"]),
+            address,
+            "{server} trusts the balancer"
+        );
+        let ports = text(&svc["ports"]);
+        assert!(
+            ports.starts_with("127.0.0.1:"),
+            "{server} published: {ports}"
+        );
+    }
+    assert!(text(&balancer["ports"]).contains("8080:8080"));
+
+    if let Ok(out) = Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(repo().join("deploy/haproxy/haproxy.cfg"))
+        .env("HAPROXY_BIND", env("HAPROXY_BIND"))
+        .env("HAPROXY_STATS_BIND", env("HAPROXY_STATS_BIND"))
+        .env("HAPROXY_RUNTIME_SOCKET", env("HAPROXY_RUNTIME_SOCKET"))
+        .env("ENROLL_SERVER_1", env("ENROLL_SERVER_1"))
+        .env("ENROLL_SERVER_2", env("ENROLL_SERVER_2"))
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "haproxy -c: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!(
+            "NOTICE: haproxy not installed (./scripts/install-deps.sh); config check skipped"
+        );
+    }
+
+    let prometheus = yaml("deploy/prometheus.yml");
+    assert_eq!(
+        text(&prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]),
+        "alerter:9099"
+    );
+    let alerter = yaml("deploy/alerter.yml");
+    let oncall = &alerter["receivers"][0];
+    assert_eq!(text(&alerter["route"]["receiver"]), text(&oncall["name"]));
+    let inbox = text(&oncall["webhook_configs"][0]["url"]);
+    assert!(inbox.starts_with("http://alert-inbox:9097"), "{inbox}");
+    assert!(compose["services"]["alert-inbox"].is_mapping());
+    for slack in oncall["slack_configs"].as_sequence().unwrap() {
+        assert_eq!(slack["optional"], Value::Bool(true), "Slack only when set");
+    }
 }
