@@ -11,6 +11,7 @@
 //! (scripts/install-deps.sh); skips with a notice without them.
 
 mod families;
+mod fetch_script;
 mod queries;
 mod source;
 mod stack;
