@@ -76,6 +76,8 @@ impl Config {
             netclass_ignore_invalid_speed: m.get_flag("collector.netclass.ignore-invalid-speed"),
             netdev_device_include: opt("collector.netdev.device-include"),
             netdev_device_exclude: opt("collector.netdev.device-exclude"),
+            arp_device_include: opt("collector.arp.device-include"),
+            arp_device_exclude: opt("collector.arp.device-exclude"),
             vmstat_fields: s("collector.vmstat.fields"),
             netstat_fields: s("collector.netstat.fields"),
             cpu_guest: !m.get_flag("no-collector.cpu.guest"),
@@ -155,6 +157,10 @@ pub fn command() -> Command {
         .arg(flag("collector.netclass.ignore-invalid-speed".into(), "Ignore devices where the speed is invalid.".into()))
         .arg(optional("collector.netdev.device-include", "Regexp of net devices to include (mutually exclusive to device-exclude)."))
         .arg(optional("collector.netdev.device-exclude", "Regexp of net devices to exclude (mutually exclusive to device-include)."))
+        .arg(optional("collector.arp.device-include", "Regexp of arp devices to include (mutually exclusive to device-exclude)."))
+        .arg(optional("collector.arp.device-exclude", "Regexp of arp devices to exclude (mutually exclusive to device-include)."))
+        .arg(flag("collector.arp.netlink".into(), "Accepted for node_exporter 1.12's flag: /proc/net/arp is read either way (it lists the same entries).".into()))
+        .arg(flag("no-collector.arp.netlink".into(), "Accepted for node_exporter 1.12's flag (no effect).".into()))
         .arg(value("collector.textfile.directory", "", "Directory to read text files with metrics from."))
         .arg(value("collector.vmstat.fields", DEFAULT_VMSTAT_FIELDS, "Regexp of fields to return for vmstat collector."))
         .arg(value("collector.netstat.fields", DEFAULT_NETSTAT_FIELDS, "Regexp of fields to return for netstat collector."))
@@ -251,6 +257,24 @@ mod tests {
         assert_eq!(c.mount_timeout, Duration::from_millis(250));
         let c = Config::parse_from(["x", "--no-collector.cpu"]).unwrap();
         assert!(!c.collectors.contains(&"cpu"));
+    }
+
+    #[test]
+    fn arp_filters_and_1_12s_netlink_flag_are_taken() {
+        let c = Config::parse_from([
+            "x",
+            "--collector.arp.device-exclude=nope",
+            "--no-collector.arp.netlink",
+        ])
+        .unwrap();
+        assert_eq!(c.arp_device_exclude.as_deref(), Some("nope"));
+        assert_eq!(c.arp_device_include, None);
+        for new in ["arp", "conntrack", "softnet", "timex", "udp_queues"] {
+            assert!(
+                Config::default_for_host().collectors.contains(&new),
+                "{new}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A small parser for the text exposition format, so scrapes of node-agent
-//! and node_exporter can be compared sample by sample (name, labels, value)
-//! rather than as text. Used by the integration tests and the benchmark.
+//! and node_exporter can be compared family by family (type, help) and
+//! sample by sample (name, labels, value) rather than as text. Used by the integration tests and the benchmark.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +12,8 @@ pub type Labels = BTreeMap<String, String>;
 pub struct Scrape {
     /// `# TYPE` of each family.
     pub types: BTreeMap<String, String>,
+    /// `# HELP` of each family, as written (escapes kept).
+    pub helps: BTreeMap<String, String>,
     /// Samples keyed by metric name, then by label set.
     pub samples: BTreeMap<String, BTreeMap<Labels, f64>>,
 }
@@ -62,6 +64,11 @@ pub fn parse(text: &str) -> Result<Scrape, ParseError> {
                 return Err(err("bad TYPE line"));
             };
             scrape.types.insert(name.to_string(), kind.to_string());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            scrape.helps.insert(name.to_string(), help.to_string());
             continue;
         }
         if line.starts_with('#') {
@@ -145,9 +152,10 @@ mod tests {
 
     #[test]
     fn parses_labels_escapes_and_types() {
-        let text = "# HELP a x\n# TYPE a gauge\na{b=\"1\",c=\"q\\\"\\\\\"} 2.5\nplain 3e+09\n";
+        let text = "# HELP a x y\n# TYPE a gauge\na{b=\"1\",c=\"q\\\"\\\\\"} 2.5\nplain 3e+09\n";
         let s = parse(text).unwrap();
         assert_eq!(s.types["a"], "gauge");
+        assert_eq!(s.helps["a"], "x y");
         assert_eq!(s.get("a", &[("b", "1"), ("c", "q\"\\")]), Some(2.5));
         assert_eq!(s.get("plain", &[]), Some(3e9));
         assert_eq!(s.series(), 2);

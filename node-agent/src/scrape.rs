@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::collectors::{Collector, COLLECTORS};
+use crate::collectors::{Collector, NoData, COLLECTORS};
 use crate::metrics::{MetricSet, MetricType};
 use crate::process::ProcessMetrics;
 use crate::settings::Config;
@@ -58,9 +58,14 @@ impl Scraper {
             if let Err(e) = &result {
                 let err = format!("{e:#}");
                 let duration = format!("{elapsed}");
+                let (level, msg) = if e.downcast_ref::<NoData>().is_some() {
+                    (crate::log::Level::Debug, "collector returned no data")
+                } else {
+                    (crate::log::Level::Error, "collector failed")
+                };
                 crate::log::log(
-                    crate::log::Level::Error,
-                    "collector failed",
+                    level,
+                    msg,
                     &[
                         ("name", name),
                         ("duration_seconds", &duration),

@@ -40,6 +40,10 @@ pub struct Config {
     pub netdev_device_include: Option<String>,
     /// Network devices netdev ignores (regex).
     pub netdev_device_exclude: Option<String>,
+    /// If set, the only devices whose ARP entries are counted (regex).
+    pub arp_device_include: Option<String>,
+    /// Devices whose ARP entries are not counted (regex).
+    pub arp_device_exclude: Option<String>,
     /// /proc/vmstat fields exported (regex).
     pub vmstat_fields: String,
     /// netstat/snmp fields exported (regex).

@@ -12,6 +12,8 @@ use node_agent::parse::parse;
 /// fixture (tests/filesystem.rs); `netdev` cannot be: the fixture has no
 /// `proc/net/dev` (1.12 reads interfaces over netlink instead).
 const COLLECTORS: &[&str] = &[
+    "arp",
+    "conntrack",
     "cpu",
     "diskstats",
     "entropy",
@@ -23,8 +25,10 @@ const COLLECTORS: &[&str] = &[
     "os",
     "pressure",
     "sockstat",
+    "softnet",
     "stat",
     "time",
+    "udp_queues",
     "uname",
     "vmstat",
 ];
@@ -39,6 +43,11 @@ const NEWER_THAN_1_5: &[&str] = &[
     "node_netstat_TcpExt_TCPRcvQDrop",
     // 1.12 adds the `adminstate` label.
     "node_network_info",
+    // 1.12 reads these softnet_stat columns too.
+    "node_softnet_backlog_len",
+    "node_softnet_cpu_collision_total",
+    "node_softnet_flow_limit_count_total",
+    "node_softnet_received_rps_total",
 ];
 
 /// diskstats families made only of udev properties.
@@ -124,6 +133,7 @@ fn args(fixtures: &std::path::Path, sys: &std::path::Path) -> Vec<String> {
         // As node_exporter's e2e run (which produced e2e-output.txt).
         "--collector.netclass.ignored-devices=(dmz|int)".to_string(),
         "--collector.netclass.ignore-invalid-speed".to_string(),
+        "--collector.arp.device-exclude=nope".to_string(),
         format!("--path.udev.data={}", udev_fixture().display()),
     ];
     a.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
@@ -174,6 +184,37 @@ fn same_samples_as_node_exporter_on_the_fixture_root() {
         mine.get("node_cpu_seconds_total", &[("cpu", "0"), ("mode", "user")]),
         Some(444.9)
     );
+    // The network collectors' fixture files (proc/net/{arp,softnet_stat,
+    // udp,stat/nf_conntrack}, proc/sys/net/netfilter).
+    assert_eq!(
+        mine.get("node_arp_entries", &[("device", "eth1")]),
+        Some(3.0)
+    );
+    assert_eq!(mine.get("node_arp_entries", &[("device", "nope")]), None);
+    assert_eq!(
+        mine.get("node_nf_conntrack_entries_limit", &[]),
+        Some(65536.0)
+    );
+    // Summed over the four CPU rows.
+    assert_eq!(
+        mine.get("node_nf_conntrack_stat_ignore", &[]),
+        Some(89738.0)
+    );
+    assert_eq!(
+        mine.get("node_nf_conntrack_stat_search_restart", &[]),
+        Some(7.0)
+    );
+    let cpu2 = [("cpu", "2")];
+    assert_eq!(
+        mine.get("node_softnet_processed_total", &cpu2),
+        Some(5577791.0)
+    );
+    assert_eq!(
+        mine.get("node_softnet_times_squeezed_total", &cpu2),
+        Some(85.0)
+    );
+    let v4_tx = [("ip", "v4"), ("queue", "tx")];
+    assert_eq!(mine.get("node_udp_queues", &v4_tx), Some(21.0));
     // node_disk_info: 1.12 adds the `rotational` label; 1.5 has the rest.
     let sda = mine.samples["node_disk_info"]
         .keys()

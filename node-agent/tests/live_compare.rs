@@ -20,6 +20,11 @@ const NEWER_THAN_1_5: &[&str] = &[
     "node_network_info",
     // 1.12's labels (adds `rotational`; serial from SCSI_IDENT_SERIAL first).
     "node_disk_info",
+    // softnet: the columns 1.12 reads beyond the first three.
+    "node_softnet_backlog_len",
+    "node_softnet_cpu_collision_total",
+    "node_softnet_flow_limit_count_total",
+    "node_softnet_received_rps_total",
 ];
 
 /// node_exporter families (of the same collectors, or of its Go runtime)
@@ -47,6 +52,12 @@ const STILL_GAUGES: &[&str] = &[
     "node_time_zone_offset_seconds",
     "node_time_clocksource_current_info",
     "node_time_clocksource_available_info",
+    "node_nf_conntrack_entries_limit",
+    "node_timex_status",
+    "node_timex_tick_seconds",
+    "node_timex_loop_time_constant",
+    "node_timex_tai_offset_seconds",
+    "node_timex_sync_status",
 ];
 
 /// Label sets that may legitimately change between the scrapes: the
@@ -93,6 +104,13 @@ fn same_families_labels_and_counters_as_node_exporter_on_this_host() {
         };
         if after.types.get(name) != theirs.types.get(name) {
             problems.push(format!("{name}: type differs"));
+        }
+        if after.helps.get(name) != theirs.helps.get(name) {
+            problems.push(format!(
+                "{name}: help {:?} vs {:?}",
+                after.helps.get(name),
+                theirs.helps.get(name)
+            ));
         }
         if !label_sets_may_differ(name) {
             let mine_keys: Vec<_> = samples.keys().collect();
@@ -144,6 +162,10 @@ fn same_families_labels_and_counters_as_node_exporter_on_this_host() {
         "node_memory_MemAvailable_bytes",
         "node_uname_info",
         "node_load1",
+        "node_timex_offset_seconds",
+        "node_softnet_processed_total",
+        "node_udp_queues",
+        "node_disk_info",
     ] {
         assert!(
             theirs.samples.contains_key(family) && after.samples.contains_key(family),

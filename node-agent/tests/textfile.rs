@@ -44,9 +44,13 @@ fn collect(dir: &Path) -> String {
     out.render()
 }
 
-/// `file` labels relative to `root`, like node_exporter's test paths.
+/// `file` labels and the paths in help texts relative to `root`, like
+/// node_exporter's test paths.
 fn relative(mut s: Scrape, root: &Path) -> Scrape {
     let prefix = format!("{}/", root.display());
+    for help in s.helps.values_mut() {
+        *help = help.replace(&prefix, "");
+    }
     if let Some(m) = s.samples.remove("node_textfile_mtime_seconds") {
         let m = m
             .into_iter()

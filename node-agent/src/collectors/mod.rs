@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use crate::metrics::MetricSet;
 use crate::settings::Config;
 
+pub mod arp;
+pub mod conntrack;
 pub mod cpu;
 pub mod diskstats;
 pub mod entropy;
@@ -21,9 +23,12 @@ pub mod netstat;
 pub mod os;
 pub mod pressure;
 pub mod sockstat;
+pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod time;
+pub mod timex;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 
@@ -33,6 +38,14 @@ pub trait Collector: Send + Sync {
     /// Appends this collector's samples for one scrape.
     fn update(&self, out: &mut MetricSet) -> Result<()>;
 }
+
+/// What a collector returns when the host lacks its source (a kernel
+/// module not loaded, neither IPv4 nor IPv6): reported with success 0 like
+/// any failure, as node_exporter's `ErrNoData`, but logged at debug level
+/// only, since nothing is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NoData(pub String);
 
 /// Constructor of a collector from the configuration.
 pub type BuildFn = fn(&Config) -> Result<Box<dyn Collector>>;
@@ -49,6 +62,8 @@ pub struct CollectorSpec {
 
 /// Every collector node-agent has, in the order they run.
 pub const COLLECTORS: &[CollectorSpec] = &[
+    spec("arp", arp::build),
+    spec("conntrack", conntrack::build),
     spec("cpu", cpu::build),
     spec("diskstats", diskstats::build),
     spec("entropy", entropy::build),
@@ -62,9 +77,12 @@ pub const COLLECTORS: &[CollectorSpec] = &[
     spec("os", os::build),
     spec("pressure", pressure::build),
     spec("sockstat", sockstat::build),
+    spec("softnet", softnet::build),
     spec("stat", stat::build),
     spec("textfile", textfile::build),
     spec("time", time::build),
+    spec("timex", timex::build),
+    spec("udp_queues", udp_queues::build),
     spec("uname", uname::build),
     spec("vmstat", vmstat::build),
 ];

@@ -205,6 +205,13 @@ pub fn differences(mine: &Scrape, theirs: &Scrape, skip: &[&str]) -> Vec<String>
                 theirs.types.get(name)
             ));
         }
+        if mine.helps.get(name) != theirs.helps.get(name) {
+            diffs.push(format!(
+                "{name}: help {:?} vs {:?}",
+                mine.helps.get(name),
+                theirs.helps.get(name)
+            ));
+        }
         let volatile = VOLATILE.contains(&name.as_str());
         for (labels, v) in samples {
             match other.get(labels) {
