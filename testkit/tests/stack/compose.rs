@@ -325,3 +325,33 @@ fn the_balancer_fronts_both_instances_and_alerts_have_somewhere_to_go() {
         assert_eq!(slack["optional"], Value::Bool(true), "Slack only when set");
     }
 }
+
+/// Node Exporter Full is fetched by id when the stack is deployed, into a
+/// volume a Grafana provider loads, before Grafana starts; the repository
+/// keeps no copy.
+#[test]
+fn node_exporter_full_is_fetched_at_deploy_time() {
+    let compose = yaml("docker-compose.yml");
+    let fetch = &compose["services"]["grafana-dashboards"];
+    assert!(text(&fetch["command"]).contains("fetch-node-exporter-full.sh"));
+    assert_eq!(text(&fetch["restart"]), "no");
+    let grafana = &compose["services"]["grafana"];
+    assert_eq!(
+        text(&grafana["depends_on"]["grafana-dashboards"]["condition"]),
+        "service_completed_successfully"
+    );
+    let mounts = text(&grafana["volumes"]);
+    assert!(
+        mounts.contains("grafana-external:/etc/grafana/external"),
+        "{mounts}"
+    );
+    let providers = yaml("dashboards/provisioning/dashboards/dashboards.yml");
+    let paths = text(&providers["providers"]);
+    assert!(paths.contains("/etc/grafana/external"), "{paths}");
+    let tracked = Command::new("git")
+        .args(["ls-files", "--", "*node-exporter-full*.json"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(tracked.stdout.is_empty(), "a copy is tracked: {tracked:?}");
+}
