@@ -154,6 +154,22 @@ impl Dispatch {
         }
     }
 
+    /// Receivers of the routes an alert with these labels takes, in
+    /// routing order (a receiver reached by two routes is listed twice, as
+    /// in Alertmanager).
+    pub fn receivers_for(&self, labels: &crate::alert::LabelSet) -> Vec<String> {
+        self.root
+            .matching(labels)
+            .into_iter()
+            .map(|r| r.receiver.clone())
+            .collect()
+    }
+
+    /// The inhibition rules applied to the alerts held at `now`.
+    pub fn inhibitor(&self, state: &State, now: DateTime<Utc>) -> Inhibitor<'_> {
+        Inhibitor::new(&self.inhibit_rules, &state.alerts, now)
+    }
+
     /// Earliest time a group wants flushing.
     pub fn next_flush(&self, state: &State) -> Option<DateTime<Utc>> {
         state.groups.values().map(|g| g.next_flush).min()
@@ -167,7 +183,7 @@ impl Dispatch {
             .filter(|(_, g)| g.next_flush <= now)
             .map(|(k, _)| k.clone())
             .collect();
-        let inhibitor = Inhibitor::new(&self.inhibit_rules, &state.alerts, now);
+        let inhibitor = self.inhibitor(state, now);
         let mut out = Vec::new();
         for key in due {
             out.extend(self.flush_group(state, &key, &inhibitor, now));

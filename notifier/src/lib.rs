@@ -18,9 +18,14 @@
 //! - `state`: the persisted state file, written atomically.
 //! - `metrics`: `alerter_notifications_total` and friends.
 //! - [`clock`]: injectable time.
-//! - [`notifier`] ([`Notifier`]): ties it together; [`api`]: the HTTP routes.
+//! - `amconfig`: the configuration written back as Alertmanager YAML (for
+//!   `GET /api/v2/status`).
+//! - [`notifier`] ([`Notifier`]): ties it together, and the views the API
+//!   shows (alert status, groups); [`api`]: the HTTP routes, Alertmanager's
+//!   API v2 and our v1 additions.
 
 pub mod alert;
+mod amconfig;
 pub mod api;
 pub mod clock;
 pub mod config;
@@ -44,4 +49,5 @@ mod webhook;
 pub use alert::Alert;
 pub use config::NotifyConfig;
 pub use notifier::{BuildError, Notifier, NotifierOptions, SilenceNotFound};
+pub use silence::SilenceError;
 pub use state::StateError;

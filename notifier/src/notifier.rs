@@ -18,8 +18,10 @@ use tokio::sync::Notify;
 
 mod operations;
 mod options;
+mod views;
 
 pub use options::{BuildError, NotifierOptions};
+pub use views::{AlertState, AlertStatus, AlertView, GroupView};
 
 /// A silence not found by id.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,10 @@ pub struct SilenceNotFound(pub String);
 struct Plan {
     dispatch: Dispatch,
     integrations: HashMap<String, Arc<Integration>>,
+    /// Receiver names, in configuration order.
+    receivers: Vec<String>,
+    /// The configuration in Alertmanager's YAML, secrets hidden.
+    original: String,
 }
 
 /// A serialised state, numbered in the order the snapshots were taken.
@@ -50,6 +56,8 @@ struct Inner {
     metrics: Metrics,
     options: NotifierOptions,
     wake: Notify,
+    /// When the notifier was built (Alertmanager's `uptime`).
+    started_at: DateTime<Utc>,
 }
 
 impl Inner {
@@ -110,6 +118,8 @@ fn build_plan(config: &NotifyConfig, options: &NotifierOptions) -> Result<Plan, 
     Ok(Plan {
         dispatch: Dispatch::new(config, metas, timeout),
         integrations,
+        receivers: config.receivers.iter().map(|r| r.name.clone()).collect(),
+        original: crate::amconfig::alertmanager_yaml(config, options.resolve_timeout),
     })
 }
 
@@ -129,6 +139,7 @@ impl Notifier {
         plan.dispatch
             .rebuild_groups(&mut state, options.clock.now());
         let metrics = Metrics::register(&options.registry)?;
+        let started_at = options.clock.now();
         let notifier = Notifier {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
@@ -139,6 +150,7 @@ impl Notifier {
                 metrics,
                 options,
                 wake: Notify::new(),
+                started_at,
             }),
         };
         notifier.update_gauges();
