@@ -4,7 +4,8 @@
 //! expired; alerts pushed with `alert add` and read back with `alert query`
 //! (silenced ones hidden unless asked for, receiver filter); `config show`,
 //! `config routes test` (Alertmanager's own config loader parsing
-//! `config.original`) and `cluster show` from `/api/v2/status`; and all of
+//! `config.original`, time intervals included) and `cluster show` from
+//! `/api/v2/status`; and all of
 //! it behind `--web.config.file` basic auth, with amtool's
 //! `--http.config.file`. Skipped, with a notice, when amtool is absent.
 
@@ -25,6 +26,7 @@ route:
   routes:
     - matchers: ['severity="critical"']
       receiver: pager
+      mute_time_intervals: [maintenance]
 receivers:
   - name: default
     slack_configs:
@@ -34,6 +36,13 @@ receivers:
       - token: xoxb-very-secret-token
         channel: '#pager'
         api_base_url: http://127.0.0.1:9/api
+time_intervals:
+  - name: maintenance
+    time_intervals:
+      - weekdays: ['saturday']
+        times: [{start_time: '02:00', end_time: '04:00'}]
+        days_of_month: ['-7:-1']
+        location: Europe/Berlin
 "#;
 
 /// amtool pointed at one alerter, with its own empty home (no user
@@ -279,6 +288,9 @@ async fn amtool_manages_silences_and_reads_alerts_and_status() {
         ])
         .await;
     assert_eq!(route.trim(), "default");
+    assert!(config.contains("location: Europe/Berlin"), "{config}");
+    let tree = am.ok(&["config", "routes", "show"]).await;
+    assert!(tree.contains("pager"), "{tree}");
     let cluster = am.ok(&["cluster", "show"]).await;
     assert!(
         cluster.contains("Cluster Status:") && cluster.contains("disabled"),

@@ -77,6 +77,8 @@ pub(crate) fn alertmanager_yaml(config: &NotifyConfig, resolve_timeout: Duration
             "receivers",
             config.receivers.iter().map(receiver).collect::<Vec<_>>(),
         )
+        .nonempty("time_intervals", &config.time_intervals)
+        .nonempty("mute_time_intervals", &config.mute_time_intervals)
         .set("templates", Vec::<String>::new())
         .done();
     yaml_serde::to_string(&root).unwrap_or_default()
@@ -91,6 +93,8 @@ fn route(r: &Route) -> Value {
         .opt("group_wait", r.group_wait)
         .opt("group_interval", r.group_interval)
         .opt("repeat_interval", r.repeat_interval)
+        .nonempty("mute_time_intervals", &r.mute_time_intervals)
+        .nonempty("active_time_intervals", &r.active_time_intervals)
         .nonempty("routes", &r.routes.iter().map(route).collect::<Vec<_>>())
         .done()
 }

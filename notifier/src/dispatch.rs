@@ -9,6 +9,8 @@
 //!   since the last notification — the `DedupStage` rules of Alertmanager.
 //! - Silenced and inhibited alerts are left out of a flush; resolved alerts
 //!   leave the group after the flush that reported them.
+//! - A route muted by its `mute_time_intervals` / `active_time_intervals`
+//!   flushes as usual but notifies nothing (as Alertmanager's time stages).
 
 use crate::alert::{Alert, Fingerprint, StoredAlert};
 use crate::config::{InhibitRule, NotifyConfig};
@@ -17,6 +19,7 @@ use crate::notification::{Notification, NotifiedAlert};
 use crate::route::RouteNode;
 use crate::silence::silenced;
 use crate::state::{Group, NflogEntry, State};
+use crate::timeinterval::NamedTimeInterval;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeSet, HashMap};
 
@@ -37,6 +40,8 @@ pub(crate) struct IntegrationMeta {
 struct RouteTimers {
     group_interval: Duration,
     repeat_interval: Duration,
+    mute_time_intervals: Vec<String>,
+    active_time_intervals: Vec<String>,
 }
 
 /// The routing tree and everything a flush needs from the configuration.
@@ -44,6 +49,7 @@ pub(crate) struct Dispatch {
     root: RouteNode,
     timers: HashMap<String, RouteTimers>,
     inhibit_rules: Vec<InhibitRule>,
+    time_intervals: HashMap<String, NamedTimeInterval>,
     integrations: HashMap<String, Vec<IntegrationMeta>>,
     resolve_timeout: Duration,
 }
@@ -68,6 +74,8 @@ impl Dispatch {
                 let t = RouteTimers {
                     group_interval: r.group_interval,
                     repeat_interval: r.repeat_interval,
+                    mute_time_intervals: r.mute_time_intervals.clone(),
+                    active_time_intervals: r.active_time_intervals.clone(),
                 };
                 (r.id.clone(), t)
             })
@@ -76,6 +84,10 @@ impl Dispatch {
             root,
             timers,
             inhibit_rules: config.inhibit_rules.clone(),
+            time_intervals: config
+                .named_intervals()
+                .map(|t| (t.name.clone(), t.clone()))
+                .collect(),
             integrations,
             resolve_timeout,
         }
@@ -206,11 +218,15 @@ impl Dispatch {
             state.groups.remove(key);
             return Vec::new();
         };
+        let muted = self.time_muted(&timers, now);
         let (firing, resolved) = unmuted_alerts(state, &group, inhibitor, now);
         let firing_set: BTreeSet<Fingerprint> = firing.iter().map(|a| a.fingerprint).collect();
         let resolved_set: BTreeSet<Fingerprint> = resolved.iter().map(|a| a.fingerprint).collect();
         let mut out = Vec::new();
-        for integration in self.integrations.get(&group.receiver).into_iter().flatten() {
+        // A route muted by its time intervals notifies nothing and logs
+        // nothing, so the first flush after the mute ends notifies.
+        let integrations = self.integrations.get(&group.receiver).filter(|_| !muted);
+        for integration in integrations.into_iter().flatten() {
             let log_key = format!("{key}|{}", integration.key);
             let entry = state.nflog.get(&log_key);
             if !needs_update(
@@ -256,6 +272,21 @@ impl Dispatch {
             }
         }
         out
+    }
+
+    /// Whether the route's time intervals mute it at `now`: inside one of
+    /// its `mute_time_intervals`, or outside all of its
+    /// `active_time_intervals` (Alertmanager's `TimeMuteStage` and
+    /// `TimeActiveStage`).
+    fn time_muted(&self, timers: &RouteTimers, now: DateTime<Utc>) -> bool {
+        let within = |names: &[String]| {
+            names
+                .iter()
+                .filter_map(|n| self.time_intervals.get(n))
+                .any(|t| t.contains(now))
+        };
+        within(&timers.mute_time_intervals)
+            || (!timers.active_time_intervals.is_empty() && !within(&timers.active_time_intervals))
     }
 
     fn collect_garbage(&self, state: &mut State, now: DateTime<Utc>) {

@@ -5,7 +5,8 @@
 //! Layout:
 //! - [`config`]: `route` / `receivers` / `inhibit_rules` serde types with
 //!   Alertmanager's field names, plus validation; [`duration`], [`matcher`],
-//!   [`secret`] and [`template`] are its building blocks.
+//!   [`secret`], [`template`] and [`timeinterval`] (`time_intervals`) are
+//!   its building blocks.
 //! - [`alert`]: alerts in Alertmanager's API v2 shape, fingerprints, merging.
 //! - `route`, `dispatch`: the compiled routing tree and aggregation groups
 //!   with group_wait / group_interval / repeat_interval and de-duplication
@@ -44,6 +45,7 @@ pub mod secret;
 pub mod silence;
 mod state;
 pub mod template;
+pub mod timeinterval;
 mod webhook;
 
 pub use alert::Alert;
