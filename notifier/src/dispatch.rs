@@ -300,6 +300,9 @@ impl Dispatch {
             referenced.contains(fp) || a.alert.ends_at.is_none_or(|end| end > horizon)
         });
         let nflog_horizon = now - Duration::hours(NFLOG_RETENTION_HOURS);
+        state
+            .slack_messages
+            .retain(|_, m| m.posted_at > nflog_horizon);
         let live_groups: BTreeSet<&String> = state.groups.keys().collect();
         state.nflog.retain(|k, e| {
             e.timestamp > nflog_horizon || live_groups.iter().any(|g| k.starts_with(g.as_str()))

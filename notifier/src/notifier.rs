@@ -5,7 +5,7 @@ use crate::config::{ConfigError, NotifyConfig};
 use crate::delivery::{Integration, Outcome};
 use crate::dispatch::{Dispatch, IntegrationMeta};
 use crate::metrics::Metrics;
-use crate::notification::{Content, Queued};
+use crate::notification::{Content, Queued, SlackMessageRef};
 use crate::queue::{self, Backoff, LogLimits};
 use crate::state::{write_atomic, State};
 use chrono::{DateTime, Utc};
@@ -303,10 +303,11 @@ impl Notifier {
             self.count(&q.receiver, kind, "failed", 1);
             return outcome;
         };
+        let update = self.slack_message_to_update(q);
         let started = tokio::time::Instant::now();
         let outcome = match tokio::time::timeout(
             self.inner.options.request_timeout,
-            integration.send(&q.content),
+            integration.send(&q.content, update.as_ref()),
         )
         .await
         {
@@ -331,6 +332,16 @@ impl Notifier {
         };
         self.count(&q.receiver, kind, label, 1);
         outcome
+    }
+
+    /// For a resolved group notification: the group's last posted Slack
+    /// message, to update in place.
+    fn slack_message_to_update(&self, q: &Queued) -> Option<SlackMessageRef> {
+        if q.content.status() != "resolved" {
+            return None;
+        }
+        let key = queue::slack_message_key(q)?;
+        lock(&self.inner.state).slack_messages.get(&key).cloned()
     }
 
     fn count(&self, receiver: &str, kind: &str, outcome: &str, n: u64) {
