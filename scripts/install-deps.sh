@@ -6,7 +6,8 @@
 #   prometheus               `promtool`, the oracle for rule files and rule tests,
 #                            and Prometheus itself for the alerter benchmark
 #   prometheus-node-exporter the oracle for node-agent
-#   prometheus-alertmanager  the peer in the notification benchmark; amtool
+#   prometheus-alertmanager  `amtool`, the oracle for the alerter's Alertmanager
+#                            API, and the peer in the notification benchmark
 #   haproxy                  the load balancer in front of the enroll-servers
 #
 # Idempotent: when everything is present it returns at once without touching apt.
@@ -20,7 +21,7 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 have_cmd redis-server || need+=(redis-server)
 have_cmd promtool || need+=(prometheus)
 have_cmd prometheus-node-exporter || need+=(prometheus-node-exporter)
-have_cmd prometheus-alertmanager || need+=(prometheus-alertmanager)
+{ have_cmd prometheus-alertmanager && have_cmd amtool; } || need+=(prometheus-alertmanager)
 have_cmd haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -5,7 +5,7 @@
 //! [`attach`] builds the notifier from the configuration in force, swaps the
 //! alerter's sink for a [`NotifierSink`] (alerts are handed to a task, so
 //! evaluation never waits for the notifier), serves the notifier's API
-//! (`POST /api/v2/alerts`, `/api/v1/silences`, …) on the alerter's port,
+//! (Alertmanager's API v2 and `/api/v1/silences`, …) on the alerter's port,
 //! appends the notifier's metrics to `/metrics`, and re-applies `route` /
 //! `receivers` / `inhibit_rules` after every successful reload.
 
@@ -112,6 +112,7 @@ pub async fn attach(
             registry: registry.clone(),
             clock: options.clock.clone(),
             external_url: shared.engine().env.external_url.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             ..Default::default()
         },
     )

@@ -6,11 +6,9 @@
 //! file:line; the lifecycle API answers 403 unless enabled.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use alerter::app::{Alerter, Settings, WebSettings};
-use alerter::notify::{attach, NotifyOptions};
+use alerter::app::WebSettings;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use testkit::webcfg::{promtool_check_web_config, TestPki};
@@ -19,39 +17,9 @@ mod support;
 
 const CONFIG: &str = "global:\n  scrape_interval: 15s\nroute:\n  receiver: slack\nreceivers:\n  - name: slack\n    slack_configs:\n      - api_url: http://127.0.0.1:9/hook\n";
 
-struct Running {
-    base: String,
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
 /// An alerter with the notifier attached, `web` as its web settings.
-async fn start(dir: &Path, web: WebSettings) -> anyhow::Result<Running> {
-    let config = dir.join("alerter.yml");
-    std::fs::write(&config, CONFIG).unwrap();
-    let settings = Settings {
-        web,
-        ..support::settings(config)
-    };
-    let alerter = Alerter::build(settings, Arc::new(alerter::sink::LogSink)).await?;
-    let options = NotifyOptions {
-        spawn_dispatcher: false,
-        ..Default::default()
-    };
-    let (alerter, _notifications) = attach(alerter, options).await?;
-    let port = alerter.port();
-    let base = format!("{}://localhost:{port}", alerter.scheme());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(alerter.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
-    Ok(Running {
-        base,
-        port,
-        stop: Some(stop),
-        server,
-    })
+async fn start(dir: &Path, web: WebSettings) -> anyhow::Result<support::Running> {
+    support::start_with_notifier(dir, CONFIG, web).await
 }
 
 /// A client trusting the test CA, resolving `localhost` to 127.0.0.1.
@@ -100,7 +68,10 @@ async fn every_endpoint_needs_the_right_password_over_tls() {
         (Method::POST, "/-/reload", None),
         (Method::POST, "/api/v1/silences", Some(&silence)),
         (Method::POST, "/api/v2/alerts", Some(&alerts)),
+        (Method::POST, "/api/v2/silences", Some(&silence)),
         (Method::GET, "/api/v1/silences", None),
+        (Method::GET, "/api/v2/silences", None),
+        (Method::GET, "/api/v2/status", None),
         (Method::GET, "/metrics", None),
         (Method::GET, "/-/healthy", None),
     ];
@@ -136,7 +107,7 @@ async fn every_endpoint_needs_the_right_password_over_tls() {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{method} {path}");
     }
-    // The silence was created once, by the authenticated request.
+    // Each silence was created once, by the authenticated request.
     let listed: serde_json::Value = send(
         &Method::GET,
         "/api/v1/silences",
@@ -149,19 +120,23 @@ async fn every_endpoint_needs_the_right_password_over_tls() {
     .await
     .unwrap();
     let id = listed[0]["id"].as_str().expect("one silence").to_string();
-    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
-    let delete = format!("/api/v1/silences/{id}");
-    let resp = send(&Method::DELETE, &delete, None, None).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = send(
-        &Method::DELETE,
-        &delete,
-        None,
-        Some(("ops", "correct horse")),
-    )
-    .await
-    .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    for delete in [
+        format!("/api/v1/silences/{id}"),
+        format!("/api/v2/silence/{}", listed[1]["id"].as_str().unwrap()),
+    ] {
+        let resp = send(&Method::DELETE, &delete, None, None).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let resp = send(
+            &Method::DELETE,
+            &delete,
+            None,
+            Some(("ops", "correct horse")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
 
     let metrics = send(
         &Method::GET,
@@ -175,7 +150,7 @@ async fn every_endpoint_needs_the_right_password_over_tls() {
     .await
     .unwrap();
     assert!(
-        metrics.contains("alerter_http_auth_refusals_total 19\n"),
+        metrics.contains("alerter_http_auth_refusals_total 29\n"),
         "{metrics}"
     );
     assert!(

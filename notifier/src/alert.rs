@@ -56,6 +56,37 @@ impl Alert {
     pub fn resolved_at(&self, now: DateTime<Utc>) -> bool {
         self.ends_at.is_some_and(|end| end <= now)
     }
+
+    /// Alertmanager's checks on a pushed alert, after dropping labels with
+    /// empty values (which Alertmanager ignores): at least one label, valid
+    /// label names, and no end before the start.
+    pub fn normalize_and_validate(&mut self) -> Result<(), String> {
+        self.labels.retain(|_, v| !v.is_empty());
+        if let Some(name) = self.labels.keys().find(|k| !valid_label_name(k)) {
+            return Err(format!("invalid label set: invalid name {name:?}"));
+        }
+        if self.labels.is_empty() {
+            return Err("at least one label pair required".into());
+        }
+        if let Some(name) = self.annotations.keys().find(|k| !valid_label_name(k)) {
+            return Err(format!("invalid annotations: invalid name {name:?}"));
+        }
+        if let (Some(start), Some(end)) = (self.starts_at, self.ends_at) {
+            if end < start {
+                return Err("start time must be before end time".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Prometheus's label name rule: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Alert identity; hex of a 64-bit hash of the labels.
@@ -92,7 +123,9 @@ impl StoredAlert {
         now: DateTime<Utc>,
         resolve_timeout: chrono::Duration,
     ) -> Self {
-        let starts = alert.starts_at.unwrap_or(now);
+        // Alertmanager's defaults: a resolved alert without a start
+        // started when it ended.
+        let starts = alert.starts_at.or(alert.ends_at).unwrap_or(now);
         alert.starts_at = Some(starts);
         let timeout = alert.ends_at.is_none();
         if timeout {

@@ -9,6 +9,7 @@ use crate::duration::PromDuration;
 use crate::matcher::Matcher;
 use crate::secret::Secret;
 use crate::template::Template;
+use crate::timeinterval::NamedTimeInterval;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -33,6 +34,12 @@ pub struct NotifyConfig {
     /// Rules muting target alerts while a matching source alert fires.
     #[serde(default)]
     pub inhibit_rules: Vec<InhibitRule>,
+    /// Named time intervals routes mute or activate by.
+    #[serde(default)]
+    pub time_intervals: Vec<NamedTimeInterval>,
+    /// The older name of `time_intervals` (same shape), still accepted.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<NamedTimeInterval>,
 }
 
 /// A node of the routing tree. Unset fields inherit from the parent.
@@ -58,6 +65,14 @@ pub struct Route {
     /// Child routes, tried in order.
     #[serde(default)]
     pub routes: Vec<Route>,
+    /// No notifications from this route while one of these named time
+    /// intervals contains the current time (not inherited; not on the root).
+    #[serde(default)]
+    pub mute_time_intervals: Vec<String>,
+    /// Notifications from this route only while one of these contains the
+    /// current time (none: always; not inherited; not on the root).
+    #[serde(default)]
+    pub active_time_intervals: Vec<String>,
 }
 
 /// A named set of integrations.
@@ -203,12 +218,66 @@ impl NotifyConfig {
                 "the root route must not have matchers",
             ));
         }
-        validate_route(&self.route, "route", &names)?;
+        for (field, list) in [
+            ("mute_time_intervals", &self.route.mute_time_intervals),
+            ("active_time_intervals", &self.route.active_time_intervals),
+        ] {
+            if !list.is_empty() {
+                return Err(invalid(
+                    format!("route.{field}"),
+                    format!("the root route must not have {field}"),
+                ));
+            }
+        }
+        let mut intervals = HashSet::new();
+        let named = [
+            ("mute_time_intervals", &self.mute_time_intervals),
+            ("time_intervals", &self.time_intervals),
+        ];
+        for (key, list) in named {
+            for (i, t) in list.iter().enumerate() {
+                if !intervals.insert(t.name.as_str()) {
+                    return Err(invalid(
+                        format!("{key}[{i}].name"),
+                        format!("time interval {:?} is not unique", t.name),
+                    ));
+                }
+            }
+        }
+        let known = Known {
+            receivers: &names,
+            intervals: &intervals,
+        };
+        validate_route(&self.route, "route", &known)?;
         Ok(())
+    }
+
+    /// Every named time interval, from `time_intervals` and
+    /// `mute_time_intervals`.
+    pub fn named_intervals(&self) -> impl Iterator<Item = &NamedTimeInterval> {
+        self.time_intervals.iter().chain(&self.mute_time_intervals)
     }
 }
 
-fn validate_route(route: &Route, path: &str, names: &HashSet<&str>) -> Result<(), ConfigError> {
+/// Names routes may refer to.
+struct Known<'a> {
+    receivers: &'a HashSet<&'a str>,
+    intervals: &'a HashSet<&'a str>,
+}
+
+fn validate_route(route: &Route, path: &str, known: &Known<'_>) -> Result<(), ConfigError> {
+    for (field, list) in [
+        ("mute_time_intervals", &route.mute_time_intervals),
+        ("active_time_intervals", &route.active_time_intervals),
+    ] {
+        if let Some(name) = list.iter().find(|n| !known.intervals.contains(n.as_str())) {
+            return Err(invalid(
+                format!("{path}.{field}"),
+                format!("undefined time interval {name:?} used in route"),
+            ));
+        }
+    }
+    let names = known.receivers;
     if let Some(name) = &route.receiver {
         if !names.contains(name.as_str()) {
             return Err(invalid(
@@ -238,7 +307,7 @@ fn validate_route(route: &Route, path: &str, names: &HashSet<&str>) -> Result<()
         ));
     }
     for (i, child) in route.routes.iter().enumerate() {
-        validate_route(child, &format!("{path}.routes[{i}]"), names)?;
+        validate_route(child, &format!("{path}.routes[{i}]"), known)?;
     }
     Ok(())
 }

@@ -1,12 +1,17 @@
 //! Integrations that deliver a rendered notification, and how each answer
 //! is classified: delivered, rate limited (retry after the given time),
 //! transient (retry with backoff) or permanent (dead letter).
+//!
+//! With a bot token, a group's resolution updates the group's last posted
+//! message in place (`chat.update` with its channel and `ts`) instead of
+//! posting a new one; if Slack says that message can no longer be edited,
+//! a new message is posted.
 
 use crate::config::{
     resolve_secret, ConfigError, SlackConfig, WebhookConfig, DEFAULT_SLACK_API_BASE_URL,
 };
 use crate::message::{render, MessageTemplates};
-use crate::notification::Content;
+use crate::notification::{Content, SlackMessageRef};
 use crate::secret::Secret;
 use crate::template::Template;
 use bytes::Bytes;
@@ -37,6 +42,10 @@ const TRANSIENT_SLACK_ERRORS: &[&str] = &[
 pub(crate) enum Outcome {
     Delivered {
         content_hash: String,
+        /// Where `chat.postMessage` put the message (bot tokens only).
+        posted: Option<PostedMessage>,
+        /// The group's earlier message was updated instead (`chat.update`).
+        updated_in_place: bool,
     },
     /// 429: retry after this long (None: no usable Retry-After).
     RateLimited(Option<Duration>),
@@ -45,6 +54,23 @@ pub(crate) enum Outcome {
     /// Cannot succeed as configured: keep as a dead letter.
     Permanent(String),
 }
+
+/// Where Slack put a posted message.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// Slack errors of `chat.update` after which a new message is posted
+/// instead: the old message is gone or can no longer be edited.
+const UPDATE_FALLBACK_ERRORS: &[&str] = &[
+    "message_not_found",
+    "cant_update_message",
+    "edit_window_closed",
+    "channel_not_found",
+    "is_archived",
+];
 
 enum Target {
     SlackWebhook {
@@ -188,15 +214,20 @@ impl Integration {
         })
     }
 
-    /// One delivery attempt.
-    pub async fn send(&self, content: &Content) -> Outcome {
+    /// One delivery attempt. `update` is the group's earlier
+    /// `chat.postMessage` message, to update in place (bot tokens only;
+    /// other targets ignore it).
+    pub async fn send(&self, content: &Content, update: Option<&SlackMessageRef>) -> Outcome {
         match &self.target {
             Target::SlackWebhook { client, url } => {
                 let message = render(content, &self.templates);
                 let hash = hash_json(&message);
                 let request = SlackApiPostWebhookMessageRequest::new(message);
                 classify_slack(
-                    client.post_webhook_message(url, &request).await.map(|_| ()),
+                    client
+                        .post_webhook_message(url, &request)
+                        .await
+                        .map(|_| None),
                     hash,
                 )
             }
@@ -207,9 +238,40 @@ impl Integration {
             } => {
                 let message = render(content, &self.templates);
                 let hash = hash_json(&message);
-                let request = SlackApiChatPostMessageRequest::new(channel.clone().into(), message);
                 let session = client.open_session(token);
-                classify_slack(session.chat_post_message(&request).await.map(|_| ()), hash)
+                if let Some(old) = update {
+                    let request = SlackApiChatUpdateRequest::new(
+                        old.channel.clone().into(),
+                        message.clone(),
+                        old.ts.clone().into(),
+                    );
+                    match session.chat_update(&request).await {
+                        Err(SlackClientError::ApiError(e))
+                            if UPDATE_FALLBACK_ERRORS.contains(&e.code.as_str()) =>
+                        {
+                            tracing::info!(error = %e.code, "cannot update the group's Slack message; posting a new one");
+                        }
+                        result => {
+                            let outcome = classify_slack(result.map(|_| None), hash);
+                            return match outcome {
+                                Outcome::Delivered { content_hash, .. } => Outcome::Delivered {
+                                    content_hash,
+                                    posted: None,
+                                    updated_in_place: true,
+                                },
+                                other => other,
+                            };
+                        }
+                    }
+                }
+                let request = SlackApiChatPostMessageRequest::new(channel.clone().into(), message);
+                let posted = session.chat_post_message(&request).await.map(|r| {
+                    Some(PostedMessage {
+                        channel: r.channel.to_string(),
+                        ts: r.ts.to_string(),
+                    })
+                });
+                classify_slack(posted, hash)
             }
             Target::Webhook {
                 client,
@@ -239,9 +301,16 @@ fn hash_json<T: serde::Serialize>(value: &T) -> String {
     format!("{hash:016x}")
 }
 
-fn classify_slack(result: Result<(), SlackClientError>, content_hash: String) -> Outcome {
+fn classify_slack(
+    result: Result<Option<PostedMessage>, SlackClientError>,
+    content_hash: String,
+) -> Outcome {
     match result {
-        Ok(()) => Outcome::Delivered { content_hash },
+        Ok(posted) => Outcome::Delivered {
+            content_hash,
+            posted,
+            updated_in_place: false,
+        },
         Err(SlackClientError::RateLimitError(e)) => Outcome::RateLimited(e.retry_after),
         Err(SlackClientError::ApiError(e)) if e.code == "ratelimited" => Outcome::RateLimited(None),
         Err(SlackClientError::ApiError(e)) if TRANSIENT_SLACK_ERRORS.contains(&e.code.as_str()) => {
@@ -306,7 +375,11 @@ async fn post_json(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     match status {
-        200..=299 => Outcome::Delivered { content_hash: hash },
+        200..=299 => Outcome::Delivered {
+            content_hash: hash,
+            posted: None,
+            updated_in_place: false,
+        },
         429 => Outcome::RateLimited(retry_after),
         _ => classify_status(status, &String::from_utf8_lossy(&body)),
     }

@@ -9,6 +9,8 @@
 //!   since the last notification — the `DedupStage` rules of Alertmanager.
 //! - Silenced and inhibited alerts are left out of a flush; resolved alerts
 //!   leave the group after the flush that reported them.
+//! - A route muted by its `mute_time_intervals` / `active_time_intervals`
+//!   flushes as usual but notifies nothing (as Alertmanager's time stages).
 
 use crate::alert::{Alert, Fingerprint, StoredAlert};
 use crate::config::{InhibitRule, NotifyConfig};
@@ -17,6 +19,7 @@ use crate::notification::{Notification, NotifiedAlert};
 use crate::route::RouteNode;
 use crate::silence::silenced;
 use crate::state::{Group, NflogEntry, State};
+use crate::timeinterval::NamedTimeInterval;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeSet, HashMap};
 
@@ -37,6 +40,8 @@ pub(crate) struct IntegrationMeta {
 struct RouteTimers {
     group_interval: Duration,
     repeat_interval: Duration,
+    mute_time_intervals: Vec<String>,
+    active_time_intervals: Vec<String>,
 }
 
 /// The routing tree and everything a flush needs from the configuration.
@@ -44,6 +49,7 @@ pub(crate) struct Dispatch {
     root: RouteNode,
     timers: HashMap<String, RouteTimers>,
     inhibit_rules: Vec<InhibitRule>,
+    time_intervals: HashMap<String, NamedTimeInterval>,
     integrations: HashMap<String, Vec<IntegrationMeta>>,
     resolve_timeout: Duration,
 }
@@ -68,6 +74,8 @@ impl Dispatch {
                 let t = RouteTimers {
                     group_interval: r.group_interval,
                     repeat_interval: r.repeat_interval,
+                    mute_time_intervals: r.mute_time_intervals.clone(),
+                    active_time_intervals: r.active_time_intervals.clone(),
                 };
                 (r.id.clone(), t)
             })
@@ -76,6 +84,10 @@ impl Dispatch {
             root,
             timers,
             inhibit_rules: config.inhibit_rules.clone(),
+            time_intervals: config
+                .named_intervals()
+                .map(|t| (t.name.clone(), t.clone()))
+                .collect(),
             integrations,
             resolve_timeout,
         }
@@ -154,6 +166,22 @@ impl Dispatch {
         }
     }
 
+    /// Receivers of the routes an alert with these labels takes, in
+    /// routing order (a receiver reached by two routes is listed twice, as
+    /// in Alertmanager).
+    pub fn receivers_for(&self, labels: &crate::alert::LabelSet) -> Vec<String> {
+        self.root
+            .matching(labels)
+            .into_iter()
+            .map(|r| r.receiver.clone())
+            .collect()
+    }
+
+    /// The inhibition rules applied to the alerts held at `now`.
+    pub fn inhibitor(&self, state: &State, now: DateTime<Utc>) -> Inhibitor<'_> {
+        Inhibitor::new(&self.inhibit_rules, &state.alerts, now)
+    }
+
     /// Earliest time a group wants flushing.
     pub fn next_flush(&self, state: &State) -> Option<DateTime<Utc>> {
         state.groups.values().map(|g| g.next_flush).min()
@@ -167,7 +195,7 @@ impl Dispatch {
             .filter(|(_, g)| g.next_flush <= now)
             .map(|(k, _)| k.clone())
             .collect();
-        let inhibitor = Inhibitor::new(&self.inhibit_rules, &state.alerts, now);
+        let inhibitor = self.inhibitor(state, now);
         let mut out = Vec::new();
         for key in due {
             out.extend(self.flush_group(state, &key, &inhibitor, now));
@@ -190,11 +218,15 @@ impl Dispatch {
             state.groups.remove(key);
             return Vec::new();
         };
+        let muted = self.time_muted(&timers, now);
         let (firing, resolved) = unmuted_alerts(state, &group, inhibitor, now);
         let firing_set: BTreeSet<Fingerprint> = firing.iter().map(|a| a.fingerprint).collect();
         let resolved_set: BTreeSet<Fingerprint> = resolved.iter().map(|a| a.fingerprint).collect();
         let mut out = Vec::new();
-        for integration in self.integrations.get(&group.receiver).into_iter().flatten() {
+        // A route muted by its time intervals notifies nothing and logs
+        // nothing, so the first flush after the mute ends notifies.
+        let integrations = self.integrations.get(&group.receiver).filter(|_| !muted);
+        for integration in integrations.into_iter().flatten() {
             let log_key = format!("{key}|{}", integration.key);
             let entry = state.nflog.get(&log_key);
             if !needs_update(
@@ -242,6 +274,21 @@ impl Dispatch {
         out
     }
 
+    /// Whether the route's time intervals mute it at `now`: inside one of
+    /// its `mute_time_intervals`, or outside all of its
+    /// `active_time_intervals` (Alertmanager's `TimeMuteStage` and
+    /// `TimeActiveStage`).
+    fn time_muted(&self, timers: &RouteTimers, now: DateTime<Utc>) -> bool {
+        let within = |names: &[String]| {
+            names
+                .iter()
+                .filter_map(|n| self.time_intervals.get(n))
+                .any(|t| t.contains(now))
+        };
+        within(&timers.mute_time_intervals)
+            || (!timers.active_time_intervals.is_empty() && !within(&timers.active_time_intervals))
+    }
+
     fn collect_garbage(&self, state: &mut State, now: DateTime<Utc>) {
         let referenced: BTreeSet<Fingerprint> = state
             .groups
@@ -253,6 +300,9 @@ impl Dispatch {
             referenced.contains(fp) || a.alert.ends_at.is_none_or(|end| end > horizon)
         });
         let nflog_horizon = now - Duration::hours(NFLOG_RETENTION_HOURS);
+        state
+            .slack_messages
+            .retain(|_, m| m.posted_at > nflog_horizon);
         let live_groups: BTreeSet<&String> = state.groups.keys().collect();
         state.nflog.retain(|k, e| {
             e.timestamp > nflog_horizon || live_groups.iter().any(|g| k.starts_with(g.as_str()))

@@ -14,11 +14,28 @@ use std::collections::{BTreeMap, HashMap};
 
 type EqualValues = Vec<Option<String>>;
 
-/// Firing sources per rule, keyed by their `equal` label values: how many,
-/// and one of their fingerprints.
+/// Firing sources per rule, keyed by their `equal` label values: the
+/// first two of their fingerprints (enough to name a source other than
+/// the target itself).
 pub(crate) struct Inhibitor<'a> {
     rules: &'a [InhibitRule],
-    sources: Vec<HashMap<EqualValues, (usize, Fingerprint)>>,
+    sources: Vec<HashMap<EqualValues, Sources>>,
+}
+
+#[derive(Clone, Copy)]
+struct Sources {
+    first: Fingerprint,
+    second: Option<Fingerprint>,
+}
+
+impl Sources {
+    fn other_than(&self, fp: Fingerprint) -> Option<Fingerprint> {
+        if self.first != fp {
+            Some(self.first)
+        } else {
+            self.second
+        }
+    }
 }
 
 fn equal_values(rule: &InhibitRule, labels: &LabelSet) -> EqualValues {
@@ -35,13 +52,18 @@ impl<'a> Inhibitor<'a> {
         let sources = rules
             .iter()
             .map(|rule| {
-                let mut index: HashMap<EqualValues, (usize, Fingerprint)> = HashMap::new();
+                let mut index: HashMap<EqualValues, Sources> = HashMap::new();
                 for (fp, a) in alerts {
                     if !a.resolved_at(now) && all_match(&rule.source_matchers, &a.alert.labels) {
-                        let entry = index
+                        index
                             .entry(equal_values(rule, &a.alert.labels))
-                            .or_insert((0, *fp));
-                        entry.0 += 1;
+                            .and_modify(|s| {
+                                s.second.get_or_insert(*fp);
+                            })
+                            .or_insert(Sources {
+                                first: *fp,
+                                second: None,
+                            });
                     }
                 }
                 index
@@ -52,12 +74,16 @@ impl<'a> Inhibitor<'a> {
 
     /// Whether the alert `fp` with `labels` is muted by some other firing alert.
     pub fn inhibits(&self, fp: Fingerprint, labels: &LabelSet) -> bool {
-        self.rules.iter().zip(&self.sources).any(|(rule, index)| {
-            all_match(&rule.target_matchers, labels)
-                && index
-                    .get(&equal_values(rule, labels))
-                    .is_some_and(|(count, first)| *count > 1 || *first != fp)
-        })
+        self.inhibited_by(fp, labels).is_some()
+    }
+
+    /// A firing alert (other than `fp` itself) that mutes `fp`, if any.
+    pub fn inhibited_by(&self, fp: Fingerprint, labels: &LabelSet) -> Option<Fingerprint> {
+        self.rules
+            .iter()
+            .zip(&self.sources)
+            .filter(|(rule, _)| all_match(&rule.target_matchers, labels))
+            .find_map(|(rule, index)| index.get(&equal_values(rule, labels))?.other_than(fp))
     }
 }
 
@@ -108,7 +134,10 @@ mod tests {
             .into_iter()
             .collect();
         let inhibitor = Inhibitor::new(&rules, &alerts, Utc::now());
-        assert!(inhibitor.inhibits(warn_a.0, &warn_a.1.alert.labels));
+        assert_eq!(
+            inhibitor.inhibited_by(warn_a.0, &warn_a.1.alert.labels),
+            Some(down_a.0)
+        );
         assert!(!inhibitor.inhibits(warn_b.0, &warn_b.1.alert.labels));
         assert!(
             !inhibitor.inhibits(down_a.0, &down_a.1.alert.labels),

@@ -5,7 +5,8 @@
 //! Layout:
 //! - [`config`]: `route` / `receivers` / `inhibit_rules` serde types with
 //!   Alertmanager's field names, plus validation; [`duration`], [`matcher`],
-//!   [`secret`] and [`template`] are its building blocks.
+//!   [`secret`], [`template`] and [`timeinterval`] (`time_intervals`) are
+//!   its building blocks.
 //! - [`alert`]: alerts in Alertmanager's API v2 shape, fingerprints, merging.
 //! - `route`, `dispatch`: the compiled routing tree and aggregation groups
 //!   with group_wait / group_interval / repeat_interval and de-duplication
@@ -18,9 +19,14 @@
 //! - `state`: the persisted state file, written atomically.
 //! - `metrics`: `alerter_notifications_total` and friends.
 //! - [`clock`]: injectable time.
-//! - [`notifier`] ([`Notifier`]): ties it together; [`api`]: the HTTP routes.
+//! - `amconfig`: the configuration written back as Alertmanager YAML (for
+//!   `GET /api/v2/status`).
+//! - [`notifier`] ([`Notifier`]): ties it together, and the views the API
+//!   shows (alert status, groups); [`api`]: the HTTP routes, Alertmanager's
+//!   API v2 and our v1 additions.
 
 pub mod alert;
+mod amconfig;
 pub mod api;
 pub mod clock;
 pub mod config;
@@ -39,9 +45,11 @@ pub mod secret;
 pub mod silence;
 mod state;
 pub mod template;
+pub mod timeinterval;
 mod webhook;
 
 pub use alert::Alert;
 pub use config::NotifyConfig;
 pub use notifier::{BuildError, Notifier, NotifierOptions, SilenceNotFound};
+pub use silence::SilenceError;
 pub use state::StateError;

@@ -196,6 +196,18 @@ pub struct DeadLetter {
     pub failed_at: DateTime<Utc>,
 }
 
+/// A message posted with `chat.postMessage`: where it is, so that the
+/// group's resolution can update it in place (`chat.update`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlackMessageRef {
+    /// Channel id as Slack returned it (`C123…`).
+    pub channel: String,
+    /// The message's timestamp, Slack's message id.
+    pub ts: String,
+    /// When it was posted (old references are forgotten).
+    pub posted_at: DateTime<Utc>,
+}
+
 /// One line of the notification log: what was sent to whom, and when.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SentRecord {
@@ -219,4 +231,7 @@ pub struct SentRecord {
     pub sent_at: DateTime<Utc>,
     /// Failed attempts before success.
     pub attempts: u32,
+    /// Delivered by updating the group's earlier Slack message in place.
+    #[serde(default)]
+    pub updated_in_place: bool,
 }

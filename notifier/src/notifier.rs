@@ -5,7 +5,7 @@ use crate::config::{ConfigError, NotifyConfig};
 use crate::delivery::{Integration, Outcome};
 use crate::dispatch::{Dispatch, IntegrationMeta};
 use crate::metrics::Metrics;
-use crate::notification::{Content, Queued};
+use crate::notification::{Content, Queued, SlackMessageRef};
 use crate::queue::{self, Backoff, LogLimits};
 use crate::state::{write_atomic, State};
 use chrono::{DateTime, Utc};
@@ -18,8 +18,10 @@ use tokio::sync::Notify;
 
 mod operations;
 mod options;
+mod views;
 
 pub use options::{BuildError, NotifierOptions};
+pub use views::{AlertState, AlertStatus, AlertView, GroupView};
 
 /// A silence not found by id.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,10 @@ pub struct SilenceNotFound(pub String);
 struct Plan {
     dispatch: Dispatch,
     integrations: HashMap<String, Arc<Integration>>,
+    /// Receiver names, in configuration order.
+    receivers: Vec<String>,
+    /// The configuration in Alertmanager's YAML, secrets hidden.
+    original: String,
 }
 
 /// A serialised state, numbered in the order the snapshots were taken.
@@ -50,6 +56,8 @@ struct Inner {
     metrics: Metrics,
     options: NotifierOptions,
     wake: Notify,
+    /// When the notifier was built (Alertmanager's `uptime`).
+    started_at: DateTime<Utc>,
 }
 
 impl Inner {
@@ -109,6 +117,8 @@ fn build_plan(config: &NotifyConfig, options: &NotifierOptions) -> Result<Plan, 
     Ok(Plan {
         dispatch: Dispatch::new(config, metas, timeout),
         integrations,
+        receivers: config.receivers.iter().map(|r| r.name.clone()).collect(),
+        original: crate::amconfig::alertmanager_yaml(config, options.resolve_timeout),
     })
 }
 
@@ -128,6 +138,7 @@ impl Notifier {
         plan.dispatch
             .rebuild_groups(&mut state, options.clock.now());
         let metrics = Metrics::register(&options.registry)?;
+        let started_at = options.clock.now();
         let notifier = Notifier {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
@@ -138,6 +149,7 @@ impl Notifier {
                 metrics,
                 options,
                 wake: Notify::new(),
+                started_at,
             }),
         };
         notifier.update_gauges();
@@ -290,10 +302,11 @@ impl Notifier {
             self.count(&q.receiver, kind, "failed", 1);
             return outcome;
         };
+        let update = self.slack_message_to_update(q);
         let started = tokio::time::Instant::now();
         let outcome = match tokio::time::timeout(
             self.inner.options.request_timeout,
-            integration.send(&q.content),
+            integration.send(&q.content, update.as_ref()),
         )
         .await
         {
@@ -318,6 +331,16 @@ impl Notifier {
         };
         self.count(&q.receiver, kind, label, 1);
         outcome
+    }
+
+    /// For a resolved group notification: the group's last posted Slack
+    /// message, to update in place.
+    fn slack_message_to_update(&self, q: &Queued) -> Option<SlackMessageRef> {
+        if q.content.status() != "resolved" {
+            return None;
+        }
+        let key = queue::slack_message_key(q)?;
+        lock(&self.inner.state).slack_messages.get(&key).cloned()
     }
 
     fn count(&self, receiver: &str, kind: &str, outcome: &str, n: u64) {

@@ -3,8 +3,8 @@
 //! are folded into one summary, so nothing is dropped and the queue stays
 //! small while a destination is down.
 
-use crate::delivery::Outcome;
-use crate::notification::{Content, DeadLetter, Queued, SentRecord};
+use crate::delivery::{Outcome, PostedMessage};
+use crate::notification::{Content, DeadLetter, Queued, SentRecord, SlackMessageRef};
 use crate::state::State;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -107,6 +107,38 @@ pub(crate) struct LogLimits {
     pub dead: usize,
 }
 
+/// The key of a group's Slack message: `group key|integration key`.
+pub(crate) fn slack_message_key(q: &Queued) -> Option<String> {
+    Some(format!("{}|{}", q.content.group_key()?, q.integration))
+}
+
+/// Keeps where a firing group's message was posted; a resolved group's
+/// message is done with (it was updated, or a new one posted).
+fn remember_slack_message(
+    state: &mut State,
+    q: &Queued,
+    posted: Option<&PostedMessage>,
+    now: DateTime<Utc>,
+) {
+    let Some(key) = slack_message_key(q) else {
+        return;
+    };
+    match (q.content.status(), posted) {
+        ("firing", Some(p)) => {
+            let message = SlackMessageRef {
+                channel: p.channel.clone(),
+                ts: p.ts.clone(),
+                posted_at: now,
+            };
+            state.slack_messages.insert(key, message);
+        }
+        ("resolved", _) => {
+            state.slack_messages.remove(&key);
+        }
+        _ => {}
+    }
+}
+
 /// Records the outcome of sending entry `id`.
 pub(crate) fn apply_outcome(
     state: &mut State,
@@ -120,8 +152,13 @@ pub(crate) fn apply_outcome(
         return;
     };
     match outcome {
-        Outcome::Delivered { content_hash } => {
+        Outcome::Delivered {
+            content_hash,
+            posted,
+            updated_in_place,
+        } => {
             let q = state.queue.remove(pos).expect("position found");
+            remember_slack_message(state, &q, posted.as_ref(), now);
             state.sent.push_back(SentRecord {
                 id: q.id,
                 integration: q.integration,
@@ -133,6 +170,7 @@ pub(crate) fn apply_outcome(
                 queued_at: q.queued_at,
                 sent_at: now,
                 attempts: q.attempts,
+                updated_in_place: *updated_in_place,
             });
             while state.sent.len() > limits.sent {
                 state.sent.pop_front();

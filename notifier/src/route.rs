@@ -27,6 +27,11 @@ pub(crate) struct RouteNode {
     pub group_wait: Duration,
     pub group_interval: Duration,
     pub repeat_interval: Duration,
+    /// Named time intervals that mute this route (its own, not inherited).
+    pub mute_time_intervals: Vec<String>,
+    /// Named time intervals outside which this route is muted (none:
+    /// always active; its own, not inherited).
+    pub active_time_intervals: Vec<String>,
     matchers: Vec<Matcher>,
     continue_matching: bool,
     children: Vec<RouteNode>,
@@ -77,6 +82,8 @@ impl RouteNode {
                 parent.map(|p| p.repeat_interval),
                 config::DEFAULT_REPEAT_INTERVAL,
             ),
+            mute_time_intervals: route.mute_time_intervals.clone(),
+            active_time_intervals: route.active_time_intervals.clone(),
             matchers: route.matchers.clone(),
             continue_matching: route.continue_matching,
             children: Vec::new(),

@@ -1,11 +1,11 @@
 //! Everything that must survive a restart, and its atomic persistence
 //! (write a temporary file, fsync it, rename over the old one, fsync the
 //! directory): alerts, aggregation groups, the notification log used for
-//! de-duplication, silences, the delivery queue, dead letters and the log
-//! of what was sent.
+//! de-duplication, silences, the delivery queue, dead letters, the log
+//! of what was sent and where each group's Slack message is.
 
 use crate::alert::{Fingerprint, LabelSet, StoredAlert};
-use crate::notification::{DeadLetter, Queued, SentRecord};
+use crate::notification::{DeadLetter, Queued, SentRecord, SlackMessageRef};
 use crate::silence::Silence;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,10 @@ pub(crate) struct State {
     pub dead_letters: VecDeque<DeadLetter>,
     pub sent: VecDeque<SentRecord>,
     pub next_id: u64,
+    /// The last `chat.postMessage` message of each group, keyed like the
+    /// notification log (`group key|integration key`).
+    #[serde(default)]
+    pub slack_messages: BTreeMap<String, SlackMessageRef>,
 }
 
 /// A state file that cannot be read or written.

@@ -79,6 +79,13 @@ pub struct Config {
     /// Inhibition rules.
     #[serde(default)]
     pub inhibit_rules: Vec<notifier::config::InhibitRule>,
+    /// Named time intervals for routes' `mute_time_intervals` and
+    /// `active_time_intervals`.
+    #[serde(default)]
+    pub time_intervals: Vec<notifier::timeinterval::NamedTimeInterval>,
+    /// The older name of `time_intervals`.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<notifier::timeinterval::NamedTimeInterval>,
 }
 
 fn one_minute() -> PromDuration {
@@ -214,13 +221,15 @@ pub struct Loaded {
 }
 
 impl Config {
-    /// `route` / `receivers` / `inhibit_rules` for the notifier, when a
+    /// `route` / `receivers` / `inhibit_rules` / time intervals for the notifier, when a
     /// `route` is configured.
     pub fn notify_config(&self) -> Option<notifier::NotifyConfig> {
         Some(notifier::NotifyConfig {
             route: self.route.clone()?,
             receivers: self.receivers.clone(),
             inhibit_rules: self.inhibit_rules.clone(),
+            time_intervals: self.time_intervals.clone(),
+            mute_time_intervals: self.mute_time_intervals.clone(),
         })
     }
 

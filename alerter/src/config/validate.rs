@@ -101,20 +101,50 @@ fn key_position(text: &str, key: &str) -> (usize, usize) {
         .unwrap_or((0, 0))
 }
 
-/// Where a notifier validation error points: the top-level key its path
-/// starts with (`route`, `receivers`), or else `route`.
+/// Where a notifier validation error points: the line naming the value at
+/// fault (`receiver: pager`, a time interval's name) under the top-level
+/// key its path starts with (`route`, `receivers`, `time_intervals`), else
+/// that key's line, else `route`'s.
 fn notify_error_position(text: &str, e: &notifier::config::ConfigError) -> (usize, usize) {
-    let top = match e {
-        notifier::config::ConfigError::Invalid { path, .. } => {
-            path.split(['.', '[']).next().unwrap_or("route").to_string()
+    let (path, message) = match e {
+        notifier::config::ConfigError::Invalid { path, message } => {
+            (path.as_str(), message.as_str())
         }
-        notifier::config::ConfigError::Parse(_) => "route".to_string(),
+        notifier::config::ConfigError::Parse(_) => ("route", ""),
     };
-    text.lines()
-        .enumerate()
-        .find(|(_, line)| line.starts_with(&format!("{top}:")))
-        .map(|(i, _)| (i + 1, 1))
-        .unwrap_or((0, 0))
+    let top = path.split(['.', '[']).next().unwrap_or("route");
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with(&format!("{top}:"))) else {
+        return (0, 0);
+    };
+    // The section: up to the next top-level key.
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .map_or(lines.len(), |i| start + 1 + i);
+    let field = path
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .split('[')
+        .next()
+        .unwrap_or("");
+    let value = message.split('"').nth(1).filter(|v| !v.is_empty());
+    let field_line =
+        (start..end).find(|&i| !field.is_empty() && lines[i].contains(&format!("{field}:")));
+    let from = field_line.unwrap_or(start);
+    let mut value_lines = (from..end).filter(|&i| value.is_some_and(|v| lines[i].contains(v)));
+    // A duplicate is the later of two equal names.
+    let at = if message.contains("not unique") {
+        value_lines.next_back()
+    } else {
+        value_lines.next()
+    };
+    match (at, field_line) {
+        (Some(i), _) => (i + 1, lines[i].find(value.unwrap_or("")).unwrap_or(0) + 1),
+        (None, Some(i)) => (i + 1, lines[i].find(field).unwrap_or(0) + 1),
+        (None, None) => (start + 1, 1),
+    }
 }
 
 pub(super) fn job_positions(text: &str) -> Vec<(usize, usize)> {
@@ -170,10 +200,53 @@ mod tests {
         );
         let bad_ref = ok.replace("receiver: slack", "receiver: pager");
         let e = Config::parse(&bad_ref, "a.yml").unwrap_err();
-        assert_eq!(e.line, 2, "{e}");
+        assert_eq!((e.line, e.column), (3, 13), "the value at fault: {e}");
         assert!(e.to_string().contains("route.receiver"), "{e}");
         let bad_receiver = ok.replace("api_url: http://127.0.0.1:9/hook", "channel: '#x'");
         let e = Config::parse(&bad_receiver, "a.yml").unwrap_err();
-        assert_eq!(e.line, 5, "{e}");
+        assert_eq!(e.line, 7, "slack_configs: {e}");
+    }
+
+    #[test]
+    fn time_interval_errors_name_file_and_line() {
+        let ok = "route:\n  receiver: slack\n  routes:\n    - matchers: ['team=\"db\"']\n      mute_time_intervals:\n        - weekends\n      active_time_intervals: [office]\nreceivers:\n  - name: slack\ntime_intervals:\n  - name: weekends\n    time_intervals:\n      - weekdays: [saturday, sunday]\n  - name: office\n    time_intervals:\n      - times: [{start_time: '09:00', end_time: '17:00'}]\n        location: Europe/Berlin\n";
+        let n = Config::parse(ok, "a.yml").unwrap().notify_config().unwrap();
+        assert_eq!(n.time_intervals.len(), 2);
+        let undefined = ok.replace("        - weekends\n", "        - holidays\n");
+        let e = Config::parse(&undefined, "a.yml").unwrap_err();
+        assert_eq!((e.line, e.column), (6, 11), "{e}");
+        assert!(
+            e.message.contains("undefined time interval \"holidays\""),
+            "{e}"
+        );
+        let twice = ok.replace("name: office", "name: weekends");
+        let e = Config::parse(&twice, "a.yml").unwrap_err();
+        assert_eq!(e.line, 14, "the second definition: {e}");
+        let bad_time = ok.replace("'17:00'", "'17:60'");
+        let e = Config::parse(&bad_time, "a.yml").unwrap_err();
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("couldn't parse timestamp 17:60"), "{e}");
+        let bad_day = ok.replace("saturday, sunday", "saturday, sundy");
+        let e = Config::parse(&bad_day, "a.yml").unwrap_err();
+        assert_eq!(e.line, 13, "{e}");
+        assert!(e.message.contains("sundy is not a valid weekday"), "{e}");
+        let bad_zone = ok.replace("Europe/Berlin", "Europe/Atlantis");
+        let e = Config::parse(&bad_zone, "a.yml").unwrap_err();
+        assert_eq!(e.line, 16, "the interval's entry: {e}");
+        assert!(
+            e.message.contains("unknown time zone Europe/Atlantis"),
+            "{e}"
+        );
+        let on_root = ok.replace(
+            "  routes:\n",
+            "  mute_time_intervals: [weekends]\n  routes:\n",
+        );
+        let e = Config::parse(&on_root, "a.yml").unwrap_err();
+        assert!(
+            e.message
+                .contains("root route must not have mute_time_intervals"),
+            "{e}"
+        );
+        assert_eq!(e.line, 3, "{e}");
     }
 }

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use alerter::app::Settings;
+use alerter::app::{Alerter, Settings, WebSettings};
+use alerter::notify::{attach, NotifyOptions};
 use alerter::shared::Clock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -40,4 +41,57 @@ pub fn settings(config: PathBuf) -> Settings {
         http: Default::default(),
         web: Default::default(),
     }
+}
+
+/// An alerter with its notifier attached (on the system clock, dispatcher
+/// not started: nothing is delivered), serving on a free port.
+pub struct Running {
+    /// `http://localhost:PORT` or `https://…`.
+    pub base: String,
+    pub port: u16,
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub server: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+/// Writes `config` as `dir/alerter.yml` and starts an alerter with the
+/// notifier attached and `web` as its web settings.
+pub async fn start_with_notifier(
+    dir: &std::path::Path,
+    config: &str,
+    web: WebSettings,
+) -> anyhow::Result<Running> {
+    let path = dir.join("alerter.yml");
+    std::fs::write(&path, config).unwrap();
+    let settings = Settings {
+        web,
+        ..settings(path)
+    };
+    let alerter = Alerter::build(settings, std::sync::Arc::new(alerter::sink::LogSink)).await?;
+    let options = NotifyOptions {
+        spawn_dispatcher: false,
+        ..Default::default()
+    };
+    let (alerter, _notifications) = attach(alerter, options).await?;
+    let port = alerter.port();
+    let base = format!("{}://localhost:{port}", alerter.scheme());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(alerter.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    Ok(Running {
+        base,
+        port,
+        stop: Some(stop),
+        server,
+    })
 }

@@ -4,24 +4,16 @@
 use super::{lock, Notifier, SilenceNotFound};
 use crate::alert::Alert;
 use crate::notification::{DeadLetter, Queued, SentRecord};
-use crate::silence::{NewSilence, Silence, SilenceState};
+use crate::silence::{upsert, NewSilence, Silence, SilenceError, SilenceState};
 
 /// Operator-facing views and silence management.
 impl Notifier {
-    /// Creates a silence; returns its id.
-    pub fn create_silence(&self, request: NewSilence) -> Result<String, String> {
+    /// Creates a silence, or updates the one the request names (see
+    /// [`crate::silence`] for when an update replaces it under a new id);
+    /// returns the id in force.
+    pub fn upsert_silence(&self, request: NewSilence) -> Result<String, SilenceError> {
         let now = self.now();
-        let id = {
-            let mut state = lock(&self.inner.state);
-            let n = state.take_id();
-            let id = format!(
-                "{:016x}-{n}",
-                crate::alert::fingerprint(&[("t".to_string(), now.to_rfc3339())].into())
-            );
-            let silence = request.into_silence(id.clone(), now)?;
-            state.silences.push(silence);
-            id
-        };
+        let id = upsert(&mut lock(&self.inner.state).silences, &request, now)?;
         self.persist();
         Ok(id)
     }
@@ -36,21 +28,28 @@ impl Notifier {
             .collect()
     }
 
-    /// Expires a silence (it stays listed as expired).
+    /// One silence with its state now.
+    pub fn silence(&self, id: &str) -> Option<(Silence, SilenceState)> {
+        let now = self.now();
+        lock(&self.inner.state)
+            .silences
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| (s.clone(), s.state(now)))
+    }
+
+    /// Expires a silence (it stays listed as expired); expiring an expired
+    /// silence changes nothing.
     pub fn expire_silence(&self, id: &str) -> Result<(), SilenceNotFound> {
         let now = self.now();
         {
             let mut state = lock(&self.inner.state);
-            let s = state
+            state
                 .silences
                 .iter_mut()
                 .find(|s| s.id == id)
-                .ok_or_else(|| SilenceNotFound(id.to_string()))?;
-            if s.ends_at > now {
-                s.ends_at = now;
-                s.starts_at = s.starts_at.min(now);
-                s.updated_at = now;
-            }
+                .ok_or_else(|| SilenceNotFound(id.to_string()))?
+                .expire(now);
         }
         self.persist();
         Ok(())

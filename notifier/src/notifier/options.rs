@@ -32,6 +32,8 @@ pub struct NotifierOptions {
     pub external_url: String,
     /// Entries kept in the sent log and in the dead-letter list (default 1000).
     pub log_limit: usize,
+    /// Version reported by `GET /api/v2/status` (the embedding program's).
+    pub version: String,
 }
 
 impl Default for NotifierOptions {
@@ -47,6 +49,7 @@ impl Default for NotifierOptions {
             request_timeout: Duration::from_secs(30),
             external_url: String::new(),
             log_limit: 1000,
+            version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 }

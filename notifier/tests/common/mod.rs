@@ -66,6 +66,10 @@ impl Received {
             .collect::<Vec<_>>()
             .join("\n")
     }
+    /// `ts` of a chat.update request (the message updated).
+    pub fn ts(&self) -> String {
+        self.body["ts"].as_str().unwrap_or_default().to_string()
+    }
     pub fn channel(&self) -> String {
         self.body["channel"]
             .as_str()
@@ -78,6 +82,8 @@ impl Received {
 struct Inner {
     script: VecDeque<Answer>,
     received: Vec<Received>,
+    /// Messages posted with chat.postMessage (each gets its own `ts`).
+    posted: u64,
 }
 
 /// A fake Slack: incoming webhooks at `/hooks/{name}`, Web API at `/api/...`.
@@ -93,6 +99,7 @@ impl FakeSlack {
         let app = Router::new()
             .route("/hooks/{name}", post(webhook))
             .route("/api/chat.postMessage", post(post_message))
+            .route("/api/chat.update", post(update_message))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -213,8 +220,45 @@ async fn post_message(
     }
     match answer {
         Answer::ApiError(code) => Json(json!({"ok": false, "error": code})).into_response(),
-        _ => Json(json!({"ok": true, "channel": body["channel"], "ts": "1700000000.000100"}))
-            .into_response(),
+        _ => {
+            let ts = {
+                let mut inner = inner.lock().unwrap();
+                inner.posted += 1;
+                format!("1700000000.{:06}", inner.posted)
+            };
+            let channel = channel_id(&body);
+            Json(json!({"ok": true, "channel": channel, "ts": ts,
+                        "message": {"ts": ts, "text": body["text"]}}))
+            .into_response()
+        }
+    }
+}
+
+/// Slack answers with channel ids: `#pager` is posted to as `C-pager`.
+fn channel_id(body: &Value) -> String {
+    let name = body["channel"].as_str().unwrap_or_default();
+    match name.strip_prefix('#') {
+        Some(n) => format!("C-{n}"),
+        None => name.to_string(),
+    }
+}
+
+async fn update_message(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let answer = record(&inner, "/api/chat.update".into(), &headers, body.clone());
+    if let Some(r) = common_answer(&answer) {
+        return r;
+    }
+    match answer {
+        Answer::ApiError(code) => Json(json!({"ok": false, "error": code})).into_response(),
+        _ => Json(
+            json!({"ok": true, "channel": body["channel"], "ts": body["ts"],
+                         "message": {"text": body["text"]}}),
+        )
+        .into_response(),
     }
 }
 
@@ -310,4 +354,34 @@ pub fn firing(labels: &[(&str, &str)], starts_at: DateTime<Utc>) -> Alert {
 pub fn resolved(mut alert: Alert, at: DateTime<Utc>) -> Alert {
     alert.ends_at = Some(at);
     alert
+}
+
+/// One request to `app`: status and JSON body (`null` when the body is not
+/// JSON or empty).
+pub async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map_or(axum::body::Body::empty(), |b| {
+            axum::body::Body::from(b.to_string())
+        }))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(app.clone(), request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }

@@ -1,21 +1,9 @@
-//! HTTP API, Alertmanager-compatible where Prometheus and operators expect
-//! it. Merge [`router`] into the alerter's axum app.
-//!
-//! | method | path | what |
-//! | --- | --- | --- |
-//! | POST | `/api/v2/alerts` | push alerts (Prometheus `alerting.alertmanagers`) |
-//! | GET | `/api/v2/alerts` | alerts held |
-//! | POST | `/api/v1/silences` | create a silence → `{"silenceID": id}` |
-//! | GET | `/api/v1/silences` | list silences with their state |
-//! | DELETE | `/api/v1/silences/{id}` | expire a silence |
-//! | GET | `/api/v1/notifications/queue` | queued notifications |
-//! | GET | `/api/v1/notifications/log` | delivered notifications |
-//! | GET | `/api/v1/notifications/dead_letters` | undeliverable notifications |
-//! | POST | `/api/v1/notifications/dead_letters/{id}/retry` | re-queue one |
+//! Our own API additions: silences in a simpler shape than Alertmanager's,
+//! and the delivery queue, log and dead letters. Errors carry a stable
+//! `error` code: `{"error": "bad_request", "message": "…"}`.
 
-use crate::alert::Alert;
 use crate::notifier::Notifier;
-use crate::silence::NewSilence;
+use crate::silence::{NewSilence, SilenceError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -48,10 +36,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The notifier's routes, with the notifier as state.
+/// The v1 routes, with the notifier as state.
 pub fn router(notifier: Notifier) -> Router {
     Router::new()
-        .route("/api/v2/alerts", post(post_alerts).get(get_alerts))
         .route("/api/v1/silences", post(post_silence).get(get_silences))
         .route("/api/v1/silences/{id}", delete(delete_silence))
         .route("/api/v1/notifications/queue", get(get_queue))
@@ -64,20 +51,14 @@ pub fn router(notifier: Notifier) -> Router {
         .with_state(notifier)
 }
 
-async fn post_alerts(State(n): State<Notifier>, Json(alerts): Json<Vec<Alert>>) -> StatusCode {
-    n.receive(alerts).await;
-    StatusCode::OK
-}
-
-async fn get_alerts(State(n): State<Notifier>) -> Json<Vec<Alert>> {
-    Json(n.alerts())
-}
-
 async fn post_silence(
     State(n): State<Notifier>,
     Json(request): Json<NewSilence>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = n.create_silence(request).map_err(ApiError::BadRequest)?;
+    let id = n.upsert_silence(request).map_err(|e| match e {
+        SilenceError::NotFound => ApiError::NotFound(e.to_string()),
+        SilenceError::Invalid(m) => ApiError::BadRequest(m),
+    })?;
     Ok(Json(json!({"silenceID": id})))
 }
 
