@@ -1,7 +1,9 @@
 //! The local stack as `./scripts/stack.sh` runs it (the `devstack` binary,
 //! debug build), with Slack faked as a local HTTP server: students go
-//! through HAProxy; one enroll-server is killed (typed `kill` command) and
-//! reads keep succeeding, queued students who retry keep their ticket; an
+//! through HAProxy (event streams unbuffered, oversized bodies refused at
+//! the edge); one enroll-server is stopped (it drains) and started again,
+//! then killed (typed commands): reads keep succeeding throughout, queued
+//! students who retry keep their ticket; an
 //! alert for the dead instance reaches Slack and the local inbox, once,
 //! although the alerter and Prometheus both evaluate the rules; after
 //! `start` it resolves.
@@ -225,6 +227,14 @@ fn ready_to_queue(stack: &Devstack) -> bool {
     })
 }
 
+/// `host:port` of HAProxy's stats page (its metrics are under `/metrics`).
+fn stats_address(stack: &Devstack) -> String {
+    stack
+        .url_of("haproxy")
+        .trim_start_matches("http://")
+        .to_string()
+}
+
 /// Reads through the balancer on two threads until `stop`; counts answers
 /// other than 200.
 fn reader(
@@ -286,6 +296,37 @@ fn balancer_routes_around_a_killed_instance_and_the_alert_reaches_slack() {
     };
     let first: Vec<Value> = students.iter().map(&enroll).collect();
 
+    // The edge: an event stream passes through unbuffered (its first event
+    // arrives while the response is still open), a body over the cap is
+    // refused by HAProxy itself, in the API's JSON envelope.
+    let mut events = students[0]
+        .get(format!("{base}/api/v1/enrollments/events"))
+        .send()
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut chunk = [0u8; 256];
+    let n = events.read(&mut chunk).unwrap();
+    let head = String::from_utf8_lossy(&chunk[..n]).into_owned();
+    assert!(
+        head.contains("ready"),
+        "first event through the balancer: {head:?}"
+    );
+    drop(events);
+    // Only the head is sent: HAProxy answers from the announced length.
+    let address = base.trim_start_matches("http://");
+    let mut conn = TcpStream::connect(address).unwrap();
+    write!(
+        conn,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        9 << 20
+    )
+    .unwrap();
+    let mut answer = String::new();
+    BufReader::new(conn).read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(Mutex::new(Vec::new()));
@@ -295,7 +336,36 @@ fn balancer_routes_around_a_killed_instance_and_the_alert_reaches_slack() {
             std::thread::spawn(move || reader(base, stop, ok, failed))
         })
         .collect();
+    // A graceful stop first: the instance drains (not ready, still serving)
+    // and no read fails; then it comes back and takes requests again.
     std::thread::sleep(Duration::from_secs(1));
+    stack.type_line("stop enroll-server-2");
+    wait_for("enroll-server-2 stopped", Duration::from_secs(30), || {
+        reqwest::blocking::get(format!("{}/healthz", stack.url_of("enroll-server-2"))).is_err()
+    });
+    let after_drain = failed.lock().unwrap().clone();
+    assert!(
+        after_drain.is_empty(),
+        "reads failed during a drain: {after_drain:?}"
+    );
+    stack.type_line("start enroll-server-2");
+    wait_for(
+        "enroll-server-2 back in the balancer",
+        Duration::from_secs(60),
+        || {
+            reqwest::blocking::get(format!("http://{}/metrics", stats_address(&stack)))
+                .and_then(|r| r.text())
+                .is_ok_and(|t| {
+                    t.lines().any(|l| {
+                        l.starts_with("haproxy_server_status{")
+                            && l.contains("server=\"enroll-2\"")
+                            && l.contains("state=\"UP\"")
+                            && l.ends_with(" 1")
+                    })
+                })
+        },
+    );
+
     let killed_at = Instant::now();
     stack.type_line("kill enroll-server-2");
     // Students who retry after the kill keep their ticket and place.
