@@ -347,8 +347,24 @@ impl Admission {
             batch: n,
         };
         let give_back = s.settings.fair_use.open_tickets > 0;
-        let left = redis_batch::finish(&mut redis, course, gen, full, cycle, &decisions, give_back)
-            .await?;
+        let finished = redis_batch::finish(
+            &mut redis,
+            &self.worker_id,
+            course,
+            gen,
+            full,
+            cycle,
+            &decisions,
+            give_back,
+        )
+        .await?;
+        let Some(left) = finished else {
+            // Stalled past the lease: the new holder re-decides these heads
+            // from the committed rows and writes them; nothing of ours is.
+            tracing::warn!(course, "lease lost before the decisions were written back");
+            m.admission_lease_lost.inc();
+            return Ok(0);
+        };
         self.queue_gauge(course).set(left);
         for d in &decisions {
             m.decisions

@@ -47,16 +47,20 @@ pub async fn claim_heads(
 /// decisions on [`Channel::Decided`] for the students' event streams, and
 /// with `give_back_places` (the open-ticket cap is on) gives back the
 /// decided students' places among their open tickets in the same round trip
-/// (see [`fair_use`]). Returns the queue length left.
+/// (see [`fair_use`]). Returns the queue length left, or `None` when
+/// `worker` no longer holds the course's lease: then nothing was written
+/// (the new holder decides the same heads again from the committed rows).
+#[allow(clippy::too_many_arguments)]
 pub async fn finish(
     redis: &mut ConnectionManager,
+    worker: &str,
     course_id: i64,
     gen_seen: i64,
     full: bool,
     pace: Pace,
     decisions: &[Decision],
     give_back_places: bool,
-) -> redis::RedisResult<i64> {
+) -> redis::RedisResult<Option<i64>> {
     let k = CourseKeys::new(course_id);
     let keys = [
         k.queue.as_str(),
@@ -66,18 +70,21 @@ pub async fn finish(
         &k.pace,
         &k.claim,
         &k.done,
+        &k.lease,
     ];
     let finish = Call::script(&FINISH, &keys, |c| {
         c.arg(gen_seen)
             .arg(if full { "1" } else { "0" })
             .arg(pace.encode())
             .arg(Channel::Decided.name())
-            .arg(encode_batch(course_id, decisions));
+            .arg(encode_batch(course_id, decisions))
+            .arg(worker);
         for d in decisions {
             c.arg(d.student).arg(d.seq).arg(d.outcome());
         }
     });
     let mut calls = vec![finish];
+    // Places are given back only with the decisions written (same lease).
     if give_back_places {
         calls.extend(
             decisions
@@ -91,5 +98,6 @@ pub async fn finish(
     if let Some(Err(err)) = replies.find(Result::is_err) {
         tracing::warn!(course_id, error = %err, "could not give back open-ticket places");
     }
-    redis::from_redis_value(left).map_err(Into::into)
+    let left: i64 = redis::from_redis_value(left)?;
+    Ok((left >= 0).then_some(left))
 }

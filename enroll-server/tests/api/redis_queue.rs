@@ -172,10 +172,17 @@ async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
         cycle_ms: 40.0,
         batch: 1100,
     };
-    let left = finish(&mut conn, 7, 0, false, pace, &decisions, true)
+    enroll_server::redis::lease::acquire_lease(&mut conn, 7, "w1", 60_000)
         .await
         .unwrap();
-    assert_eq!(left, 1, "only student 600's newer ticket is still in line");
+    let left = finish(&mut conn, "w1", 7, 0, false, pace, &decisions, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        left,
+        Some(1),
+        "only student 600's newer ticket is still in line"
+    );
     let in_line: Vec<String> = redis::cmd("ZRANGE")
         .arg("q:{c7}")
         .arg(0)
@@ -203,4 +210,78 @@ async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
         .await
         .unwrap();
     assert_eq!(newer, "600|queued|");
+}
+
+/// A worker that stalled past its lease writes nothing when it finally
+/// finishes: the new holder's decision stands. And a decided ticket is
+/// never overwritten by a later decision for it.
+#[tokio::test]
+async fn a_stalled_worker_does_not_overwrite_the_new_holders_decision() {
+    use enroll_server::pace::Pace;
+    use enroll_server::redis::batch::finish;
+    use enroll_server::redis::lease::acquire_lease;
+    use enroll_server::ticket::{Decision, Reason, TicketStatus};
+
+    let redis = RedisServer::start().unwrap();
+    let mut conn = manager(&redis).await;
+    let (seq, _, _) = place(
+        &queue::enqueue_many(&mut conn, &[(9, 1)]).await.unwrap()[0]
+            .clone()
+            .unwrap(),
+    );
+    let pace = Pace {
+        cycle_ms: 10.0,
+        batch: 1,
+    };
+    let decided = |status, reason| {
+        vec![Decision {
+            student: 1,
+            seq,
+            status,
+            reason,
+        }]
+    };
+    // "old" took the lease, then stalled until it ran out (its key gone).
+    acquire_lease(&mut conn, 9, "old", 60_000).await.unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg("lease:{c9}")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    acquire_lease(&mut conn, 9, "new", 60_000).await.unwrap();
+    let enrolled = decided(TicketStatus::Enrolled, None);
+    assert_eq!(
+        finish(&mut conn, "new", 9, 0, false, pace, &enrolled, false)
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    let late = decided(TicketStatus::Rejected, Some(Reason::CourseFull));
+    assert_eq!(
+        finish(&mut conn, "old", 9, 0, true, pace, &late, false)
+            .await
+            .unwrap(),
+        None,
+        "the stalled worker's finish is refused"
+    );
+    // Even the lease holder cannot overwrite a decided ticket.
+    assert_eq!(
+        finish(&mut conn, "new", 9, 0, false, pace, &late, false)
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    let t: String = redis::cmd("HGET")
+        .arg("tk:{c9}")
+        .arg(seq)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(t.starts_with("1|enrolled||"), "{t}");
+    let full: bool = redis::cmd("EXISTS")
+        .arg("full:{c9}")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!full, "the stalled worker's full flag was not set either");
 }
