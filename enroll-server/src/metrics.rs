@@ -51,6 +51,7 @@ pub struct MetricSet {
     pub transaction_failures: IntCounter,
     pub lease_takeovers: IntCounter,
     pub admission_lease_lost: IntCounter,
+    pub redis_rebuilds: IntCounter,
     pub session_lookups: IntCounterVec,
     pub known_full_refusals: IntCounter,
     pub admission_paused: IntGauge,
@@ -161,6 +162,7 @@ impl Metrics {
             admission_paused: IntGauge::new("enroll_admission_paused", "1 while an admin has paused admission (tickets queue, nothing is decided).").unwrap(),
             admission_scans: IntCounter::new("enroll_admission_scans_total", "Times this instance's admission runner read every queue's length (every 20 ms while busy, 250 ms idle).").unwrap(),
             lease_takeovers: IntCounter::new("enroll_admission_lease_takeovers_total", "Course leases taken over after another worker's lease expired.").unwrap(),
+            redis_rebuilds: IntCounter::new("enroll_redis_rebuilds_total", "Times this instance found Redis without its data (new, restarted empty, or a replica promoted before it had it) and rebuilt sessions, full flags and won tickets from the database.").unwrap(),
             admission_lease_lost: IntCounter::new("enroll_admission_lease_lost_total", "Committed batches whose decisions were not written back because the worker no longer held the course's lease (the new holder writes them).").unwrap(),
             ticket_streams: IntGauge::new("enroll_ticket_streams", "Students' ticket event streams held open on this instance.").unwrap(),
             ticket_events: IntCounter::new("enroll_ticket_events_total", "Ticket decisions pushed to event streams on this instance.").unwrap(),
@@ -195,6 +197,7 @@ impl Metrics {
         r.register(Box::new(m.lease_takeovers.clone())).unwrap();
         r.register(Box::new(m.admission_lease_lost.clone()))
             .unwrap();
+        r.register(Box::new(m.redis_rebuilds.clone())).unwrap();
         r.register(Box::new(m.admission_decisions_per_second.clone()))
             .unwrap();
         r.register(Box::new(m.session_lookups.clone())).unwrap();

@@ -1,12 +1,16 @@
 //! Login sessions: what a session knows, and the cookie that carries it.
 //!
-//! The cookie carries a random 256-bit token; Redis stores the session only
-//! under the token's SHA-256 ([`digest`]), so a copy of Redis's memory holds
-//! no usable session. Storing and revoking them is
-//! [`crate::redis::session_store`].
+//! The cookie carries a random 256-bit token signed by the deployment
+//! ([`TokenSigner`]); Redis and the database store the session only under
+//! the token's SHA-256 ([`digest`]), so a copy of either holds no usable
+//! session. Storing and revoking them is [`crate::redis::session_store`].
 
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -21,6 +25,54 @@ pub struct Session {
 
 /// SHA-256 of a session token: the key it is stored and revoked under.
 pub type Digest = [u8; 32];
+
+/// Issues session tokens and recognises the ones this deployment issued:
+/// 32 random bytes followed by 16 bytes of their HMAC-SHA256 under the
+/// deployment's key (in the database), base64url. A session Redis does not
+/// know (its data lost, or a failover to a replica that was behind) is
+/// then looked up in the database for a genuine token only; a made-up
+/// cookie never reaches the database.
+#[derive(Clone)]
+pub struct TokenSigner {
+    key: std::sync::Arc<[u8]>,
+}
+
+const TOKEN_RANDOM: usize = 32;
+const TOKEN_TAG: usize = 16;
+
+impl TokenSigner {
+    pub fn new(key: &[u8]) -> Self {
+        Self { key: key.into() }
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length")
+    }
+
+    /// A new token.
+    pub fn issue(&self) -> String {
+        let mut raw = [0u8; TOKEN_RANDOM + TOKEN_TAG];
+        rand::thread_rng().fill_bytes(&mut raw[..TOKEN_RANDOM]);
+        let mut mac = self.mac();
+        mac.update(&raw[..TOKEN_RANDOM]);
+        let tag = mac.finalize().into_bytes();
+        raw[TOKEN_RANDOM..].copy_from_slice(&tag[..TOKEN_TAG]);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Whether this deployment issued `token` (constant-time comparison).
+    pub fn is_genuine(&self, token: &str) -> bool {
+        let Ok(raw) = URL_SAFE_NO_PAD.decode(token) else {
+            return false;
+        };
+        if raw.len() != TOKEN_RANDOM + TOKEN_TAG {
+            return false;
+        }
+        let mut mac = self.mac();
+        mac.update(&raw[..TOKEN_RANDOM]);
+        mac.verify_truncated_left(&raw[TOKEN_RANDOM..]).is_ok()
+    }
+}
 
 /// Found sessions by token digest, on this instance.
 pub type SessionCache = FollowedCache<Digest, Session>;
@@ -90,6 +142,22 @@ impl SessionCookie {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_tokens_signed_with_the_key_are_genuine() {
+        let signer = TokenSigner::new(b"key one");
+        let token = signer.issue();
+        assert_eq!(token.len(), 64);
+        assert!(signer.is_genuine(&token));
+        assert_ne!(signer.issue(), token, "random");
+        assert!(!TokenSigner::new(b"key two").is_genuine(&token));
+        let mut forged = token.clone().into_bytes();
+        forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+        assert!(!signer.is_genuine(std::str::from_utf8(&forged).unwrap()));
+        // Tokens issued before signing (32 random bytes) are not genuine.
+        assert!(!signer.is_genuine(&URL_SAFE_NO_PAD.encode([7u8; 32])));
+        assert!(!signer.is_genuine("not base64 !"));
+    }
 
     #[test]
     fn secure_cookies_are_host_only_and_local_ones_plain() {

@@ -27,9 +27,11 @@ use crate::redis::pipeline::Pipeliner;
 use crate::redis::session_store::SessionStore;
 use crate::service::enrollment::seats_freed;
 use crate::service::fair_use::FairUse;
-use crate::session::SessionCache;
+use crate::service::recovery;
+use crate::session::{SessionCache, TokenSigner};
 use crate::snapshot::CatalogSnapshot;
 use crate::state::{AppState, Services};
+use crate::store;
 
 /// Embedded migrations (`enroll-server/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -71,6 +73,9 @@ impl Application {
             .get_connection_manager()
             .await
             .context("Failed to connect to Redis")?;
+        let deployment = store::sessions::deployment(&db.primary)
+            .await
+            .context("Failed to read this database's deployment id")?;
         let hasher = PasswordHasher::new(
             settings.argon2_memory_kib,
             settings.argon2_iterations,
@@ -98,6 +103,8 @@ impl Application {
         let state = AppState::new(Services {
             sessions: SessionStore::new(
                 redis.clone(),
+                db.primary.clone(),
+                TokenSigner::new(&deployment.session_key),
                 settings.session_ttl,
                 session_cache.clone(),
                 &metrics,
@@ -120,7 +127,19 @@ impl Application {
             known_full: known_full.clone(),
             events: events.clone(),
             draining: Arc::new(AtomicBool::new(false)),
+            deployment,
+            redis_trusted: Arc::new(AtomicBool::new(true)),
         });
+        // A Redis of another deployment is refused; one that lost its data
+        // (or is new) is filled from the database before anything is served.
+        match recovery::check(&state).await {
+            Ok(Some(rebuilt)) => tracing::info!(
+                ?rebuilt,
+                "Redis had no data of this deployment; rebuilt it from the database"
+            ),
+            Ok(None) => {}
+            Err(e) => return Err(anyhow::Error::new(e).context("Redis cannot be used")),
+        }
         let listener = TcpListener::bind(state.settings.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", state.settings.listen))?;
@@ -231,6 +250,18 @@ async fn monitor(state: AppState) {
         .await
         .is_ok_and(|r| r.is_ok());
         state.metrics.redis_up.set(up as i64);
+        if up {
+            // Noticing lost data within a health-check interval is what
+            // keeps a restarted-empty Redis from answering for long.
+            match recovery::check(&state).await {
+                Ok(Some(rebuilt)) => tracing::warn!(
+                    ?rebuilt,
+                    "Redis had lost this deployment's data; rebuilt it from the database"
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "Redis cannot be trusted"),
+            }
+        }
     }
 }
 
@@ -271,14 +302,17 @@ async fn forget_idle_addresses(state: AppState) {
     }
 }
 
-/// Every minute, forgets the tickets decided longer ago than
-/// `ENROLL_DECIDED_TICKET_TTL_SECS`, course by course (any instance may do
-/// it; the script is idempotent).
+/// Every minute, deletes ended sessions' rows and forgets the tickets
+/// decided longer ago than `ENROLL_DECIDED_TICKET_TTL_SECS`, course by
+/// course (any instance may do it; both are idempotent).
 async fn expire_decided_tickets(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if let Err(err) = state.sessions.sweep().await {
+            tracing::warn!(error = %err, "could not delete ended sessions");
+        }
         let (courses, _) = state.catalog.course_ids();
         let mut redis = state.redis.clone();
         for course in courses {

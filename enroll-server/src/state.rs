@@ -17,6 +17,7 @@ use crate::redis::enqueue::Enqueuer;
 use crate::redis::session_store::SessionStore;
 use crate::service::fair_use::FairUse;
 use crate::snapshot::CatalogSnapshot;
+use crate::store::sessions::Deployment;
 
 /// Shared state: one pointer, so the per-request clones axum makes of it
 /// cost one reference-count increment.
@@ -65,6 +66,11 @@ pub struct Services {
     /// Set when the instance is stopping: `/readyz` answers 503 while
     /// requests are still served (see `ENROLL_SHUTDOWN_DRAIN_MS`).
     pub draining: Arc<AtomicBool>,
+    /// This database's deployment (its id is checked against Redis).
+    pub deployment: Deployment,
+    /// False while Redis holds another deployment's data (see
+    /// [`crate::service::recovery`]): nothing read from it is believed.
+    pub redis_trusted: Arc<AtomicBool>,
 }
 
 impl FromRef<AppState> for Metrics {

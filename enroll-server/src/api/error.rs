@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use crate::domain::Invalid;
 use crate::events::OpenError;
+use crate::redis::session_store::SessionError;
 use crate::service::accounts::LoginError;
 use crate::service::enrollment::{CancelError, EnrollError};
 use crate::service::fair_use::FairUseError;
@@ -294,6 +295,15 @@ impl From<FairUseError> for ApiError {
                 Self::conflict("too_many_open_tickets", e.to_string())
             }
             FairUseError::Redis(e) => e.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Redis(e) => e.into(),
+            SessionError::Store(e) => e.into(),
         }
     }
 }

@@ -51,7 +51,10 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let ping = tokio::time::timeout(timeout, ping_cmd.query_async::<String>(&mut redis));
     let (primary, ping) = tokio::join!(primary, ping);
     let primary = probe("the primary", primary);
-    let redis = probe("Redis", ping);
+    let mut redis = probe("Redis", ping);
+    if redis == "ok" && crate::service::recovery::ensure_trusted(&state).is_err() {
+        redis = "error: holds another deployment's data".to_string();
+    }
     state.metrics.db_up.set((primary == "ok") as i64);
     state.metrics.redis_up.set((redis == "ok") as i64);
     let draining = state.draining.load(Ordering::Relaxed);

@@ -19,7 +19,8 @@
 //! Besides: `sess:<sha256 hex>` (a session), `sessions:{s<id>}` (a student's
 //! sessions), `fair:{s<id>}:<limit>:<window>` and `open:{s<id>}` (fair use),
 //! `login:{l<addr>}` and `login:{l<addr>}:<student no>` (login attempts),
-//! `admission:paused` (the admin's pause switch).
+//! `admission:paused` (the admin's pause switch), `deployment` (whose data
+//! this is: see [`crate::redis::deployment`]).
 
 use crate::session::Digest;
 
@@ -109,6 +110,9 @@ pub fn hash_tag(course_id: i64) -> String {
     tag.push('}');
     tag
 }
+
+/// The id of the deployment (database) this Redis's data belongs to.
+pub const DEPLOYMENT: &str = "deployment";
 
 /// Set while an admin has paused admission (every instance obeys).
 pub const ADMISSION_PAUSED: &str = "admission:paused";

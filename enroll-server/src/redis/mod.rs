@@ -15,6 +15,8 @@
 //! - [`feed`]: every pub/sub channel and the loop that follows them.
 //! - [`session_store`], [`login_throttle`]: sessions; failed logins counted
 //!   per client address and per (address, student number).
+//! - [`deployment`]: whose data Redis holds, and putting back what the
+//!   database knows after Redis lost its data.
 //!
 //! Multi-key steps run as Lua scripts (`scripts/*.lua`) or `MULTI`
 //! transactions, each within one hash slot: a course's (`{c<id>}`), a
@@ -22,6 +24,7 @@
 
 pub mod batch;
 pub mod control;
+pub mod deployment;
 pub mod enqueue;
 pub mod expiry;
 pub mod fair_use;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::domain::student::Student;
 use crate::password::VerifyError;
 use crate::redis::login_throttle::{self, Attempt};
+use crate::redis::session_store::SessionError;
 use crate::service::fair_use::FairUseError;
 use crate::session::Session;
 use crate::state::Services;
@@ -87,6 +88,15 @@ pub async fn login(
     Ok(LoggedIn { token, student })
 }
 
+impl From<SessionError> for LoginError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Redis(e) => Self::Redis(e),
+            SessionError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<VerifyError> for LoginError {
     fn from(e: VerifyError) -> Self {
         match e {
@@ -97,13 +107,13 @@ impl From<VerifyError> for LoginError {
 }
 
 /// Ends `student`'s session of `token` everywhere (idempotent).
-pub async fn logout(s: &Services, student: i64, token: &str) -> redis::RedisResult<()> {
+pub async fn logout(s: &Services, student: i64, token: &str) -> Result<(), SessionError> {
     s.sessions.delete(student, token).await
 }
 
 /// Ends every session of `student` ("log out everywhere": a lost phone, a
 /// shared computer); returns how many there were.
-pub async fn logout_all(s: &Services, student: i64) -> redis::RedisResult<usize> {
+pub async fn logout_all(s: &Services, student: i64) -> Result<usize, SessionError> {
     let ended = s.sessions.delete_all(student).await?;
     tracing::info!(
         student_id = student,

@@ -8,6 +8,7 @@ use crate::pace::eta_ms;
 use crate::redis::control::{self, Cancelled};
 use crate::redis::enqueue::Enqueued;
 use crate::service::fair_use::FairUseError;
+use crate::service::recovery;
 use crate::state::Services;
 use crate::store::{enrollments, StoreError};
 use crate::ticket::TicketId;
@@ -67,6 +68,7 @@ pub async fn enroll(s: &Services, student: i64, course: i64) -> Result<Queued, E
         tickets.with_label_values(&["refused_full"]).inc();
         return Err(EnrollError::Full);
     }
+    recovery::ensure_trusted(s)?;
     s.fair_use.enroll(student, course).await?;
     let epoch = s.known_full.epoch();
     let answer = s.enqueuer.enqueue(course, student).await?;

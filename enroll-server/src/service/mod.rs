@@ -8,9 +8,12 @@
 //! - [`fair_use`]: rate limits and the cap on tickets in line, applied.
 //! - [`registrar`]: courses, student imports, the window, the admission
 //!   switch.
+//! - [`recovery`]: claiming Redis for this deployment, and rebuilding it
+//!   from the database after it lost its data.
 
 pub mod accounts;
 pub mod enrollment;
 pub mod fair_use;
+pub mod recovery;
 pub mod registrar;
 pub mod tickets;

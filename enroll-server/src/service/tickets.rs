@@ -5,6 +5,7 @@ use crate::fair_use::StudentLimit;
 use crate::pace::eta_ms;
 use crate::redis::tickets::{self, TicketState};
 use crate::service::fair_use::FairUseError;
+use crate::service::recovery;
 use crate::state::Services;
 use crate::ticket::{Reason, TicketId, TicketStatus};
 
@@ -30,6 +31,7 @@ pub async fn of_student(
     student: i64,
     ids: &[TicketId],
 ) -> Result<Vec<Option<TicketView>>, FairUseError> {
+    recovery::ensure_trusted(s)?;
     s.fair_use
         .student(student, StudentLimit::TicketReads)
         .await?;

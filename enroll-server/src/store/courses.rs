@@ -160,6 +160,14 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+/// Ids of the courses with no seat left.
+pub async fn full_ids(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM courses WHERE enrolled >= capacity")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -155,3 +155,15 @@ pub async fn cancel(
     }
     Ok(ticket)
 }
+
+/// Every seat won by a queue ticket: `(ticket, student, enrolled_at)`, for
+/// rebuilding Redis after it lost its data.
+pub async fn won_by_tickets(
+    pool: &PgPool,
+) -> Result<Vec<(String, i64, chrono::DateTime<chrono::Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ticket, student_id, enrolled_at FROM enrollments WHERE ticket IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await
+}

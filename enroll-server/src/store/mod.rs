@@ -3,6 +3,8 @@
 //! - [`locks`]: the one lock order every writing transaction follows.
 //! - [`courses`], [`students`], [`enrollments`], [`window`]: reads and
 //!   writes of each table.
+//! - [`sessions`]: live sessions and the deployment row, what Redis is
+//!   rebuilt from after losing its data.
 //!
 //! Statements bind every value as a parameter. Errors come back as
 //! [`StoreError`]: a named constraint that refused a change is told apart
@@ -12,6 +14,7 @@
 pub mod courses;
 pub mod enrollments;
 pub mod locks;
+pub mod sessions;
 pub mod students;
 pub mod window;
 
