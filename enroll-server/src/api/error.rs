@@ -21,6 +21,7 @@ use crate::service::accounts::LoginError;
 use crate::service::enrollment::{CancelError, EnrollError};
 use crate::service::fair_use::FairUseError;
 use crate::service::registrar::RegistrarError;
+use crate::service::tickets::TicketReadError;
 use crate::store::{Constraint, StoreError};
 
 /// An API failure, mapped to a status and a stable code.
@@ -295,6 +296,15 @@ impl From<FairUseError> for ApiError {
                 Self::conflict("too_many_open_tickets", e.to_string())
             }
             FairUseError::Redis(e) => e.into(),
+        }
+    }
+}
+
+impl From<TicketReadError> for ApiError {
+    fn from(e: TicketReadError) -> Self {
+        match e {
+            TicketReadError::FairUse(e) => e.into(),
+            TicketReadError::Store(e) => e.into(),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::redis::tickets::{self, TicketState};
 use crate::service::fair_use::FairUseError;
 use crate::service::recovery;
 use crate::state::Services;
+use crate::store::{enrollments, StoreError};
 use crate::ticket::{Reason, TicketId, TicketStatus};
 
 /// A ticket as answered.
@@ -23,14 +24,31 @@ pub struct TicketView {
     pub admission_paused: bool,
 }
 
+/// Why tickets could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketReadError {
+    #[error(transparent)]
+    FairUse(#[from] FairUseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<redis::RedisError> for TicketReadError {
+    fn from(e: redis::RedisError) -> Self {
+        Self::FairUse(e.into())
+    }
+}
+
 /// `student`'s tickets among `ids`, in order, in one Redis round trip
 /// after the read is counted against the student's allowance; `None` for a
-/// ticket that is missing or someone else's (answered alike).
+/// ticket that is missing or someone else's (answered alike). A ticket
+/// Redis does not know (forgotten a day after its decision, or lost with
+/// Redis's data) that won a seat is answered `enrolled` from the database.
 pub async fn of_student(
     s: &Services,
     student: i64,
     ids: &[TicketId],
-) -> Result<Vec<Option<TicketView>>, FairUseError> {
+) -> Result<Vec<Option<TicketView>>, TicketReadError> {
     recovery::ensure_trusted(s)?;
     s.fair_use
         .student(student, StudentLimit::TicketReads)
@@ -40,11 +58,35 @@ pub async fn of_student(
     // Read once for every ticket of the answer.
     let paused = s.admission_paused.is_paused();
     let batch = s.settings.admission_batch_size;
-    Ok(ids
+    let mut views: Vec<Option<TicketView>> = ids
         .iter()
         .zip(found)
         .map(|(&id, t)| t.map(|t| view(id, t, paused, batch)))
-        .collect())
+        .collect();
+    let unknown: Vec<TicketId> = ids
+        .iter()
+        .zip(&views)
+        .filter(|(_, v)| v.is_none())
+        .map(|(&id, _)| id)
+        .collect();
+    if !unknown.is_empty() {
+        let won = enrollments::won_tickets_of(&s.db.primary, student, &unknown)
+            .await
+            .map_err(StoreError::from)?;
+        for (id, v) in ids.iter().zip(views.iter_mut()) {
+            if v.is_none() && won.contains(id) {
+                *v = Some(TicketView {
+                    id: *id,
+                    status: TicketStatus::Enrolled,
+                    reason: None,
+                    position: None,
+                    eta_ms: None,
+                    admission_paused: false,
+                });
+            }
+        }
+    }
+    Ok(views)
 }
 
 /// A ticket as answered; a queued one while admission is paused carries the

@@ -167,3 +167,26 @@ pub async fn won_by_tickets(
     .fetch_all(pool)
     .await
 }
+
+/// Which of `tickets` won `student` a seat (held now).
+pub async fn won_tickets_of(
+    pool: &PgPool,
+    student: i64,
+    tickets: &[crate::ticket::TicketId],
+) -> Result<Vec<crate::ticket::TicketId>, sqlx::Error> {
+    let courses: Vec<i64> = tickets.iter().map(|t| t.course_id).collect();
+    let names: Vec<String> = tickets.iter().map(ToString::to_string).collect();
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT ticket FROM enrollments \
+         WHERE student_id = $1 AND course_id = ANY($2) AND ticket = ANY($3)",
+    )
+    .bind(student)
+    .bind(courses)
+    .bind(names)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(t,)| crate::ticket::TicketId::parse(&t))
+        .collect())
+}

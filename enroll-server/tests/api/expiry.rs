@@ -59,12 +59,19 @@ async fn decided_tickets_are_forgotten_and_queued_ones_kept() {
             .unwrap(),
         1
     );
-    let res = decided_by
-        .get(app.url(&format!("/api/v1/enrollments/tickets/{decided}")))
-        .send()
+    let seq = decided.split_once('-').unwrap().1;
+    let kept: bool = redis::cmd("HEXISTS")
+        .arg(format!("tk:{{c{course}}}"))
+        .arg(seq)
+        .query_async(&mut redis)
         .await
         .unwrap();
-    assert_error(res, StatusCode::NOT_FOUND, "unknown_ticket").await;
+    assert!(!kept, "Redis forgot the decided ticket");
+    // The seat it won is still answered, from the database.
+    assert_eq!(
+        app.ticket_state(&decided_by, &decided).await["status"],
+        "enrolled"
+    );
     let still = app.ticket_state(&waiting_by, &waiting).await;
     assert_eq!(still["status"], "queued", "{still}");
     // The outcome is where it always was.

@@ -97,6 +97,27 @@ async fn a_flushed_redis_logs_nobody_out_and_is_rebuilt_from_the_database() {
         "already_enrolled",
     )
     .await;
+    // Forgotten by Redis again (as a day after its decision): the database
+    // still answers for the seat it won.
+    let seq = ticket.split_once('-').unwrap().1;
+    let _: () = redis::cmd("HDEL")
+        .arg(format!("tk:{{c{course}}}"))
+        .arg(seq)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.ticket_state(&winner, &ticket).await["status"],
+        "enrolled"
+    );
+    // Someone else's ticket id is not answered from the database either.
+    let other = loser
+        .get(app.url(&format!("/api/v1/enrollments/tickets/{ticket}")))
+        .send()
+        .await
+        .unwrap();
+    assert_error(other, StatusCode::NOT_FOUND, "unknown_ticket").await;
+
     assert_error(
         enroll(&loser, &app, course).await,
         StatusCode::CONFLICT,
