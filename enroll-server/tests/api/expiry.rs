@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::enroll::enroll_ok;
-use crate::helpers::{assert_error, eventually, spawn_app};
+use crate::helpers::{eventually, spawn_app};
 
 #[tokio::test]
 async fn decided_tickets_are_forgotten_and_queued_ones_kept() {
