@@ -1,10 +1,8 @@
 //! Two enroll-server processes share one Redis and one database; one is
 //! killed with SIGKILL in the middle of a rush. Every acknowledged ticket
-//! must still be decided, and invariants 1-4 must hold. And a stopped
-//! (SIGTERM) server drains: not ready, still serving, then gone.
+//! must still be decided, and invariants 1-4 must hold.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -12,57 +10,9 @@ use redis::AsyncCommands;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use testkit::{free_port, wait_for_port, ChildGuard, RedisServer};
+use testkit::RedisServer;
 
-const ADMIN: &str = "process-test-admin-token-0123";
-
-fn spawn_server(db: &str, replicas: &[String], redis: &str) -> (ChildGuard, String) {
-    spawn_server_with(db, replicas, redis, &[])
-}
-
-fn spawn_server_with(
-    db: &str,
-    replicas: &[String],
-    redis: &str,
-    env: &[(&str, &str)],
-) -> (ChildGuard, String) {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enroll-server"));
-    cmd.env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ENROLL_DATABASE_URL", db)
-        .env("ENROLL_REPLICA_URLS", replicas.join(","))
-        .env("ENROLL_REDIS_URL", redis)
-        .env("ENROLL_ADMIN_TOKEN", ADMIN)
-        .env("ENROLL_ARGON2_MEMORY_KIB", "1024")
-        .env("ENROLL_ARGON2_ITERATIONS", "1")
-        // Small batches and a short lease: the kill lands mid-rush and the
-        // survivor takes over quickly.
-        .env("ENROLL_ADMISSION_BATCH_SIZE", "4")
-        .env("ENROLL_ADMISSION_LEASE_MS", "500")
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null());
-    let child = ChildGuard::spawn("enroll-server", &mut cmd).unwrap();
-    wait_for_port(port, Duration::from_secs(30)).unwrap();
-    (child, format!("http://127.0.0.1:{port}"))
-}
-
-async fn login(base: &str, no: &str) -> String {
-    let res = Client::new()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"student_no": no, "password": "password-123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
+use crate::common::{login, spawn_server, ADMIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
@@ -319,57 +269,4 @@ async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
         );
     }
     drop(a);
-}
-
-/// SIGTERM with a drain period: `/readyz` turns 503 `draining` while other
-/// requests are still answered, so a balancer's health check takes the
-/// instance out before it stops; then the process exits by itself.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_before_stopping() {
-    let (db_url, replica_urls) = tokio::task::spawn_blocking(|| testkit::shared::database("drain"))
-        .await
-        .unwrap()
-        .unwrap();
-    let redis = RedisServer::start().unwrap();
-    // Long enough that the checks below all fall inside it on a busy machine.
-    let drain = [("ENROLL_SHUTDOWN_DRAIN_MS", "10000")];
-    let (mut server, url) = spawn_server_with(&db_url, &replica_urls, &redis.url(), &drain);
-    let client = Client::new();
-    let ready = client.get(format!("{url}/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), StatusCode::OK);
-    let body: Value = ready.json().await.unwrap();
-    assert_eq!(body["draining"], false, "{body}");
-
-    server.signal(libc::SIGTERM).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let body: Value = loop {
-        let r = client.get(format!("{url}/readyz")).send().await.unwrap();
-        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
-            break r.json().await.unwrap();
-        }
-        assert!(Instant::now() < deadline, "/readyz still 200 after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(body["draining"], true, "{body}");
-    assert_eq!(body["primary"], "ok", "{body}");
-    // Not ready, but still serving: a fresh connection and a real route.
-    let courses = Client::new()
-        .get(format!("{url}/api/v1/courses"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(courses.status(), StatusCode::OK);
-    let status = tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = server.try_wait() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "still running after the drain");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    })
-    .await
-    .unwrap();
-    assert!(status.success(), "{status}");
 }

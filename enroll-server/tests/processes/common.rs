@@ -1,0 +1,58 @@
+//! Starting servers and logging in, for the process tests.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+use testkit::{free_port, wait_for_port, ChildGuard};
+
+pub const ADMIN: &str = "process-test-admin-token-0123";
+
+pub fn spawn_server(db: &str, replicas: &[String], redis: &str) -> (ChildGuard, String) {
+    spawn_server_with(db, replicas, redis, &[])
+}
+
+pub fn spawn_server_with(
+    db: &str,
+    replicas: &[String],
+    redis: &str,
+    env: &[(&str, &str)],
+) -> (ChildGuard, String) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enroll-server"));
+    cmd.env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ENROLL_DATABASE_URL", db)
+        .env("ENROLL_REPLICA_URLS", replicas.join(","))
+        .env("ENROLL_REDIS_URL", redis)
+        .env("ENROLL_ADMIN_TOKEN", ADMIN)
+        .env("ENROLL_ARGON2_MEMORY_KIB", "1024")
+        .env("ENROLL_ARGON2_ITERATIONS", "1")
+        // Small batches and a short lease: the kill lands mid-rush and the
+        // survivor takes over quickly.
+        .env("ENROLL_ADMISSION_BATCH_SIZE", "4")
+        .env("ENROLL_ADMISSION_LEASE_MS", "500")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null());
+    let child = ChildGuard::spawn("enroll-server", &mut cmd).unwrap();
+    wait_for_port(port, Duration::from_secs(30)).unwrap();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+pub async fn login(base: &str, no: &str) -> String {
+    let res = Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"student_no": no, "password": "password-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
