@@ -65,7 +65,7 @@ async fn redis_flushed_mid_rush_misreports_no_committed_seat() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let base = |s: usize| if s % 2 == 0 { &a_url } else { &b_url };
+    let base = |s: usize| if s.is_multiple_of(2) { &a_url } else { &b_url };
     let cookies =
         join_all((0..n_students).map(|s| async move { login(base(s), &format!("F{s}")).await }))
             .await;
@@ -136,7 +136,7 @@ async fn redis_flushed_mid_rush_misreports_no_committed_seat() {
             if finals.contains_key(id) {
                 continue;
             }
-            let other = if s % 2 == 0 { &b_url } else { &a_url };
+            let other = if s.is_multiple_of(2) { &b_url } else { &a_url };
             let res = client
                 .get(format!("{other}/api/v1/enrollments/tickets/{id}"))
                 .header("cookie", &cookies[*s])
