@@ -99,7 +99,11 @@ impl Application {
         ));
         // Every Redis script call of a request handler (fair-use checks,
         // enqueues) goes through one pipeline.
-        let pipeline = Pipeliner::start(redis.clone(), metrics.enqueue_batch_size.clone());
+        let pipeline = Pipeliner::start_waiting(
+            redis.clone(),
+            metrics.enqueue_batch_size.clone(),
+            settings.redis_wait,
+        );
         let state = AppState::new(Services {
             sessions: SessionStore::new(
                 redis.clone(),

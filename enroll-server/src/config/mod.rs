@@ -88,6 +88,17 @@ pub struct Options {
     #[arg(long, env = "ENROLL_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Acknowledge a place in line only once this many Redis replicas have
+    /// it (`WAIT`), so a failover to a replica loses no acknowledged ticket;
+    /// when fewer confirm within `ENROLL_REDIS_WAIT_MS` the request is
+    /// answered 503 (a retry gets the same ticket) [default: 0 — off].
+    #[arg(long, env = "ENROLL_REDIS_WAIT_REPLICAS")]
+    pub redis_wait_replicas: Option<u32>,
+
+    /// How long to wait for `ENROLL_REDIS_WAIT_REPLICAS` [default: 200].
+    #[arg(long, env = "ENROLL_REDIS_WAIT_MS")]
+    pub redis_wait_ms: Option<u64>,
+
     /// Bearer token for /api/v1/admin/* (required, at least 16 characters).
     #[arg(long, env = "ENROLL_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -282,7 +293,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
+        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
     }
 }
 

@@ -15,6 +15,9 @@ pub struct Settings {
     pub replica_urls: Vec<String>,
     pub migrate_on_start: bool,
     pub redis_url: String,
+    /// Replicas that must confirm each pipeline of enqueues (see
+    /// [`crate::redis::pipeline::WaitForReplicas`]).
+    pub redis_wait: Option<crate::redis::pipeline::WaitForReplicas>,
     pub admin_token: Secret,
     pub cookie_secure: bool,
     pub session_ttl: Duration,
@@ -112,6 +115,12 @@ impl Options {
                 .filter(|u| !u.is_empty())
                 .collect(),
             migrate_on_start: self.migrate_on_start.unwrap_or(true),
+            redis_wait: self.redis_wait_replicas.filter(|&n| n > 0).map(|replicas| {
+                crate::redis::pipeline::WaitForReplicas {
+                    replicas,
+                    timeout_ms: self.redis_wait_ms.unwrap_or(200).max(1),
+                }
+            }),
             redis_url: self
                 .redis_url
                 .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),

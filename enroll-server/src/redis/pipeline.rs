@@ -146,12 +146,32 @@ pub struct Pipeliner {
     requests: mpsc::UnboundedSender<Pending>,
 }
 
+/// Waiting for replicas before answering: after each pipeline, `WAIT
+/// replicas timeout_ms`; when fewer replicas confirmed the writes in time,
+/// every call of the pipeline is answered with an error instead of its
+/// reply (its writes may not survive a failover, so nothing of it is
+/// acknowledged; a retry finds the same ticket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitForReplicas {
+    pub replicas: u32,
+    pub timeout_ms: u64,
+}
+
 impl Pipeliner {
     /// Starts the sending task on the current runtime; it ends once every
     /// `Pipeliner` is dropped. `batch_size` observes each pipeline's size.
     pub fn start(redis: ConnectionManager, batch_size: prometheus::Histogram) -> Self {
+        Self::start_waiting(redis, batch_size, None)
+    }
+
+    /// [`Self::start`], each pipeline confirmed by replicas when `wait`.
+    pub fn start_waiting(
+        redis: ConnectionManager,
+        batch_size: prometheus::Histogram,
+        wait: Option<WaitForReplicas>,
+    ) -> Self {
         let (requests, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(send_batches(waiting, redis, batch_size));
+        tokio::spawn(send_batches(waiting, redis, batch_size, wait));
         Self { requests }
     }
 
@@ -171,17 +191,41 @@ impl Pipeliner {
     }
 }
 
+/// `WAIT`s for `wait.replicas` replicas; an error when fewer confirmed.
+async fn replicated(redis: &mut ConnectionManager, wait: WaitForReplicas) -> RedisResult<()> {
+    let confirmed: u32 = redis::cmd("WAIT")
+        .arg(wait.replicas)
+        .arg(wait.timeout_ms)
+        .query_async(redis)
+        .await?;
+    if confirmed >= wait.replicas {
+        Ok(())
+    } else {
+        Err(RedisError::from((
+            ErrorKind::Io,
+            "not confirmed by enough Redis replicas in time",
+        )))
+    }
+}
+
 async fn send_batches(
     mut waiting: mpsc::UnboundedReceiver<Pending>,
     mut redis: ConnectionManager,
     batch_size: prometheus::Histogram,
+    wait: Option<WaitForReplicas>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch_size.observe(batch.len() as f64);
         let (calls, answers): (Vec<Call>, Vec<_>) =
             batch.drain(..).map(|p| (p.call, p.answer)).unzip();
-        match run_all(&mut redis, &calls).await {
+        let mut sent = run_all(&mut redis, &calls).await;
+        if let (Ok(_), Some(wait)) = (&sent, wait) {
+            if let Err(e) = replicated(&mut redis, wait).await {
+                sent = Err(e);
+            }
+        }
+        match sent {
             Ok(replies) => {
                 for (answer, reply) in answers.into_iter().zip(replies) {
                     // A request whose client went away no longer listens.

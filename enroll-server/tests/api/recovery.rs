@@ -260,3 +260,73 @@ async fn a_redis_of_another_deployment_is_never_believed() {
         StatusCode::ACCEPTED
     );
 }
+
+/// With `ENROLL_REDIS_WAIT_REPLICAS=1`, a place in line is acknowledged
+/// only once a replica has it: without one the request is answered 503;
+/// once a replica follows, it is acknowledged and the replica holds it.
+#[tokio::test]
+async fn a_place_in_line_waits_for_a_replica_when_asked_to() {
+    let app = start(Spawn {
+        extra: Options {
+            redis_wait_replicas: Some(1),
+            redis_wait_ms: Some(50),
+            ..Options::default()
+        },
+        ..Spawn::fresh()
+    })
+    .await;
+    app.open_window().await;
+    app.import_students("W", 1).await;
+    let course = app.create_course("WAIT101", 5, 3, json!([])).await;
+    let client = app.login("W0").await;
+    assert_error(
+        enroll(&client, &app, course).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "redis_unavailable",
+    )
+    .await;
+
+    let port = app.redis_url.rsplit(':').next().unwrap().to_string();
+    let _replica =
+        testkit::RedisServer::start_with_args(&["--replicaof".into(), "127.0.0.1".into(), port])
+            .unwrap();
+    let mut redis = app.redis().await;
+    eventually(Duration::from_secs(20), "the replica follows", || {
+        let mut redis = redis.clone();
+        async move {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            info.contains("connected_slaves:1") && info.contains("state=online")
+        }
+    })
+    .await;
+    let res = enroll(&client, &app, course).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let body: Value = res.json().await.unwrap();
+    // Acknowledged means the replica has it already.
+    let seq = body["ticket"]
+        .as_str()
+        .unwrap()
+        .split_once('-')
+        .unwrap()
+        .1
+        .to_string();
+    let mut on_replica = redis::Client::open(replica.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let held: Option<String> = redis::cmd("HGET")
+        .arg(format!("tk:{{c{course}}}"))
+        .arg(&seq)
+        .query_async(&mut on_replica)
+        .await
+        .unwrap();
+    assert!(
+        held.is_some_and(|t| t.contains("|queued|") || t.contains("|enrolled|")),
+        "the replica holds the acknowledged ticket"
+    );
+}
