@@ -287,10 +287,10 @@ async fn a_place_in_line_waits_for_a_replica_when_asked_to() {
     .await;
 
     let port = app.redis_url.rsplit(':').next().unwrap().to_string();
-    let _replica =
+    let replica =
         testkit::RedisServer::start_with_args(&["--replicaof".into(), "127.0.0.1".into(), port])
             .unwrap();
-    let mut redis = app.redis().await;
+    let redis = app.redis().await;
     eventually(Duration::from_secs(20), "the replica follows", || {
         let mut redis = redis.clone();
         async move {
