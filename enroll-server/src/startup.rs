@@ -19,6 +19,7 @@ use crate::db::{Db, LsnHistory};
 use crate::events::TicketEvents;
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
+use crate::redis::conn::RedisConn;
 use crate::redis::control::full_flags;
 use crate::redis::enqueue::Enqueuer;
 use crate::redis::expiry::{self, expire_decided};
@@ -67,10 +68,7 @@ impl Application {
         } else {
             schema_is_current(&db.primary).await?;
         }
-        let redis_client =
-            redis::Client::open(settings.redis_url.as_str()).context("invalid Redis URL")?;
-        let redis = redis_client
-            .get_connection_manager()
+        let redis = RedisConn::connect(&settings.redis_url, settings.redis_sentinels.as_ref())
             .await
             .context("Failed to connect to Redis")?;
         let deployment = store::sessions::deployment(&db.primary)
@@ -153,7 +151,7 @@ impl Application {
             tokio::spawn(forget_idle_addresses(state.clone())),
             tokio::spawn(expire_decided_tickets(state.clone())),
             tokio::spawn(follow(
-                redis_client,
+                state.redis.clone(),
                 Followers {
                     sessions: session_cache,
                     full: known_full,

@@ -3,8 +3,8 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::redis::conn::RedisConn;
 use axum::extract::FromRef;
-use redis::aio::ConnectionManager;
 
 use crate::admission::{PauseFlag, Wake};
 use crate::cache::KnownFull;
@@ -42,7 +42,7 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub settings: Arc<Settings>,
     pub db: Db,
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     /// Sends enroll requests' enqueue scripts to Redis, those that arrive
     /// together in one pipeline.
     pub enqueuer: Enqueuer,

@@ -110,7 +110,7 @@ pub struct AdmissionCtx {
     pub metrics: Metrics,
     pub catalog: CatalogSnapshot,
     pub pool: sqlx::PgPool,
-    pub redis: redis::aio::ConnectionManager,
+    pub redis: crate::redis::conn::RedisConn,
 }
 
 /// Courses drained at once by one instance. Draining a course is mostly

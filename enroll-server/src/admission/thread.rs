@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::redis::conn::RedisConn;
 use anyhow::{Context, Result};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::oneshot;
@@ -124,8 +125,7 @@ async fn connect(
         .connect_with(connect_options(&settings.database_url)?)
         .await
         .context("admission: connecting to the primary")?;
-    let redis = redis::Client::open(settings.redis_url.as_str())?
-        .get_connection_manager()
+    let redis = RedisConn::connect(&settings.redis_url, settings.redis_sentinels.as_ref())
         .await
         .context("admission: connecting to Redis")?;
     Ok(AdmissionCtx {

@@ -88,6 +88,17 @@ pub struct Options {
     #[arg(long, env = "ENROLL_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Redis Sentinel addresses (`host:port`, comma-separated): the primary
+    /// is the one they name `ENROLL_REDIS_SENTINEL_PRIMARY`, followed
+    /// through a failover; `ENROLL_REDIS_URL` then gives only the user,
+    /// password and database [default: none — `ENROLL_REDIS_URL` itself].
+    #[arg(long, env = "ENROLL_REDIS_SENTINELS", value_delimiter = ',')]
+    pub redis_sentinels: Option<Vec<String>>,
+
+    /// The name the sentinels know the primary by [default: mymaster].
+    #[arg(long, env = "ENROLL_REDIS_SENTINEL_PRIMARY")]
+    pub redis_sentinel_primary: Option<String>,
+
     /// Acknowledge a place in line only once this many Redis replicas have
     /// it (`WAIT`), so a failover to a replica loses no acknowledged ticket;
     /// when fewer confirm within `ENROLL_REDIS_WAIT_MS` the request is
@@ -293,7 +304,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
+        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
     }
 }
 

@@ -15,6 +15,8 @@ pub struct Settings {
     pub replica_urls: Vec<String>,
     pub migrate_on_start: bool,
     pub redis_url: String,
+    /// Sentinels naming the primary (instead of `redis_url`'s address).
+    pub redis_sentinels: Option<crate::redis::conn::Sentinels>,
     /// Replicas that must confirm each pipeline of enqueues (see
     /// [`crate::redis::pipeline::WaitForReplicas`]).
     pub redis_wait: Option<crate::redis::pipeline::WaitForReplicas>,
@@ -115,6 +117,15 @@ impl Options {
                 .filter(|u| !u.is_empty())
                 .collect(),
             migrate_on_start: self.migrate_on_start.unwrap_or(true),
+            redis_sentinels: self
+                .redis_sentinels
+                .filter(|a| !a.is_empty())
+                .map(|addresses| crate::redis::conn::Sentinels {
+                    addresses,
+                    primary_name: self
+                        .redis_sentinel_primary
+                        .unwrap_or_else(|| "mymaster".into()),
+                }),
             redis_wait: self.redis_wait_replicas.filter(|&n| n > 0).map(|replicas| {
                 crate::redis::pipeline::WaitForReplicas {
                     replicas,

@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 use redis::Script;
 
 use super::fair_use;
@@ -22,7 +22,7 @@ static FINISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scr
 /// The first `n` waiting `(student, seq)` pairs, in queue order, plus the
 /// seat generation seen now. Marks the batch as claimed by `worker`.
 pub async fn claim_heads(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     course_id: i64,
     n: usize,
     worker: &str,
@@ -52,7 +52,7 @@ pub async fn claim_heads(
 /// (the new holder decides the same heads again from the committed rows).
 #[allow(clippy::too_many_arguments)]
 pub async fn finish(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     worker: &str,
     course_id: i64,
     gen_seen: i64,

@@ -1,14 +1,14 @@
 //! What admission and the enqueue path read and switch besides the queues:
 //! the admin's pause switch, queue lengths, and the courses' full flags.
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 
 use super::feed::Channel;
 use super::keys::{CourseKey, CourseKeys, ADMISSION_PAUSED};
 use crate::ticket::{StoredTicket, TicketStatus};
 
 /// Whether an admin has paused admission.
-pub async fn admission_paused(redis: &mut ConnectionManager) -> redis::RedisResult<bool> {
+pub async fn admission_paused(redis: &mut RedisConn) -> redis::RedisResult<bool> {
     redis::cmd("EXISTS")
         .arg(ADMISSION_PAUSED)
         .query_async(redis)
@@ -16,10 +16,7 @@ pub async fn admission_paused(redis: &mut ConnectionManager) -> redis::RedisResu
 }
 
 /// Pauses (`true`) or resumes admission on every instance.
-pub async fn set_admission_paused(
-    redis: &mut ConnectionManager,
-    paused: bool,
-) -> redis::RedisResult<()> {
+pub async fn set_admission_paused(redis: &mut RedisConn, paused: bool) -> redis::RedisResult<()> {
     if paused {
         redis::cmd("SET")
             .arg(ADMISSION_PAUSED)
@@ -38,7 +35,7 @@ pub async fn set_admission_paused(
 /// What the admission runner's poll reads, in one round trip: whether an
 /// admin has paused admission, and the queue length of each course.
 pub async fn scan_state(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     courses: &[i64],
 ) -> redis::RedisResult<(bool, Vec<i64>)> {
     let mut pipe = redis::pipe();
@@ -52,10 +49,7 @@ pub async fn scan_state(
 }
 
 /// Whether each course is flagged full, in one round trip.
-pub async fn full_flags(
-    redis: &mut ConnectionManager,
-    courses: &[i64],
-) -> redis::RedisResult<Vec<bool>> {
+pub async fn full_flags(redis: &mut RedisConn, courses: &[i64]) -> redis::RedisResult<Vec<bool>> {
     if courses.is_empty() {
         return Ok(Vec::new());
     }
@@ -79,7 +73,7 @@ pub struct Cancelled {
 /// student's cancelled ticket so they may queue again, and tell every
 /// instance to forget the flag too ([`Channel::Freed`]), in one transaction.
 pub async fn seats_freed(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     course_id: i64,
     cancelled: Option<Cancelled>,
 ) -> redis::RedisResult<()> {

@@ -8,7 +8,7 @@
 //! is rebuilt from the database; another id means the Redis belongs to
 //! another database and none of it may be believed.
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 
 use super::keys::{self, CourseKey};
 use crate::ticket::{StoredTicket, TicketId, TicketStatus};
@@ -25,7 +25,7 @@ pub enum Claim {
 }
 
 /// Claims Redis for deployment `id` (one `SET NX GET`).
-pub async fn claim(redis: &mut ConnectionManager, id: &str) -> redis::RedisResult<Claim> {
+pub async fn claim(redis: &mut RedisConn, id: &str) -> redis::RedisResult<Claim> {
     let before: Option<String> = redis::cmd("SET")
         .arg(keys::DEPLOYMENT)
         .arg(id)
@@ -41,10 +41,7 @@ pub async fn claim(redis: &mut ConnectionManager, id: &str) -> redis::RedisResul
 }
 
 /// Flags these courses full.
-pub async fn restore_full(
-    redis: &mut ConnectionManager,
-    courses: &[i64],
-) -> redis::RedisResult<()> {
+pub async fn restore_full(redis: &mut RedisConn, courses: &[i64]) -> redis::RedisResult<()> {
     for chunk in courses.chunks(1000) {
         let mut pipe = redis::pipe();
         for &c in chunk {
@@ -62,10 +59,7 @@ pub type HeldSeat = (TicketId, i64, i64);
 /// Puts the tickets that won `seats` back as decided `enrolled`, so a
 /// retry is answered "already enrolled" at once and the ticket can be
 /// read; never over a ticket Redis has issued since (`HSETNX`).
-pub async fn restore_enrolled(
-    redis: &mut ConnectionManager,
-    seats: &[HeldSeat],
-) -> redis::RedisResult<()> {
+pub async fn restore_enrolled(redis: &mut RedisConn, seats: &[HeldSeat]) -> redis::RedisResult<()> {
     for chunk in seats.chunks(1000) {
         let mut pipe = redis::pipe();
         for (ticket, student, decided_ms) in chunk {

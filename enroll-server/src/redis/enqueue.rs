@@ -12,7 +12,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 use redis::{FromRedisValue, RedisResult, Script};
 
 use super::keys::CourseKeys;
@@ -82,7 +82,7 @@ fn decode(reply: RedisResult<redis::Value>) -> RedisResult<Enqueued> {
 /// round trip, run by Redis in this order (see [`pipeline::run_all`]; the
 /// script is idempotent).
 pub async fn enqueue_many(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     requests: &[(i64, i64)],
 ) -> RedisResult<Vec<RedisResult<Enqueued>>> {
     let calls: Vec<Call> = requests
@@ -108,7 +108,7 @@ impl Enqueuer {
     }
 
     /// Starts a pipeline of its own (see [`Pipeliner::start`]).
-    pub fn start(redis: ConnectionManager, batch_size: prometheus::Histogram) -> Self {
+    pub fn start(redis: RedisConn, batch_size: prometheus::Histogram) -> Self {
         Self::new(Pipeliner::start(redis, batch_size))
     }
 

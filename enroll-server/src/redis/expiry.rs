@@ -5,7 +5,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 use redis::Script;
 
 use super::keys::CourseKeys;
@@ -19,7 +19,7 @@ pub const PER_CALL: usize = 1000;
 /// Forgets `course_id`'s tickets decided more than `age` ago (by Redis's
 /// clock, or `now_ms` in tests); returns how many.
 pub async fn expire_decided(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     course_id: i64,
     age: Duration,
     now_ms: Option<u64>,

@@ -20,7 +20,7 @@
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 use redis::{AsyncCommands, FromRedisValue, RedisResult, Script, Value};
 
 use super::keys::{self, CourseKey};
@@ -186,7 +186,7 @@ pub fn release_call(student: i64, course: i64) -> Call {
 
 /// Gives back `student`'s places in courses whose queue no longer holds
 /// them (decided while a release was lost); returns how many.
-pub async fn prune_decided(redis: &mut ConnectionManager, student: i64) -> RedisResult<u32> {
+pub async fn prune_decided(redis: &mut RedisConn, student: i64) -> RedisResult<u32> {
     let open_set = keys::open_tickets(student);
     let held: Vec<(i64, String)> = redis.zrange_withscores(&open_set, 0, -1).await?;
     let grace = PRUNE_GRACE.as_millis() as u64;

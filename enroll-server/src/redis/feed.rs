@@ -94,8 +94,10 @@ impl Followers {
 /// Follows every [`Channel`] on one connection for as long as the process
 /// runs. Resubscribes after a lost connection (the caches are bypassed in
 /// between; the streams are told to resync once it is back).
-pub async fn follow(client: redis::Client, f: Followers) {
+pub async fn follow(redis: super::conn::RedisConn, f: Followers) {
     loop {
+        // The primary in use now (after a failover, the promoted one).
+        let client = redis.client();
         match follow_once(&client, &f).await {
             Ok(()) => tracing::warn!(
                 "invalidation feed lost; asking Redis for every session and full flag"

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 use redis::Script;
 
 use super::keys::CourseKeys;
@@ -25,7 +25,7 @@ pub enum Lease {
 
 /// Takes (or renews) the lease on a course for `ttl_ms`.
 pub async fn acquire_lease(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     course_id: i64,
     worker: &str,
     ttl_ms: u64,
@@ -47,7 +47,7 @@ pub async fn acquire_lease(
 
 /// Gives the lease back if we still hold it.
 pub async fn release_lease(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     course_id: i64,
     worker: &str,
 ) -> redis::RedisResult<()> {

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 use redis::Script;
 
 use super::keys;
@@ -57,7 +57,7 @@ pub enum Attempt {
 /// Counts an attempt of `student_no` from `addr` before its password is
 /// checked.
 pub async fn attempt(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     addr: IpAddr,
     student_no: &str,
     limits: &Limits,
@@ -82,7 +82,7 @@ pub async fn attempt(
 
 /// The attempt succeeded: it does not count, and this client starts over.
 pub async fn succeeded(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     addr: IpAddr,
     student_no: &str,
 ) -> redis::RedisResult<()> {

@@ -1,6 +1,8 @@
 //! Everything the server keeps in Redis: the waiting queues, their leases
 //! and switches, sessions, and the pub/sub feed between instances.
 //!
+//! - [`conn`]: the connection to Redis's primary (following a Sentinel
+//!   failover when sentinels are configured).
 //! - [`keys`]: every key name, built in one place.
 //! - [`pipeline`]: the task that sends script calls arriving together as
 //!   one pipeline.
@@ -23,6 +25,7 @@
 //! student's (`{s<id>}`) or a client address's (`{l<addr>}`).
 
 pub mod batch;
+pub mod conn;
 pub mod control;
 pub mod deployment;
 pub mod enqueue;

@@ -12,7 +12,7 @@
 //! the scripts in the order of the pipeline, which is the order the
 //! requests reached the task.
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 use redis::{Cmd, ErrorKind, RedisError, RedisResult, Script, Value};
 use tokio::sync::{mpsc, oneshot};
 
@@ -73,7 +73,7 @@ impl Call {
 /// `SCRIPT FLUSH`) are sent once more after loading their script, so the
 /// scripts sent this way must be safe to run again.
 pub async fn run_all(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     calls: &[Call],
 ) -> RedisResult<Vec<RedisResult<Value>>> {
     let mut answers: Vec<Option<RedisResult<Value>>> = vec![None; calls.len()];
@@ -160,13 +160,13 @@ pub struct WaitForReplicas {
 impl Pipeliner {
     /// Starts the sending task on the current runtime; it ends once every
     /// `Pipeliner` is dropped. `batch_size` observes each pipeline's size.
-    pub fn start(redis: ConnectionManager, batch_size: prometheus::Histogram) -> Self {
+    pub fn start(redis: RedisConn, batch_size: prometheus::Histogram) -> Self {
         Self::start_waiting(redis, batch_size, None)
     }
 
     /// [`Self::start`], each pipeline confirmed by replicas when `wait`.
     pub fn start_waiting(
-        redis: ConnectionManager,
+        redis: RedisConn,
         batch_size: prometheus::Histogram,
         wait: Option<WaitForReplicas>,
     ) -> Self {
@@ -192,7 +192,7 @@ impl Pipeliner {
 }
 
 /// `WAIT`s for `wait.replicas` replicas; an error when fewer confirmed.
-async fn replicated(redis: &mut ConnectionManager, wait: WaitForReplicas) -> RedisResult<()> {
+async fn replicated(redis: &mut RedisConn, wait: WaitForReplicas) -> RedisResult<()> {
     let confirmed: u32 = redis::cmd("WAIT")
         .arg(wait.replicas)
         .arg(wait.timeout_ms)
@@ -210,7 +210,7 @@ async fn replicated(redis: &mut ConnectionManager, wait: WaitForReplicas) -> Red
 
 async fn send_batches(
     mut waiting: mpsc::UnboundedReceiver<Pending>,
-    mut redis: ConnectionManager,
+    mut redis: RedisConn,
     batch_size: prometheus::Histogram,
     wait: Option<WaitForReplicas>,
 ) {

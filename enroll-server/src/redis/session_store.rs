@@ -12,9 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::redis::conn::RedisConn;
 use chrono::{DateTime, Utc};
 use prometheus::IntCounter;
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use sqlx::PgPool;
 
@@ -42,7 +42,7 @@ impl From<sqlx::Error> for SessionError {
 /// Creates, reads and deletes sessions.
 #[derive(Clone)]
 pub struct SessionStore {
-    redis: ConnectionManager,
+    redis: RedisConn,
     db: PgPool,
     signer: TokenSigner,
     ttl: Duration,
@@ -59,7 +59,7 @@ impl SessionStore {
     /// Sessions in `redis`, mirrored in `db` (the primary), with tokens
     /// signed by `signer`.
     pub fn new(
-        redis: ConnectionManager,
+        redis: RedisConn,
         db: PgPool,
         signer: TokenSigner,
         ttl: Duration,

@@ -1,6 +1,6 @@
 //! Reading a student's tickets.
 
-use redis::aio::ConnectionManager;
+use crate::redis::conn::RedisConn;
 
 use super::keys::{hash_tag, CourseKey};
 use crate::pace::Pace;
@@ -20,7 +20,7 @@ pub struct TicketState {
 /// Reads one of `student`'s tickets (`None`: missing or someone else's).
 /// One round trip.
 pub async fn ticket(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     student: i64,
     id: TicketId,
 ) -> redis::RedisResult<Option<TicketState>> {
@@ -37,7 +37,7 @@ pub async fn ticket(
 /// runs for every ticket of every poll, and Redis runs a `MULTI` of three
 /// reads for a fraction of a script call's cost.
 pub async fn tickets(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisConn,
     student: i64,
     ids: &[TicketId],
 ) -> redis::RedisResult<Vec<Option<TicketState>>> {

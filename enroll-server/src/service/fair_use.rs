@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::redis::conn::RedisConn;
 use prometheus::IntCounterVec;
-use redis::aio::ConnectionManager;
 
 use crate::fair_use::address::AddressLimiter;
 use crate::fair_use::{Limits, Rate, StudentLimit};
@@ -31,7 +31,7 @@ pub enum FairUseError {
 pub struct FairUse {
     limits: Limits,
     gate: Pipeliner,
-    redis: ConnectionManager,
+    redis: RedisConn,
     requests: AddressLimiter,
     logins: AddressLimiter,
     refusals: IntCounterVec,
@@ -40,12 +40,7 @@ pub struct FairUse {
 impl FairUse {
     /// `gate` is the pipeline the per-student scripts go through (shared with
     /// the enqueues); `refusals` counts turned-away requests by limit.
-    pub fn new(
-        limits: Limits,
-        gate: Pipeliner,
-        redis: ConnectionManager,
-        refusals: IntCounterVec,
-    ) -> Self {
+    pub fn new(limits: Limits, gate: Pipeliner, redis: RedisConn, refusals: IntCounterVec) -> Self {
         Self {
             requests: AddressLimiter::new(limits.requests_per_address),
             logins: AddressLimiter::new(limits.logins_per_address),

@@ -36,9 +36,7 @@ async fn decided_tickets_are_forgotten_and_queued_ones_kept() {
     let waiting = enroll_ok(&app, &waiting_by, course).await;
     let waiting = waiting["ticket"].as_str().unwrap().to_string();
 
-    let mut redis = redis::Client::open(app.redis_url.as_str())
-        .unwrap()
-        .get_connection_manager()
+    let mut redis = enroll_server::redis::conn::RedisConn::connect(&app.redis_url, None)
         .await
         .unwrap();
     let day = Duration::from_secs(86_400);

@@ -284,16 +284,14 @@ async fn an_address_past_its_ceiling_waits_and_others_do_not() {
 #[tokio::test]
 async fn the_gate_counts_buckets_by_window_and_holds_the_cap() {
     let redis = testkit::RedisServer::start().unwrap();
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_connection_manager()
+    let mut conn = enroll_server::redis::conn::RedisConn::connect(&redis.url(), None)
         .await
         .unwrap();
     // 2/s burst 3: a bucket of 3 refilled every 1.5 s.
     let r: Rate = "2/s burst 3".parse().unwrap();
     let start = 1_000_000_000_000 / 1500 * 1500; // a window's first ms
     async fn gate_at(
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut enroll_server::redis::conn::RedisConn,
         r: Rate,
         now_ms: u64,
         open: Option<OpenTicket>,

@@ -20,4 +20,5 @@ mod recovery;
 mod redis_queue;
 mod replica;
 mod seats;
+mod sentinel;
 mod sessions;

@@ -269,7 +269,7 @@ async fn a_place_in_line_waits_for_a_replica_when_asked_to() {
     let app = start(Spawn {
         extra: Options {
             redis_wait_replicas: Some(1),
-            redis_wait_ms: Some(50),
+            redis_wait_ms: Some(1000),
             ..Options::default()
         },
         ..Spawn::fresh()

@@ -6,10 +6,8 @@ use enroll_server::redis::enqueue::{self as queue, Enqueued, Enqueuer};
 use futures::future::join_all;
 use testkit::RedisServer;
 
-async fn manager(redis: &RedisServer) -> redis::aio::ConnectionManager {
-    redis::Client::open(redis.url())
-        .unwrap()
-        .get_connection_manager()
+async fn manager(redis: &RedisServer) -> enroll_server::redis::conn::RedisConn {
+    enroll_server::redis::conn::RedisConn::connect(&redis.url(), None)
         .await
         .unwrap()
 }
