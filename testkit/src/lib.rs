@@ -4,7 +4,8 @@
 //! - [`process`]: a child process stopped by pid when its guard drops, plus
 //!   [`free_port`] and [`wait_for_port`].
 //! - [`pg`]: a PostgreSQL primary and streaming replicas ([`PgCluster`]).
-//! - [`redis`]: a throwaway redis-server ([`RedisServer`]).
+//! - [`redis`]: a throwaway redis-server ([`RedisServer`]) and a sentinel
+//!   watching one ([`RedisSentinel`]).
 //! - [`modules`]: the module-circle check, for each crate's tests.
 //! - [`shared`]: one cluster per test process, shared by its tests, each test
 //!   in a database of its own ([`shared::database`]).
@@ -24,4 +25,4 @@ pub mod webcfg;
 
 pub use pg::{Durability, PgCluster, PgOptions};
 pub use process::{free_port, wait_for_port, ChildGuard};
-pub use redis::RedisServer;
+pub use redis::{RedisSentinel, RedisServer};

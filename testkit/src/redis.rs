@@ -65,3 +65,61 @@ impl RedisServer {
         self.child.pid()
     }
 }
+
+/// A Redis Sentinel (redis-server `--sentinel`) watching one primary as
+/// `mymaster`, deciding alone (quorum 1) and quickly: a primary silent for
+/// a second is failed over. Killed (by pid) when dropped.
+#[derive(Debug)]
+pub struct RedisSentinel {
+    pub port: u16,
+    child: ChildGuard,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisSentinel {
+    /// The name the sentinel knows the primary by.
+    pub const PRIMARY_NAME: &'static str = "mymaster";
+
+    /// Starts a sentinel on a free port watching 127.0.0.1:`primary_port`.
+    pub fn start(primary_port: u16) -> Result<Self> {
+        let port = free_port();
+        let dir = tempfile::Builder::new()
+            .prefix("enroll-sentinel-")
+            .tempdir()?;
+        let conf = dir.path().join("sentinel.conf");
+        // The sentinel rewrites its file as it learns the topology.
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {dir}\nloglevel warning\n\
+                 sentinel monitor {name} 127.0.0.1 {primary_port} 1\n\
+                 sentinel down-after-milliseconds {name} 1000\n\
+                 sentinel failover-timeout {name} 10000\n",
+                dir = dir.path().display(),
+                name = Self::PRIMARY_NAME,
+            ),
+        )?;
+        let mut cmd = Command::new("redis-server");
+        cmd.arg(&conf)
+            .arg("--sentinel")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let child = ChildGuard::spawn("redis-sentinel", &mut cmd)?.with_stop_signal(libc::SIGTERM);
+        wait_for_port(port, Duration::from_secs(10))?;
+        Ok(Self {
+            port,
+            child,
+            _dir: dir,
+        })
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The sentinel's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+}

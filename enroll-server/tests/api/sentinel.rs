@@ -1,41 +1,16 @@
-//! Redis Sentinel: a primary, a replica and a sentinel (redis-server
-//! `--sentinel`), the server finding the primary through the sentinel and
+//! Redis Sentinel: a primary, a replica and a sentinel
+//! ([`RedisSentinel`]), the server finding the primary through the sentinel and
 //! following it through a failover; with `ENROLL_REDIS_WAIT_REPLICAS=1` an
 //! acknowledged place in line survives it.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use enroll_server::config::Options;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use testkit::{free_port, wait_for_port, ChildGuard, RedisServer};
+use testkit::{RedisSentinel, RedisServer};
 
 use crate::helpers::{eventually, start, Spawn};
-
-/// A sentinel watching `primary` (`host:port`) as `mymaster`, deciding
-/// alone (quorum 1) and quickly.
-fn sentinel(dir: &std::path::Path, primary_port: u16) -> (ChildGuard, u16) {
-    let port = free_port();
-    let conf = dir.join(format!("sentinel-{port}.conf"));
-    std::fs::write(
-        &conf,
-        format!(
-            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary_port} 1\n\
-             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    let mut cmd = Command::new("redis-server");
-    cmd.arg(&conf)
-        .arg("--sentinel")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let child = ChildGuard::spawn("redis-sentinel", &mut cmd).unwrap();
-    wait_for_port(port, Duration::from_secs(10)).unwrap();
-    (child, port)
-}
 
 fn port_of(url: &str) -> u16 {
     url.rsplit(':')
@@ -72,8 +47,8 @@ async fn the_server_follows_a_sentinel_failover_and_loses_no_acknowledged_ticket
     ])
     .unwrap();
     let replica_port = port_of(&replica.url());
-    let dir = tempfile::tempdir().unwrap();
-    let (_sentinel, sentinel_port) = sentinel(dir.path(), primary_port);
+    let sentinel = RedisSentinel::start(primary_port).unwrap();
+    let sentinel_port = sentinel.port;
     let on_primary = redis::Client::open(primary.url())
         .unwrap()
         .get_multiplexed_async_connection()

@@ -13,6 +13,10 @@ const SERVICES: &[&str] = &[
     "postgres-primary",
     "postgres-replica",
     "redis",
+    "redis-replica",
+    "redis-sentinel-1",
+    "redis-sentinel-2",
+    "redis-sentinel-3",
     "enroll-migrate",
     "enroll-server-1",
     "enroll-server-2",
@@ -209,6 +213,8 @@ fn secrets_have_no_defaults_and_data_stores_are_not_published() {
         "REPLICATION_PASSWORD",
         "ENROLL_DB_PASSWORD",
         "REDIS_PASSWORD",
+        "REDIS_REPLICATION_PASSWORD",
+        "REDIS_SENTINEL_PASSWORD",
         "GRAFANA_ADMIN_PASSWORD",
     ] {
         assert!(
@@ -230,7 +236,15 @@ fn secrets_have_no_defaults_and_data_stores_are_not_published() {
         compose["networks"]["backend"]["internal"],
         Value::Bool(true)
     );
-    for store in ["postgres-primary", "postgres-replica", "redis"] {
+    for store in [
+        "postgres-primary",
+        "postgres-replica",
+        "redis",
+        "redis-replica",
+        "redis-sentinel-1",
+        "redis-sentinel-2",
+        "redis-sentinel-3",
+    ] {
         let svc = &compose["services"][store];
         assert!(svc["ports"].is_null(), "{store} publishes host ports");
         assert_eq!(text(&svc["networks"]), "backend", "{store} networks");
@@ -354,4 +368,32 @@ fn node_exporter_full_is_fetched_at_deploy_time() {
         .output()
         .unwrap();
     assert!(tracked.stdout.is_empty(), "a copy is tracked: {tracked:?}");
+}
+
+/// Redis runs with a replica and three sentinels; the servers find the
+/// primary through the sentinels and wait for the replica before
+/// acknowledging a place in line.
+#[test]
+fn redis_fails_over_through_sentinels() {
+    let compose = yaml("docker-compose.yml");
+    let server = &compose["services"]["enroll-server-1"]["environment"];
+    let sentinels = text(&server["ENROLL_REDIS_SENTINELS"]);
+    for n in 1..=3 {
+        let name = format!("redis-sentinel-{n}");
+        assert!(sentinels.contains(&format!("{name}:26379")), "{sentinels}");
+        let command = text(&compose["services"][name.as_str()]["command"]);
+        assert!(
+            command.contains("sentinel monitor enroll redis 6379 2"),
+            "{command}"
+        );
+        assert!(command.contains("--sentinel"), "{command}");
+    }
+    assert_eq!(text(&server["ENROLL_REDIS_SENTINEL_PRIMARY"]), "enroll");
+    assert_eq!(text(&server["ENROLL_REDIS_WAIT_REPLICAS"]), "1");
+    let replica = text(&compose["services"]["redis-replica"]["command"]);
+    assert!(replica.contains("--replicaof redis 6379"), "{replica}");
+    assert!(replica.contains("--masteruser replicator"), "{replica}");
+    let primary = text(&compose["services"]["redis"]["command"]);
+    assert!(primary.contains("--masteruser replicator"), "{primary}");
+    assert!(primary.contains("replicator on"), "{primary}");
 }

@@ -78,8 +78,15 @@ pub fn print_banner(stack: &Stack) {
         out.push_str(&format!("  {:<17}{line}\n", s.name));
     }
     out.push_str(&format!("  {:<17}{}\n", "Slack", stack.slack.describe()));
-    if let Some(r) = &stack.redis {
-        out.push_str(&format!("  {:<17}{}\n", "redis", r.url()));
+    for (r, role) in stack.redis.iter().zip(["redis primary", "redis replica"]) {
+        out.push_str(&format!("  {role:<17}{}\n", r.url()));
+    }
+    if let Some(s) = &stack.sentinel {
+        out.push_str(&format!(
+            "  {:<17}{}   (names the primary)\n",
+            "redis sentinel",
+            s.address()
+        ));
     }
     if let Some(pg) = &stack.pg {
         out.push_str(&format!(

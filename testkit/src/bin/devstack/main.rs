@@ -35,7 +35,7 @@ use alerting::Slack;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use services::{find_binary, pick_port, wait_healthy, Service, Spec};
-use testkit::{Durability, PgCluster, PgOptions, RedisServer};
+use testkit::{Durability, PgCluster, PgOptions, RedisSentinel, RedisServer};
 
 /// Starts PostgreSQL (primary + streaming replica), Redis, two
 /// enroll-servers behind HAProxy, node-agent, the alerter with its alert
@@ -99,7 +99,9 @@ struct Cli {
 /// PostgreSQL.
 pub struct Stack {
     services: Vec<Service>,
-    redis: Option<RedisServer>,
+    /// Redis: primary, replica, and the sentinel that names the primary.
+    redis: Vec<RedisServer>,
+    sentinel: Option<RedisSentinel>,
     pg: Option<PgCluster>,
     dir: PathBuf,
     keep: bool,
@@ -131,7 +133,8 @@ impl Drop for Stack {
         for s in self.services.iter_mut().rev() {
             s.stop();
         }
-        self.redis.take();
+        self.sentinel.take();
+        self.redis.clear();
         self.pg.take();
         if self.keep {
             eprintln!("devstack: data kept in {}", self.dir.display());
@@ -225,7 +228,8 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
     fs::create_dir_all(dir.join("logs"))?;
     let mut stack = Stack {
         services: Vec::new(),
-        redis: None,
+        redis: Vec::new(),
+        sentinel: None,
         pg: None,
         dir: dir.clone(),
         keep: cli.keep_data,
@@ -250,10 +254,18 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
     let (db_url, replica_urls) = pg.create_database("enroll")?;
     stack.pg = Some(pg);
     check_stop(stop)?;
-    eprintln!("devstack: starting redis-server");
+    eprintln!("devstack: starting redis-server (primary + replica) and a sentinel");
     let redis = RedisServer::start()?;
     let redis_url = redis.url();
-    stack.redis = Some(redis);
+    let replica = RedisServer::start_with_args(&[
+        "--replicaof".into(),
+        "127.0.0.1".into(),
+        redis.port.to_string(),
+    ])?;
+    let sentinel = RedisSentinel::start(redis.port)?;
+    let sentinel_address = sentinel.address();
+    stack.redis = vec![redis, replica];
+    stack.sentinel = Some(sentinel);
     check_stop(stop)?;
 
     if let Some(bin) = find_binary(&bin_dir, "enroll-server") {
@@ -264,6 +276,10 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
                 .env("ENROLL_DATABASE_URL", &db_url)
                 .env("ENROLL_REPLICA_URLS", replica_urls.join(","))
                 .env("ENROLL_REDIS_URL", &redis_url)
+                // The primary is whichever the sentinel names; a place in
+                // line is acknowledged once the replica has it too.
+                .env("ENROLL_REDIS_SENTINELS", &sentinel_address)
+                .env("ENROLL_REDIS_WAIT_REPLICAS", "1")
                 .env("ENROLL_ADMIN_TOKEN", &stack.admin_token)
                 .env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
                 // Plain http on this machine: the cookie cannot be `Secure`.
