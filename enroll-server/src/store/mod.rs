@@ -3,6 +3,8 @@
 //! - [`locks`]: the one lock order every writing transaction follows.
 //! - [`courses`], [`students`], [`enrollments`], [`window`]: reads and
 //!   writes of each table.
+//! - [`outbox`]: the mail outbox — changes written in their own
+//!   transaction, digests, claims, retries and parked mail.
 //!
 //! Statements bind every value as a parameter. Errors come back as
 //! [`StoreError`]: a named constraint that refused a change is told apart
@@ -12,6 +14,7 @@
 pub mod courses;
 pub mod enrollments;
 pub mod locks;
+pub mod outbox;
 pub mod students;
 pub mod window;
 
