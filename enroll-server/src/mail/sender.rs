@@ -24,6 +24,8 @@ pub const CONCURRENCY: usize = 4;
 const SEAL_LIMIT: i64 = 2000;
 /// Messages claimed at most per step.
 const CLAIM_LIMIT: i64 = 64;
+/// Mails sent between two writes of their outcomes.
+const RECORD_EVERY: usize = 16;
 /// How often an idle sender looks for work.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// How often the backlog gauges are read from the database.
@@ -111,19 +113,25 @@ impl Sender {
         let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
         let mut changes = outbox::changes_of(&self.pool, &ids).await?;
         let unreachable = AtomicBool::new(false);
-        let fates: Vec<(Claimed, Fate)> = futures::stream::iter(claimed)
-            .map(|c| {
-                let lines = changes.remove(&c.id).unwrap_or_default();
-                let unreachable = &unreachable;
-                async move {
-                    let fate = self.deliver(&c, &lines, unreachable).await;
-                    (c, fate)
-                }
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
-        self.record(fates, &mut tick).await?;
+        // Outcomes are written every few mails: a crash resends at most
+        // the mails of one group (with their Message-IDs).
+        let mut claimed = claimed.into_iter().peekable();
+        while claimed.peek().is_some() {
+            let group: Vec<Claimed> = claimed.by_ref().take(RECORD_EVERY).collect();
+            let fates: Vec<(Claimed, Fate)> = futures::stream::iter(group)
+                .map(|c| {
+                    let lines = changes.remove(&c.id).unwrap_or_default();
+                    let unreachable = &unreachable;
+                    async move {
+                        let fate = self.deliver(&c, &lines, unreachable).await;
+                        (c, fate)
+                    }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            self.record(fates, &mut tick).await?;
+        }
         Ok(tick)
     }
 
@@ -209,7 +217,9 @@ impl Sender {
         if !park.ids.is_empty() {
             outbox::park(&self.pool, &park.ids, &park.errors, now).await?;
         }
-        (tick.sent, tick.retried, tick.parked) = (sent.len(), retry.ids.len(), park.ids.len());
+        tick.sent += sent.len();
+        tick.retried += retry.ids.len();
+        tick.parked += park.ids.len();
         Ok(())
     }
 
