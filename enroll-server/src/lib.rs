@@ -11,6 +11,8 @@
 //! - [`state`]: what handlers and services share.
 //! - [`admission`]: the runner that drains queues into seats, batch by
 //!   batch, on its own thread; its rules are a pure function.
+//! - [`mail`]: the sender of enrollment mail — digests of the outbox,
+//!   claims, SMTP, retries, parked mail; templates in Korean and English.
 //! - [`redis`]: everything kept in Redis — keys, Lua scripts, the enqueue
 //!   pipeline, batches, leases, switches, sessions, the pub/sub feed.
 //! - [`store`]: every SQL statement, with one lock order and errors of its
@@ -36,6 +38,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod fair_use;
+pub mod mail;
 pub mod metrics;
 pub mod pace;
 pub mod password;

@@ -11,7 +11,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use servekit::http::ConnStats;
@@ -67,6 +67,56 @@ pub struct MetricSet {
     pub http_connections: IntGauge,
     pub http_connections_refused: IntCounter,
     pub http_accept_errors: IntCounter,
+    /// Enrollment mail (registered whether mail is on or not, so rules and
+    /// panels always find the series).
+    pub mail: MailMetrics,
+}
+
+/// Metrics of enrollment mail. The backlog gauges are read from the
+/// database, so every instance shows the same figures: take `max` over
+/// instances, not `sum`.
+#[derive(Clone)]
+pub struct MailMetrics {
+    pub queued: IntCounter,
+    pub sent: IntCounter,
+    pub retried: IntCounterVec,
+    pub parked: IntCounter,
+    pub oldest_unsent_age: Gauge,
+    pub backlog: IntGaugeVec,
+}
+
+impl MailMetrics {
+    fn register(r: &Registry) -> Self {
+        let m = Self {
+            queued: IntCounter::new("enroll_mail_queued_total", "Mails made on this instance from students' enrollment changes (one digest per student and window).").unwrap(),
+            sent: IntCounter::new("enroll_mail_sent_total", "Mails this instance handed to the mail server.").unwrap(),
+            retried: IntCounterVec::new(
+                Opts::new("enroll_mail_retries_total", "Mails this instance will try again, by reason (transient: a 4xx reply; network: no answer, TLS or timeout)."),
+                &["reason"],
+            )
+            .unwrap(),
+            parked: IntCounter::new("enroll_mail_parked_total", "Mails this instance parked for an operator: refused for good (5xx) or out of attempts.").unwrap(),
+            oldest_unsent_age: Gauge::new("enroll_mail_oldest_unsent_age_seconds", "Age of the oldest enrollment change whose mail is not sent yet (parked mail excluded); 0 when none waits or mail is off. Same on every instance.").unwrap(),
+            backlog: IntGaugeVec::new(
+                Opts::new("enroll_mail_backlog", "Mail waiting, by state (changes: not yet in a mail; pending: mails to send or retry; parked: waiting for an operator). Same on every instance."),
+                &["state"],
+            )
+            .unwrap(),
+        };
+        r.register(Box::new(m.queued.clone())).unwrap();
+        r.register(Box::new(m.sent.clone())).unwrap();
+        r.register(Box::new(m.retried.clone())).unwrap();
+        r.register(Box::new(m.parked.clone())).unwrap();
+        r.register(Box::new(m.oldest_unsent_age.clone())).unwrap();
+        r.register(Box::new(m.backlog.clone())).unwrap();
+        for reason in ["transient", "network"] {
+            m.retried.with_label_values(&[reason]);
+        }
+        for state in ["changes", "pending", "parked"] {
+            m.backlog.with_label_values(&[state]);
+        }
+        m
+    }
 }
 
 impl Metrics {
@@ -172,6 +222,7 @@ impl Metrics {
             http_connections: IntGauge::new("enroll_http_connections", "HTTP connections held now (event streams included).").unwrap(),
             http_connections_refused: IntCounter::new("enroll_http_connections_refused_total", "Connections answered 503 too_many_connections because the connection cap was reached.").unwrap(),
             http_accept_errors: IntCounter::new("enroll_http_accept_errors_total", "Failed accepts (e.g. out of file descriptors); the accept loop backs off.").unwrap(),
+            mail: MailMetrics::register(&registry),
             registry,
         };
         let r = &m.registry;

@@ -17,6 +17,7 @@ use crate::cache::KnownFull;
 use crate::config::Settings;
 use crate::db::{Db, LsnHistory};
 use crate::events::TicketEvents;
+use crate::mail::{Sender, SystemClock};
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::redis::conn::RedisConn;
@@ -145,7 +146,7 @@ impl Application {
         let listener = TcpListener::bind(state.settings.listen)
             .await
             .with_context(|| format!("Failed to listen on {}", state.settings.listen))?;
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(monitor(state.clone())),
             tokio::spawn(refresh_catalog(state.clone())),
             tokio::spawn(forget_idle_addresses(state.clone())),
@@ -159,6 +160,16 @@ impl Application {
                 },
             )),
         ];
+        if let Some(mail) = &state.settings.mail {
+            let sender = Sender::new(
+                state.db.primary.clone(),
+                mail.clone(),
+                state.metrics.mail.clone(),
+                Arc::new(SystemClock),
+            )
+            .context("Failed to set up the mail sender")?;
+            background.push(tokio::spawn(sender.run()));
+        }
         let admission = AdmissionThread::start(
             state.settings.clone(),
             state.metrics.clone(),

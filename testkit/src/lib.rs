@@ -6,6 +6,8 @@
 //! - [`pg`]: a PostgreSQL primary and streaming replicas ([`PgCluster`]).
 //! - [`redis`]: a throwaway redis-server ([`RedisServer`]) and a sentinel
 //!   watching one ([`RedisSentinel`]).
+//! - [`smtp`]: a real SMTP server (aiosmtpd) that keeps every mail it
+//!   receives ([`SmtpSink`]).
 //! - [`modules`]: the module-circle check, for each crate's tests.
 //! - [`shared`]: one cluster per test process, shared by its tests, each test
 //!   in a database of its own ([`shared::database`]).
@@ -21,8 +23,10 @@ pub mod pg;
 pub mod process;
 pub mod redis;
 pub mod shared;
+pub mod smtp;
 pub mod webcfg;
 
 pub use pg::{Durability, PgCluster, PgOptions};
 pub use process::{free_port, wait_for_port, ChildGuard};
 pub use redis::{RedisSentinel, RedisServer};
+pub use smtp::{ReceivedMail, SinkOptions, SmtpSink};

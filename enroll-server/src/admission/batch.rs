@@ -33,11 +33,13 @@ pub struct CourseBatch {
 /// the seats; one outcome per batch, in the order given (`None` for a
 /// course that no longer exists). Courses are decided in ascending id
 /// order, and a seat granted to a student in one counts against their
-/// credit limit and timetable in the next.
+/// credit limit and timetable in the next. With `announce`, every seat
+/// granted is written to the mail outbox in the same transaction.
 pub async fn admit_courses(
     pool: &PgPool,
     batches: &[CourseBatch],
     credit_limit: i32,
+    announce: bool,
 ) -> Result<Vec<Option<Outcome>>, sqlx::Error> {
     let course_ids: Vec<i64> = batches.iter().map(|b| b.course).collect();
     let mut tx = pool.begin().await?;
@@ -96,7 +98,8 @@ pub async fn admit_courses(
     }
 
     if !ins_students.is_empty() {
-        enrollments::insert_all(&mut tx, &ins_students, &ins_courses, &ins_tickets).await?;
+        enrollments::insert_all(&mut tx, &ins_students, &ins_courses, &ins_tickets, announce)
+            .await?;
     }
     tx.commit().await?;
     Ok(outcomes)

@@ -63,6 +63,8 @@ pub struct CommitterOptions {
     /// Least time between the starts of one worker's transactions while
     /// batches keep coming; zero starts each as soon as the last commits.
     pub interval: Duration,
+    /// Write each seat granted to the mail outbox (mail is configured).
+    pub announce: bool,
 }
 
 /// When a worker may start its next transaction: at least `interval` after
@@ -114,6 +116,7 @@ impl Committer {
                 jobs: rx.clone(),
                 max_tickets: opts.max_tickets.max(1),
                 credit_limit: opts.credit_limit,
+                announce: opts.announce,
                 pacer: Pacer::new(opts.interval),
             };
             tokio::spawn(worker.run());
@@ -149,6 +152,7 @@ struct Worker {
     jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     max_tickets: usize,
     credit_limit: i32,
+    announce: bool,
     pacer: Pacer,
 }
 
@@ -197,7 +201,7 @@ impl Worker {
     async fn admit(&self, batches: &[CourseBatch]) -> Result<Vec<Option<Outcome>>, sqlx::Error> {
         let started = Instant::now();
         let m = &self.metrics;
-        let outcomes = batch::admit_courses(&self.pool, batches, self.credit_limit)
+        let outcomes = batch::admit_courses(&self.pool, batches, self.credit_limit, self.announce)
             .await
             .inspect_err(|_| m.transaction_failures.inc())?;
         m.commit_seconds.observe(started.elapsed().as_secs_f64());

@@ -151,6 +151,7 @@ impl Admission {
                 max_tickets: state.settings.admission_transaction_tickets,
                 credit_limit: state.settings.credit_limit,
                 interval: state.settings.admission_transaction_interval,
+                announce: state.settings.mail.is_some(),
             },
         );
         Arc::new(Self {

@@ -20,6 +20,7 @@ use crate::state::AppState;
         super::admin::create_courses, super::admin::update_course,
         super::admin::import_students, super::admin::roster,
         super::admission::show, super::admission::set,
+        super::mail::parked, super::mail::requeue,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     modifiers(&AdminToken)

@@ -4,7 +4,8 @@
 //!
 //! - [`auth`], [`me`], [`courses`], [`enrollments`], [`tickets`],
 //!   [`window`]: what students use.
-//! - [`admin`], [`admission`]: the registrar's routes (admin token).
+//! - [`admin`], [`admission`], [`mail`]: the registrar's routes (admin
+//!   token); parked enrollment mail.
 //! - [`health`], [`docs`]: probes, metrics, the OpenAPI document.
 //! - [`error`]: the one API error type, and the mapping of every lower
 //!   layer's errors to it.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod health;
+pub mod mail;
 pub mod me;
 pub mod tickets;
 pub mod window;
@@ -70,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(admin::router())
         .merge(admission::router())
+        .merge(mail::router())
         .fallback(|| async { error::ApiError::not_found("not_found", "no such route") })
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),

@@ -5,6 +5,8 @@
 //! names in snake_case (`database_url: ...`); unknown keys are an error that
 //! names the file, line and key.
 
+mod mail;
+mod secret;
 mod settings;
 
 use std::net::SocketAddr;
@@ -16,7 +18,9 @@ use serde::Deserialize;
 
 use crate::fair_use::Rate;
 
-pub use settings::{Secret, Settings};
+pub use mail::{MailSettings, SmtpTls};
+pub use secret::Secret;
+pub use settings::Settings;
 
 /// `upper` where set, else `lower`, for every listed field; a field left
 /// out of the list is a compile error (the struct literal needs them all).
@@ -289,6 +293,65 @@ pub struct Options {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "ENROLL_LOG_FORMAT")]
     pub log_format: Option<String>,
+
+    /// Mail server for enrollment mail: `smtp://host:25` (plain),
+    /// `smtp://host:587?tls=required` (STARTTLS), `smtps://host:465` (TLS);
+    /// `user:password@` may be given here or below. Unset: no mail is
+    /// written or sent [default: off].
+    #[arg(long, env = "ENROLL_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// SMTP user name (overrides one in the URL).
+    #[arg(long, env = "ENROLL_SMTP_USERNAME", hide_env_values = true)]
+    pub smtp_username: Option<String>,
+
+    /// SMTP password (overrides one in the URL); prefer the file.
+    #[arg(long, env = "ENROLL_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+
+    /// File holding the SMTP password (one line; read at start-up).
+    #[arg(long, env = "ENROLL_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+
+    /// PEM file of the CA that signed the mail server's certificate, trusted
+    /// besides the system's [default: the system's CAs only].
+    #[arg(long, env = "ENROLL_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
+    /// Sender of enrollment mail, e.g. `수강신청 <noreply@univ.ac.kr>`
+    /// (required with a mail server); its domain ends every Message-ID.
+    #[arg(long, env = "ENROLL_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// The students' page, linked from every mail, e.g.
+    /// `https://enroll.univ.ac.kr/` (required with a mail server).
+    #[arg(long, env = "ENROLL_MAIL_PAGE_URL")]
+    pub mail_page_url: Option<String>,
+
+    /// Changes of one student within this many ms of their first unsent
+    /// one go out as one mail (a digest); 0 sends what is there at once
+    /// [default: 10000].
+    #[arg(long, env = "ENROLL_MAIL_DIGEST_WINDOW_MS")]
+    pub mail_digest_window_ms: Option<u64>,
+
+    /// Mails this instance may send, e.g. `50/s burst 50`, or `off`
+    /// [default: 50/s burst 50].
+    #[arg(long, env = "ENROLL_MAIL_RATE")]
+    pub mail_rate: Option<Rate>,
+
+    /// Attempts at one mail before it is parked for an operator; 4xx replies
+    /// and network errors are retried after 1 s, doubling [default: 20].
+    #[arg(long, env = "ENROLL_MAIL_MAX_ATTEMPTS")]
+    pub mail_max_attempts: Option<u32>,
+
+    /// Longest wait between two attempts at one mail, in ms [default: 600000].
+    #[arg(long, env = "ENROLL_MAIL_RETRY_MAX_MS")]
+    pub mail_retry_max_ms: Option<u64>,
+
+    /// How long an instance's claim on the mails it is sending holds; an
+    /// instance that died is taken over after this many ms [default: 60000].
+    #[arg(long, env = "ENROLL_MAIL_CLAIM_LEASE_MS")]
+    pub mail_claim_lease_ms: Option<u64>,
 }
 
 impl Options {
@@ -304,7 +367,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format)
+        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format, smtp_url, smtp_username, smtp_password, smtp_password_file, smtp_ca_file, mail_from, mail_page_url, mail_digest_window_ms, mail_rate, mail_max_attempts, mail_retry_max_ms, mail_claim_lease_ms)
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use super::secret::Secret;
 use super::Options;
 
 /// Resolved settings with every default applied.
@@ -50,6 +51,8 @@ pub struct Settings {
     pub admission_lease: Duration,
     pub admission_connections: u32,
     pub log_json: bool,
+    /// Enrollment mail; `None` when no mail server is configured.
+    pub mail: Option<super::MailSettings>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -62,32 +65,15 @@ impl std::fmt::Debug for Settings {
             .field("replica_max_lag", &self.replica_max_lag)
             .field("credit_limit", &self.credit_limit)
             .field("admission_batch_size", &self.admission_batch_size)
+            .field("mail", &self.mail.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-/// A string that never appears in logs or `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<secret>")
     }
 }
 
 impl Options {
     /// Applies the defaults and checks what the layers left.
     pub(super) fn into_settings(self) -> Result<Settings> {
+        let mail = super::mail::resolve(&self)?;
         let database_url = self
             .database_url
             .context("no database URL: set ENROLL_DATABASE_URL, --database-url or database_url in the config file")?;
@@ -135,7 +121,7 @@ impl Options {
             redis_url: self
                 .redis_url
                 .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
-            admin_token: Secret(admin_token),
+            admin_token: Secret::new(admin_token),
             cookie_secure: self.cookie_secure.unwrap_or(true),
             session_ttl: Duration::from_secs(self.session_ttl_secs.unwrap_or(8 * 3600)),
             session_cache: Duration::from_millis(self.session_cache_ms.unwrap_or(10_000)),
@@ -198,6 +184,7 @@ impl Options {
             ),
             admission_connections: self.admission_connections.unwrap_or(1).max(1),
             log_json,
+            mail,
         })
     }
 }

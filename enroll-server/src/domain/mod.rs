@@ -3,6 +3,7 @@
 
 pub mod course;
 pub mod enrollment;
+pub mod mail;
 pub mod schedule;
 pub mod student;
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::course::check_text;
+use super::mail::Language;
 use super::Invalid;
 
 /// A student to import (the password is hashed, never stored).
@@ -14,6 +15,9 @@ pub struct NewStudent {
     pub name: String,
     pub email: String,
     pub password: String,
+    /// Language of the student's enrollment mail (`ko` when left out).
+    #[serde(default)]
+    pub mail_language: Language,
 }
 
 impl std::fmt::Debug for NewStudent {

@@ -129,7 +129,8 @@ pub async fn cancel(s: &Services, student: i64, course: i64) -> Result<(), Cance
     if !s.catalog.window_open(Utc::now()) {
         return Err(CancelError::Closed);
     }
-    let ticket = enrollments::cancel(&s.db.primary, student, course)
+    let announce = s.settings.mail.is_some();
+    let ticket = enrollments::cancel(&s.db.primary, student, course, announce)
         .await?
         .ok_or(CancelError::NotEnrolled)?;
     let seq = ticket.as_deref().and_then(TicketId::parse).map(|t| t.seq);

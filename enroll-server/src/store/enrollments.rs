@@ -5,8 +5,9 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::locks::lock_courses_then_students;
-use super::StoreResult;
+use super::{outbox, StoreResult};
 use crate::domain::enrollment::{Enrollment, HeldSeat, RosterEntry};
+use crate::domain::mail::Change;
 use crate::domain::schedule::Meeting;
 
 /// A student's enrollments, oldest first.
@@ -103,33 +104,45 @@ pub async fn standing(
 
 /// Inserts seats `(students[i], courses[i], tickets[i])`. A seat that exists
 /// already is left as it is: a retried batch must never fail or
-/// double-insert.
+/// double-insert. With `announce`, each seat inserted (and only those: a
+/// retried batch announces nothing twice) is written to the mail outbox by
+/// the same statement.
 pub async fn insert_all(
     tx: &mut PgConnection,
     students: &[i64],
     courses: &[i64],
     tickets: &[String],
+    announce: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let sql = if announce {
+        "WITH ins AS (INSERT INTO enrollments (student_id, course_id, ticket) \
+             SELECT s, c, t FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS u(s, c, t) \
+             ON CONFLICT (student_id, course_id) DO NOTHING RETURNING student_id, course_id) \
+         INSERT INTO mail_outbox (student_id, course_id, change) \
+         SELECT student_id, course_id, 'enrolled' FROM ins"
+    } else {
         "INSERT INTO enrollments (student_id, course_id, ticket) \
          SELECT s, c, t FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS u(s, c, t) \
-         ON CONFLICT (student_id, course_id) DO NOTHING",
-    )
-    .bind(students)
-    .bind(courses)
-    .bind(tickets)
-    .execute(tx)
-    .await?;
+         ON CONFLICT (student_id, course_id) DO NOTHING"
+    };
+    sqlx::query(sql)
+        .bind(students)
+        .bind(courses)
+        .bind(tickets)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 
 /// Gives a seat back, locking in the order admission does. `None` when the
 /// student holds no seat in the course; else the ticket that had won it
-/// (`None` inside for a seat granted otherwise).
+/// (`None` inside for a seat granted otherwise). With `announce`, the
+/// cancel is written to the mail outbox in the same transaction.
 pub async fn cancel(
     pool: &PgPool,
     student_id: i64,
     course_id: i64,
+    announce: bool,
 ) -> StoreResult<Option<Option<String>>> {
     let mut tx = pool.begin().await?;
     let locked = lock_courses_then_students(&mut tx, &[course_id], |courses| {
@@ -151,6 +164,9 @@ pub async fn cancel(
     .fetch_optional(&mut *tx)
     .await?;
     if ticket.is_some() {
+        if announce {
+            outbox::announce(&mut tx, &[student_id], &[course_id], Change::Cancelled).await?;
+        }
         tx.commit().await?;
     }
     Ok(ticket)

@@ -3,6 +3,8 @@
 //! - [`locks`]: the one lock order every writing transaction follows.
 //! - [`courses`], [`students`], [`enrollments`], [`window`]: reads and
 //!   writes of each table.
+//! - [`outbox`]: the mail outbox — changes written in their own
+//!   transaction, digests, claims, retries and parked mail.
 //! - [`sessions`]: live sessions and the deployment row, what Redis is
 //!   rebuilt from after losing its data.
 //!
@@ -14,6 +16,7 @@
 pub mod courses;
 pub mod enrollments;
 pub mod locks;
+pub mod outbox;
 pub mod sessions;
 pub mod students;
 pub mod window;

@@ -15,14 +15,20 @@ pub async fn import(
     let column =
         |f: fn(&NewStudent) -> &String| students.iter().map(f).cloned().collect::<Vec<_>>();
     Ok(sqlx::query_as(
-        "INSERT INTO students (student_no, name, email, password_hash) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
+        "INSERT INTO students (student_no, name, email, password_hash, mail_language) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
          RETURNING id, student_no",
     )
     .bind(column(|s| &s.student_no))
     .bind(column(|s| &s.name))
     .bind(column(|s| &s.email))
     .bind(hashes)
+    .bind(
+        students
+            .iter()
+            .map(|s| s.mail_language.as_str())
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(pool)
     .await?)
 }

@@ -23,7 +23,7 @@ async fn admit_batch(db: &sqlx::PgPool, course: i64, heads: &[(i64, i64)]) -> Op
         course,
         heads: heads.to_vec(),
     };
-    admit_courses(db, &[batch], 18)
+    admit_courses(db, &[batch], 18, true)
         .await
         .unwrap()
         .pop()
@@ -37,6 +37,7 @@ fn committer_options(interval_ms: u64) -> CommitterOptions {
         max_tickets: 2048,
         credit_limit: 18,
         interval: Duration::from_millis(interval_ms),
+        announce: false,
     }
 }
 
@@ -179,7 +180,7 @@ async fn one_transaction_for_several_courses_carries_each_new_seat_into_the_next
             heads: vec![(s[2], 13)],
         },
     ];
-    let outcomes = admit_courses(&app.db, &batches, 18).await.unwrap();
+    let outcomes = admit_courses(&app.db, &batches, 18, false).await.unwrap();
     let got: Vec<Option<Vec<(i64, String)>>> =
         outcomes.iter().map(|o| o.as_ref().map(summary)).collect();
     let row =

@@ -140,6 +140,11 @@ fn enrollment_dashboard_covers_the_service_and_its_metrics_exist() {
         "enroll_ticket_streams",
         "enroll_ticket_events_total",
         "enroll_ticket_streams_dropped_total",
+        "enroll_mail_sent_total",
+        "enroll_mail_retries_total",
+        "enroll_mail_parked_total",
+        "enroll_mail_oldest_unsent_age_seconds",
+        "enroll_mail_backlog",
     ] {
         assert!(
             exprs.contains(metric),
