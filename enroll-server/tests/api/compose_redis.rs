@@ -48,7 +48,14 @@ fn compose_redis_args(env: &HashMap<&str, &str>) -> Vec<String> {
 #[tokio::test]
 async fn the_shipped_redis_acl_serves_enroll_server_and_nothing_more() {
     let password = "compose-test-redis-password";
-    let env = HashMap::from([("REDIS_PASSWORD", password)]);
+    let env = HashMap::from([
+        ("REDIS_PASSWORD", password),
+        (
+            "REDIS_REPLICATION_PASSWORD",
+            "compose-test-replication-password",
+        ),
+        ("REDIS_SENTINEL_PASSWORD", "compose-test-sentinel-password"),
+    ]);
     let args = compose_redis_args(&env);
     let joined = args.join(" ");
     assert!(joined.contains("--maxmemory-policy noeviction"), "{joined}");
