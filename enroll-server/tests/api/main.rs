@@ -16,6 +16,7 @@ mod expiry;
 mod fair_use;
 mod helpers;
 mod limits;
+mod page;
 mod redis_queue;
 mod replica;
 mod seats;
