@@ -123,6 +123,12 @@ async function loadDepartments() {
   renderDepartments($('#department'), s.departments);
 }
 
+function markFull(courseId) {
+  for (const c of [s.courses.get(courseId), s.catalogue.items.find((i) => i.id === courseId)]) {
+    if (c && 'remaining' in c) c.remaining = 0;
+  }
+}
+
 /** Reads the pending tickets again (after `ready`, `resync`, and to move places). */
 async function refreshPending() {
   const pending = s.book?.pending() ?? [];
@@ -130,7 +136,7 @@ async function refreshPending() {
   for (let i = 0; i < pending.length; i += 32) {
     const ids = pending.slice(i, i + 32).map((p) => p.ticket);
     const r = await api('GET', `/api/v1/enrollments/tickets?ids=${encodeURIComponent(ids.join(','))}`);
-    for (const tk of r.tickets) s.book.update(tk, { save: false });
+    for (const tk of r.tickets) s.book.update({ ...tk, via: 'read' }, { save: false });
     s.book.remove(r.unknown);
     s.book.save();
     if (r.tickets.some((tk) => tk.status === 'enrolled')) await loadMe();
@@ -144,7 +150,7 @@ async function enroll(course) {
   if (button) button.disabled = true;
   try {
     const ticket = await api('POST', '/api/v1/enrollments', { course_id: course.id });
-    s.book.update(ticket);
+    s.book.update({ ...ticket, via: 'enroll' });
     $('#tickets-title').focus();
   } catch (err) {
     tellError(err);
@@ -218,13 +224,19 @@ async function enter() {
   s.book = new TicketBook(s.me.id, () => renderAll());
   s.stream?.close();
   s.stream = openStream({
-    ready: () => Promise.all([refreshPending(), loadMe()]).then(renderAll).catch(tellError),
+    ready: () => {
+      // Counted for tests and curious students: how often the stream (re)started.
+      document.body.dataset.streamReady = String(Number(document.body.dataset.streamReady || 0) + 1);
+      return Promise.all([refreshPending(), loadMe()]).then(renderAll).catch(tellError);
+    },
     resync: () => refreshPending().catch(tellError),
     ticket: async (d) => {
-      if (!s.book.tickets.has(d.ticket)) s.book.update({ ...d, created: Date.now() });
-      else s.book.update(d);
+      s.book.update({ ...d, via: 'stream' });
       if (d.status === 'enrolled') await loadMe().catch(tellError);
-      if (d.status !== 'queued') loadCatalogue().catch(() => {});
+      // The catalogue comes from a replica that may not have the decision
+      // yet; a course that just refused for want of seats is full.
+      if (d.reason === 'course_full') markFull(d.course_id);
+      else if (d.status !== 'queued') loadCatalogue().catch(() => {});
       renderAll();
     },
     state: (state) => {
@@ -239,6 +251,8 @@ async function enter() {
   every(250, tick);
   every(30000, () => readWindow().catch(() => {}));
   every(2000, () => refreshPending().catch(() => {}));
+  // Seats change all morning.
+  every(15000, () => document.hidden || loadCatalogue().catch(() => {}));
   every(1000, () => s.book && s.book.pending().length && renderTickets($('#tickets'), s.book, s.courses, ctx()));
 }
 

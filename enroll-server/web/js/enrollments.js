@@ -47,7 +47,7 @@ export function renderTickets(list, book, courses, ctx) {
     const name = course ? `${course.code} ${course.name}` : t('ticket.course', { id: tk.course_id });
     return h('li', {
       class: `ticket ${tk.status}`,
-      dataset: { testid: 'ticket', ticketStatus: tk.status, reason: tk.reason ?? '', ticket: tk.ticket },
+      dataset: { testid: 'ticket', ticketStatus: tk.status, reason: tk.reason ?? '', ticket: tk.ticket, via: tk.via ?? '' },
     },
     h('div', { class: 'ticket-main' },
       h('strong', { text: name }),

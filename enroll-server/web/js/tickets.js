@@ -56,11 +56,12 @@ export class TicketBook {
 
   /**
    * Takes what the server said of a ticket. A decision is never taken back
-   * by an older "queued" answer that arrives after it.
+   * by an older "queued" answer that arrives after it, and the first word
+   * of a decision (pushed or read) is kept.
    */
   update(fresh, { save = true } = {}) {
     const old = this.tickets.get(fresh.ticket);
-    if (old && DECIDED.has(old.status) && fresh.status === 'queued') return;
+    if (old && DECIDED.has(old.status) && (fresh.status === 'queued' || fresh.status === old.status)) return;
     const merged = {
       created: old?.created ?? Date.now(),
       ...old,
