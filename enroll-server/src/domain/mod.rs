@@ -5,6 +5,7 @@ pub mod course;
 pub mod enrollment;
 pub mod schedule;
 pub mod student;
+pub mod whole;
 
 /// Input that breaks a rule: a stable code (`invalid_field`,
 /// `invalid_schedule`, `weak_password`, ...) and a message naming the field.

@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod catalogue;
 mod compose_redis;
+mod contract;
 mod db_roles;
 mod enroll;
 mod errors;
