@@ -70,6 +70,11 @@ async fn enroll_follow_the_line_refresh_second_tab_and_cancel() {
                  && t.querySelector('[data-testid=ticket-position]').textContent === '1'", SECS10).await;
         let ticket = ticket_attr(&c, "ticket").await;
         assert!(ticket.starts_with(&format!("{linear}-")), "{ticket}");
+        // A screen reader hears the place move, and nothing else every second.
+        assert_eq!(
+            js(&c, "return document.querySelector('[data-testid=ticket-position]').getAttribute('aria-live')").await,
+            json!("polite")
+        );
         let button = css(&c, &format!("{} [data-testid=enroll-button]", row(linear))).await;
         assert!(!button.is_enabled().await.unwrap(), "no second request while in line");
 
@@ -97,6 +102,8 @@ async fn enroll_follow_the_line_refresh_second_tab_and_cancel() {
         wait_js(&c, "the ticket to turn enrolled",
             "return document.querySelector('[data-testid=ticket]')?.dataset.ticketStatus === 'enrolled'", SECS20).await;
         assert_eq!(ticket_attr(&c, "via").await, "stream", "the decision was pushed, not read");
+        wait_js(&c, "the decision announced",
+            "return document.getElementById('opened').textContent.includes('MTH2001 Linear Algebra: Enrolled')", SECS10).await;
         assert_eq!(ticket_attr(&c, "ticket").await, ticket);
         wait_js(&c, "the enrollment row and the timetable block",
             &format!("return !!document.querySelector('[data-testid=enrollment-row][data-course-id=\"{linear}\"]') \
@@ -237,7 +244,9 @@ async fn korean_by_default_english_on_request_and_the_countdown_opens_without_re
             "return document.documentElement.lang === 'ko' && document.querySelector('[data-testid=logout]').textContent === '로그아웃'", SECS10).await;
         // The choice is remembered across loads.
         c.refresh().await.unwrap();
-        wait_js(&c, "Korean after a reload", "return document.documentElement.lang === 'ko'", SECS10).await;
+        wait_js(&c, "Korean after a reload, still logged in",
+            "return document.documentElement.lang === 'ko' && document.body.dataset.ready === 'true' \
+                 && !document.getElementById('who').hidden", SECS10).await;
         click(&c, "[data-testid=logout]").await;
         wait_js(&c, "the login form after logging out",
             "return !document.getElementById('login-view').hidden", SECS10).await;

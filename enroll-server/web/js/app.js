@@ -202,6 +202,9 @@ function ctx() {
       renderTimetable($('#timetable'), s.me?.enrollments ?? [], s.preview);
     },
     onDismiss: (tk) => s.book.remove([tk.ticket]),
+    announce: (text) => {
+      $('#opened').textContent = text;
+    },
   };
 }
 
