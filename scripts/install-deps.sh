@@ -10,6 +10,8 @@
 #   haproxy                  the load balancer in front of the enroll-servers
 #   chromium, chromium-driver the students' page's browser tests (headless,
 #                            driven through chromedriver)
+#   python3-venv             the contract test's schemathesis (from PyPI, into
+#                            a virtualenv under target/: scripts/schemathesis.sh)
 #
 # Idempotent: when everything is present it returns at once without touching apt.
 set -euo pipefail
@@ -26,6 +28,7 @@ have_cmd prometheus-alertmanager || need+=(prometheus-alertmanager)
 have_cmd haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
