@@ -297,3 +297,52 @@ async fn the_page_survives_a_server_restart_and_catches_up() {
         std::panic::resume_unwind(panic);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_by_itself_and_errors_are_words() {
+    let server = Server::start().await;
+    server.students("W", 1).await;
+    server
+        .courses(json!([course(
+            "ECO1001",
+            "Economics",
+            "ECO",
+            30,
+            "WED",
+            "13:00",
+            "14:15"
+        )]))
+        .await;
+    server.open_window().await;
+    Browser::run(DESKTOP_EN, |c| async move {
+        c.goto(&format!("{}/", server.base)).await.unwrap();
+        wait_js(&c, "the page to start", "return document.body.dataset.ready === 'true'", SECS10).await;
+        // A wrong password is said in words.
+        css(&c, "[data-testid=login-student-no]").await.send_keys("W0").await.unwrap();
+        css(&c, "[data-testid=login-password]").await.send_keys("wrong-password").await.unwrap();
+        click(&c, "[data-testid=login-submit]").await;
+        wait_js(&c, "the refusal in words",
+            "return document.getElementById('login-error').textContent === 'Wrong student number or password.'", SECS10).await;
+        // Ten failures from this address: the next login is answered 429
+        // with Retry-After; the page says it waits and tries again itself.
+        let client = reqwest::Client::new();
+        for _ in 0..10 {
+            client
+                .post(format!("{}/api/v1/auth/login", server.base))
+                .json(&json!({"student_no": "W0", "password": "wrong-password"}))
+                .send()
+                .await
+                .unwrap();
+        }
+        js(&c, "document.querySelector('[data-testid=login-password]').value = ''; return true").await;
+        css(&c, "[data-testid=login-password]").await.send_keys(PASSWORD).await.unwrap();
+        click(&c, "[data-testid=login-submit]").await;
+        wait_js(&c, "the waiting notice",
+            "const n = document.getElementById('notice'); \
+             return !n.hidden && n.textContent.includes('Retrying by itself in')", SECS10).await;
+        wait_js(&c, "the login after the wait",
+            "return document.querySelectorAll('[data-testid=course-row]').length > 0 \
+                 && document.getElementById('notice').hidden", Duration::from_secs(30)).await;
+    })
+    .await;
+}
