@@ -165,3 +165,29 @@ pub async fn decision_stamps(redis_url: &str, course: i64) -> Result<HashMap<Str
     }
     Ok(out)
 }
+
+/// Follows the decisions channel as the servers do, and notes when each
+/// ticket's decision was published (when its message reached this tool):
+/// the moment the finishing script's writes became visible.
+pub async fn watch_published(redis_url: &str) -> Result<mpsc::UnboundedReceiver<(String, i64)>> {
+    let mut pubsub = redis::Client::open(redis_url)?.get_async_pubsub().await?;
+    pubsub.subscribe("tickets:decided").await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = pubsub.into_on_message();
+        while let Some(msg) = messages.next().await {
+            let at = now_ms();
+            let payload: Vec<u8> = msg.get_payload_bytes().to_vec();
+            let text = String::from_utf8_lossy(&payload);
+            let mut lines = text.lines();
+            let Some(course) = lines.next() else { continue };
+            for line in lines {
+                // `student seq status|reason`
+                if let Some(seq) = line.split(' ').nth(1) {
+                    let _ = tx.send((format!("{course}-{seq}"), at));
+                }
+            }
+        }
+    });
+    Ok(rx)
+}

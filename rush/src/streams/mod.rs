@@ -67,6 +67,9 @@ pub struct Figures {
     pub open_secs: f64,
     pub idle_cpu_percent: f64,
     pub push_ms: Percentiles,
+    /// From the decision's message being published to the stream: the
+    /// fan-out alone, without the finishing script's own writes.
+    pub fanout_ms: Percentiles,
     /// From the first decision's stamp to the last stream's arrival.
     pub all_reached_ms: f64,
 }
@@ -163,6 +166,11 @@ impl Figures {
                 "decision stamp -> stream max".into(),
                 format!("{:.1} ms", p.max),
                 String::new(),
+            ),
+            (
+                "published -> stream p50 / p99".into(),
+                format!("{:.0} / {:.0} ms", self.fanout_ms.p50, self.fanout_ms.p99),
+                "the fan-out alone".into(),
             ),
             (
                 "first decision -> last stream".into(),
@@ -331,18 +339,22 @@ pub async fn run(cli: &StreamsCli) -> Result<Figures> {
     eprintln!("rush-streams: every student enrolls while admission is paused");
     api.set_admission_paused(true).await?;
     let tickets = hold::enroll_all(&ep.base_url, &cookies, course_id).await?;
+    let redis_url = ep.redis_url.as_deref().context("own stack has Redis")?;
+    let mut published = hold::watch_published(redis_url).await?;
     api.set_admission_paused(false).await?;
     let arrivals = held
         .wait_for_decisions(&tickets, Duration::from_secs(120))
         .await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut published_ms = std::collections::HashMap::with_capacity(n);
+    while let Ok((ticket, at)) = published.try_recv() {
+        published_ms.insert(ticket, at);
+    }
     let (_, high_water) = rss_mib(pid)?;
     let peak = high_water.max(rss_with);
-    let stamps = hold::decision_stamps(
-        ep.redis_url.as_deref().context("own stack has Redis")?,
-        course_id,
-    )
-    .await?;
+    let stamps = hold::decision_stamps(redis_url, course_id).await?;
     let mut push = Vec::with_capacity(n);
+    let mut fanout = Vec::with_capacity(n);
     let mut first_stamp = i64::MAX;
     let mut last_arrival = i64::MIN;
     for (ticket, arrived_ms) in &arrivals {
@@ -350,6 +362,10 @@ pub async fn run(cli: &StreamsCli) -> Result<Figures> {
             .get(ticket)
             .with_context(|| format!("no stamp for {ticket}"))?;
         push.push((arrived_ms - stamp) as f64);
+        let at = published_ms
+            .get(ticket)
+            .with_context(|| format!("{ticket} was not seen published"))?;
+        fanout.push((arrived_ms - at) as f64);
         first_stamp = first_stamp.min(stamp);
         last_arrival = last_arrival.max(*arrived_ms);
     }
@@ -366,6 +382,7 @@ pub async fn run(cli: &StreamsCli) -> Result<Figures> {
         open_secs,
         idle_cpu_percent,
         push_ms: Percentiles::of(push),
+        fanout_ms: Percentiles::of(fanout),
         all_reached_ms: (last_arrival - first_stamp) as f64,
     })
 }
@@ -395,6 +412,7 @@ mod tests {
             open_secs: 8.0,
             idle_cpu_percent: 2.0,
             push_ms: Percentiles::of(vec![5.0, 17.0, 250.0]),
+            fanout_ms: Percentiles::of(vec![1.0, 2.0, 3.0]),
             all_reached_ms: 1_300.0,
         };
         let table = f.table();
