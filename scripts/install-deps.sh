@@ -9,6 +9,10 @@
 #   prometheus-alertmanager  `amtool`, the oracle for the alerter's Alertmanager
 #                            API, and the peer in the notification benchmark
 #   haproxy                  the load balancer in front of the enroll-servers
+#   chromium, chromium-driver the students' page's browser tests (headless,
+#                            driven through chromedriver)
+#   python3-venv             the contract test's schemathesis (from PyPI, into
+#                            a virtualenv under target/: scripts/schemathesis.sh)
 #
 # Idempotent: when everything is present it returns at once without touching apt.
 set -euo pipefail
@@ -23,6 +27,9 @@ have_cmd promtool || need+=(prometheus)
 have_cmd prometheus-node-exporter || need+=(prometheus-node-exporter)
 { have_cmd prometheus-alertmanager && have_cmd amtool; } || need+=(prometheus-alertmanager)
 have_cmd haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -37,7 +44,8 @@ fi
 if ! have_cmd apt-get; then
   echo "install-deps: no apt-get on this machine; install the equivalents of: ${need[*]}" >&2
   echo "  (PostgreSQL >= 13 with initdb/pg_basebackup, redis-server, promtool," >&2
-  echo "   prometheus-node-exporter, alertmanager, haproxy) and put them on PATH." >&2
+  echo "   prometheus-node-exporter, alertmanager, haproxy, chromium + chromedriver at" >&2
+  echo "   /usr/bin/chromium and /usr/bin/chromedriver) and put them on PATH." >&2
   exit 1
 fi
 

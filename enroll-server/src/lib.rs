@@ -6,6 +6,8 @@
 //!   the one start-up path for `main` and the tests.
 //! - [`api`]: the HTTP API — one router per resource, the one API error
 //!   type, extractors, who is calling.
+//! - [`web`]: the students' page at `/` — embedded assets, versioned URLs,
+//!   cache headers, the Content-Security-Policy.
 //! - [`service`]: what the API asks for — enroll, cancel, tickets, logging
 //!   in — with errors of its own.
 //! - [`state`]: what handlers and services share.
@@ -50,6 +52,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod ticket;
+pub mod web;
 
 pub use config::{Cli, Options, Settings};
 pub use startup::Application;

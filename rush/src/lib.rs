@@ -24,6 +24,8 @@
 //! - [`report`], [`plot`]: the figures, as a table, JSON and SVG.
 //! - [`run`]: one whole run, in order; [`repeat`]: `--repeat N` whole runs
 //!   and the median, min and max of their figures.
+//! - [`streams`]: the `rush-streams` benchmark — event streams held by one
+//!   instance: memory, idle CPU, time for a decision to reach them.
 
 pub mod api;
 pub mod check;
@@ -38,6 +40,7 @@ pub mod run;
 pub mod series;
 pub mod sse;
 pub mod stack;
+pub mod streams;
 pub mod verify;
 pub mod wave;
 

@@ -213,6 +213,7 @@ async fn start_own_stack(cli: &Cli) -> Result<OwnStack> {
         batch_size: cli.batch_size,
         db_max_connections: cli.db_max_connections,
         log: std::path::absolute(cli.out.join("enroll-server.log"))?,
+        env: Vec::new(),
     };
     eprintln!(
         "starting PostgreSQL (durable, 1 replica), redis-server and {} ...",

@@ -28,6 +28,8 @@ pub struct ServerSettings {
     pub db_max_connections: u32,
     /// Where the server's log goes.
     pub log: PathBuf,
+    /// More environment for the server (`ENROLL_*` settings).
+    pub env: Vec<(String, String)>,
 }
 
 /// A stack this process started; everything stops (by pid) when it drops.
@@ -89,6 +91,7 @@ impl OwnStack {
                 server.db_max_connections.to_string(),
             )
             .env("RUST_LOG", "warn")
+            .envs(server.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

@@ -8,7 +8,12 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::caller::Admin;
 use super::error::{course_not_found, ApiError, ApiResult, ErrorBody};
@@ -26,6 +31,43 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/courses/{id}", patch(update_course))
         .route("/api/v1/admin/courses/{id}/roster", get(roster))
         .route("/api/v1/admin/students", post(import_students))
+}
+
+/// What `POST /api/v1/admin/courses` takes: one course or 1 to 1,000.
+pub type NewCourses = OneOrManySchema<NewCourse, { registrar::MAX_COURSES }>;
+/// What it answers: the course, or the courses.
+pub type CreatedCourses = OneOrManySchema<Course, { registrar::MAX_COURSES }>;
+/// What `POST /api/v1/admin/students` takes: one student or 1 to 5,000.
+pub type NewStudents = OneOrManySchema<NewStudent, { registrar::MAX_IMPORT }>;
+
+/// The documented schema of [`OneOrMany`]: one `T`, or an array of 1 to
+/// `MAX` of them.
+pub struct OneOrManySchema<T, const MAX: usize>(PhantomData<T>);
+
+impl<T: ToSchema, const MAX: usize> PartialSchema for OneOrManySchema<T, MAX> {
+    fn schema() -> RefOr<Schema> {
+        let item = || Ref::from_schema_name(T::name());
+        OneOfBuilder::new()
+            .item(item())
+            .item(
+                ArrayBuilder::new()
+                    .items(item())
+                    .min_items(Some(1))
+                    .max_items(Some(MAX)),
+            )
+            .into()
+    }
+}
+
+impl<T: ToSchema, const MAX: usize> ToSchema for OneOrManySchema<T, MAX> {
+    fn name() -> Cow<'static, str> {
+        format!("OneOrMany{}", T::name()).into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 /// A JSON body that is one item or an array of items.
@@ -62,10 +104,11 @@ impl<T: DeserializeOwned> OneOrMany<T> {
 
 /// Creates one course (object body, object answer) or many (array body,
 /// array answer) in one transaction.
-#[utoipa::path(post, path = "/api/v1/admin/courses", request_body = Vec<NewCourse>,
+#[utoipa::path(post, path = "/api/v1/admin/courses", request_body = NewCourses,
     security(("admin_token" = [])),
-    responses((status = 201, body = Vec<Course>), (status = 409, body = ErrorBody, description = "duplicate_code"),
-              (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedCourses, description = "the course, or the courses in order"),
+              (status = 409, body = ErrorBody, description = "duplicate_code"),
+              (status = 422, body = ErrorBody, description = "invalid_field, invalid_schedule, invalid_body")))]
 pub async fn create_courses(
     State(state): State<AppState>,
     _admin: Admin,
@@ -86,8 +129,10 @@ pub async fn create_courses(
 /// Changes a course. Lowering the capacity below the seats already taken is
 /// refused by the database itself (409 `capacity_below_enrolled`).
 #[utoipa::path(patch, path = "/api/v1/admin/courses/{id}", request_body = CoursePatch,
+    params(("id" = i64, Path, description = "The course's id")),
     security(("admin_token" = [])),
-    responses((status = 200, body = Course), (status = 404, body = ErrorBody),
+    responses((status = 200, body = Course), (status = 404, body = ErrorBody, description = "course_not_found"),
+              (status = 422, body = ErrorBody, description = "invalid_field, invalid_schedule, invalid_body"),
               (status = 409, body = ErrorBody, description = "capacity_below_enrolled")))]
 pub async fn update_course(
     State(state): State<AppState>,
@@ -107,9 +152,10 @@ pub struct ImportResult {
 /// Imports students (one object or an array, at most 5,000 per request),
 /// all or nothing; a student number that exists already fails the whole
 /// request with 409 `duplicate_student_no`.
-#[utoipa::path(post, path = "/api/v1/admin/students", request_body = Vec<NewStudent>,
+#[utoipa::path(post, path = "/api/v1/admin/students", request_body = NewStudents,
     security(("admin_token" = [])),
-    responses((status = 201, body = ImportResult), (status = 409, body = ErrorBody, description = "duplicate_student_no")))]
+    responses((status = 201, body = ImportResult), (status = 409, body = ErrorBody, description = "duplicate_student_no"),
+              (status = 422, body = ErrorBody, description = "invalid_field, weak_password, invalid_body")))]
 pub async fn import_students(
     State(state): State<AppState>,
     _admin: Admin,
@@ -134,7 +180,8 @@ pub struct Roster {
 
 /// Who holds a seat in the course (from the primary: exact, not stale).
 #[utoipa::path(get, path = "/api/v1/admin/courses/{id}/roster", security(("admin_token" = [])),
-    responses((status = 200, body = Roster), (status = 404, body = ErrorBody)))]
+    params(("id" = i64, Path, description = "The course's id")),
+    responses((status = 200, body = Roster), (status = 404, body = ErrorBody, description = "course_not_found")))]
 pub async fn roster(
     State(state): State<AppState>,
     _admin: Admin,

@@ -40,7 +40,8 @@ pub struct LoginResponse {
 /// Logs a student in and sets the HttpOnly session cookie.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody, description = "invalid_credentials"),
-               (status = 429, body = ErrorBody, description = "too_many_attempts")))]
+               (status = 429, body = ErrorBody, description = "too_many_attempts, rate_limited (with Retry-After)"),
+               (status = 503, body = ErrorBody, description = "busy (with Retry-After): password checks queue up")))]
 #[tracing::instrument(name = "Logging a student in", skip_all, fields(student_no = %body.student_no))]
 pub async fn login(
     State(state): State<AppState>,
@@ -57,7 +58,7 @@ pub async fn login(
 }
 
 /// Ends the session and clears the cookie.
-#[utoipa::path(post, path = "/api/v1/auth/logout",
+#[utoipa::path(post, path = "/api/v1/auth/logout", security(("student_session" = [])),
     responses((status = 204), (status = 401, body = ErrorBody, description = "unauthenticated")))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -75,7 +76,7 @@ pub async fn logout(
 
 /// Ends every session of the student, on every device (their event streams
 /// close), and clears this browser's cookie.
-#[utoipa::path(post, path = "/api/v1/auth/logout-all",
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", security(("student_session" = [])),
     responses((status = 204), (status = 401, body = ErrorBody, description = "unauthenticated")))]
 pub async fn logout_all(
     State(state): State<AppState>,

@@ -21,16 +21,21 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Matches code, name or professor (case-insensitive substring).
     #[serde(default)]
+    #[param(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub query: String,
     /// Exact department.
     #[serde(default)]
+    #[param(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub department: String,
     /// 1-based page number [default: 1].
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u32>,
     /// Courses per page, 1 to 100 [default: 20].
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -58,7 +63,13 @@ pub async fn list(
             "page must be 1 to 10000 and per_page 1 to 100",
         ));
     }
-    if params.query.len() > 100 || params.department.len() > 100 {
+    if params.query.contains('\0') || params.department.contains('\0') {
+        return Err(ApiError::unprocessable(
+            "invalid_query",
+            "filters must not contain NUL characters",
+        ));
+    }
+    if params.query.chars().count() > 100 || params.department.chars().count() > 100 {
         return Err(ApiError::unprocessable(
             "invalid_query",
             "filters are at most 100 characters",
@@ -80,7 +91,7 @@ pub async fn list(
 }
 
 /// One course.
-#[utoipa::path(get, path = "/api/v1/courses/{id}",
+#[utoipa::path(get, path = "/api/v1/courses/{id}", params(("id" = i64, Path, description = "The course's id")),
     responses((status = 200, body = Course), (status = 404, body = ErrorBody, description = "course_not_found")))]
 pub async fn show(
     State(state): State<AppState>,

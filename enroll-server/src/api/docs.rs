@@ -1,10 +1,15 @@
-//! `GET /api-docs/openapi.json`: the API contract, generated from the handlers.
+//! `GET /api-docs/openapi.json`: the API contract, generated from the
+//! handlers, with the answers every route shares added in one place.
 
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use crate::session::SessionCookie;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -23,25 +28,137 @@ use crate::state::AppState;
         super::mail::parked, super::mail::requeue,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
-    modifiers(&AdminToken)
+    modifiers(&Authentication, &SharedAnswers)
 )]
 pub struct ApiDoc;
 
-struct AdminToken;
+/// The two ways in: the admin token, and the student's session cookie.
+struct Authentication;
 
-impl Modify for AdminToken {
+impl Modify for Authentication {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "admin_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        components.add_security_scheme("student_session", session_scheme(true));
     }
 }
 
+fn session_scheme(secure: bool) -> SecurityScheme {
+    SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+        SessionCookie::new(secure).name(),
+        "The HttpOnly cookie `POST /api/v1/auth/login` sets.",
+    )))
+}
+
+/// Answers any route may give besides its own, so that the document lists
+/// every status a client can meet (the codes are in the README):
+/// - a JSON body: 400 `malformed_json`, 415 `unsupported_media_type`, 422
+///   `invalid_body`; query parameters: 422 `invalid_query`; a path id that
+///   does not parse: 404 `not_found`;
+/// - a student's session: 401 `unauthenticated`; the admin token: 401
+///   `admin_token_required`, 403 `forbidden`;
+/// - the students' routes: 429 `rate_limited` (the per-address ceiling),
+///   403 `cross_site_request` for changes sent from another site;
+/// - every route: 503 (`timeout`, `database_unavailable`,
+///   `redis_unavailable`, `shutting_down`).
+struct SharedAnswers;
+
+impl Modify for SharedAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let methods = [
+                (HttpMethod::Get, &mut item.get),
+                (HttpMethod::Put, &mut item.put),
+                (HttpMethod::Post, &mut item.post),
+                (HttpMethod::Delete, &mut item.delete),
+                (HttpMethod::Patch, &mut item.patch),
+            ];
+            for (method, op) in methods {
+                if let Some(op) = op {
+                    shared_answers(path, &method, op);
+                }
+            }
+        }
+    }
+}
+
+fn shared_answers(path: &str, method: &HttpMethod, op: &mut Operation) {
+    let mut add = |status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(description));
+    };
+    let schemes: Vec<String> = op
+        .security
+        .iter()
+        .flatten()
+        .filter_map(|s| serde_json::to_value(s).ok())
+        .filter_map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+        .flatten()
+        .collect();
+    let params = op.parameters.as_deref().unwrap_or_default();
+    if op.request_body.is_some() {
+        add("400", "malformed_json, unreadable_body");
+        add("415", "unsupported_media_type");
+        add("422", "invalid_body");
+    }
+    if params.iter().any(|p| p.parameter_in == ParameterIn::Query) {
+        add("422", "invalid_query");
+    }
+    if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
+        add("404", "not_found: no such resource");
+    }
+    if schemes.iter().any(|s| s == "student_session") {
+        add("401", "unauthenticated");
+    }
+    if schemes.iter().any(|s| s == "admin_token") {
+        add("401", "admin_token_required");
+        add("403", "forbidden: the admin token is not valid");
+    }
+    let students = path.starts_with("/api/v1/") && !path.starts_with("/api/v1/admin/");
+    if students {
+        add("429", "rate_limited (with Retry-After)");
+        if !matches!(method, HttpMethod::Get | HttpMethod::Head) {
+            add("403", "cross_site_request");
+        }
+    }
+    add(
+        "503",
+        "timeout, database_unavailable, redis_unavailable, shutting_down",
+    );
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// The document, naming the session cookie this instance sets (without the
+/// `__Host-` prefix where cookies are not `Secure`, for local http).
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/api-docs/openapi.json",
-        get(|| async { Json(ApiDoc::openapi()) }),
+        get(|State(state): State<AppState>| async move {
+            let mut doc = ApiDoc::openapi();
+            if let Some(c) = doc.components.as_mut() {
+                c.add_security_scheme(
+                    "student_session",
+                    session_scheme(state.settings.cookie_secure),
+                );
+            }
+            Json(doc)
+        }),
     )
 }

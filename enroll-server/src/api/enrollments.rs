@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
+    #[serde(deserialize_with = "crate::domain::whole::number")]
     pub course_id: i64,
 }
 
@@ -36,6 +37,7 @@ pub struct EnrollRequest {
 /// rejected `course_full` too; a student holding a seat sees their seat in
 /// their enrollments), until seats are freed anywhere.
 #[utoipa::path(post, path = "/api/v1/enrollments", request_body = EnrollRequest,
+    security(("student_session" = [])),
     responses((status = 202, body = Ticket), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "registration_closed"),
               (status = 404, body = ErrorBody, description = "course_not_found"),
@@ -62,7 +64,7 @@ pub async fn enroll(
 }
 
 /// The student's enrollments, fresh (read from the primary).
-#[utoipa::path(get, path = "/api/v1/enrollments",
+#[utoipa::path(get, path = "/api/v1/enrollments", security(("student_session" = [])),
     responses((status = 200, body = Vec<Enrollment>), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -75,6 +77,8 @@ pub async fn list(
 
 /// Gives a seat back; the next student in line can take it.
 #[utoipa::path(delete, path = "/api/v1/enrollments/{course_id}",
+    params(("course_id" = i64, Path, description = "The course to give the seat back in")),
+    security(("student_session" = [])),
     responses((status = 204), (status = 403, body = ErrorBody, description = "registration_closed"),
               (status = 404, body = ErrorBody, description = "not_enrolled")))]
 pub async fn cancel(

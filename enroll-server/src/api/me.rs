@@ -34,7 +34,7 @@ pub struct Me {
 /// Read from the primary: right after an enrollment or a cancel the student
 /// must see it, and a replica may not have replayed it yet. These are
 /// primary-key lookups, cheap next to the catalogue reads the replicas take.
-#[utoipa::path(get, path = "/api/v1/me",
+#[utoipa::path(get, path = "/api/v1/me", security(("student_session" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, student: CurrentStudent) -> ApiResult<Json<Me>> {
     let pool = &state.db.primary;

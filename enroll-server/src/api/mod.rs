@@ -6,7 +6,8 @@
 //!   [`window`]: what students use.
 //! - [`admin`], [`admission`], [`mail`]: the registrar's routes (admin
 //!   token); parked enrollment mail.
-//! - [`health`], [`docs`]: probes, metrics, the OpenAPI document.
+//! - [`health`], [`docs`]: probes, metrics, the OpenAPI document (the
+//!   students' page beside them is [`crate::web`]).
 //! - [`error`]: the one API error type, and the mapping of every lower
 //!   layer's errors to it.
 //! - [`extract`], [`caller`]: extractors that turn bad input into coded
@@ -68,7 +69,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(students)
         .merge(bounded(
-            Router::new().merge(health::router()).merge(docs::router()),
+            Router::new()
+                .merge(health::router())
+                .merge(docs::router())
+                .merge(crate::web::router()),
         ))
         .merge(admin::router())
         .merge(admission::router())

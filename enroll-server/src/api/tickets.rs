@@ -80,6 +80,8 @@ fn unknown_ticket() -> ApiError {
 /// not know (never issued, or lost with Redis) is 404 `unknown_ticket`, so a
 /// client never polls forever.
 #[utoipa::path(get, path = "/api/v1/enrollments/tickets/{ticket}",
+    params(("ticket" = String, Path, description = "The ticket's id, `<course>-<sequence>`")),
+    security(("student_session" = [])),
     responses((status = 200, body = Ticket), (status = 404, body = ErrorBody, description = "unknown_ticket"),
               (status = 429, body = ErrorBody, description = "rate_limited")))]
 pub async fn read_one(
@@ -101,6 +103,7 @@ pub async fn read_one(
 pub const MAX_TICKETS_PER_READ: usize = 32;
 
 #[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TicketsQuery {
     /// Comma-separated ticket ids, at most 32.
     pub ids: String,
@@ -118,6 +121,7 @@ pub struct Tickets {
 /// Several of the student's tickets in one request (one Redis round trip),
 /// in the order asked: what a page showing every pending request polls.
 #[utoipa::path(get, path = "/api/v1/enrollments/tickets", params(TicketsQuery),
+    security(("student_session" = [])),
     responses((status = 200, body = Tickets), (status = 401, body = ErrorBody),
               (status = 422, body = ErrorBody, description = "invalid_query, too_many_tickets"),
               (status = 429, body = ErrorBody, description = "rate_limited")))]
@@ -164,7 +168,7 @@ pub async fn read_many(
 /// tickets again). Open it before enrolling, or read the pending tickets
 /// once after `ready`. It ends when its session is logged out. A comment
 /// every 15 s keeps idle proxies from closing it.
-#[utoipa::path(get, path = "/api/v1/enrollments/events",
+#[utoipa::path(get, path = "/api/v1/enrollments/events", security(("student_session" = [])),
     responses((status = 200, content_type = "text/event-stream", description = "ready, ticket and resync events"),
               (status = 401, body = ErrorBody),
               (status = 429, body = ErrorBody, description = "too_many_streams, rate_limited"),

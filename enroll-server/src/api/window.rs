@@ -35,6 +35,9 @@ pub struct Window {
     pub closes_at: Option<DateTime<Utc>>,
     /// Whether enrollment requests are accepted right now.
     pub open: bool,
+    /// The server's clock when it answered: a page counts down to
+    /// `opens_at` by it, not by the device's own clock.
+    pub now: DateTime<Utc>,
 }
 
 /// The current window (public: clients show a countdown).
@@ -70,11 +73,13 @@ fn evaluate(stored: Option<stored::Window>, now: DateTime<Utc>) -> Window {
             opens_at: Some(opens_at),
             closes_at: Some(closes_at),
             open: opens_at <= now && now < closes_at,
+            now,
         },
         None => Window {
             opens_at: None,
             closes_at: None,
             open: false,
+            now,
         },
     }
 }

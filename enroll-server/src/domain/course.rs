@@ -50,15 +50,34 @@ impl CourseSeats {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCourse {
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     pub code: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub professor: String,
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub department: String,
+    #[serde(deserialize_with = "super::whole::number")]
+    #[schema(minimum = 0, maximum = 30)]
     pub credits: i16,
+    #[serde(deserialize_with = "super::whole::number")]
+    #[schema(minimum = 0, maximum = 100000)]
     pub capacity: i32,
+    /// Each meeting ends after it starts, and no two overlap (422
+    /// `invalid_schedule` otherwise: rules a schema cannot state).
     #[serde(default)]
+    #[schema(max_items = 14)]
     pub schedule: Vec<Meeting>,
 }
 
@@ -78,11 +97,24 @@ impl NewCourse {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoursePatch {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     pub name: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub professor: Option<String>,
+    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub department: Option<String>,
+    #[serde(default, deserialize_with = "super::whole::optional")]
+    #[schema(minimum = 0, maximum = 30)]
     pub credits: Option<i16>,
+    #[serde(default, deserialize_with = "super::whole::optional")]
+    #[schema(minimum = 0, maximum = 100000)]
     pub capacity: Option<i32>,
+    /// As in [`NewCourse::schedule`].
+    #[schema(max_items = 14)]
     pub schedule: Option<Vec<Meeting>>,
 }
 
@@ -111,7 +143,14 @@ impl CoursePatch {
 }
 
 fn text(field: &str, v: &str, min: usize, max: usize) -> Result<(), Invalid> {
-    let n = v.trim().chars().count();
+    let n = v.trim_matches(blank).chars().count();
+    if v.contains('\0') {
+        // PostgreSQL's text cannot hold it.
+        return Err(Invalid::new(
+            "invalid_field",
+            format!("`{field}` must not contain NUL characters"),
+        ));
+    }
     if n < min || v.chars().count() > max {
         return Err(Invalid::new(
             "invalid_field",
@@ -136,6 +175,14 @@ fn capacity(v: i32) -> Result<(), Invalid> {
         ));
     }
     Ok(())
+}
+
+/// What a text may not consist of only: Unicode white space, and the
+/// information separators U+001C..U+001F that a JSON Schema `\s` (as
+/// Python reads it) also counts as space, so that the documented patterns
+/// and this check agree on every string.
+fn blank(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
 /// Re-exported for the student module's length checks.

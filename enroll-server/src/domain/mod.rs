@@ -6,6 +6,7 @@ pub mod enrollment;
 pub mod mail;
 pub mod schedule;
 pub mod student;
+pub mod whole;
 
 /// Input that breaks a rule: a stable code (`invalid_field`,
 /// `invalid_schedule`, `weak_password`, ...) and a message naming the field.

@@ -57,9 +57,9 @@ impl<'de> Deserialize<'de> for TimeOfDay {
 #[serde(deny_unknown_fields)]
 pub struct Meeting {
     pub day: Day,
-    #[schema(value_type = String, example = "09:00")]
+    #[schema(value_type = String, example = "09:00", min_length = 5, max_length = 5, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: TimeOfDay,
-    #[schema(value_type = String, example = "10:15")]
+    #[schema(value_type = String, example = "10:15", min_length = 5, max_length = 5, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: TimeOfDay,
 }
 

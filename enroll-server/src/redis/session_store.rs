@@ -215,6 +215,11 @@ impl SessionStore {
     }
 
     async fn delete_digests(&self, student: i64, digests: &[Digest]) -> redis::RedisResult<()> {
+        // Nothing left to end (a second logout-all racing the first): an
+        // empty pipeline is an error to the client, not a no-op.
+        if digests.is_empty() {
+            return Ok(());
+        }
         let index = keys::student_sessions(student);
         let mut pipe = redis::pipe();
         for digest in digests {

@@ -55,7 +55,11 @@ pub async fn login(
     password: String,
 ) -> Result<LoggedIn, LoginError> {
     s.fair_use.login(client)?;
-    if student_no.len() > MAX_STUDENT_NO || password.len() > MAX_PASSWORD {
+    // No student number holds NUL (PostgreSQL's text cannot).
+    if student_no.len() > MAX_STUDENT_NO
+        || password.len() > MAX_PASSWORD
+        || student_no.contains('\0')
+    {
         return Err(LoginError::InvalidCredentials);
     }
     let mut redis = s.redis.clone();

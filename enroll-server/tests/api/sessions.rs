@@ -164,3 +164,31 @@ async fn logging_out_everywhere_ends_every_device_and_only_that_student() {
     .await;
     assert!(ended.is_ok(), "the stream outlived its session");
 }
+
+/// Two logout-all requests racing: the second finds no session left to end
+/// (its own was still valid when it arrived) and answers 204, not 500.
+#[tokio::test]
+async fn logout_all_with_nothing_left_to_end_is_not_an_error() {
+    let app = crate::helpers::spawn_app().await;
+    let ids = app.import_students("Z", 1).await;
+    let cookie = login(&app, "Z0")
+        .await
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // The first request has already emptied the student's session index.
+    let mut redis = app.redis().await;
+    let _: () = redis::cmd("DEL")
+        .arg(format!("sessions:{{s{}}}", ids[0]))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let res = Client::new()
+        .post(app.url("/api/v1/auth/logout-all"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}

@@ -1,0 +1,85 @@
+// The catalogue: search, department filter, pages, and one row per course
+// with seats left, credits and schedule. Each row's enroll button is
+// disabled, with the reason in words next to it, when pressing it could
+// not succeed: not open yet, already held or in line, full, clashing with
+// the timetable, or past the credit limit.
+
+import { h, replace } from './dom.js';
+import { t, scheduleText } from './i18n.js';
+import { clashesWith } from './timetable.js';
+
+/** Why `course` cannot be enrolled in now, or null. */
+export function blocker(course, ctx) {
+  const held = ctx.me?.enrollments ?? [];
+  if (held.some((e) => e.course_id === course.id)) return { code: 'held' };
+  const ticket = ctx.book?.forCourse(course.id);
+  if (ticket?.status === 'queued') return { code: 'queued' };
+  if (!ctx.open) return { code: ctx.closed ? 'closed' : 'not_open' };
+  if (course.remaining <= 0) return { code: 'full' };
+  const clash = clashesWith(course, held);
+  if (clash.length) return { code: 'clash', with: clash.map((e) => e.code).join(', ') };
+  if (ctx.me && ctx.me.credits_total + course.credits > ctx.me.credit_limit) {
+    return { code: 'credits', limit: ctx.me.credit_limit };
+  }
+  return null;
+}
+
+function seats(course) {
+  if (course.remaining <= 0) return h('span', { class: 'seats full', text: t('course.full') });
+  return h('span', { class: 'seats', text: t('course.seats', { n: course.remaining, cap: course.capacity }) });
+}
+
+function row(course, ctx) {
+  const why = blocker(course, ctx);
+  const reasonId = `why-${course.id}`;
+  const button = h('button', {
+    type: 'button',
+    class: 'enroll',
+    dataset: { testid: 'enroll-button', focus: `enroll-${course.id}` },
+    disabled: why !== null,
+    'aria-describedby': why ? reasonId : null,
+    'aria-label': t('course.enroll_label', { name: course.name }),
+    onclick: () => ctx.onEnroll(course),
+  }, t('course.enroll'));
+  const preview = () => ctx.onPreview(course);
+  return h('li', {
+    class: `course${why?.code === 'clash' ? ' clashes' : ''}`,
+    dataset: { testid: 'course-row', courseId: String(course.id) },
+    onmouseenter: preview,
+    onfocusin: preview,
+  },
+  h('div', { class: 'course-head' },
+    h('h3', {}, h('span', { class: 'code', text: course.code }), ' ', course.name),
+    seats(course)),
+  h('p', { class: 'meta' },
+    [course.professor, course.department, t('course.credits', { n: course.credits })]
+      .filter(Boolean).join(' · ')),
+  h('p', { class: 'when', text: scheduleText(course.schedule) }),
+  h('div', { class: 'course-actions' },
+    why ? h('span', { class: `why why-${why.code}`, id: reasonId, dataset: { reason: why.code },
+      text: t(`blocked.${why.code}`, why) }) : null,
+    button));
+}
+
+/** Renders the page of courses and its pager. */
+export function renderCatalogue(list, pager, ctx) {
+  const { items, page, per_page: perPage, total } = ctx.catalogue;
+  replace(list, items.length ? items.map((c) => row(c, ctx))
+    : [h('li', { class: 'empty', text: t('catalogue.none') })]);
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  replace(pager, pages <= 1 ? [] : [
+    h('button', { type: 'button', dataset: { focus: 'prev' }, disabled: page <= 1,
+      onclick: () => ctx.onPage(page - 1) }, t('catalogue.prev')),
+    h('span', { text: t('catalogue.page', { page, pages }) }),
+    h('button', { type: 'button', dataset: { focus: 'next' }, disabled: page >= pages,
+      onclick: () => ctx.onPage(page + 1) }, t('catalogue.next')),
+  ]);
+}
+
+/** Fills the department filter from the departments seen. */
+export function renderDepartments(select, departments) {
+  const current = select.value;
+  replace(select, [h('option', { value: '', text: t('catalogue.all_departments') }),
+    ...departments.map((d) => h('option', { value: d, text: d }))]);
+  select.value = departments.includes(current) ? current : '';
+}

@@ -1,0 +1,96 @@
+// My enrollments, each with a cancel button that asks first; and the
+// tickets in line or just decided, with the place in line in a live region
+// so a screen reader hears it move.
+
+import { h, replace } from './dom.js';
+import { t, scheduleText } from './i18n.js';
+
+export function renderEnrollments(list, summary, me, ctx) {
+  const rows = (me?.enrollments ?? []).map((e) => h('li', {
+    class: 'enrollment',
+    dataset: { testid: 'enrollment-row', courseId: String(e.course_id) },
+  },
+  h('div', {},
+    h('strong', {}, h('span', { class: 'code', text: e.code }), ' ', e.name),
+    h('p', { class: 'meta', text: `${t('course.credits', { n: e.credits })} · ${scheduleText(e.schedule)}` })),
+  h('button', {
+    type: 'button',
+    class: 'cancel',
+    dataset: { testid: 'cancel-button', focus: `cancel-${e.course_id}` },
+    'aria-label': t('enrollments.cancel_label', { name: e.name }),
+    onclick: () => ctx.onCancel(e),
+  }, t('enrollments.cancel'))));
+  replace(list, rows.length ? rows : [h('li', { class: 'empty', text: t('enrollments.none') })]);
+  summary.textContent = me ? t('enrollments.summary', { used: me.credits_total, limit: me.credit_limit }) : '';
+}
+
+function statusText(ticket) {
+  if (ticket.status === 'queued') {
+    return ticket.admission_paused ? t('ticket.paused') : t('ticket.queued');
+  }
+  if (ticket.status === 'rejected') {
+    return t('ticket.rejected', { reason: t(`reason.${ticket.reason ?? 'unknown'}`) });
+  }
+  return t(`ticket.${ticket.status}`);
+}
+
+function etaText(ticket, now) {
+  if (ticket.status !== 'queued' || ticket.eta_ms === undefined || ticket.eta_ms === null) return '';
+  const left = ticket.eta_ms - (now - ticket.read_at);
+  return left > 1000 ? t('ticket.eta', { s: Math.ceil(left / 1000) }) : t('ticket.eta_soon');
+}
+
+/** A ticket's row; redrawn whole only when its state changes. */
+function ticketRow(tk, name, ctx) {
+  return h('li', {
+    class: `ticket ${tk.status}`,
+    dataset: {
+      testid: 'ticket', ticketStatus: tk.status, reason: tk.reason ?? '', ticket: tk.ticket,
+      via: tk.via ?? '', key: rowKey(tk, name),
+    },
+  },
+  h('div', { class: 'ticket-main' },
+    h('strong', { text: name }),
+    h('span', { class: 'status', text: statusText(tk) })),
+  tk.status === 'queued'
+    ? h('div', { class: 'place' },
+      h('span', { class: 'label', id: `place-${tk.ticket}`, text: t('ticket.place') }),
+      // The place in line is a live region of its own: a screen reader
+      // hears it move, and nothing else on the row every second.
+      h('span', { class: 'position', dataset: { testid: 'ticket-position' }, 'aria-live': 'polite',
+        'aria-atomic': 'true', 'aria-labelledby': `place-${tk.ticket}` }),
+      h('span', { class: 'eta' }))
+    : h('button', { type: 'button', class: 'dismiss', dataset: { focus: `dismiss-${tk.ticket}` },
+      'aria-label': t('ticket.dismiss_label', { name }), onclick: () => ctx.onDismiss(tk) }, t('ticket.dismiss')),
+  h('span', { class: 'ticket-id', text: t('ticket.id', { id: tk.ticket }) }));
+}
+
+const rowKey = (tk, name) => [tk.status, tk.reason, tk.admission_paused, tk.via, name, document.documentElement.lang].join('|');
+
+/**
+ * The tickets in line or just decided. Rows are kept and updated in place
+ * (place and ETA), so the live regions announce changes, not redraws; a
+ * decision is announced through `announce`.
+ */
+export function renderTickets(list, book, courses, ctx) {
+  const now = Date.now();
+  const old = new Map([...list.children].map((li) => [li.dataset.ticket, li]));
+  const rows = book.all().map((tk) => {
+    const course = courses.get(tk.course_id);
+    const name = course ? `${course.code} ${course.name}` : t('ticket.course', { id: tk.course_id });
+    let li = old.get(tk.ticket);
+    if (!li || li.dataset.key !== rowKey(tk, name)) {
+      if (li && tk.status !== 'queued') ctx.announce(`${name}: ${statusText(tk)}`);
+      li = ticketRow(tk, name, ctx);
+    }
+    const position = li.querySelector('[data-testid=ticket-position]');
+    const place = String(tk.position ?? '…');
+    if (position && position.textContent !== place) position.textContent = place;
+    const eta = li.querySelector('.eta');
+    if (eta) eta.textContent = etaText(tk, now);
+    return li;
+  });
+  const same = rows.length === list.children.length && rows.every((li, i) => list.children[i] === li);
+  if (!same) list.replaceChildren(...rows);
+  list.closest('section').hidden = rows.length === 0;
+}

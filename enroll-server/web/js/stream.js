@@ -1,0 +1,57 @@
+// The ticket event stream (`GET /api/v1/enrollments/events`): decisions
+// pushed the moment they are made. A browser's EventSource reconnects by
+// itself after a dropped connection, but gives up for good when the server
+// answers with an error (a restarting instance, a balancer's 503): then
+// this opens a new one after a growing pause. Every `ready` means "you may
+// have missed something": the page reads its pending tickets again.
+
+const PATH = '/api/v1/enrollments/events';
+
+/**
+ * Opens the stream; `on.ready()`, `on.ticket(decision)`, `on.resync()`,
+ * `on.state('live' | 'reconnecting')`, and `on.closed()` when the server
+ * refused it (the page checks whether the session is still valid).
+ */
+export function openStream(on) {
+  let source = null;
+  let delay = 1000;
+  let timer = null;
+  let stopped = false;
+
+  function connect() {
+    timer = null;
+    if (stopped) return;
+    source = new EventSource(PATH);
+    source.addEventListener('ready', () => {
+      delay = 1000;
+      on.state('live');
+      on.ready();
+    });
+    source.addEventListener('ticket', (e) => {
+      try {
+        on.ticket(JSON.parse(e.data));
+      } catch {
+        on.resync();
+      }
+    });
+    source.addEventListener('resync', () => on.resync());
+    source.addEventListener('error', () => {
+      on.state('reconnecting');
+      if (source.readyState === EventSource.CLOSED) {
+        source.close();
+        on.closed();
+        timer = setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 15000);
+      }
+    });
+  }
+
+  connect();
+  return {
+    close() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      source?.close();
+    },
+  };
+}
