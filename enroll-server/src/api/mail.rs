@@ -26,10 +26,12 @@ pub fn router() -> Router<AppState> {
 /// A page of parked mail.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ParkedQuery {
     /// Only messages with a greater id (the previous page's `next_after`).
     pub after: Option<i64>,
     /// Messages per page, 1–500 [default: 100].
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -69,9 +71,12 @@ pub async fn parked(
 #[serde(deny_unknown_fields)]
 pub struct RequeueRequest {
     /// Message ids (at most 10,000); leave out to re-queue every parked message.
+    #[schema(max_items = 10000)]
+    #[serde(default, deserialize_with = "crate::domain::whole::optional_list")]
     pub ids: Option<Vec<i64>>,
-    /// Who asks (an operator's name or ticket), 1–100 characters; stored
-    /// with each message and logged.
+    /// Who asks (an operator's name or ticket), 1–100 characters, not only
+    /// spaces; stored with each message and logged.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^\s*\S")]
     pub by: String,
 }
 
@@ -92,7 +97,7 @@ pub async fn requeue(
     ApiJson(req): ApiJson<RequeueRequest>,
 ) -> ApiResult<Json<RequeueResult>> {
     let by = req.by.trim();
-    if by.is_empty() || by.chars().count() > 100 {
+    if by.is_empty() || req.by.chars().count() > 100 {
         return Err(ApiError::unprocessable(
             "invalid_field",
             "`by` must be 1 to 100 characters",

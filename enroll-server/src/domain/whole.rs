@@ -34,6 +34,17 @@ where
     Ok(Option::<Wrap<T>>::deserialize(d)?.map(|w| w.0))
 }
 
+/// The same for an optional list (`null` or absent is `None`).
+pub fn optional_list<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    #[derive(Deserialize)]
+    struct Wrap<T: TryFrom<i64>>(#[serde(deserialize_with = "number")] T);
+    Ok(Option::<Vec<Wrap<T>>>::deserialize(d)?.map(|v| v.into_iter().map(|w| w.0).collect()))
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
