@@ -8,6 +8,8 @@
 #   prometheus-node-exporter the oracle for node-agent
 #   prometheus-alertmanager  the peer in the notification benchmark; amtool
 #   haproxy                  the load balancer in front of the enroll-servers
+#   python3-aiosmtpd         the SMTP server students' mail goes to in tests,
+#                            the local stack and the rush benchmark
 #
 # Idempotent: when everything is present it returns at once without touching apt.
 set -euo pipefail
@@ -22,6 +24,7 @@ have_cmd promtool || need+=(prometheus)
 have_cmd prometheus-node-exporter || need+=(prometheus-node-exporter)
 have_cmd prometheus-alertmanager || need+=(prometheus-alertmanager)
 have_cmd haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -36,7 +39,8 @@ fi
 if ! have_cmd apt-get; then
   echo "install-deps: no apt-get on this machine; install the equivalents of: ${need[*]}" >&2
   echo "  (PostgreSQL >= 13 with initdb/pg_basebackup, redis-server, promtool," >&2
-  echo "   prometheus-node-exporter, alertmanager, haproxy) and put them on PATH." >&2
+  echo "   prometheus-node-exporter, alertmanager, haproxy, python3 with aiosmtpd)" >&2
+  echo "  and put them on PATH." >&2
   exit 1
 fi
 
