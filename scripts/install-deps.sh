@@ -13,6 +13,8 @@
 #                            driven through chromedriver)
 #   python3-venv             the contract test's schemathesis (from PyPI, into
 #                            a virtualenv under target/: scripts/schemathesis.sh)
+#   python3-aiosmtpd         the SMTP server students' mail goes to in tests,
+#                            the local stack and the rush benchmark
 #
 # Idempotent: when everything is present it returns at once without touching apt.
 set -euo pipefail
@@ -30,6 +32,7 @@ have_cmd haproxy || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -44,8 +47,9 @@ fi
 if ! have_cmd apt-get; then
   echo "install-deps: no apt-get on this machine; install the equivalents of: ${need[*]}" >&2
   echo "  (PostgreSQL >= 13 with initdb/pg_basebackup, redis-server, promtool," >&2
-  echo "   prometheus-node-exporter, alertmanager, haproxy, chromium + chromedriver at" >&2
-  echo "   /usr/bin/chromium and /usr/bin/chromedriver) and put them on PATH." >&2
+  echo "   prometheus-node-exporter, alertmanager, haproxy, python3 with aiosmtpd," >&2
+  echo "   chromium + chromedriver at /usr/bin/chromium and /usr/bin/chromedriver)" >&2
+  echo "   and put them on PATH." >&2
   exit 1
 fi
 

@@ -136,6 +136,14 @@ pub struct Cli {
     #[arg(long, default_value_t = 20)]
     pub db_max_connections: u32,
 
+    /// Own stack: send students' mail to a real SMTP server started beside
+    /// it (aiosmtpd, Debian's python3-aiosmtpd), without a digest window or
+    /// rate limit unless ENROLL_MAIL_DIGEST_WINDOW_MS / ENROLL_MAIL_RATE
+    /// say otherwise, and print mails per second and how many went out
+    /// while the rush ran (`<out>/rush-mail.json`).
+    #[arg(long, conflicts_with = "target")]
+    pub smtp: bool,
+
     /// Own stack: the enroll-server binary [default: enroll-server next to rush].
     #[arg(long)]
     pub server_bin: Option<PathBuf>,

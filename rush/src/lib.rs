@@ -19,6 +19,8 @@
 //! - [`check`]: invariants 1-4 as pure functions over database rows and
 //!   issued tickets; [`verify`] reads those rows and tickets.
 //! - [`pgbench`]: the single-statement baseline on the same database.
+//! - [`mail`]: with `--smtp`, the students' mail the SMTP sink received —
+//!   mails per second, how many while the rush ran, none twice.
 //! - [`series`]: rates from the server's sampled decision counter (whole
 //!   run, and the admission drain after firing).
 //! - [`report`], [`plot`]: the figures, as a table, JSON and SVG.
@@ -31,6 +33,7 @@ pub mod api;
 pub mod check;
 pub mod cli;
 pub mod conn;
+pub mod mail;
 pub mod mix;
 pub mod pgbench;
 pub mod plot;

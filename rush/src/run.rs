@@ -80,7 +80,9 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         // Every admission runner sees the switch within one idle poll (250 ms).
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    let fired_at = crate::mail::unix_now();
     let rushed = rush(&api, own.as_ref(), cookies, &requests, &rush_opts).await;
+    let answered_at = crate::mail::unix_now();
     if cli.hold_admission && rushed.is_err() {
         // The wave never got to resume it: do not leave a server paused.
         let _ = api.set_admission_paused(false).await;
@@ -109,6 +111,11 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
     );
     summary.admission = admission;
     write_outputs(cli, &summary)?;
+    if let Some(sink) = own.as_ref().and_then(|o| o.smtp.as_ref()) {
+        let mail = crate::mail::measure(&pool, sink, fired_at, answered_at).await?;
+        println!("\n{}", mail.line());
+        mail.write_json(&cli.out)?;
+    }
     drop(own);
     Ok(summary)
 }
@@ -214,6 +221,7 @@ async fn start_own_stack(cli: &Cli) -> Result<OwnStack> {
         db_max_connections: cli.db_max_connections,
         log: std::path::absolute(cli.out.join("enroll-server.log"))?,
         env: Vec::new(),
+        smtp: cli.smtp,
     };
     eprintln!(
         "starting PostgreSQL (durable, 1 replica), redis-server and {} ...",

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use testkit::{ChildGuard, Durability, PgCluster, PgOptions, RedisServer};
+use testkit::{ChildGuard, Durability, PgCluster, PgOptions, RedisServer, SmtpSink};
 
 /// How to reach a stack.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct ServerSettings {
     pub log: PathBuf,
     /// More environment for the server (`ENROLL_*` settings).
     pub env: Vec<(String, String)>,
+    /// Start an SMTP sink and send students' mail to it.
+    pub smtp: bool,
 }
 
 /// A stack this process started; everything stops (by pid) when it drops.
@@ -39,6 +41,8 @@ pub struct OwnStack {
     pub redis_pid: u32,
     pub postgres_pid: u32,
     pub replica_pid: u32,
+    /// The SMTP sink students' mail goes to (`--smtp`).
+    pub smtp: Option<SmtpSink>,
     // Dropped in declaration order: the server before its databases.
     _server: ChildGuard,
     _redis: RedisServer,
@@ -95,6 +99,10 @@ impl OwnStack {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
+        let smtp = match server.smtp {
+            true => Some(mail_sink(&mut cmd, port)?),
+            false => None,
+        };
         let server_guard =
             ChildGuard::spawn("enroll-server", &mut cmd)?.with_stop_signal(libc::SIGTERM);
         testkit::wait_for_port(port, Duration::from_secs(60)).with_context(|| {
@@ -111,11 +119,32 @@ impl OwnStack {
             redis_pid: redis.pid(),
             postgres_pid: pg.primary.pid(),
             replica_pid: pg.replicas.first().map_or(0, |r| r.pid()),
+            smtp,
             _server: server_guard,
             _redis: redis,
             _pg: pg,
         })
     }
+}
+
+/// Starts an SMTP sink and points the server's mail at it: no digest
+/// window and no rate limit, unless the environment sets them (the server
+/// inherits it).
+fn mail_sink(cmd: &mut Command, port: u16) -> Result<SmtpSink> {
+    let sink = SmtpSink::start(testkit::SinkOptions::default())
+        .context("--smtp needs python3 with aiosmtpd (./scripts/install-deps.sh)")?;
+    cmd.env("ENROLL_SMTP_URL", sink.url())
+        .env("ENROLL_MAIL_FROM", "noreply@rush.localhost")
+        .env("ENROLL_MAIL_PAGE_URL", format!("http://127.0.0.1:{port}/"));
+    for (key, value) in [
+        ("ENROLL_MAIL_DIGEST_WINDOW_MS", "0"),
+        ("ENROLL_MAIL_RATE", "off"),
+    ] {
+        if std::env::var_os(key).is_none() {
+            cmd.env(key, value);
+        }
+    }
+    Ok(sink)
 }
 
 /// CPU seconds (user + system) used so far by a process and its live

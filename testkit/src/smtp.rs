@@ -32,8 +32,10 @@ pub struct SinkOptions {
 }
 
 /// One mail as the sink received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedMail {
+    /// When the sink accepted it, in seconds since the Unix epoch.
+    pub received_at: f64,
     pub mail_from: String,
     pub rcpt_tos: Vec<String>,
     pub message_id: String,
@@ -161,6 +163,7 @@ impl SmtpSink {
             .map(|v| {
                 let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
                 ReceivedMail {
+                    received_at: v["received_at"].as_f64().unwrap_or_default(),
                     mail_from: s("mail_from"),
                     rcpt_tos: v["rcpt_tos"]
                         .as_array()

@@ -18,17 +18,27 @@ import asyncio
 import email
 import email.policy
 import json
-import mailbox
 import ssl
 import sys
+import time
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+
+def mbox_entry(sender, raw):
+    """One mbox entry: a From_ line, the message with its own From_-like
+    lines quoted, a blank line."""
+    lines = raw.replace(b"\r\n", b"\n").rstrip(b"\n").split(b"\n")
+    body = b"\n".join(b">" + l if l.startswith(b"From ") else l for l in lines)
+    head = ("From %s %s\n" % (sender or "MAILER-DAEMON", time.asctime())).encode()
+    return head + body + b"\n\n"
 
 
 class Sink:
     def __init__(self, args):
         self.jsonl = open(args.jsonl, "a", encoding="utf-8") if args.jsonl else None
-        self.mbox = mailbox.mbox(args.mbox) if args.mbox else None
+        # Appended by hand: the mailbox module fsyncs the file on every mail.
+        self.mbox = open(args.mbox, "ab") if args.mbox else None
         self.reject_prefix = args.reject_prefix
         self.delay = args.delay_ms / 1000.0
 
@@ -46,6 +56,7 @@ class Sink:
         text = msg.get_body(("plain",))
         html = msg.get_body(("html",))
         record = {
+            "received_at": time.time(),
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "message_id": str(msg.get("Message-ID", "")),
@@ -54,7 +65,7 @@ class Sink:
             "html": html.get_content() if html is not None else "",
         }
         if self.mbox is not None:
-            self.mbox.add(raw)
+            self.mbox.write(mbox_entry(envelope.mail_from, raw))
             self.mbox.flush()
         if self.jsonl is not None:
             self.jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -278,6 +278,7 @@ pub async fn run(cli: &StreamsCli) -> Result<Figures> {
         db_max_connections: 16,
         log: cli.out.join("enroll-server.log"),
         env,
+        smtp: false,
     };
     eprintln!("rush-streams: starting PostgreSQL, Redis and enroll-server");
     let stack = tokio::task::spawn_blocking(move || OwnStack::start(&settings)).await??;

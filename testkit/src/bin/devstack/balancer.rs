@@ -3,8 +3,11 @@
 //! the environment variables it reads.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use crate::services::Spec;
+use anyhow::{bail, Result};
+
+use crate::services::{wait_healthy, Service, Spec};
 
 /// Debian's HAProxy (`/usr/sbin/haproxy`), or `haproxy` on PATH.
 pub fn haproxy_bin() -> Option<PathBuf> {
@@ -37,4 +40,40 @@ pub fn spec(bin: &Path, port: u16, stats_port: u16, socket: &Path, servers: [&st
         .env("HAPROXY_RUNTIME_SOCKET", socket.display().to_string())
         .env("ENROLL_SERVER_1", servers[0])
         .env("ENROLL_SERVER_2", servers[1])
+}
+
+/// Starts HAProxy when Debian's is installed, students on `ports.0`, stats
+/// on `ports.1`, its runtime API in `dir`; waits until its health checks
+/// found a ready enroll-server. The students' port, or `None` without
+/// HAProxy (students then use the first enroll-server directly).
+pub async fn start(
+    ports: (u16, u16),
+    services: &mut Vec<Service>,
+    dir: &Path,
+    servers: [&str; 2],
+) -> Result<Option<u16>> {
+    let Some(bin) = haproxy_bin() else {
+        eprintln!("devstack: NOTICE: haproxy not found (./scripts/install-deps.sh installs it); students use enroll-server-1 directly");
+        return Ok(None);
+    };
+    let (port, stats_port) = ports;
+    let spec = spec(&bin, port, stats_port, &dir.join("haproxy.sock"), servers);
+    let mut s = Service::spawn("haproxy", stats_port, spec, dir)?;
+    wait_healthy(&mut s, "/", Duration::from_secs(20)).await?;
+    services.push(s);
+    let client = reqwest::Client::new();
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !client
+        .get(&ready)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        if Instant::now() > deadline {
+            bail!("the balancer found no ready enroll-server within 20 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(Some(port))
 }

@@ -30,6 +30,7 @@ pub fn write_state(stack: &mut Stack) -> Result<()> {
     let state = json!({
         "students_url": stack.students_url(),
         "inbox_url": stack.url_of("alert-inbox"),
+        "mailbox": stack.smtp.as_ref().map(|m| m.mbox_path()),
         "services": services,
     });
     let path = stack.dir.join("stack.json");
@@ -78,6 +79,14 @@ pub fn print_banner(stack: &Stack) {
         out.push_str(&format!("  {:<17}{line}\n", s.name));
     }
     out.push_str(&format!("  {:<17}{}\n", "Slack", stack.slack.describe()));
+    if let Some(m) = &stack.smtp {
+        out.push_str(&format!(
+            "  {:<17}{}   (students' mail, as sent: `less {}` or `mutt -f` it)\n",
+            "mail (SMTP sink)",
+            m.url(),
+            m.mbox_path().display()
+        ));
+    }
     for (r, role) in stack.redis.iter().zip(["redis primary", "redis replica"]) {
         out.push_str(&format!("  {role:<17}{}\n", r.url()));
     }

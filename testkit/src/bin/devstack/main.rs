@@ -35,11 +35,11 @@ use alerting::Slack;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use services::{find_binary, pick_port, wait_healthy, Service, Spec};
-use testkit::{Durability, PgCluster, PgOptions, RedisSentinel, RedisServer};
+use testkit::{Durability, PgCluster, PgOptions, RedisSentinel, RedisServer, SmtpSink};
 
-/// Starts PostgreSQL (primary + streaming replica), Redis, two
-/// enroll-servers behind HAProxy, node-agent, the alerter with its alert
-/// inbox and (when installed) Prometheus on 127.0.0.1, seeds demo data,
+/// Starts PostgreSQL (primary + streaming replica), Redis, an SMTP sink
+/// for students' mail, two enroll-servers behind HAProxy, node-agent, the
+/// alerter with its alert inbox and (when installed) Prometheus on 127.0.0.1, seeds demo data,
 /// prints where everything is, and stops it all on Ctrl-C or SIGTERM.
 /// While it runs, `stop|kill|start <service>` typed into the terminal stops
 /// or starts one service.
@@ -103,6 +103,8 @@ pub struct Stack {
     redis: Vec<RedisServer>,
     sentinel: Option<RedisSentinel>,
     pg: Option<PgCluster>,
+    /// The SMTP sink the enroll-servers send students' mail to.
+    smtp: Option<SmtpSink>,
     dir: PathBuf,
     keep: bool,
     admin_token: String,
@@ -136,6 +138,7 @@ impl Drop for Stack {
         self.sentinel.take();
         self.redis.clear();
         self.pg.take();
+        self.smtp.take();
         if self.keep {
             eprintln!("devstack: data kept in {}", self.dir.display());
         } else {
@@ -231,6 +234,7 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
         redis: Vec::new(),
         sentinel: None,
         pg: None,
+        smtp: None,
         dir: dir.clone(),
         keep: cli.keep_data,
         admin_token: random_token()?,
@@ -268,6 +272,8 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
     stack.sentinel = Some(sentinel);
     check_stop(stop)?;
 
+    stack.smtp = services::mail_sink(&dir);
+    let students_port = pick_port(cli.enroll_port);
     if let Some(bin) = find_binary(&bin_dir, "enroll-server") {
         let mut instances = Vec::new();
         for (i, preferred) in [8081, 8082].into_iter().enumerate() {
@@ -288,6 +294,18 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
                 // instance out after two failures.
                 .env("ENROLL_SHUTDOWN_DRAIN_MS", "3000")
                 .env("ENROLL_TRUSTED_PROXIES", "127.0.0.1");
+            let spec = match &stack.smtp {
+                Some(sink) => spec
+                    .env("ENROLL_SMTP_URL", sink.url())
+                    .env("ENROLL_MAIL_FROM", "수강신청 <noreply@enroll.localhost>")
+                    .env(
+                        "ENROLL_MAIL_PAGE_URL",
+                        format!("http://127.0.0.1:{students_port}/"),
+                    )
+                    // A newcomer sees the mail two seconds after enrolling.
+                    .env("ENROLL_MAIL_DIGEST_WINDOW_MS", "2000"),
+                None => spec,
+            };
             let name = format!("enroll-server-{}", i + 1);
             let mut s = Service::spawn(&name, port, spec, &dir)?;
             // The first migrates the schema; the second starts after it.
@@ -296,7 +314,15 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
             stack.services.push(s);
         }
         check_stop(stop)?;
-        start_balancer(cli, &mut stack, [&instances[0], &instances[1]]).await?;
+        let stats_port = pick_port(cli.balancer_stats_port);
+        let servers = [instances[0].as_str(), instances[1].as_str()];
+        stack.students_port = balancer::start(
+            (students_port, stats_port),
+            &mut stack.services,
+            &stack.dir,
+            servers,
+        )
+        .await?;
     }
     check_stop(stop)?;
     if let Some(bin) = find_binary(&bin_dir, "node-agent") {
@@ -310,38 +336,6 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
     start_monitoring(cli, &bin_dir, &mut stack).await?;
     check_stop(stop)?;
     Ok(stack)
-}
-
-/// HAProxy on the students' port, when Debian's haproxy is installed.
-async fn start_balancer(cli: &Cli, stack: &mut Stack, servers: [&str; 2]) -> Result<()> {
-    let Some(bin) = balancer::haproxy_bin() else {
-        eprintln!("devstack: NOTICE: haproxy not found (./scripts/install-deps.sh installs it); students use enroll-server-1 directly");
-        return Ok(());
-    };
-    let port = pick_port(cli.enroll_port);
-    let stats_port = pick_port(cli.balancer_stats_port);
-    let socket = stack.dir.join("haproxy.sock");
-    let spec = balancer::spec(&bin, port, stats_port, &socket, servers);
-    let mut s = Service::spawn("haproxy", stats_port, spec, &stack.dir)?;
-    wait_healthy(&mut s, "/", Duration::from_secs(20)).await?;
-    stack.services.push(s);
-    // Ready once its health checks have found an instance.
-    let client = reqwest::Client::new();
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !client
-        .get(&ready)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        if std::time::Instant::now() > deadline {
-            bail!("the balancer found no ready enroll-server within 20 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    stack.students_port = Some(port);
-    Ok(())
 }
 
 /// The alert inbox, the alerter and Prometheus, scraping everything

@@ -217,3 +217,19 @@ pub async fn wait_healthy(service: &mut Service, path: &str, timeout: Duration) 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A real SMTP server (aiosmtpd) keeping students' mail in `<dir>/mail`;
+/// `None`, with a notice, where python3-aiosmtpd is missing (mail stays off).
+pub fn mail_sink(dir: &Path) -> Option<testkit::SmtpSink> {
+    let opts = testkit::SinkOptions {
+        dir: Some(dir.join("mail")),
+        ..testkit::SinkOptions::default()
+    };
+    match testkit::SmtpSink::start(opts) {
+        Ok(sink) => Some(sink),
+        Err(e) => {
+            eprintln!("devstack: NOTICE: no SMTP sink ({e:#}); mail is off (./scripts/install-deps.sh installs python3-aiosmtpd)");
+            None
+        }
+    }
+}
