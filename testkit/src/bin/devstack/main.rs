@@ -266,6 +266,9 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
         "127.0.0.1".into(),
         redis.port.to_string(),
     ])?;
+    // Places in line are acknowledged once the replica has them: it must
+    // be in sync before the servers take requests.
+    redis.wait_for_replica(Duration::from_secs(60))?;
     let sentinel = RedisSentinel::start(redis.port)?;
     let sentinel_address = sentinel.address();
     stack.redis = vec![redis, replica];
@@ -286,6 +289,8 @@ async fn start(cli: &Cli, stop: &AtomicBool) -> Result<Stack> {
                 // line is acknowledged once the replica has it too.
                 .env("ENROLL_REDIS_SENTINELS", &sentinel_address)
                 .env("ENROLL_REDIS_WAIT_REPLICAS", "1")
+                // A shared development machine can be slow to confirm.
+                .env("ENROLL_REDIS_WAIT_MS", "1000")
                 .env("ENROLL_ADMIN_TOKEN", &stack.admin_token)
                 .env("ENROLL_LISTEN", format!("127.0.0.1:{port}"))
                 // Plain http on this machine: the cookie cannot be `Secure`.
