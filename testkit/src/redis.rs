@@ -60,31 +60,10 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Waits until a replica has synchronised with this server (it reports
-    /// one `state=online`), so that `WAIT 1` can be answered.
+    /// Waits until a replica has synchronised with this server (see
+    /// [`wait_for_replica`]).
     pub fn wait_for_replica(&self, timeout: Duration) -> Result<()> {
-        use std::io::{Read, Write};
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let mut info = String::new();
-            if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
-                conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-                conn.write_all(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")?;
-                let mut buf = [0u8; 4096];
-                let n = conn.read(&mut buf).unwrap_or(0);
-                info = String::from_utf8_lossy(&buf[..n]).into_owned();
-            }
-            if info.contains("state=online") {
-                return Ok(());
-            }
-            if std::time::Instant::now() > deadline {
-                anyhow::bail!(
-                    "no replica of redis-server :{} came online within {timeout:?}",
-                    self.port
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_replica(self.port, timeout)
     }
 
     /// The server's pid.
@@ -148,5 +127,30 @@ impl RedisSentinel {
     /// The sentinel's pid.
     pub fn pid(&self) -> u32 {
         self.child.pid()
+    }
+}
+
+/// Waits until a replica has synchronised with the redis-server on
+/// 127.0.0.1:`port` (it reports one `state=online`), so that `WAIT 1` can be
+/// answered.
+pub fn wait_for_replica(port: u16, timeout: Duration) -> Result<()> {
+    use std::io::{Read, Write};
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let mut info = String::new();
+        if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+            conn.write_all(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")?;
+            let mut buf = [0u8; 4096];
+            let n = conn.read(&mut buf).unwrap_or(0);
+            info = String::from_utf8_lossy(&buf[..n]).into_owned();
+        }
+        if info.contains("state=online") {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("no replica of redis-server :{port} came online within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

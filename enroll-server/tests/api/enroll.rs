@@ -22,6 +22,27 @@ pub(crate) async fn enroll(
         .unwrap()
 }
 
+/// [`enroll`], asked again while it is answered 503 (Redis switching to
+/// another primary, or slow to confirm a replica), as a client retries,
+/// for at most `patience`.
+pub(crate) async fn enroll_past_503(
+    app: &TestApp,
+    client: &reqwest::Client,
+    course: i64,
+    patience: std::time::Duration,
+) -> reqwest::Response {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let res = enroll(app, client, course).await;
+        if res.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE
+            || std::time::Instant::now() > deadline
+        {
+            return res;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
+
 pub(crate) async fn enroll_ok(app: &TestApp, client: &reqwest::Client, course: i64) -> Value {
     let res = enroll(app, client, course).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);

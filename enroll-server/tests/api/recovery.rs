@@ -8,20 +8,8 @@ use enroll_server::config::Options;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::enroll::{enroll, enroll_past_503};
 use crate::helpers::{assert_error, eventually, spawn_app, start, Spawn};
-
-async fn enroll(
-    client: &reqwest::Client,
-    app: &crate::helpers::TestApp,
-    course: i64,
-) -> reqwest::Response {
-    client
-        .post(app.url("/api/v1/enrollments"))
-        .json(&json!({"course_id": course}))
-        .send()
-        .await
-        .unwrap()
-}
 
 /// FLUSHALL mid-registration: a logged-in student stays logged in (their
 /// genuine token is found in the database and put back), and once the
@@ -44,14 +32,14 @@ async fn a_flushed_redis_logs_nobody_out_and_is_rebuilt_from_the_database() {
     let course = app.create_course("ONE101", 1, 3, json!([])).await;
     let winner = app.login("R0").await;
     let loser = app.login("R1").await;
-    let ticket: Value = enroll(&winner, &app, course).await.json().await.unwrap();
+    let ticket: Value = enroll(&app, &winner, course).await.json().await.unwrap();
     let ticket = ticket["ticket"].as_str().unwrap().to_string();
     assert_eq!(
         app.wait_decided(&winner, &ticket).await["status"],
         "enrolled"
     );
     assert_error(
-        enroll(&loser, &app, course).await,
+        enroll(&app, &loser, course).await,
         StatusCode::CONFLICT,
         "course_full",
     )
@@ -92,7 +80,7 @@ async fn a_flushed_redis_logs_nobody_out_and_is_rebuilt_from_the_database() {
     // winner's retry from the rebuilt ticket.
     let second = start(app.beside(Options::default())).await;
     assert_error(
-        enroll(&winner, &second, course).await,
+        enroll(&second, &winner, course).await,
         StatusCode::CONFLICT,
         "already_enrolled",
     )
@@ -119,7 +107,7 @@ async fn a_flushed_redis_logs_nobody_out_and_is_rebuilt_from_the_database() {
     assert_error(other, StatusCode::NOT_FOUND, "unknown_ticket").await;
 
     assert_error(
-        enroll(&loser, &app, course).await,
+        enroll(&app, &loser, course).await,
         StatusCode::CONFLICT,
         "course_full",
     )
@@ -239,7 +227,7 @@ async fn a_redis_of_another_deployment_is_never_believed() {
         "{ready}"
     );
     assert_error(
-        enroll(&client, &app, course).await,
+        enroll(&app, &client, course).await,
         StatusCode::SERVICE_UNAVAILABLE,
         "redis_unavailable",
     )
@@ -256,7 +244,7 @@ async fn a_redis_of_another_deployment_is_never_believed() {
     })
     .await;
     assert_eq!(
-        enroll(&client, &app, course).await.status(),
+        enroll(&app, &client, course).await.status(),
         StatusCode::ACCEPTED
     );
 }
@@ -280,39 +268,26 @@ async fn a_place_in_line_waits_for_a_replica_when_asked_to() {
     let course = app.create_course("WAIT101", 5, 3, json!([])).await;
     let client = app.login("W0").await;
     assert_error(
-        enroll(&client, &app, course).await,
+        enroll(&app, &client, course).await,
         StatusCode::SERVICE_UNAVAILABLE,
         "redis_unavailable",
     )
     .await;
 
     let port = app.redis_url.rsplit(':').next().unwrap().to_string();
+    let primary_port: u16 = port.parse().unwrap();
     let replica =
         testkit::RedisServer::start_with_args(&["--replicaof".into(), "127.0.0.1".into(), port])
             .unwrap();
-    let redis = app.redis().await;
-    eventually(Duration::from_secs(20), "the replica follows", || {
-        let mut redis = redis.clone();
-        async move {
-            let info: String = redis::cmd("INFO")
-                .arg("replication")
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-            info.contains("connected_slaves:1") && info.contains("state=online")
-        }
+    tokio::task::spawn_blocking(move || {
+        testkit::redis::wait_for_replica(primary_port, Duration::from_secs(20))
     })
-    .await;
+    .await
+    .unwrap()
+    .expect("the replica follows");
     // A loaded machine may still answer 503 now and then (the replica slow
     // to confirm); a client retries.
-    let mut res = enroll(&client, &app, course).await;
-    for _ in 0..10 {
-        if res.status() != StatusCode::SERVICE_UNAVAILABLE {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        res = enroll(&client, &app, course).await;
-    }
+    let res = enroll_past_503(&app, &client, course, Duration::from_secs(3)).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let body: Value = res.json().await.unwrap();
     // Acknowledged means the replica has it already.

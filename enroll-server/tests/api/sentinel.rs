@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use testkit::{RedisSentinel, RedisServer};
 
+use crate::enroll::{enroll, enroll_past_503};
 use crate::helpers::{eventually, start, Spawn};
 
 fn port_of(url: &str) -> u16 {
@@ -49,23 +50,12 @@ async fn the_server_follows_a_sentinel_failover_and_loses_no_acknowledged_ticket
     let replica_port = port_of(&replica.url());
     let sentinel = RedisSentinel::start(primary_port).unwrap();
     let sentinel_port = sentinel.port;
-    let on_primary = redis::Client::open(primary.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    eventually(Duration::from_secs(20), "the replica follows", || {
-        let mut c = on_primary.clone();
-        async move {
-            let info: String = redis::cmd("INFO")
-                .arg("replication")
-                .query_async(&mut c)
-                .await
-                .unwrap();
-            info.contains("state=online")
-        }
+    tokio::task::spawn_blocking(move || {
+        testkit::redis::wait_for_replica(primary_port, Duration::from_secs(20))
     })
-    .await;
+    .await
+    .unwrap()
+    .expect("the replica follows");
 
     let app = start(Spawn {
         // The address in the URL is not used: the sentinel names the primary.
@@ -91,19 +81,7 @@ async fn the_server_follows_a_sentinel_failover_and_loses_no_acknowledged_ticket
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let client = app.login("S0").await;
-    let enroll = |course: i64| {
-        let client = client.clone();
-        let url = app.url("/api/v1/enrollments");
-        async move {
-            client
-                .post(url)
-                .json(&json!({"course_id": course}))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let first = enroll(a).await;
+    let first = enroll(&app, &client, a).await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
     let first: Value = first.json().await.unwrap();
     let ticket = first["ticket"].as_str().unwrap().to_string();
@@ -130,16 +108,7 @@ async fn the_server_follows_a_sentinel_failover_and_loses_no_acknowledged_ticket
 
     // Requests go on against the promoted replica (a few may be answered
     // 503 while the switch happens; the client retries).
-    let mut second = enroll(b).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while second.status() == StatusCode::SERVICE_UNAVAILABLE {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never served after the failover"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        second = enroll(b).await;
-    }
+    let second = enroll_past_503(&app, &client, b, Duration::from_secs(30)).await;
     assert_eq!(second.status(), StatusCode::ACCEPTED);
     let second: Value = second.json().await.unwrap();
     let mut promoted = redis::Client::open(replica.url())
