@@ -4,7 +4,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 use testkit::{free_port, wait_for_port, ChildGuard};
 
 pub const ADMIN: &str = "process-test-admin-token-0123";
@@ -55,4 +55,56 @@ pub async fn login(base: &str, no: &str) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// Through server `url`'s admin API: students `{students}0..n` (password
+/// `password-123`), one 3-credit course `{courses}<i>` per capacity in
+/// `caps`, each on its own weekday (at most five, so no clashes and no
+/// credit limit reached), and registration open. Returns the course ids.
+pub async fn seed(url: &str, students: &str, n: usize, courses: &str, caps: &[i32]) -> Vec<i64> {
+    let admin = Client::new();
+    let people: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"student_no": format!("{students}{i}"), "name": students,
+                   "email": format!("{}{i}@uni.test", students.to_lowercase()),
+                   "password": "password-123"})
+        })
+        .collect();
+    let res = admin
+        .post(format!("{url}/api/v1/admin/students"))
+        .bearer_auth(ADMIN)
+        .json(&people)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let days = ["MON", "TUE", "WED", "THU", "FRI"];
+    let list: Vec<Value> = caps
+        .iter()
+        .zip(days)
+        .enumerate()
+        .map(|(i, (cap, day))| {
+            json!({"code": format!("{courses}{i}"), "name": courses, "credits": 3, "capacity": cap,
+                   "schedule": [{"day": day, "start": "09:00", "end": "10:00"}]})
+        })
+        .collect();
+    let created: Vec<Value> = admin
+        .post(format!("{url}/api/v1/admin/courses"))
+        .bearer_auth(ADMIN)
+        .json(&list)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = admin
+        .put(format!("{url}/api/v1/admin/registration-window"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"opens_at": "2020-01-01T00:00:00Z", "closes_at": "2099-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    created.iter().map(|c| c["id"].as_i64().unwrap()).collect()
 }

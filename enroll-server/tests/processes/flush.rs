@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use testkit::RedisServer;
 
-use crate::common::{login, spawn_server, ADMIN};
+use crate::common::{login, seed, spawn_server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_flushed_mid_rush_misreports_no_committed_seat() {
@@ -25,46 +25,9 @@ async fn redis_flushed_mid_rush_misreports_no_committed_seat() {
     let redis = RedisServer::start().unwrap();
     let (_a, a_url) = spawn_server(&db_url, &replica_urls, &redis.url());
     let (_b, b_url) = spawn_server(&db_url, &replica_urls, &redis.url());
-    let admin = Client::new();
     let n_students = 160;
-    let students: Vec<Value> = (0..n_students)
-        .map(|i| json!({"student_no": format!("F{i}"), "name": "F", "email": format!("f{i}@uni.test"), "password": "password-123"}))
-        .collect();
-    let res = admin
-        .post(format!("{a_url}/api/v1/admin/students"))
-        .bearer_auth(ADMIN)
-        .json(&students)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
     let caps = [12, 30, 400];
-    let days = ["MON", "TUE", "WED"];
-    let courses: Vec<Value> = (0..3)
-        .map(|i| {
-            json!({"code": format!("F{i}"), "name": "F", "credits": 3, "capacity": caps[i],
-                   "schedule": [{"day": days[i], "start": "09:00", "end": "10:00"}]})
-        })
-        .collect();
-    let created: Vec<Value> = admin
-        .post(format!("{a_url}/api/v1/admin/courses"))
-        .bearer_auth(ADMIN)
-        .json(&courses)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let course_ids: Vec<i64> = created.iter().map(|c| c["id"].as_i64().unwrap()).collect();
-    let res = admin
-        .put(format!("{a_url}/api/v1/admin/registration-window"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"opens_at": "2020-01-01T00:00:00Z", "closes_at": "2099-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let course_ids = seed(&a_url, "F", n_students, "F", &caps).await;
     let base = |s: usize| if s.is_multiple_of(2) { &a_url } else { &b_url };
     let cookies =
         join_all((0..n_students).map(|s| async move { login(base(s), &format!("F{s}")).await }))

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use testkit::RedisServer;
 
-use crate::common::{login, spawn_server, ADMIN};
+use crate::common::{login, seed, spawn_server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
@@ -23,50 +23,12 @@ async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
     let redis = RedisServer::start().unwrap();
     let (a, a_url) = spawn_server(&db_url, &replica_urls, &redis.url());
     let (mut b, b_url) = spawn_server(&db_url, &replica_urls, &redis.url());
-    let admin = Client::new();
-
     let n_students = 240;
-    let students: Vec<Value> = (0..n_students)
-        .map(|i| json!({"student_no": format!("P{i}"), "name": "P", "email": format!("p{i}@uni.test"), "password": "password-123"}))
-        .collect();
-    let res = admin
-        .post(format!("{a_url}/api/v1/admin/students"))
-        .bearer_auth(ADMIN)
-        .json(&students)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
     // Three hot courses (oversubscribed) and two roomy ones; no clashes and
     // 5 x 3 credits < 18, so every student is eligible for every course and
     // invariant 4 is "the earliest `capacity` tickets win".
-    let days = ["MON", "TUE", "WED", "THU", "FRI"];
     let caps = [15, 25, 40, 500, 500];
-    let courses: Vec<Value> = (0..5)
-        .map(|i| {
-            json!({"code": format!("K{i}"), "name": "K", "credits": 3, "capacity": caps[i],
-                        "schedule": [{"day": days[i], "start": "09:00", "end": "10:00"}]})
-        })
-        .collect();
-    let created: Vec<Value> = admin
-        .post(format!("{a_url}/api/v1/admin/courses"))
-        .bearer_auth(ADMIN)
-        .json(&courses)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let course_ids: Vec<i64> = created.iter().map(|c| c["id"].as_i64().unwrap()).collect();
-    let res = admin
-        .put(format!("{a_url}/api/v1/admin/registration-window"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"opens_at": "2020-01-01T00:00:00Z", "closes_at": "2099-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let course_ids = seed(&a_url, "P", n_students, "K", &caps).await;
     let cookies = join_all((0..n_students).map(|i| {
         let base = if i % 2 == 0 {
             a_url.clone()
