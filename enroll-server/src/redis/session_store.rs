@@ -95,6 +95,20 @@ impl SessionStore {
         Ok(token)
     }
 
+    /// Adds to `pipe` the writes of `session` under `digest`, ending after
+    /// `ttl`, and its place in the student's index (which outlives each
+    /// session it names by at most one lifetime).
+    fn stage(&self, pipe: &mut redis::Pipeline, digest: &Digest, session: &Session, ttl: Duration) {
+        let value = serde_json::to_string(session).expect("a session serializes");
+        let index = keys::student_sessions(session.student_id);
+        pipe.set_ex(keys::session(digest), value, ttl.as_secs().max(1))
+            .ignore()
+            .sadd(&index, &digest[..])
+            .ignore()
+            .expire(&index, self.ttl.as_secs() as i64)
+            .ignore();
+    }
+
     /// Writes `session` to Redis under `digest`, ending after `ttl`.
     async fn put(
         &self,
@@ -102,20 +116,9 @@ impl SessionStore {
         session: &Session,
         ttl: Duration,
     ) -> redis::RedisResult<()> {
-        let value = serde_json::to_string(session).expect("a session serializes");
-        let index = keys::student_sessions(session.student_id);
-        let secs = ttl.as_secs().max(1);
-        let mut redis = self.redis.clone();
-        // The index outlives each session it names by at most one lifetime.
-        redis::pipe()
-            .set_ex(keys::session(digest), value, secs)
-            .ignore()
-            .sadd(&index, &digest[..])
-            .ignore()
-            .expire(&index, self.ttl.as_secs() as i64)
-            .ignore()
-            .query_async(&mut redis)
-            .await
+        let mut pipe = redis::pipe();
+        self.stage(&mut pipe, digest, session, ttl);
+        pipe.query_async(&mut self.redis.clone()).await
     }
 
     /// Puts every live session of the database back into Redis (after
@@ -125,15 +128,7 @@ impl SessionStore {
         for chunk in live.chunks(1000) {
             let mut pipe = redis::pipe();
             for (digest, session, expires) in chunk {
-                let secs = remaining(*expires).as_secs().max(1);
-                let index = keys::student_sessions(session.student_id);
-                let value = serde_json::to_string(session).expect("a session serializes");
-                pipe.set_ex(keys::session(digest), value, secs)
-                    .ignore()
-                    .sadd(&index, &digest[..])
-                    .ignore()
-                    .expire(&index, self.ttl.as_secs() as i64)
-                    .ignore();
+                self.stage(&mut pipe, digest, session, remaining(*expires));
             }
             let mut redis = self.redis.clone();
             let _: () = pipe.query_async(&mut redis).await?;
