@@ -240,25 +240,22 @@ fn inbox_shows_what_the_alerter_sends() {
     assert_eq!(first["alerts"][0]["labels"]["alertname"], "InboxCheck");
 }
 
-/// The configuration compose ships passes `alerter check config` as it is,
-/// with Slack unset and set (what `optional` does at run time is tested in
-/// notifier/tests/delivery.rs).
+/// The configuration compose ships passes `alerter check config` as it is.
+/// (The check does not read secrets, so whether Slack's variables are set
+/// makes no difference here; what `optional` does at run time is tested in
+/// notifier/tests/delivery.rs.)
 #[test]
-fn the_shipped_compose_config_loads_with_and_without_slack() {
+fn the_shipped_compose_config_passes_check_config() {
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/alerter.yml");
-    for slack in ["", "https://hooks.slack.com/services/T0/B0/x"] {
-        let out = alerter()
-            .args(["check", "config"])
-            .arg(&config)
-            .env("SLACK_WEBHOOK_URL", slack)
-            .env_remove("SLACK_BOT_TOKEN")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let out = alerter()
+        .args(["check", "config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
