@@ -3,11 +3,11 @@
 //! the environment variables it reads.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use crate::services::{wait_healthy, Service, Spec};
+use crate::services::{wait_for_url, wait_healthy, Service, Spec};
 
 /// Debian's HAProxy (`/usr/sbin/haproxy`), or `haproxy` on PATH.
 pub fn haproxy_bin() -> Option<PathBuf> {
@@ -60,20 +60,9 @@ pub async fn start(
     let spec = spec(&bin, port, stats_port, &dir.join("haproxy.sock"), servers);
     let mut s = Service::spawn("haproxy", stats_port, spec, dir)?;
     wait_healthy(&mut s, "/", Duration::from_secs(20)).await?;
-    services.push(s);
-    let client = reqwest::Client::new();
+    // Ready for students once its health checks have found an instance.
     let ready = format!("http://127.0.0.1:{port}/readyz");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !client
-        .get(&ready)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        if Instant::now() > deadline {
-            bail!("the balancer found no ready enroll-server within 20 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_url(&mut s, &ready, Duration::from_secs(20)).await?;
+    services.push(s);
     Ok(Some(port))
 }

@@ -186,15 +186,22 @@ pub fn pick_port(preferred: u16) -> u16 {
     port
 }
 
-/// Waits until `GET url` answers 2xx, failing early if the service exits.
+/// Waits until `GET <service's url><path>` answers 2xx, failing early if
+/// the service exits.
 pub async fn wait_healthy(service: &mut Service, path: &str, timeout: Duration) -> Result<()> {
+    let url = format!("{}{path}", service.url());
+    wait_for_url(service, &url, timeout).await
+}
+
+/// Waits until `GET url` answers 2xx (a URL `service` serves, maybe on
+/// another of its ports), failing early if the service exits.
+pub async fn wait_for_url(service: &mut Service, url: &str, timeout: Duration) -> Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
-    let url = format!("{}{path}", service.url());
     let deadline = Instant::now() + timeout;
     loop {
-        if let Ok(r) = client.get(&url).send().await {
+        if let Ok(r) = client.get(url).send().await {
             if r.status().is_success() {
                 return Ok(());
             }
