@@ -108,3 +108,38 @@ pub async fn seed(url: &str, students: &str, n: usize, courses: &str, caps: &[i3
     assert_eq!(res.status(), StatusCode::OK);
     created.iter().map(|c| c["id"].as_i64().unwrap()).collect()
 }
+
+/// Waits until at least `n` seats are committed (or 20 s have passed), so
+/// that a fault lands mid-rush.
+pub async fn until_seats(pool: &sqlx::PgPool, n: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let held: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if held >= n || std::time::Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Invariants 1 and 2 from the database: every course's `enrolled` equals
+/// its rows and never exceeds its capacity. Returns `(id, capacity,
+/// enrolled)` of every course.
+pub async fn assert_seats_consistent(pool: &sqlx::PgPool) -> Vec<(i64, i32, i32)> {
+    let rows: Vec<(i64, i32, i32, i64)> = sqlx::query_as(
+        "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for (id, cap, enrolled, count) in &rows {
+        assert_eq!(*enrolled as i64, *count, "course {id}");
+        assert!(enrolled <= cap, "course {id} oversold");
+    }
+    rows.into_iter()
+        .map(|(id, cap, enrolled, _)| (id, cap, enrolled))
+        .collect()
+}

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use testkit::RedisServer;
 
-use crate::common::{login, seed, spawn_server};
+use crate::common::{assert_seats_consistent, login, seed, spawn_server, until_seats};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_flushed_mid_rush_misreports_no_committed_seat() {
@@ -69,17 +69,7 @@ async fn redis_flushed_mid_rush_misreports_no_committed_seat() {
         .await
         .unwrap();
     let flusher = async {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            if n >= 30 || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        until_seats(&pool, 30).await;
         let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
     };
     let (acks, ()) = tokio::join!(fire, flusher);
@@ -160,15 +150,7 @@ async fn redis_flushed_mid_rush_misreports_no_committed_seat() {
     );
 
     // Invariants 1 and 2, from the database.
-    let rows: Vec<(i64, i32, i32, i64)> = sqlx::query_as(
-        "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    for (id, cap, enrolled, count) in &rows {
-        assert_eq!(*enrolled as i64, *count, "course {id}");
-        assert!(enrolled <= cap, "course {id} oversold");
+    for (id, cap, enrolled) in assert_seats_consistent(&pool).await {
         if enrolled >= cap {
             let full: bool = redis::cmd("EXISTS")
                 .arg(format!("full:{{c{id}}}"))

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use testkit::RedisServer;
 
-use crate::common::{login, seed, spawn_server};
+use crate::common::{assert_seats_consistent, login, seed, spawn_server, until_seats};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
@@ -89,17 +89,7 @@ async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
     let killer = async {
         // Kill B once seats are being committed (a few batches in, far from
         // done: courses 3 and 4 alone take 288 seats).
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollments")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            if n >= 40 || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        until_seats(&pool, 40).await;
         b.signal(libc::SIGKILL).unwrap();
     };
     let (acks, ()) = tokio::join!(fire, killer);
@@ -159,16 +149,7 @@ async fn two_servers_one_killed_mid_rush_keep_every_invariant() {
     }
 
     // Invariants 1 and 2, from the database.
-    let rows: Vec<(i64, i32, i32, i64)> = sqlx::query_as(
-        "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    for (id, cap, enrolled, count) in &rows {
-        assert_eq!(*enrolled as i64, *count, "course {id}");
-        assert!(enrolled <= cap, "course {id} oversold");
-    }
+    assert_seats_consistent(&pool).await;
     // Every "enrolled" answer is backed by a row, and every row by a ticket.
     let held: HashSet<(i64, String)> =
         sqlx::query_as::<_, (i64, Option<String>)>("SELECT course_id, ticket FROM enrollments")
