@@ -48,7 +48,7 @@ ALTER TABLE courses
     ADD COLUMN over_capacity INTEGER NOT NULL DEFAULT 0 CHECK (over_capacity >= 0);
 UPDATE courses SET pooled = enrolled;
 ALTER TABLE courses
-    ADD CONSTRAINT reserved_within_capacity CHECK (reserved <= capacity),
+    ADD CONSTRAINT blocks_within_capacity CHECK (reserved <= capacity),
     ADD CONSTRAINT pool_within_open_seats CHECK (pooled <= capacity - reserved);
 
 CREATE TABLE course_blocks (
@@ -71,6 +71,8 @@ CREATE TABLE course_blocks (
     CONSTRAINT block_enrolled_within_seats CHECK (enrolled <= seats)
 );
 COMMENT ON TABLE course_blocks IS 'Seats of a course reserved for departments or years.';
+CREATE INDEX course_blocks_due_idx ON course_blocks (release_at)
+    WHERE released_at IS NULL AND release_at IS NOT NULL;
 
 ALTER TABLE enrollments
     -- The block the seat came from (NULL: the open pool, or over capacity).
@@ -207,7 +209,6 @@ CREATE UNIQUE INDEX enrollment_events_ticket_idx ON enrollment_events (ticket)
     WHERE kind IN ('enrolled', 'rejected');
 CREATE INDEX enrollment_events_student_idx ON enrollment_events (student_id, id);
 CREATE INDEX enrollment_events_course_idx ON enrollment_events (course_id, id);
-CREATE INDEX enrollment_events_at_idx ON enrollment_events (at);
 
 CREATE FUNCTION enrollment_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -15,12 +15,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::cache::FollowedCache;
+use crate::domain::phase::Cohort;
 
 /// What a session knows about its student.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     pub student_id: i64,
     pub student_no: String,
+    /// Year and department at login (a change by the registrar ends the
+    /// student's sessions); absent in sessions older than phases, which
+    /// read it from the database.
+    #[serde(default)]
+    pub cohort: Option<Cohort>,
 }
 
 /// SHA-256 of a session token: the key it is stored and revoked under.

@@ -1,5 +1,6 @@
 //! What the enqueue path and the countdown page must know without a
-//! database round trip: the registration window, and which courses exist.
+//! database round trip: the phases (when whom may enroll), and which
+//! courses exist.
 //! Refreshed from the primary every second (and at once after a local admin
 //! change), so every instance converges within a second of a change made
 //! anywhere.
@@ -14,23 +15,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use prometheus::IntCounter;
 use sqlx::PgPool;
 
 use crate::domain::course::CourseSeats;
-use crate::store::{courses, window};
+use crate::domain::phase::Phase;
+use crate::store::{courses, phases};
 
 /// Least time between two reloads caused by unknown course ids.
 pub const MISS_RELOAD_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Process-wide snapshot of the registration window and the catalogue's
-/// seats.
+/// Process-wide snapshot of the phases and the catalogue's seats.
 #[derive(Debug, Clone)]
 pub struct CatalogSnapshot {
-    /// The window and a generation bumped by every local change, so a
+    /// The phases and a generation bumped by every local change, so a
     /// refresh that read the database before the change cannot overwrite it.
-    window: Arc<RwLock<(Option<window::Window>, u64)>>,
+    phases: Arc<RwLock<(Arc<[Phase]>, u64)>>,
     courses: Arc<RwLock<HashMap<i64, CourseSeats>>>,
     /// When an unknown id last reloaded the snapshot; held while one does.
     last_miss_reload: Arc<tokio::sync::Mutex<Option<tokio::time::Instant>>>,
@@ -43,46 +43,37 @@ impl CatalogSnapshot {
     /// counts the reloads unknown course ids cause.
     pub fn new(miss_reloads: IntCounter) -> Self {
         Self {
-            window: Arc::default(),
+            phases: Arc::new(RwLock::new((Arc::from(Vec::new()), 0))),
             courses: Arc::default(),
             last_miss_reload: Arc::default(),
             miss_reloads,
         }
     }
 
-    /// Reloads the window and every course from the primary.
+    /// Reloads the phases and every course from the primary.
     pub async fn refresh(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let generation = self.window.read().unwrap().1;
-        let stored = window::get(pool).await?;
+        let generation = self.phases.read().unwrap().1;
+        let stored = phases::all(pool).await?;
         let all = courses::all_seats(pool).await?;
         {
-            let mut current = self.window.write().unwrap();
+            let mut current = self.phases.write().unwrap();
             if current.1 == generation {
-                current.0 = stored;
+                current.0 = stored.into();
             }
         }
         *self.courses.write().unwrap() = all.into_iter().map(|c| (c.id, c)).collect();
         Ok(())
     }
 
-    /// The window as last loaded: `(opens_at, closes_at)`, if one is set.
-    pub fn window(&self) -> Option<window::Window> {
-        self.window.read().unwrap().0
+    /// The phases as last loaded.
+    pub fn phases(&self) -> Arc<[Phase]> {
+        self.phases.read().unwrap().0.clone()
     }
 
-    /// Whether enrollment requests are accepted at `now`.
-    pub fn window_open(&self, now: DateTime<Utc>) -> bool {
-        self.window
-            .read()
-            .unwrap()
-            .0
-            .is_some_and(|(opens, closes)| opens <= now && now < closes)
-    }
-
-    /// Records a window set through this instance.
-    pub fn set_window(&self, opens: DateTime<Utc>, closes: DateTime<Utc>) {
-        let mut current = self.window.write().unwrap();
-        *current = (Some((opens, closes)), current.1 + 1);
+    /// Records phases set through this instance.
+    pub fn set_phases(&self, phases: Vec<Phase>) {
+        let mut current = self.phases.write().unwrap();
+        *current = (phases.into(), current.1 + 1);
     }
 
     /// Whether the course exists (checked on every enroll, so answered from

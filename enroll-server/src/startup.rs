@@ -278,16 +278,26 @@ async fn monitor(state: AppState) {
     }
 }
 
-/// Reloads the window and course facts every second, and clears a `full`
-/// flag left on a course that has seats again (e.g. a cancel whose Redis
-/// update was lost), so no course stays wrongly closed.
+/// Every second: releases reserved blocks whose time has come, reloads the
+/// phases and course facts, and clears a `full` flag left on a course that
+/// has seats again (e.g. a cancel whose Redis update was lost), so no
+/// course stays wrongly closed.
 async fn refresh_catalog(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        match store::blocks::release_due(&state.db.primary, chrono::Utc::now()).await {
+            Ok(courses) => {
+                for course in courses {
+                    tracing::info!(course, "reserved seats released to the open pool");
+                    let _ = seats_freed(&state, course, None).await;
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not release reserved blocks"),
+        }
         if let Err(err) = state.catalog.refresh(&state.db.primary).await {
-            tracing::warn!(error = %err, "could not refresh courses and window");
+            tracing::warn!(error = %err, "could not refresh courses and phases");
             continue;
         }
         let (_, open) = state.catalog.course_ids();

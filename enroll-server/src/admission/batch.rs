@@ -12,15 +12,18 @@
 //! batches of every course that has one in a single transaction pays it
 //! once (see [`super::commit`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::PgPool;
 
-use super::decide::{decide, Outcome};
+use super::decide::{decide, Outcome, Students};
 use crate::domain::course::CourseSeats;
 use crate::domain::enrollment::HeldSeat;
-use crate::store::enrollments::{self, Standing};
+use crate::domain::phase::Cohort;
+use crate::store::audit::{self, Decided};
+use crate::store::enrollments::{self, NewSeats, Standing};
 use crate::store::locks::lock_courses_then_students;
+use crate::ticket::{Reason, TicketId, TicketStatus};
 
 /// One course's batch: its queue heads `(student, seq)` in queue order.
 #[derive(Debug, Clone)]
@@ -56,53 +59,91 @@ pub async fn admit_courses(
     // The heads of courses with seats, in id order; those that exist came
     // back locked.
     let open = locked.asked;
-    let mut known: HashSet<i64> = locked.students.into_iter().collect();
+    let mut cohorts: HashMap<i64, Cohort> = locked.students.into_iter().collect();
     let mut held: HashMap<i64, Vec<HeldSeat>> = HashMap::new();
     if !open.is_empty() {
         for (student, seat) in enrollments::held_by(&mut tx, &open).await? {
             held.entry(student).or_default().push(seat);
         }
     }
-    read_full_heads(&mut tx, batches, &courses, &open, &mut known, &mut held).await?;
+    read_full_heads(&mut tx, batches, &courses, &open, &mut cohorts, &mut held).await?;
+    // Decisions made for good by an earlier try of these very batches (its
+    // worker died after COMMIT): repeated, never made anew.
+    let tickets: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            b.heads.iter().map(move |&(_, seq)| {
+                TicketId {
+                    course_id: b.course,
+                    seq,
+                }
+                .to_string()
+            })
+        })
+        .collect();
+    let rejected = audit::rejections(&mut tx, &tickets).await?;
 
     // Decide in course id order (the lock order), carrying new seats along.
     let mut order: Vec<usize> = (0..batches.len()).collect();
     order.sort_by_key(|&i| batches[i].course);
     let mut outcomes: Vec<Option<Outcome>> = (0..batches.len()).map(|_| None).collect();
-    let (mut ins_students, mut ins_courses, mut ins_tickets) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seats = NewSeats::default();
+    let mut events = Decided::default();
     for i in order {
         let b = &batches[i];
         let Some(course) = courses.get_mut(&b.course) else {
             continue;
         };
-        let outcome = decide(
-            course,
-            &b.heads,
-            &held,
-            &|s| known.contains(&s),
-            credit_limit,
-        );
+        let students = Students {
+            cohorts: &cohorts,
+            held: &held,
+            rejected: &rejected,
+        };
+        let outcome = decide(course, &b.heads, &students, credit_limit);
         course.enrolled = course.capacity - outcome.remaining;
-        for (student, ticket) in &outcome.inserts {
-            held.entry(*student).or_default().push(HeldSeat {
+        for seat in &outcome.inserts {
+            held.entry(seat.student).or_default().push(HeldSeat {
                 course_id: course.id,
-                ticket: Some(ticket.clone()),
+                ticket: Some(seat.ticket.clone()),
                 credits: course.credits,
                 schedule: course.schedule.clone(),
             });
-            ins_students.push(*student);
-            ins_courses.push(course.id);
-            ins_tickets.push(ticket.clone());
+            let (ticket, block) = (seat.ticket.clone(), seat.block.clone());
+            seats.push(seat.student, course.id, ticket, block);
         }
+        record(&mut events, course.id, &outcome);
         outcomes[i] = Some(outcome);
     }
 
-    if !ins_students.is_empty() {
-        enrollments::insert_all(&mut tx, &ins_students, &ins_courses, &ins_tickets, announce)
-            .await?;
+    if !seats.students.is_empty() {
+        enrollments::insert_all(&mut tx, &seats, announce).await?;
     }
+    audit::decisions(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Adds every decision of `outcome` (a batch of `course`) to the audit
+/// rows, with the block of each seat granted.
+fn record(events: &mut Decided, course: i64, outcome: &Outcome) {
+    let mut seats = outcome.inserts.iter().peekable();
+    for d in &outcome.decisions {
+        let ticket = TicketId {
+            course_id: course,
+            seq: d.seq,
+        }
+        .to_string();
+        let block = match seats.peek() {
+            Some(s) if s.ticket == ticket => seats.next().and_then(|s| s.block.clone()),
+            _ => None,
+        };
+        let kind = match d.status {
+            TicketStatus::Enrolled => "enrolled",
+            _ => "rejected",
+        };
+        let reason = d.reason.map(Reason::as_str);
+        events.push(kind, d.student, course, ticket, reason, block);
+    }
 }
 
 /// The students at the heads of courses with seats left (the lock helper
@@ -125,7 +166,7 @@ async fn read_full_heads(
     batches: &[CourseBatch],
     courses: &HashMap<i64, CourseSeats>,
     open: &[i64],
-    known: &mut HashSet<i64>,
+    cohorts: &mut HashMap<i64, Cohort>,
     held: &mut HashMap<i64, Vec<HeldSeat>>,
 ) -> Result<(), sqlx::Error> {
     let (mut students, mut course_ids) = (Vec::new(), Vec::new());
@@ -154,7 +195,11 @@ async fn read_full_heads(
             holds,
         } = s;
         if exists {
-            known.insert(student);
+            // A full course gives no seat: the cohort is never weighed.
+            cohorts.entry(student).or_insert(Cohort {
+                year: 0,
+                department: String::new(),
+            });
         }
         if let Some(ticket) = holds {
             let credits = courses.get(&course_id).map_or(0, |c| c.credits);

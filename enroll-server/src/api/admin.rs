@@ -15,14 +15,15 @@ use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::caller::Admin;
+use super::caller::{Admin, ClientAddr};
 use super::error::{course_not_found, ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::course::{Course, CoursePatch, NewCourse};
 use crate::domain::enrollment::RosterEntry;
-use crate::domain::student::{ImportedStudent, NewStudent};
+use crate::domain::student::{ImportedStudent, NewStudent, Student, StudentPatch};
 use crate::service::registrar;
 use crate::state::AppState;
+use crate::store::audit::By;
 use crate::store::{courses, enrollments};
 
 pub fn router() -> Router<AppState> {
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/courses/{id}", patch(update_course))
         .route("/api/v1/admin/courses/{id}/roster", get(roster))
         .route("/api/v1/admin/students", post(import_students))
+        .route("/api/v1/admin/students/{student_no}", patch(update_student))
 }
 
 /// What `POST /api/v1/admin/courses` takes: one course or 1 to 1,000.
@@ -133,14 +135,18 @@ pub async fn create_courses(
     security(("admin_token" = [])),
     responses((status = 200, body = Course), (status = 404, body = ErrorBody, description = "course_not_found"),
               (status = 422, body = ErrorBody, description = "invalid_field, invalid_schedule, invalid_body"),
-              (status = 409, body = ErrorBody, description = "capacity_below_enrolled")))]
+              (status = 409, body = ErrorBody, description = "capacity_below_enrolled, block_below_enrolled, block_in_use, reserved_seats_taken, reserved_over_capacity")))]
 pub async fn update_course(
     State(state): State<AppState>,
     _admin: Admin,
+    client: ClientAddr,
     ApiPath(id): ApiPath<i64>,
     ApiJson(patch): ApiJson<CoursePatch>,
 ) -> ApiResult<Json<Course>> {
-    Ok(Json(registrar::update_course(&state, id, &patch).await?))
+    let by = By::admin("token", client.0);
+    Ok(Json(
+        registrar::update_course(&state, id, &patch, by).await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -169,6 +175,25 @@ pub async fn import_students(
             created: rows.len(),
             students: rows,
         }),
+    ))
+}
+
+/// Changes a student. A new year or department ends the student's
+/// sessions: phases and reserved seats select by them, and a session
+/// carries them from login.
+#[utoipa::path(patch, path = "/api/v1/admin/students/{student_no}", request_body = StudentPatch,
+    params(("student_no" = String, Path, description = "The student's number")),
+    security(("admin_token" = [])),
+    responses((status = 200, body = Student), (status = 404, body = ErrorBody, description = "student_not_found"),
+              (status = 422, body = ErrorBody, description = "invalid_field, invalid_body")))]
+pub async fn update_student(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(student_no): ApiPath<String>,
+    ApiJson(patch): ApiJson<StudentPatch>,
+) -> ApiResult<Json<Student>> {
+    Ok(Json(
+        registrar::update_student(&state, &student_no, &patch).await?,
     ))
 }
 

@@ -23,22 +23,35 @@ impl FromRequestParts<AppState> for CurrentStudent {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthenticated = || ApiError::unauthenticated();
+        MaybeStudent::from_request_parts(parts, state)
+            .await?
+            .0
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// The logged-in student, if the request carries a live session: for
+/// public routes that answer a student in their own terms.
+#[derive(Debug, Clone)]
+pub struct MaybeStudent(pub Option<CurrentStudent>);
+
+impl FromRequestParts<AppState> for MaybeStudent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let cookie = SessionCookie::new(state.settings.cookie_secure);
-        let token = parts
+        let Some(token) = parts
             .headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(|header| cookie.token(header))
-            .ok_or_else(unauthenticated)?
-            .to_string();
-        let session = state
-            .sessions
-            .get(&token)
-            .await?
-            .ok_or_else(unauthenticated)?;
-        Ok(Self { session, token })
+            .map(str::to_string)
+        else {
+            return Ok(Self(None));
+        };
+        let found = state.sessions.get(&token).await?;
+        Ok(Self(found.map(|session| CurrentStudent { session, token })))
     }
 }
 

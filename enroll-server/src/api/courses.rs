@@ -7,11 +7,14 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::caller::MaybeStudent;
 use super::error::{course_not_found, ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use crate::domain::course::Course;
+use crate::domain::phase::Cohort;
 use crate::state::AppState;
 use crate::store::courses::{self, Search};
+use crate::store::students;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -53,6 +56,7 @@ pub struct CoursePage {
     responses((status = 200, body = CoursePage), (status = 422, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
+    student: MaybeStudent,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<CoursePage>> {
     let page = params.page.unwrap_or(1);
@@ -81,7 +85,10 @@ pub async fn list(
         limit: per_page as i64,
         offset: (page as i64 - 1) * per_page as i64,
     };
-    let (items, total) = courses::search(&state.db, &search).await?;
+    let (mut items, total) = courses::search(&state.db, &search).await?;
+    if let Some(cohort) = cohort(&state, &student).await? {
+        items = items.into_iter().map(|c| c.for_student(&cohort)).collect();
+    }
     Ok(Json(CoursePage {
         items,
         page,
@@ -95,8 +102,25 @@ pub async fn list(
     responses((status = 200, body = Course), (status = 404, body = ErrorBody, description = "course_not_found")))]
 pub async fn show(
     State(state): State<AppState>,
+    student: MaybeStudent,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Course>> {
-    let course = courses::find_stale(&state.db, id).await?;
-    course.map(Json).ok_or_else(course_not_found)
+    let course = courses::find_stale(&state.db, id)
+        .await?
+        .ok_or_else(course_not_found)?;
+    Ok(Json(match cohort(&state, &student).await? {
+        Some(cohort) => course.for_student(&cohort),
+        None => course,
+    }))
+}
+
+/// The logged-in student's year and department, if someone is logged in.
+async fn cohort(state: &AppState, student: &MaybeStudent) -> ApiResult<Option<Cohort>> {
+    let Some(s) = &student.0 else {
+        return Ok(None);
+    };
+    if let Some(c) = &s.session.cohort {
+        return Ok(Some(c.clone()));
+    }
+    Ok(students::cohort(&state.db.primary, s.session.student_id).await?)
 }

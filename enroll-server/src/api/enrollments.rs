@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::caller::CurrentStudent;
+use super::caller::{ClientAddr, CurrentStudent};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use super::tickets::Ticket;
@@ -39,7 +39,7 @@ pub struct EnrollRequest {
 #[utoipa::path(post, path = "/api/v1/enrollments", request_body = EnrollRequest,
     security(("student_session" = [])),
     responses((status = 202, body = Ticket), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody, description = "registration_closed"),
+              (status = 403, body = ErrorBody, description = "registration_closed, not_your_phase"),
               (status = 404, body = ErrorBody, description = "course_not_found"),
               (status = 409, body = ErrorBody, description = "already_enrolled, course_full, too_many_open_tickets"),
               (status = 429, body = ErrorBody, description = "rate_limited")))]
@@ -48,7 +48,7 @@ pub async fn enroll(
     student: CurrentStudent,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> ApiResult<(StatusCode, Json<Ticket>)> {
-    let q = enrollment::enroll(&state, student.session.student_id, req.course_id).await?;
+    let q = enrollment::enroll(&state, &student.session, req.course_id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Ticket {
@@ -79,13 +79,14 @@ pub async fn list(
 #[utoipa::path(delete, path = "/api/v1/enrollments/{course_id}",
     params(("course_id" = i64, Path, description = "The course to give the seat back in")),
     security(("student_session" = [])),
-    responses((status = 204), (status = 403, body = ErrorBody, description = "registration_closed"),
+    responses((status = 204), (status = 403, body = ErrorBody, description = "registration_closed, not_your_phase"),
               (status = 404, body = ErrorBody, description = "not_enrolled")))]
 pub async fn cancel(
     State(state): State<AppState>,
     student: CurrentStudent,
+    client: ClientAddr,
     ApiPath(course_id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    enrollment::cancel(&state, student.session.student_id, course_id).await?;
+    enrollment::cancel(&state, &student.session, course_id, client.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }

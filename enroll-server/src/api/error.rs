@@ -18,8 +18,9 @@ use crate::domain::Invalid;
 use crate::events::OpenError;
 use crate::redis::session_store::SessionError;
 use crate::service::accounts::LoginError;
-use crate::service::enrollment::{CancelError, EnrollError};
+use crate::service::enrollment::{CancelError, EnrollError, GateError};
 use crate::service::fair_use::FairUseError;
+use crate::service::overrides::OverrideError;
 use crate::service::registrar::RegistrarError;
 use crate::service::tickets::TicketReadError;
 use crate::store::{Constraint, StoreError};
@@ -39,6 +40,14 @@ pub enum ApiError {
     /// 403: authenticated but not allowed.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
+    /// 403 for enrollment changes outside the student's phases, with when
+    /// one next opens for them.
+    #[error("{message}")]
+    Gated {
+        code: &'static str,
+        message: String,
+        opens_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// 404.
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
@@ -131,7 +140,9 @@ impl ApiError {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
-            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            Self::Forbidden { code, .. } | Self::Gated { code, .. } => {
+                (StatusCode::FORBIDDEN, code)
+            }
             Self::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::TooManyRequests { code, .. } | Self::RetryLater { code, .. } => {
@@ -160,6 +171,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable explanation; may change between versions.
     pub message: String,
+    /// With `registration_closed` and `not_your_phase`: when a phase next
+    /// opens for the student (absent when none will).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl IntoResponse for ApiError {
@@ -179,10 +194,15 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let opens_at = match &self {
+            Self::Gated { opens_at, .. } => *opens_at,
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: code.to_string(),
                 message,
+                opens_at,
             },
         };
         let mut response = (status, Json(body)).into_response();
@@ -216,6 +236,22 @@ impl From<StoreError> for ApiError {
                 Constraint::EnrolledWithinCapacity => Self::conflict(
                     "capacity_below_enrolled",
                     "the capacity is below the seats already taken",
+                ),
+                Constraint::BlockBelowEnrolled => Self::conflict(
+                    "block_below_enrolled",
+                    "a block would have fewer seats than students holding them",
+                ),
+                Constraint::ReservedSeatsTaken => Self::conflict(
+                    "reserved_seats_taken",
+                    "the open pool has already given away the seats this would reserve or remove",
+                ),
+                Constraint::ReservedOverCapacity => Self::conflict(
+                    "reserved_over_capacity",
+                    "the blocks would reserve more seats than the capacity",
+                ),
+                Constraint::BlockInUse => Self::conflict(
+                    "block_in_use",
+                    "students hold seats from a block that would be removed",
                 ),
                 Constraint::OtherUnique => {
                     Self::conflict("conflict", "conflicts with existing data")
@@ -258,7 +294,7 @@ impl From<redis::RedisError> for ApiError {
 impl From<EnrollError> for ApiError {
     fn from(e: EnrollError) -> Self {
         match e {
-            EnrollError::Closed => registration_closed(),
+            EnrollError::Gate(e) => e.into(),
             EnrollError::CourseNotFound => course_not_found(),
             EnrollError::Full => Self::conflict("course_full", "the course is full"),
             EnrollError::AlreadyEnrolled => {
@@ -274,7 +310,7 @@ impl From<EnrollError> for ApiError {
 impl From<CancelError> for ApiError {
     fn from(e: CancelError) -> Self {
         match e {
-            CancelError::Closed => registration_closed(),
+            CancelError::Gate(e) => e.into(),
             CancelError::NotEnrolled => {
                 Self::not_found("not_enrolled", "you hold no seat in this course")
             }
@@ -347,9 +383,29 @@ impl From<RegistrarError> for ApiError {
         match e {
             RegistrarError::Invalid(e) => e.into(),
             RegistrarError::CourseNotFound => course_not_found(),
+            RegistrarError::StudentNotFound => {
+                Self::not_found("student_not_found", "no student has this number")
+            }
+            RegistrarError::Session(e) => e.into(),
             RegistrarError::Store(e) => e.into(),
             RegistrarError::Redis(e) => e.into(),
             RegistrarError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<OverrideError> for ApiError {
+    fn from(e: OverrideError) -> Self {
+        let message = e.to_string();
+        match e {
+            OverrideError::Invalid(e) => e.into(),
+            OverrideError::StudentNotFound => Self::not_found("student_not_found", message),
+            OverrideError::CourseNotFound => course_not_found(),
+            OverrideError::AlreadyEnrolled => Self::conflict("already_enrolled", message),
+            OverrideError::Full => Self::conflict("course_full", message),
+            OverrideError::NotEnrolled => Self::not_found("not_enrolled", message),
+            OverrideError::Store(e) => e.into(),
+            OverrideError::Redis(e) => e.into(),
         }
     }
 }
@@ -366,9 +422,19 @@ impl From<OpenError> for ApiError {
     }
 }
 
-/// 403: enrollment changes outside the registration window.
-pub fn registration_closed() -> ApiError {
-    ApiError::forbidden("registration_closed", "registration is not open")
+/// 403: enrollment changes outside the student's phases.
+impl From<GateError> for ApiError {
+    fn from(e: GateError) -> Self {
+        let code = match e {
+            GateError::Closed { .. } => "registration_closed",
+            GateError::NotYourPhase { .. } => "not_your_phase",
+        };
+        Self::Gated {
+            code,
+            message: e.to_string(),
+            opens_at: e.opens_at(),
+        }
+    }
 }
 
 /// 404: no such course.

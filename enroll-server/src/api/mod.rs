@@ -17,6 +17,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod audit;
 pub mod auth;
 pub mod caller;
 pub mod courses;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         Router::new()
             .merge(auth::router())
             .merge(me::router())
+            .merge(audit::student_router())
             .merge(courses::router())
             .merge(enrollments::router())
             .merge(tickets::router())
@@ -75,6 +77,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(crate::web::router()),
         ))
         .merge(admin::router())
+        .merge(audit::admin_router())
         .merge(admission::router())
         .merge(mail::router())
         .fallback(|| async { error::ApiError::not_found("not_found", "no such route") })

@@ -1,24 +1,26 @@
-//! The registration window: when enrollment requests are accepted.
+//! When whom may enroll: the phases, and the registration window (the
+//! simple case: one phase for everyone).
 
 use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-use crate::service::registrar;
-use crate::store::window as stored;
 use utoipa::ToSchema;
 
-use super::caller::Admin;
-use super::error::{ApiResult, ErrorBody};
+use super::caller::{Admin, MaybeStudent};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
+use crate::domain::phase::{self, Cohort, Phase, PhaseInput};
+use crate::service::registrar;
 use crate::state::AppState;
+use crate::store::students;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/registration-window", get(show))
         .route("/api/v1/admin/registration-window", put(set))
+        .route("/api/v1/admin/phases", put(set_phases).get(list_phases))
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -29,26 +31,71 @@ pub struct WindowRequest {
     pub closes_at: DateTime<Utc>,
 }
 
+/// A phase as the countdown page shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PhaseView {
+    pub name: String,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub open: bool,
+    /// Years it is for (absent: every year).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub years: Option<Vec<i16>>,
+    /// Departments it is for (absent: every department).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub departments: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Window {
+    /// The phase shown: the one open now, else the next to open, else the
+    /// last that closed. For a logged-in student only their own phases
+    /// count; for anyone else every phase.
     pub opens_at: Option<DateTime<Utc>>,
     pub closes_at: Option<DateTime<Utc>>,
-    /// Whether enrollment requests are accepted right now.
+    /// Whether enrollment requests are accepted right now (for the student;
+    /// anonymously: for anyone).
     pub open: bool,
+    /// The name of the phase shown.
+    pub phase: Option<String>,
+    /// The phases counted, in the registrar's order.
+    pub phases: Vec<PhaseView>,
     /// The server's clock when it answered: a page counts down to
     /// `opens_at` by it, not by the device's own clock.
     pub now: DateTime<Utc>,
 }
 
-/// The current window (public: clients show a countdown).
-#[utoipa::path(get, path = "/api/v1/registration-window", responses((status = 200, body = Window)))]
-pub async fn show(State(state): State<AppState>) -> Json<Window> {
+/// When registration opens — for the logged-in student, their own phases;
+/// for anyone else, every phase (public: the page shows a countdown).
+#[utoipa::path(get, path = "/api/v1/registration-window",
+    security((), ("student_session" = [])),
+    responses((status = 200, body = Window)))]
+pub async fn show(State(state): State<AppState>, student: MaybeStudent) -> ApiResult<Json<Window>> {
     // From memory: a countdown page polls this, and the primary has better
     // things to do (the snapshot is at most a second old).
-    Json(evaluate(state.catalog.window(), Utc::now()))
+    let phases = state.catalog.phases();
+    let now = Utc::now();
+    let Some(student) = student.0 else {
+        return Ok(Json(evaluate(phases.iter(), now)));
+    };
+    let session = &student.session;
+    let cohort = match &session.cohort {
+        Some(c) => c.clone(),
+        None => students::cohort(&state.db.primary, session.student_id)
+            .await?
+            .unwrap_or(Cohort {
+                year: 0,
+                department: String::new(),
+            }),
+    };
+    let theirs = phases
+        .iter()
+        .filter(|p| p.audience.includes(&session.student_no, &cohort));
+    Ok(Json(evaluate(theirs, now)))
 }
 
-/// Sets the window (admin).
+/// Sets the registration window: one phase, `registration`, for everyone,
+/// replacing every phase (admin).
 #[utoipa::path(put, path = "/api/v1/admin/registration-window", request_body = WindowRequest,
     security(("admin_token" = [])),
     responses((status = 200, body = Window), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -58,28 +105,61 @@ pub async fn set(
     _admin: Admin,
     ApiJson(req): ApiJson<WindowRequest>,
 ) -> ApiResult<Json<Window>> {
-    registrar::set_window(&state, req.opens_at, req.closes_at).await?;
+    if req.closes_at <= req.opens_at {
+        return Err(ApiError::unprocessable(
+            "invalid_window",
+            "closes_at must be after opens_at",
+        ));
+    }
+    let phases = vec![Phase::everyone(req.opens_at, req.closes_at)];
+    registrar::set_phases(&state, phases.clone()).await?;
     // What was just stored, not read back.
-    Ok(Json(evaluate(
-        Some((req.opens_at, req.closes_at)),
-        Utc::now(),
-    )))
+    Ok(Json(evaluate(phases.iter(), Utc::now())))
 }
 
-/// A stored window, evaluated at `now`.
-fn evaluate(stored: Option<stored::Window>, now: DateTime<Utc>) -> Window {
-    match stored {
-        Some((opens_at, closes_at)) => Window {
-            opens_at: Some(opens_at),
-            closes_at: Some(closes_at),
-            open: opens_at <= now && now < closes_at,
-            now,
-        },
-        None => Window {
-            opens_at: None,
-            closes_at: None,
-            open: false,
-            now,
-        },
+/// Replaces every phase (admin). A student may enroll while any phase that
+/// includes them is open; phases that could include the same student must
+/// not overlap in time.
+#[utoipa::path(put, path = "/api/v1/admin/phases", request_body = Vec<PhaseInput>,
+    security(("admin_token" = [])),
+    responses((status = 200, body = Vec<Phase>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+               (status = 422, body = ErrorBody, description = "invalid_phase, invalid_audience, overlapping_phases, invalid_body")))]
+pub async fn set_phases(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<Vec<PhaseInput>>,
+) -> ApiResult<Json<Vec<Phase>>> {
+    let phases: Vec<Phase> = req.into_iter().map(Phase::from).collect();
+    registrar::set_phases(&state, phases.clone()).await?;
+    Ok(Json(phases))
+}
+
+/// Every phase with whom it is for (admin).
+#[utoipa::path(get, path = "/api/v1/admin/phases", security(("admin_token" = [])),
+    responses((status = 200, body = Vec<Phase>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_phases(State(state): State<AppState>, _admin: Admin) -> Json<Vec<Phase>> {
+    Json(state.catalog.phases().to_vec())
+}
+
+/// The phases counted, evaluated at `now`.
+fn evaluate<'a>(phases: impl Iterator<Item = &'a Phase> + Clone, now: DateTime<Utc>) -> Window {
+    let shown = phase::window(phases.clone(), now);
+    Window {
+        opens_at: shown.map(|p| p.opens_at),
+        closes_at: shown.map(|p| p.closes_at),
+        open: shown.is_some_and(|p| p.is_open(now)),
+        phase: shown.map(|p| p.name.clone()),
+        // Student numbers stay with the registrar.
+        phases: phases
+            .map(|p| PhaseView {
+                name: p.name.clone(),
+                opens_at: p.opens_at,
+                closes_at: p.closes_at,
+                open: p.is_open(now),
+                years: p.audience.years.clone(),
+                departments: p.audience.departments.clone(),
+            })
+            .collect(),
+        now,
     }
 }

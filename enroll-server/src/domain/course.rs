@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use utoipa::ToSchema;
 
+use super::block::{self, Block, BlockInput};
+use super::phase::Cohort;
 use super::schedule::{self, Meeting};
 use super::Invalid;
 
@@ -18,15 +20,51 @@ pub struct Course {
     pub credits: i16,
     pub capacity: i32,
     pub enrolled: i32,
-    /// Seats left (`capacity - enrolled`).
+    /// Seats left in total (`capacity - enrolled`), reserved ones included.
     pub remaining: i32,
     #[schema(value_type = Vec<Meeting>)]
     pub schedule: Json<Vec<Meeting>>,
+    /// Seats held back for blocks (a released block: its students only).
+    pub reserved: i32,
+    /// Seats an admin granted beyond the capacity (not in `enrolled`).
+    pub over_capacity: i32,
+    /// Reserved seats, in the order admission tries them.
+    #[schema(value_type = Vec<Block>)]
+    pub blocks: Json<Vec<Block>>,
+    /// Seats left that the logged-in student could take: the open pool's
+    /// and those of the blocks they qualify for (absent when anonymous).
+    #[sqlx(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_for_you: Option<i32>,
+}
+
+impl Course {
+    /// Seats of the open pool left.
+    pub fn pool_left(&self) -> i32 {
+        let pooled = self.enrolled - self.blocks.iter().map(|b| b.enrolled).sum::<i32>();
+        (self.capacity - self.reserved - pooled).max(0)
+    }
+
+    /// Fills in [`Self::remaining_for_you`] for a student of `cohort`.
+    pub fn for_student(mut self, cohort: &Cohort) -> Self {
+        let blocks: i32 = self
+            .blocks
+            .iter()
+            .filter(|b| b.admits(cohort))
+            .map(Block::left)
+            .sum();
+        self.remaining_for_you = Some(self.pool_left() + blocks);
+        self
+    }
 }
 
 /// Columns selected for a [`Course`]; `remaining` is derived, never stored.
 pub const COURSE_COLUMNS: &str = "id, code, name, professor, department, credits, capacity, \
-     enrolled, capacity - enrolled AS remaining, schedule";
+     enrolled, capacity - enrolled AS remaining, schedule, reserved, over_capacity, \
+     coalesce((SELECT json_agg(json_build_object('name', b.name, 'seats', b.seats, \
+       'enrolled', b.enrolled, 'departments', b.departments, 'years', b.years, \
+       'release_at', b.release_at, 'released_at', b.released_at) ORDER BY b.position) \
+       FROM course_blocks b WHERE b.course_id = courses.id), '[]'::json) AS blocks";
 
 /// A course's seats and what a seat in it costs a student: what admission
 /// decides against and what the enqueue path knows of every course.
@@ -37,6 +75,11 @@ pub struct CourseSeats {
     pub enrolled: i32,
     pub credits: i16,
     pub schedule: Vec<Meeting>,
+    /// Seats of the open pool left (`capacity - reserved - pooled`).
+    pub pool_left: i32,
+    /// Reserved blocks (admission reads them with the course's lock; the
+    /// enqueue path's snapshot leaves them empty).
+    pub blocks: Vec<Block>,
 }
 
 impl CourseSeats {
@@ -116,6 +159,13 @@ pub struct CoursePatch {
     /// As in [`NewCourse::schedule`].
     #[schema(max_items = 14)]
     pub schedule: Option<Vec<Meeting>>,
+    /// Replaces the reserved blocks (an empty list: none). A block may not
+    /// shrink below its students nor be removed while it has any (409
+    /// `block_below_enrolled`, `block_in_use`), blocks may not reserve
+    /// seats the open pool has given away (409 `reserved_seats_taken`) nor
+    /// more than the capacity (409 `reserved_over_capacity`).
+    #[schema(max_items = 16)]
+    pub reserved: Option<Vec<BlockInput>>,
 }
 
 impl CoursePatch {
@@ -137,6 +187,9 @@ impl CoursePatch {
         }
         if let Some(s) = &self.schedule {
             schedule::validate(s).map_err(|m| Invalid::new("invalid_schedule", m))?;
+        }
+        if let Some(b) = &self.reserved {
+            block::validate(b)?;
         }
         Ok(())
     }

@@ -1,9 +1,11 @@
 //! Domain types: validated at the edge, so the rest of the code can trust
 //! them, and the records the API shows.
 
+pub mod block;
 pub mod course;
 pub mod enrollment;
 pub mod mail;
+pub mod phase;
 pub mod schedule;
 pub mod student;
 pub mod whole;

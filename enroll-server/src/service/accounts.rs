@@ -87,6 +87,7 @@ pub async fn login(
         .create(&Session {
             student_id: student.id,
             student_no: student.student_no.clone(),
+            cohort: Some(student.cohort()),
         })
         .await?;
     Ok(LoggedIn { token, student })

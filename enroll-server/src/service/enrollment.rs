@@ -1,16 +1,20 @@
 //! Enrolling and giving a seat back.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
+use crate::domain::phase::{self, Cohort};
 use crate::pace::eta_ms;
 use crate::redis::control::{self, Cancelled};
 use crate::redis::enqueue::Enqueued;
 use crate::service::fair_use::FairUseError;
 use crate::service::recovery;
+use crate::session::Session;
 use crate::state::Services;
-use crate::store::{enrollments, StoreError};
+use crate::store::audit::By;
+use crate::store::{enrollments, students, StoreError};
 use crate::ticket::TicketId;
 
 /// A place in line.
@@ -24,11 +28,61 @@ pub struct Queued {
     pub admission_paused: bool,
 }
 
+/// Why a student may not change their enrollments now.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GateError {
+    /// No phase is open for anyone.
+    #[error("registration is not open")]
+    Closed { opens_at: Option<DateTime<Utc>> },
+    /// Phases are open, but none that includes this student.
+    #[error("registration is not open for you yet")]
+    NotYourPhase { opens_at: Option<DateTime<Utc>> },
+}
+
+impl GateError {
+    /// When a phase next opens for the student (`None`: none will).
+    pub fn opens_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Closed { opens_at } | Self::NotYourPhase { opens_at } => *opens_at,
+        }
+    }
+}
+
+/// Whether `session`'s student may enroll or cancel at `now`: while a phase
+/// that includes them is open (from the snapshot; the student's year and
+/// department come with the session). The outer error: the database could
+/// not be read.
+pub async fn gate(
+    s: &Services,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> Result<Result<(), GateError>, StoreError> {
+    let phases = s.catalog.phases();
+    let cohort = match &session.cohort {
+        Some(c) => c.clone(),
+        None => students::cohort(&s.db.primary, session.student_id)
+            .await?
+            .unwrap_or(Cohort {
+                year: 0,
+                department: String::new(),
+            }),
+    };
+    Ok(
+        match phase::admits(&phases, &session.student_no, &cohort, now) {
+            Ok(()) => Ok(()),
+            Err(opens_at) if phases.iter().any(|p| p.is_open(now)) => {
+                Err(GateError::NotYourPhase { opens_at })
+            }
+            Err(opens_at) => Err(GateError::Closed { opens_at }),
+        },
+    )
+}
+
 /// Why an enroll request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollError {
-    #[error("registration is not open")]
-    Closed,
+    #[error(transparent)]
+    Gate(#[from] GateError),
     #[error("no such course")]
     CourseNotFound,
     #[error("the course is full")]
@@ -49,11 +103,12 @@ pub enum EnrollError {
 /// from memory (a queued retry's ticket will be rejected `course_full` too;
 /// a student holding a seat sees it in their enrollments), until seats are
 /// freed anywhere.
-pub async fn enroll(s: &Services, student: i64, course: i64) -> Result<Queued, EnrollError> {
+pub async fn enroll(s: &Services, session: &Session, course: i64) -> Result<Queued, EnrollError> {
     let tickets = &s.metrics.tickets;
-    if !s.catalog.window_open(Utc::now()) {
+    let student = session.student_id;
+    if let Err(e) = gate(s, session, Utc::now()).await? {
         tickets.with_label_values(&["refused_closed"]).inc();
-        return Err(EnrollError::Closed);
+        return Err(e.into());
     }
     if !s
         .catalog
@@ -113,8 +168,8 @@ pub async fn enroll(s: &Services, student: i64, course: i64) -> Result<Queued, E
 /// Why a cancel was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {
-    #[error("registration is not open")]
-    Closed,
+    #[error(transparent)]
+    Gate(#[from] GateError),
     #[error("the student holds no seat in this course")]
     NotEnrolled,
     #[error(transparent)]
@@ -125,12 +180,17 @@ pub enum CancelError {
 
 /// Gives `student`'s seat in `course` back; the next student in line can
 /// take it.
-pub async fn cancel(s: &Services, student: i64, course: i64) -> Result<(), CancelError> {
-    if !s.catalog.window_open(Utc::now()) {
-        return Err(CancelError::Closed);
-    }
+pub async fn cancel(
+    s: &Services,
+    session: &Session,
+    course: i64,
+    from: IpAddr,
+) -> Result<(), CancelError> {
+    let student = session.student_id;
+    gate(s, session, Utc::now()).await??;
     let announce = s.settings.mail.is_some();
-    let ticket = enrollments::cancel(&s.db.primary, student, course, announce)
+    let by = By::student(from);
+    let ticket = enrollments::cancel(&s.db.primary, student, course, announce, by)
         .await?
         .ok_or(CancelError::NotEnrolled)?;
     let seq = ticket.as_deref().and_then(TicketId::parse).map(|t| t.seq);

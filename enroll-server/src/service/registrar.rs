@@ -1,16 +1,17 @@
 //! What the registrar's office changes: courses, students, the window, the
 //! admission switch.
 
-use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 
 use super::enrollment::seats_freed;
 use crate::domain::course::{Course, CoursePatch, NewCourse};
-use crate::domain::student::{ImportedStudent, NewStudent};
+use crate::domain::phase::{self, Phase};
+use crate::domain::student::{ImportedStudent, NewStudent, Student, StudentPatch};
 use crate::domain::Invalid;
 use crate::redis::control;
 use crate::state::Services;
-use crate::store::{courses, students, window, StoreError};
+use crate::store::audit::By;
+use crate::store::{courses, phases, students, StoreError};
 
 /// Most courses one request may create (bounded work per request).
 pub const MAX_COURSES: usize = 1_000;
@@ -24,6 +25,10 @@ pub enum RegistrarError {
     Invalid(#[from] Invalid),
     #[error("no such course")]
     CourseNotFound,
+    #[error("no such student")]
+    StudentNotFound,
+    #[error(transparent)]
+    Session(#[from] crate::redis::session_store::SessionError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -56,12 +61,13 @@ pub async fn update_course(
     s: &Services,
     id: i64,
     patch: &CoursePatch,
+    by: By<'_>,
 ) -> Result<Course, RegistrarError> {
     patch.validate()?;
-    let course = courses::update(&s.db.primary, id, patch)
+    let course = courses::update(&s.db.primary, id, patch, by)
         .await?
         .ok_or(RegistrarError::CourseNotFound)?;
-    if patch.capacity.is_some() {
+    if patch.capacity.is_some() || patch.reserved.is_some() {
         // More seats may have opened: clear the full flag, let the line move.
         seats_freed(s, id, None).await?;
         s.catalog
@@ -90,19 +96,32 @@ pub async fn import_students(
     Ok(rows)
 }
 
-/// Sets the registration window (every instance follows within a second;
-/// this one at once).
-pub async fn set_window(
+/// Changes a student; a new year or department ends their sessions (a
+/// session carries both from login, for the phase check).
+pub async fn update_student(
     s: &Services,
-    opens_at: DateTime<Utc>,
-    closes_at: DateTime<Utc>,
-) -> Result<(), RegistrarError> {
-    if closes_at <= opens_at {
-        return Err(Invalid::new("invalid_window", "closes_at must be after opens_at").into());
+    student_no: &str,
+    patch: &StudentPatch,
+) -> Result<Student, RegistrarError> {
+    patch.validate()?;
+    let student = students::update(&s.db.primary, student_no, patch)
+        .await?
+        .ok_or(RegistrarError::StudentNotFound)?;
+    if patch.changes_cohort() {
+        s.sessions.delete_all(student.id).await?;
     }
-    window::set(&s.db.primary, opens_at, closes_at).await?;
-    s.catalog.set_window(opens_at, closes_at);
-    tracing::info!(%opens_at, %closes_at, "registration window set");
+    tracing::info!(student_id = student.id, "student changed");
+    Ok(student)
+}
+
+/// Replaces every phase (every instance follows within a second; this one
+/// at once).
+pub async fn set_phases(s: &Services, new: Vec<Phase>) -> Result<(), RegistrarError> {
+    phase::validate(&new)?;
+    phases::replace(&s.db.primary, &new).await?;
+    let names: Vec<&str> = new.iter().map(|p| p.name.as_str()).collect();
+    tracing::info!(?names, "phases set");
+    s.catalog.set_phases(new);
     Ok(())
 }
 

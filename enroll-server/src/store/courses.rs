@@ -1,8 +1,11 @@
 //! The catalogue's rows.
 
+use serde_json::json;
 use sqlx::types::Json;
 use sqlx::PgPool;
 
+use super::audit::{self, By};
+use super::blocks;
 use super::StoreResult;
 use crate::db::Db;
 use crate::domain::course::{Course, CoursePatch, CourseSeats, NewCourse, COURSE_COLUMNS};
@@ -95,53 +98,94 @@ pub async fn create_all(pool: &PgPool, courses: &[NewCourse]) -> StoreResult<Vec
     Ok(created)
 }
 
-/// Changes a course; `None` when there is no such course.
-pub async fn update(pool: &PgPool, id: i64, patch: &CoursePatch) -> StoreResult<Option<Course>> {
-    let sql = format!(
+/// Changes a course and, with `reserved`, replaces its blocks, in one
+/// transaction; a new capacity or new blocks are recorded in the audit
+/// trail (before and after) as made `by`. `None` when there is no such
+/// course.
+pub async fn update(
+    pool: &PgPool,
+    id: i64,
+    patch: &CoursePatch,
+    by: By<'_>,
+) -> StoreResult<Option<Course>> {
+    let mut tx = pool.begin().await?;
+    let lock = format!("SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1 FOR UPDATE OF courses");
+    let Some(before): Option<Course> = sqlx::query_as(&lock)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    sqlx::query(
         "UPDATE courses SET name = COALESCE($2, name), professor = COALESCE($3, professor), \
          department = COALESCE($4, department), credits = COALESCE($5, credits), \
          capacity = COALESCE($6, capacity), schedule = COALESCE($7, schedule), updated_at = now() \
-         WHERE id = $1 RETURNING {COURSE_COLUMNS}"
-    );
-    Ok(sqlx::query_as(&sql)
-        .bind(id)
-        .bind(&patch.name)
-        .bind(&patch.professor)
-        .bind(&patch.department)
-        .bind(patch.credits)
-        .bind(patch.capacity)
-        .bind(patch.schedule.as_ref().map(Json))
-        .fetch_optional(pool)
-        .await?)
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&patch.name)
+    .bind(&patch.professor)
+    .bind(&patch.department)
+    .bind(patch.credits)
+    .bind(patch.capacity)
+    .bind(patch.schedule.as_ref().map(Json))
+    .execute(&mut *tx)
+    .await?;
+    if let Some(new) = &patch.reserved {
+        blocks::replace(&mut tx, id, &before.blocks, new).await?;
+    }
+    let after: Course = sqlx::query_as(&format!(
+        "SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if after.capacity != before.capacity || after.blocks.0 != before.blocks.0 {
+        let seats = |c: &Course| json!({"capacity": c.capacity, "blocks": c.blocks.0});
+        let change = audit::Change {
+            kind: "course_changed",
+            course_id: Some(id),
+            detail: Some(json!({"before": seats(&before), "after": seats(&after)})),
+            ..Default::default()
+        };
+        audit::write(&mut tx, &change, by).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(after))
 }
 
-/// `(id, capacity, enrolled, credits, schedule)`.
-type SeatsRow = (i64, i32, i32, i16, Json<Vec<Meeting>>);
+/// `(id, capacity, enrolled, credits, schedule, pool_left)`.
+type SeatsRow = (i64, i32, i32, i16, Json<Vec<Meeting>>, i32);
 
-fn seats((id, capacity, enrolled, credits, Json(schedule)): SeatsRow) -> CourseSeats {
+const SEATS_COLUMNS: &str =
+    "id, capacity, enrolled, credits, schedule, capacity - reserved - pooled AS pool_left";
+
+fn seats((id, capacity, enrolled, credits, Json(schedule), pool_left): SeatsRow) -> CourseSeats {
     CourseSeats {
         id,
         capacity,
         enrolled,
         credits,
         schedule,
+        pool_left,
+        blocks: Vec::new(),
     }
 }
 
 /// Every course's seats (the enqueue path's snapshot).
 pub async fn all_seats(pool: &PgPool) -> Result<Vec<CourseSeats>, sqlx::Error> {
-    let rows: Vec<SeatsRow> =
-        sqlx::query_as("SELECT id, capacity, enrolled, credits, schedule FROM courses")
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<SeatsRow> = sqlx::query_as(&format!("SELECT {SEATS_COLUMNS} FROM courses"))
+        .fetch_all(pool)
+        .await?;
     Ok(rows.into_iter().map(seats).collect())
 }
 
 /// One course's seats.
 pub async fn seats_of(pool: &PgPool, id: i64) -> Result<Option<CourseSeats>, sqlx::Error> {
-    let row: Option<SeatsRow> = sqlx::query_as(
-        "SELECT id, capacity, enrolled, credits, schedule FROM courses WHERE id = $1",
-    )
+    let row: Option<SeatsRow> = sqlx::query_as(&format!(
+        "SELECT {SEATS_COLUMNS} FROM courses WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await?;

@@ -4,6 +4,7 @@
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
+use super::audit::{self, By};
 use super::locks::lock_courses_then_students;
 use super::{outbox, StoreResult};
 use crate::domain::enrollment::{Enrollment, HeldSeat, RosterEntry};
@@ -102,33 +103,50 @@ pub async fn standing(
         .collect())
 }
 
-/// Inserts seats `(students[i], courses[i], tickets[i])`. A seat that exists
-/// already is left as it is: a retried batch must never fail or
-/// double-insert. With `announce`, each seat inserted (and only those: a
-/// retried batch announces nothing twice) is written to the mail outbox by
-/// the same statement.
+/// Seats admission grants in one transaction, column by column.
+#[derive(Debug, Default)]
+pub struct NewSeats {
+    pub students: Vec<i64>,
+    pub courses: Vec<i64>,
+    pub tickets: Vec<String>,
+    /// The block each seat comes from (`None`: the open pool).
+    pub blocks: Vec<Option<String>>,
+}
+
+impl NewSeats {
+    pub fn push(&mut self, student: i64, course: i64, ticket: String, block: Option<String>) {
+        self.students.push(student);
+        self.courses.push(course);
+        self.tickets.push(ticket);
+        self.blocks.push(block);
+    }
+}
+
+/// Inserts the seats. A seat that exists already is left as it is: a
+/// retried batch must never fail or double-insert. With `announce`, each
+/// seat inserted (and only those: a retried batch announces nothing twice)
+/// is written to the mail outbox by the same statement.
 pub async fn insert_all(
     tx: &mut PgConnection,
-    students: &[i64],
-    courses: &[i64],
-    tickets: &[String],
+    seats: &NewSeats,
     announce: bool,
 ) -> Result<(), sqlx::Error> {
     let sql = if announce {
-        "WITH ins AS (INSERT INTO enrollments (student_id, course_id, ticket) \
-             SELECT s, c, t FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS u(s, c, t) \
+        "WITH ins AS (INSERT INTO enrollments (student_id, course_id, ticket, block) \
+             SELECT s, c, t, b FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(s, c, t, b) \
              ON CONFLICT (student_id, course_id) DO NOTHING RETURNING student_id, course_id) \
          INSERT INTO mail_outbox (student_id, course_id, change) \
          SELECT student_id, course_id, 'enrolled' FROM ins"
     } else {
-        "INSERT INTO enrollments (student_id, course_id, ticket) \
-         SELECT s, c, t FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS u(s, c, t) \
+        "INSERT INTO enrollments (student_id, course_id, ticket, block) \
+         SELECT s, c, t, b FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS u(s, c, t, b) \
          ON CONFLICT (student_id, course_id) DO NOTHING"
     };
     sqlx::query(sql)
-        .bind(students)
-        .bind(courses)
-        .bind(tickets)
+        .bind(&seats.students)
+        .bind(&seats.courses)
+        .bind(&seats.tickets)
+        .bind(&seats.blocks)
         .execute(tx)
         .await?;
     Ok(())
@@ -143,6 +161,7 @@ pub async fn cancel(
     student_id: i64,
     course_id: i64,
     announce: bool,
+    by: By<'_>,
 ) -> StoreResult<Option<Option<String>>> {
     let mut tx = pool.begin().await?;
     let locked = lock_courses_then_students(&mut tx, &[course_id], |courses| {
@@ -156,20 +175,29 @@ pub async fn cancel(
     if locked.courses.is_empty() {
         return Ok(None);
     }
-    let ticket: Option<Option<String>> = sqlx::query_scalar(
-        "DELETE FROM enrollments WHERE student_id = $1 AND course_id = $2 RETURNING ticket",
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "DELETE FROM enrollments WHERE student_id = $1 AND course_id = $2 RETURNING ticket, block",
     )
     .bind(student_id)
     .bind(course_id)
     .fetch_optional(&mut *tx)
     .await?;
-    if ticket.is_some() {
-        if announce {
-            outbox::announce(&mut tx, &[student_id], &[course_id], Change::Cancelled).await?;
-        }
-        tx.commit().await?;
+    let Some((ticket, block)) = row else {
+        return Ok(None);
+    };
+    if announce {
+        outbox::announce(&mut tx, &[student_id], &[course_id], Change::Cancelled).await?;
     }
-    Ok(ticket)
+    let change = audit::Change {
+        kind: "cancelled",
+        student_id: Some(student_id),
+        course_id: Some(course_id),
+        block,
+        ..Default::default()
+    };
+    audit::write(&mut tx, &change, by).await?;
+    tx.commit().await?;
+    Ok(Some(ticket))
 }
 
 /// Every seat won by a queue ticket: `(ticket, student, enrolled_at)`, for

@@ -11,18 +11,36 @@
 use sqlx::types::Json;
 use sqlx::PgConnection;
 
+use crate::domain::block::Block;
 use crate::domain::course::CourseSeats;
+use crate::domain::phase::Cohort;
 use crate::domain::schedule::Meeting;
 
-/// Locks the courses (`$1`: their ids), in id order.
-pub const LOCK_COURSES: &str = "SELECT id, capacity, enrolled, credits, schedule FROM courses \
-     WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+/// Locks the courses (`$1`: their ids), in id order, and reads their
+/// blocks (changed only under the course's lock).
+pub const LOCK_COURSES: &str = "SELECT id, capacity, enrolled, credits, schedule, \
+     capacity - reserved - pooled, \
+     (SELECT json_agg(json_build_object('name', b.name, 'seats', b.seats, 'enrolled', b.enrolled, \
+       'departments', b.departments, 'years', b.years, 'release_at', b.release_at, \
+       'released_at', b.released_at) ORDER BY b.position) \
+      FROM course_blocks b WHERE b.course_id = courses.id) \
+     FROM courses WHERE id = ANY($1) ORDER BY id FOR UPDATE OF courses";
 
 /// Locks the students (`$1`: their ids), in id order.
-const LOCK_STUDENTS: &str = "SELECT id FROM students WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+const LOCK_STUDENTS: &str =
+    "SELECT id, year, department FROM students WHERE id = ANY($1) ORDER BY id FOR UPDATE";
 
-/// `(id, capacity, enrolled, credits, schedule)` of a locked course.
-type CourseRow = (i64, i32, i32, i16, Json<Vec<Meeting>>);
+/// `(id, capacity, enrolled, credits, schedule, pool_left, blocks)` of a
+/// locked course.
+type CourseRow = (
+    i64,
+    i32,
+    i32,
+    i16,
+    Json<Vec<Meeting>>,
+    i32,
+    Option<Json<Vec<Block>>>,
+);
 
 /// What a transaction locked.
 #[derive(Debug)]
@@ -31,8 +49,9 @@ pub struct Locked {
     pub courses: Vec<CourseSeats>,
     /// The students asked for, in id order, without repeats.
     pub asked: Vec<i64>,
-    /// Those of them that exist (and are now locked), in id order.
-    pub students: Vec<i64>,
+    /// Those of them that exist (and are now locked), in id order, with
+    /// what reserved blocks select them by.
+    pub students: Vec<(i64, Cohort)>,
 }
 
 /// Locks `courses`, then the students `students_for` names once it has seen
@@ -53,12 +72,14 @@ pub async fn lock_courses_then_students(
     let courses: Vec<CourseSeats> = rows
         .into_iter()
         .map(
-            |(id, capacity, enrolled, credits, Json(schedule))| CourseSeats {
+            |(id, capacity, enrolled, credits, Json(schedule), pool_left, blocks)| CourseSeats {
                 id,
                 capacity,
                 enrolled,
                 credits,
                 schedule,
+                pool_left,
+                blocks: blocks.map(|b| b.0).unwrap_or_default(),
             },
         )
         .collect();
@@ -68,10 +89,13 @@ pub async fn lock_courses_then_students(
     let students = if student_ids.is_empty() {
         Vec::new()
     } else {
-        sqlx::query_scalar(LOCK_STUDENTS)
+        let rows: Vec<(i64, i16, String)> = sqlx::query_as(LOCK_STUDENTS)
             .bind(&student_ids)
             .fetch_all(&mut *tx)
-            .await?
+            .await?;
+        rows.into_iter()
+            .map(|(id, year, department)| (id, Cohort { year, department }))
+            .collect()
     };
     Ok(Locked {
         courses,

@@ -1,7 +1,7 @@
 //! Every SQL statement the server runs, one module per table or concern.
 //!
 //! - [`locks`]: the one lock order every writing transaction follows.
-//! - [`courses`], [`students`], [`enrollments`], [`window`]: reads and
+//! - [`courses`], [`students`], [`enrollments`], [`phases`]: reads and
 //!   writes of each table.
 //! - [`outbox`]: the mail outbox — changes written in their own
 //!   transaction, digests, claims, retries and parked mail.
@@ -13,13 +13,16 @@
 //! ([`Constraint`]), so callers can answer it in their own words; the
 //! database's own error text never leaves the server.
 
+pub mod audit;
+pub mod blocks;
 pub mod courses;
 pub mod enrollments;
 pub mod locks;
 pub mod outbox;
+pub mod overrides;
+pub mod phases;
 pub mod sessions;
 pub mod students;
-pub mod window;
 
 use crate::db::is_unavailable;
 
@@ -32,6 +35,16 @@ pub enum Constraint {
     CourseCodeTaken,
     /// `enrolled_within_capacity`: fewer seats than are taken.
     EnrolledWithinCapacity,
+    /// `block_enrolled_within_seats`: a block smaller than its students.
+    BlockBelowEnrolled,
+    /// `pool_within_open_seats`: the open pool has given away seats that
+    /// blocks (or a lower capacity) would take back.
+    ReservedSeatsTaken,
+    /// `blocks_within_capacity`: blocks reserving more than the capacity.
+    ReservedOverCapacity,
+    /// `enrollments_block_fkey`: a block removed while students hold its
+    /// seats.
+    BlockInUse,
     /// Another unique constraint.
     OtherUnique,
     /// Another check constraint (input validation should have caught it).
@@ -45,6 +58,10 @@ impl Constraint {
             ("23505", Some("courses_code_key")) => Self::CourseCodeTaken,
             ("23505", _) => Self::OtherUnique,
             ("23514", Some("enrolled_within_capacity")) => Self::EnrolledWithinCapacity,
+            ("23514", Some("block_enrolled_within_seats")) => Self::BlockBelowEnrolled,
+            ("23514", Some("pool_within_open_seats")) => Self::ReservedSeatsTaken,
+            ("23514", Some("blocks_within_capacity")) => Self::ReservedOverCapacity,
+            ("23503", Some("enrollments_block_fkey")) => Self::BlockInUse,
             ("23514", _) => Self::OtherCheck,
             _ => return None,
         })
@@ -103,6 +120,11 @@ mod tests {
             Some(EnrolledWithinCapacity)
         );
         assert_eq!(c("23514", None), Some(OtherCheck));
+        assert_eq!(
+            c("23514", Some("pool_within_open_seats")),
+            Some(ReservedSeatsTaken)
+        );
+        assert_eq!(c("23503", Some("enrollments_block_fkey")), Some(BlockInUse));
         assert_eq!(c("40001", None), None);
     }
 }

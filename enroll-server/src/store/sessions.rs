@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::domain::phase::Cohort;
 use crate::session::{Digest, Session};
 
 /// This database's deployment: its id (checked against Redis) and the key
@@ -52,23 +53,26 @@ pub async fn find(
     pool: &PgPool,
     digest: &Digest,
 ) -> Result<Option<(Session, DateTime<Utc>)>, sqlx::Error> {
-    let row: Option<(i64, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT s.student_id, st.student_no, s.expires_at FROM sessions s \
+    let row: Option<(i64, String, i16, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT s.student_id, st.student_no, st.year, st.department, s.expires_at FROM sessions s \
          JOIN students st ON st.id = s.student_id \
          WHERE s.digest = $1 AND s.expires_at > now()",
     )
     .bind(&digest[..])
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(student_id, student_no, expires)| {
-        (
-            Session {
-                student_id,
-                student_no,
-            },
-            expires,
-        )
-    }))
+    Ok(
+        row.map(|(student_id, student_no, year, department, expires)| {
+            (
+                Session {
+                    student_id,
+                    student_no,
+                    cohort: Some(Cohort { year, department }),
+                },
+                expires,
+            )
+        }),
+    )
 }
 
 /// Ends the sessions with these digests.
@@ -94,23 +98,28 @@ pub async fn delete_all(pool: &PgPool, student: i64) -> Result<Vec<Digest>, sqlx
         .collect())
 }
 
+/// `(digest, student_id, student_no, year, department, expires_at)`.
+type LiveRow = (Vec<u8>, i64, String, i16, String, DateTime<Utc>);
+
 /// Every live session, for rebuilding Redis.
 pub async fn live(pool: &PgPool) -> Result<Vec<(Digest, Session, DateTime<Utc>)>, sqlx::Error> {
-    let rows: Vec<(Vec<u8>, i64, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT s.digest, s.student_id, st.student_no, s.expires_at FROM sessions s \
+    let rows: Vec<LiveRow> = sqlx::query_as(
+        "SELECT s.digest, s.student_id, st.student_no, st.year, st.department, s.expires_at \
+         FROM sessions s \
          JOIN students st ON st.id = s.student_id WHERE s.expires_at > now()",
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(d, student_id, student_no, expires)| {
+        .filter_map(|(d, student_id, student_no, year, department, expires)| {
             let digest = Digest::try_from(d.as_slice()).ok()?;
             Some((
                 digest,
                 Session {
                     student_id,
                     student_no,
+                    cohort: Some(Cohort { year, department }),
                 },
                 expires,
             ))

@@ -3,7 +3,8 @@
 use sqlx::PgPool;
 
 use super::StoreResult;
-use crate::domain::student::{ImportedStudent, NewStudent, Student};
+use crate::domain::phase::Cohort;
+use crate::domain::student::{ImportedStudent, NewStudent, Student, StudentPatch, STUDENT_COLUMNS};
 
 /// Inserts the students with their password hashes (one per student, same
 /// order), all or none.
@@ -15,8 +16,8 @@ pub async fn import(
     let column =
         |f: fn(&NewStudent) -> &String| students.iter().map(f).cloned().collect::<Vec<_>>();
     Ok(sqlx::query_as(
-        "INSERT INTO students (student_no, name, email, password_hash, mail_language) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+        "INSERT INTO students (student_no, name, email, password_hash, mail_language, year, department) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::text[]) \
          RETURNING id, student_no",
     )
     .bind(column(|s| &s.student_no))
@@ -29,6 +30,8 @@ pub async fn import(
             .map(|s| s.mail_language.as_str())
             .collect::<Vec<_>>(),
     )
+    .bind(students.iter().map(|s| s.year).collect::<Vec<_>>())
+    .bind(column(|s| &s.department))
     .fetch_all(pool)
     .await?)
 }
@@ -43,9 +46,9 @@ pub struct Credentials {
 
 /// The student with this number and their password hash.
 pub async fn credentials(pool: &PgPool, student_no: &str) -> StoreResult<Option<Credentials>> {
-    Ok(sqlx::query_as(
-        "SELECT id, student_no, name, email, password_hash FROM students WHERE student_no = $1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {STUDENT_COLUMNS}, password_hash FROM students WHERE student_no = $1"
+    ))
     .bind(student_no)
     .fetch_optional(pool)
     .await?)
@@ -53,9 +56,51 @@ pub async fn credentials(pool: &PgPool, student_no: &str) -> StoreResult<Option<
 
 /// One student.
 pub async fn find(pool: &PgPool, id: i64) -> StoreResult<Option<Student>> {
-    Ok(
-        sqlx::query_as("SELECT id, student_no, name, email FROM students WHERE id = $1")
+    Ok(sqlx::query_as(&format!(
+        "SELECT {STUDENT_COLUMNS} FROM students WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Changes a student; `None` when no student has this number.
+pub async fn update(
+    pool: &PgPool,
+    student_no: &str,
+    patch: &StudentPatch,
+) -> StoreResult<Option<Student>> {
+    Ok(sqlx::query_as(&format!(
+        "UPDATE students SET name = coalesce($2, name), email = coalesce($3, email), \
+         year = coalesce($4, year), department = coalesce($5, department), \
+         mail_language = coalesce($6, mail_language) \
+         WHERE student_no = $1 RETURNING {STUDENT_COLUMNS}"
+    ))
+    .bind(student_no)
+    .bind(&patch.name)
+    .bind(&patch.email)
+    .bind(patch.year)
+    .bind(&patch.department)
+    .bind(patch.mail_language.map(|l| l.as_str()))
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// What phases and blocks select the student by.
+pub async fn cohort(pool: &PgPool, id: i64) -> Result<Option<Cohort>, sqlx::Error> {
+    let row: Option<(i16, String)> =
+        sqlx::query_as("SELECT year, department FROM students WHERE id = $1")
             .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(year, department)| Cohort { year, department }))
+}
+
+/// The id of the student with this number.
+pub async fn id_of(pool: &PgPool, student_no: &str) -> StoreResult<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM students WHERE student_no = $1")
+            .bind(student_no)
             .fetch_optional(pool)
             .await?,
     )

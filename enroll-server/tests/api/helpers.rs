@@ -400,7 +400,8 @@ impl TestApp {
 /// timetable clash.
 pub async fn assert_invariants(db: &PgPool, credit_limit: i64) {
     let bad: Vec<(i64, i32, i32, i64)> = sqlx::query_as(
-        "SELECT c.id, c.capacity, c.enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) \
+        "SELECT c.id, c.capacity, c.enrolled, \
+         (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id AND NOT e.over_capacity) \
          FROM courses c",
     )
     .fetch_all(db)
@@ -432,4 +433,37 @@ pub async fn assert_invariants(db: &PgPool, credit_limit: i64) {
     .await
     .unwrap();
     assert_eq!(clashes, 0, "timetable clashes");
+    assert_seat_blocks(db).await;
+}
+
+/// Reserved seats: every block holds its students' count and no more than
+/// its seats, the open pool no more than the seats no block reserves.
+pub async fn assert_seat_blocks(db: &PgPool) {
+    let blocks: Vec<(i64, String, i32, i32, i64)> = sqlx::query_as(
+        "SELECT b.course_id, b.name, b.seats, b.enrolled, \
+         (SELECT count(*) FROM enrollments e WHERE e.course_id = b.course_id AND e.block = b.name) \
+         FROM course_blocks b",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for (course, name, seats, enrolled, rows) in blocks {
+        assert_eq!(enrolled as i64, rows, "course {course} block {name}: count");
+        assert!(
+            enrolled <= seats,
+            "course {course} block {name}: {enrolled} > {seats}"
+        );
+    }
+    let pools: Vec<(i64, i32, i32, i64)> = sqlx::query_as(
+        "SELECT c.id, c.capacity - c.reserved, c.pooled, \
+         (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id AND e.block IS NULL AND NOT e.over_capacity) \
+         FROM courses c",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    for (course, open, pooled, rows) in pools {
+        assert_eq!(pooled as i64, rows, "course {course}: pool count");
+        assert!(pooled <= open, "course {course}: pool {pooled} > {open}");
+    }
 }
