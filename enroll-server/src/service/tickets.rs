@@ -7,7 +7,7 @@ use crate::redis::tickets::{self, TicketState};
 use crate::service::fair_use::FairUseError;
 use crate::service::recovery;
 use crate::state::Services;
-use crate::store::{enrollments, StoreError};
+use crate::store::{audit, enrollments, StoreError};
 use crate::ticket::{Reason, TicketId, TicketStatus};
 
 /// A ticket as answered.
@@ -43,7 +43,8 @@ impl From<redis::RedisError> for TicketReadError {
 /// after the read is counted against the student's allowance; `None` for a
 /// ticket that is missing or someone else's (answered alike). A ticket
 /// Redis does not know (forgotten a day after its decision, or lost with
-/// Redis's data) that won a seat is answered `enrolled` from the database.
+/// Redis's data) is answered from the database: its decision in the audit
+/// trail, or a seat it won. Only a ticket never decided stays unknown.
 pub async fn of_student(
     s: &Services,
     student: i64,
@@ -70,23 +71,47 @@ pub async fn of_student(
         .map(|(&id, _)| id)
         .collect();
     if !unknown.is_empty() {
-        let won = enrollments::won_tickets_of(&s.db.primary, student, &unknown)
-            .await
-            .map_err(StoreError::from)?;
-        for (id, v) in ids.iter().zip(views.iter_mut()) {
-            if v.is_none() && won.contains(id) {
-                *v = Some(TicketView {
-                    id: *id,
-                    status: TicketStatus::Enrolled,
-                    reason: None,
-                    position: None,
-                    eta_ms: None,
-                    admission_paused: false,
-                });
-            }
-        }
+        from_database(s, student, &unknown, ids, &mut views).await?;
     }
     Ok(views)
+}
+
+/// Fills in the views of `unknown` tickets the database knows decided.
+async fn from_database(
+    s: &Services,
+    student: i64,
+    unknown: &[TicketId],
+    ids: &[TicketId],
+    views: &mut [Option<TicketView>],
+) -> Result<(), StoreError> {
+    let names: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+    let decided = audit::decided_tickets(&s.db.primary, student, &names).await?;
+    // Seats won before decisions were recorded have only their row.
+    let won = enrollments::won_tickets_of(&s.db.primary, student, unknown).await?;
+    for (id, v) in ids.iter().zip(views.iter_mut()) {
+        if v.is_some() {
+            continue;
+        }
+        let name = id.to_string();
+        let answer = match decided.iter().find(|d| d.0 == name) {
+            Some((_, true, _)) => Some((TicketStatus::Enrolled, None)),
+            Some((_, false, reason)) => Some((
+                TicketStatus::Rejected,
+                reason.as_deref().and_then(Reason::parse),
+            )),
+            None if won.contains(id) => Some((TicketStatus::Enrolled, None)),
+            None => None,
+        };
+        *v = answer.map(|(status, reason)| TicketView {
+            id: *id,
+            status,
+            reason,
+            position: None,
+            eta_ms: None,
+            admission_paused: false,
+        });
+    }
+    Ok(())
 }
 
 /// A ticket as answered; a queued one while admission is paused carries the

@@ -209,3 +209,20 @@ pub async fn list(pool: &PgPool, f: &Filter) -> Result<Vec<Event>, sqlx::Error> 
     .fetch_all(pool)
     .await
 }
+
+/// `student`'s tickets among `tickets` that were decided, with the
+/// decision: `(ticket, enrolled?, rejection reason)`.
+pub async fn decided_tickets(
+    pool: &PgPool,
+    student: i64,
+    tickets: &[String],
+) -> Result<Vec<(String, bool, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ticket, kind = 'enrolled', reason FROM enrollment_events \
+         WHERE ticket = ANY($2) AND kind IN ('enrolled', 'rejected') AND student_id = $1",
+    )
+    .bind(student)
+    .bind(tickets)
+    .fetch_all(pool)
+    .await
+}

@@ -314,3 +314,52 @@ async fn a_place_in_line_waits_for_a_replica_when_asked_to() {
         "the replica holds the acknowledged ticket"
     );
 }
+
+/// A rejection is as durable as a seat: with Redis's data gone, the losing
+/// ticket still reads `rejected` with its reason, from the audit trail.
+#[tokio::test]
+async fn a_rejected_ticket_is_answered_from_the_database_after_a_flush() {
+    let app = spawn_app().await;
+    app.open_window().await;
+    app.import_students("J", 2).await;
+    let course = app.create_course("REJ101", 1, 3, json!([])).await;
+    let (a, b) = (app.login("J0").await, app.login("J1").await);
+    // Both in line before anything is decided.
+    let pause = |paused: bool| {
+        let app = &app;
+        async move {
+            let res = app
+                .admin_put("/api/v1/admin/admission", &json!({"paused": paused}))
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    };
+    pause(true).await;
+    let ta: Value = enroll(&app, &a, course).await.json().await.unwrap();
+    let tb: Value = enroll(&app, &b, course).await.json().await.unwrap();
+    pause(false).await;
+    let tb = tb["ticket"].as_str().unwrap().to_string();
+    assert_eq!(app.wait_decided(&b, &tb).await["reason"], "course_full");
+    let ta = ta["ticket"].as_str().unwrap().to_string();
+    assert_eq!(app.wait_decided(&a, &ta).await["status"], "enrolled");
+
+    let mut redis = app.redis().await;
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let t = app.ticket_state(&b, &tb).await;
+    assert_eq!(
+        (t["status"].clone(), t["reason"].clone()),
+        (json!("rejected"), json!("course_full")),
+        "{t}"
+    );
+    assert_eq!(app.ticket_state(&a, &ta).await["status"], "enrolled");
+    // Someone else's decided ticket is still nobody else's business.
+    let other = a
+        .get(app.url(&format!("/api/v1/enrollments/tickets/{tb}")))
+        .send()
+        .await
+        .unwrap();
+    assert_error(other, StatusCode::NOT_FOUND, "unknown_ticket").await;
+}
