@@ -36,8 +36,9 @@ pub fn student_router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForceAdd {
-    #[schema(min_length = 1, max_length = 32)]
+    #[schema(min_length = 1, max_length = 32, pattern = r"^[^\u0000]*$")]
     pub student_no: String,
+    #[serde(deserialize_with = "crate::domain::whole::number")]
     pub course_id: i64,
     /// Why (kept in the audit trail), 1 to 500 characters.
     #[schema(
@@ -145,7 +146,7 @@ pub async fn force_drop(
 #[into_params(parameter_in = Query)]
 pub struct TrailParams {
     /// Only this student's changes.
-    #[param(max_length = 32)]
+    #[param(max_length = 32, pattern = r"^[^\u0000]*$")]
     pub student_no: Option<String>,
     /// Only this course's changes.
     pub course_id: Option<i64>,

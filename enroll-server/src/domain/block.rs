@@ -72,7 +72,7 @@ pub struct BlockInput {
     #[schema(min_items = 1, max_items = 200)]
     pub departments: Option<Vec<String>>,
     /// Years (1 to 6) it is for; left out: every year.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole::optional_list")]
     #[schema(min_items = 1, max_items = 6)]
     pub years: Option<Vec<i16>>,
     /// When its unused seats join the open pool; left out: never.

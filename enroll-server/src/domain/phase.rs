@@ -116,7 +116,7 @@ pub struct PhaseInput {
     /// After `opens_at`.
     pub closes_at: DateTime<Utc>,
     /// Years of study (1 to 6) it is for; left out: every year.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole::optional_list")]
     #[schema(min_items = 1, max_items = 6)]
     pub years: Option<Vec<i16>>,
     /// Departments it is for; left out: every department.

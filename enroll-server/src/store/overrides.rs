@@ -40,11 +40,8 @@ pub enum Dropped {
     NotEnrolled,
 }
 
-async fn student(pool: &PgPool, student_no: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM students WHERE student_no = $1")
-        .bind(student_no)
-        .fetch_optional(pool)
-        .await
+async fn student(pool: &PgPool, student_no: &str) -> StoreResult<Option<i64>> {
+    super::students::id_of(pool, student_no).await
 }
 
 /// Gives `student_no` a seat in `course`: from a block they qualify for or

@@ -70,6 +70,9 @@ pub async fn update(
     student_no: &str,
     patch: &StudentPatch,
 ) -> StoreResult<Option<Student>> {
+    if student_no.contains('\0') {
+        return Ok(None);
+    }
     Ok(sqlx::query_as(&format!(
         "UPDATE students SET name = coalesce($2, name), email = coalesce($3, email), \
          year = coalesce($4, year), department = coalesce($5, department), \
@@ -98,6 +101,10 @@ pub async fn cohort(pool: &PgPool, id: i64) -> Result<Option<Cohort>, sqlx::Erro
 
 /// The id of the student with this number.
 pub async fn id_of(pool: &PgPool, student_no: &str) -> StoreResult<Option<i64>> {
+    // PostgreSQL's text cannot hold NUL: no student has such a number.
+    if student_no.contains('\0') {
+        return Ok(None);
+    }
     Ok(
         sqlx::query_scalar("SELECT id FROM students WHERE student_no = $1")
             .bind(student_no)
