@@ -125,7 +125,10 @@ async function loadDepartments() {
 
 function markFull(courseId) {
   for (const c of [s.courses.get(courseId), s.catalogue.items.find((i) => i.id === courseId)]) {
-    if (c && 'remaining' in c) c.remaining = 0;
+    if (c && 'remaining' in c) {
+      c.remaining = 0;
+      if ('remaining_for_you' in c) c.remaining_for_you = 0;
+    }
   }
 }
 

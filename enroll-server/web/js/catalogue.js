@@ -8,6 +8,10 @@ import { h, replace } from './dom.js';
 import { t, scheduleText } from './i18n.js';
 import { clashesWith } from './timetable.js';
 
+/** Seats the logged-in student could take (reserved seats of blocks they
+ * do not qualify for left out), else all seats left. */
+const left = (course) => course.remaining_for_you ?? course.remaining;
+
 /** Why `course` cannot be enrolled in now, or null. */
 export function blocker(course, ctx) {
   const held = ctx.me?.enrollments ?? [];
@@ -15,7 +19,7 @@ export function blocker(course, ctx) {
   const ticket = ctx.book?.forCourse(course.id);
   if (ticket?.status === 'queued') return { code: 'queued' };
   if (!ctx.open) return { code: ctx.closed ? 'closed' : 'not_open' };
-  if (course.remaining <= 0) return { code: 'full' };
+  if (left(course) <= 0) return { code: 'full' };
   const clash = clashesWith(course, held);
   if (clash.length) return { code: 'clash', with: clash.map((e) => e.code).join(', ') };
   if (ctx.me && ctx.me.credits_total + course.credits > ctx.me.credit_limit) {
@@ -25,8 +29,10 @@ export function blocker(course, ctx) {
 }
 
 function seats(course) {
-  if (course.remaining <= 0) return h('span', { class: 'seats full', text: t('course.full') });
-  return h('span', { class: 'seats', text: t('course.seats', { n: course.remaining, cap: course.capacity }) });
+  if (left(course) <= 0) return h('span', { class: 'seats full', text: t('course.full') });
+  const text = t('course.seats', { n: left(course), cap: course.capacity });
+  const reserved = course.reserved > 0 ? ` · ${t('course.reserved', { n: course.reserved })}` : '';
+  return h('span', { class: 'seats', text: text + reserved });
 }
 
 function row(course, ctx) {
