@@ -55,7 +55,7 @@ const ko = {
   'catalogue.page': '{page} / {pages} 쪽',
   'course.full': '마감',
   'course.seats': '잔여 {n} / {cap}석',
-  'course.reserved': '전공자 등 {n}석 배정',
+  'course.reserved': '{n}석 별도 배정',
   'course.credits': '{n}학점',
   'course.enroll': '신청',
   'course.enroll_label': '{name} 신청',
