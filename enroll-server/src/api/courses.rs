@@ -12,9 +12,9 @@ use super::error::{course_not_found, ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use crate::domain::course::Course;
 use crate::domain::phase::Cohort;
+use crate::service::accounts;
 use crate::state::AppState;
 use crate::store::courses::{self, Search};
-use crate::store::students;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -116,11 +116,8 @@ pub async fn show(
 
 /// The logged-in student's year and department, if someone is logged in.
 async fn cohort(state: &AppState, student: &MaybeStudent) -> ApiResult<Option<Cohort>> {
-    let Some(s) = &student.0 else {
-        return Ok(None);
-    };
-    if let Some(c) = &s.session.cohort {
-        return Ok(Some(c.clone()));
+    match &student.0 {
+        Some(s) => Ok(Some(accounts::cohort(state, &s.session).await?)),
+        None => Ok(None),
     }
-    Ok(students::cohort(&state.db.primary, s.session.student_id).await?)
 }

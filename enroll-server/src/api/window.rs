@@ -11,10 +11,9 @@ use utoipa::ToSchema;
 use super::caller::{Admin, MaybeStudent};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
-use crate::domain::phase::{self, Cohort, Phase, PhaseInput};
-use crate::service::registrar;
+use crate::domain::phase::{self, Phase, PhaseInput};
+use crate::service::{accounts, registrar};
 use crate::state::AppState;
-use crate::store::students;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -79,15 +78,7 @@ pub async fn show(State(state): State<AppState>, student: MaybeStudent) -> ApiRe
         return Ok(Json(evaluate(phases.iter(), now)));
     };
     let session = &student.session;
-    let cohort = match &session.cohort {
-        Some(c) => c.clone(),
-        None => students::cohort(&state.db.primary, session.student_id)
-            .await?
-            .unwrap_or(Cohort {
-                year: 0,
-                department: String::new(),
-            }),
-    };
+    let cohort = accounts::cohort(&state, session).await?;
     let theirs = phases
         .iter()
         .filter(|p| p.audience.includes(&session.student_no, &cohort));

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::domain::phase::Cohort;
 use crate::domain::student::Student;
 use crate::password::VerifyError;
 use crate::redis::login_throttle::{self, Attempt};
@@ -126,4 +127,19 @@ pub async fn logout_all(s: &Services, student: i64) -> Result<usize, SessionErro
         "logged out everywhere"
     );
     Ok(ended)
+}
+
+/// What phases and reserved blocks select the session's student by: from
+/// the session (since login), or — for a session older than phases — from
+/// the database.
+pub async fn cohort(s: &Services, session: &Session) -> Result<Cohort, StoreError> {
+    if let Some(c) = &session.cohort {
+        return Ok(c.clone());
+    }
+    let found = students::cohort(&s.db.primary, session.student_id).await?;
+    // A student deleted meanwhile matches no phase and no block.
+    Ok(found.unwrap_or(Cohort {
+        year: 0,
+        department: String::new(),
+    }))
 }

@@ -5,16 +5,17 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::phase::{self, Cohort};
+use crate::domain::phase;
 use crate::pace::eta_ms;
 use crate::redis::control::{self, Cancelled};
 use crate::redis::enqueue::Enqueued;
+use crate::service::accounts;
 use crate::service::fair_use::FairUseError;
 use crate::service::recovery;
 use crate::session::Session;
 use crate::state::Services;
 use crate::store::audit::By;
-use crate::store::{enrollments, students, StoreError};
+use crate::store::{enrollments, StoreError};
 use crate::ticket::TicketId;
 
 /// A place in line.
@@ -58,15 +59,7 @@ pub async fn gate(
     now: DateTime<Utc>,
 ) -> Result<Result<(), GateError>, StoreError> {
     let phases = s.catalog.phases();
-    let cohort = match &session.cohort {
-        Some(c) => c.clone(),
-        None => students::cohort(&s.db.primary, session.student_id)
-            .await?
-            .unwrap_or(Cohort {
-                year: 0,
-                department: String::new(),
-            }),
-    };
+    let cohort = accounts::cohort(s, session).await?;
     Ok(
         match phase::admits(&phases, &session.student_no, &cohort, now) {
             Ok(()) => Ok(()),
