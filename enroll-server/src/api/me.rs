@@ -22,6 +22,9 @@ pub struct Me {
     pub student_no: String,
     pub name: String,
     pub email: String,
+    /// Year of study and department: what phases and reserved seats go by.
+    pub year: i16,
+    pub department: String,
     pub enrollments: Vec<Enrollment>,
     /// Sum of the credits of every enrolled course.
     pub credits_total: i64,
@@ -48,6 +51,8 @@ pub async fn me(State(state): State<AppState>, student: CurrentStudent) -> ApiRe
         student_no: me.student_no,
         name: me.name,
         email: me.email,
+        year: me.year,
+        department: me.department,
         enrollments,
         credits_total,
         credit_limit: state.settings.credit_limit,
