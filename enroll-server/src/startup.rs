@@ -278,7 +278,8 @@ async fn monitor(state: AppState) {
     }
 }
 
-/// Every second: releases reserved blocks whose time has come, reloads the
+/// Every second: releases reserved blocks whose time has come, settles the
+/// cart once its period has closed, reloads the
 /// phases and course facts, and clears a `full` flag left on a course that
 /// has seats again (e.g. a cancel whose Redis update was lost), so no
 /// course stays wrongly closed.
@@ -295,6 +296,9 @@ async fn refresh_catalog(state: AppState) {
                 }
             }
             Err(err) => tracing::warn!(error = %err, "could not release reserved blocks"),
+        }
+        if let Err(err) = crate::service::cart::settle_due(&state, chrono::Utc::now()).await {
+            tracing::warn!(error = %err, "could not settle the cart");
         }
         if let Err(err) = state.catalog.refresh(&state.db.primary).await {
             tracing::warn!(error = %err, "could not refresh courses and phases");

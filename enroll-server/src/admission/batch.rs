@@ -109,7 +109,7 @@ pub async fn admit_courses(
                 schedule: course.schedule.clone(),
             });
             let (ticket, block) = (seat.ticket.clone(), seat.block.clone());
-            seats.push(seat.student, course.id, ticket, block);
+            seats.push(seat.student, course.id, Some(ticket), block);
         }
         record(&mut events, course.id, &outcome);
         outcomes[i] = Some(outcome);

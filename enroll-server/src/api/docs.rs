@@ -27,6 +27,8 @@ use crate::state::AppState;
         super::admission::show, super::admission::set,
         super::mail::parked, super::mail::requeue,
         super::audit::force_add, super::audit::force_drop, super::audit::trail, super::audit::history,
+        super::cart::show, super::cart::add, super::cart::remove,
+        super::cart::set_period, super::cart::get_period, super::cart::demand,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     modifiers(&Authentication, &SharedAnswers)

@@ -20,6 +20,7 @@ pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod cart;
 pub mod courses;
 pub mod docs;
 pub mod enrollments;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
             .merge(auth::router())
             .merge(me::router())
             .merge(audit::student_router())
+            .merge(cart::student_router())
             .merge(courses::router())
             .merge(enrollments::router())
             .merge(tickets::router())
@@ -78,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .merge(admin::router())
         .merge(audit::admin_router())
+        .merge(cart::admin_router())
         .merge(admission::router())
         .merge(mail::router())
         .fallback(|| async { error::ApiError::not_found("not_found", "no such route") })

@@ -2,6 +2,7 @@
 //! them, and the records the API shows.
 
 pub mod block;
+pub mod cart;
 pub mod course;
 pub mod enrollment;
 pub mod mail;

@@ -12,6 +12,7 @@
 //!   from the database after it lost its data.
 
 pub mod accounts;
+pub mod cart;
 pub mod enrollment;
 pub mod fair_use;
 pub mod overrides;

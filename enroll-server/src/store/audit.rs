@@ -154,6 +154,38 @@ pub async fn write(tx: &mut PgConnection, change: &Change, by: By<'_>) -> Result
     Ok(())
 }
 
+/// Writes many changes of one kind of author at once, in the caller's
+/// transaction (the cart's close writes thousands).
+pub async fn write_all(
+    tx: &mut PgConnection,
+    changes: &[Change],
+    by: By<'_>,
+) -> Result<(), sqlx::Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&Change) -> Option<String>| changes.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO enrollment_events \
+         (kind, student_id, course_id, reason, block, detail, actor_kind, actor, source_addr) \
+         SELECT k, s, c, r, b, d, $7, $8, $9::inet \
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[]) \
+              AS u(k, s, c, r, b, d)",
+    )
+    .bind(changes.iter().map(|c| c.kind).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.student_id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.course_id).collect::<Vec<_>>())
+    .bind(col(|c| c.reason.clone()))
+    .bind(col(|c| c.block.clone()))
+    .bind(changes.iter().map(|c| c.detail.clone()).collect::<Vec<_>>())
+    .bind(by.kind)
+    .bind(by.name)
+    .bind(by.addr.map(|a| a.to_string()))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// One row of the audit trail, as registrars read it.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Event {

@@ -108,13 +108,20 @@ pub async fn standing(
 pub struct NewSeats {
     pub students: Vec<i64>,
     pub courses: Vec<i64>,
-    pub tickets: Vec<String>,
+    /// The ticket that won each seat (`None`: granted otherwise).
+    pub tickets: Vec<Option<String>>,
     /// The block each seat comes from (`None`: the open pool).
     pub blocks: Vec<Option<String>>,
 }
 
 impl NewSeats {
-    pub fn push(&mut self, student: i64, course: i64, ticket: String, block: Option<String>) {
+    pub fn push(
+        &mut self,
+        student: i64,
+        course: i64,
+        ticket: Option<String>,
+        block: Option<String>,
+    ) {
         self.students.push(student);
         self.courses.push(course);
         self.tickets.push(ticket);

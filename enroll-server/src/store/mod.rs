@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod blocks;
+pub mod cart;
 pub mod courses;
 pub mod enrollments;
 pub mod locks;

@@ -7,6 +7,7 @@ mod admission;
 mod auth;
 mod batch;
 mod blocks;
+mod cart;
 mod catalogue;
 mod compose_redis;
 mod contract;
