@@ -288,7 +288,9 @@ async fn refresh_catalog(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match store::blocks::release_due(&state.db.primary, chrono::Utc::now()).await {
+        let phases = state.catalog.phases();
+        let rules = crate::service::enrollment::rules(&state, &phases);
+        match store::blocks::release_due(&state.db.primary, &rules).await {
             Ok(courses) => {
                 for course in courses {
                     tracing::info!(course, "reserved seats released to the open pool");

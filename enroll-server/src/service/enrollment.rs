@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::phase;
+use crate::domain::phase::{self, Phase};
 use crate::pace::eta_ms;
 use crate::redis::control::{self, Cancelled};
 use crate::redis::enqueue::Enqueued;
@@ -15,6 +15,7 @@ use crate::service::recovery;
 use crate::session::Session;
 use crate::state::Services;
 use crate::store::audit::By;
+use crate::store::waitlist::{Promotion, Rules};
 use crate::store::{enrollments, StoreError};
 use crate::ticket::TicketId;
 
@@ -171,8 +172,18 @@ pub enum CancelError {
     Redis(#[from] redis::RedisError),
 }
 
-/// Gives `student`'s seat in `course` back; the next student in line can
-/// take it.
+/// What waitlist promotion weighs heads by, now.
+pub fn rules<'a>(s: &Services, phases: &'a [Phase]) -> Rules<'a> {
+    Rules {
+        phases,
+        credit_limit: s.settings.credit_limit,
+        now: Utc::now(),
+        announce: s.settings.mail.is_some(),
+    }
+}
+
+/// Gives `student`'s seat in `course` back: to the course's waitlist if it
+/// has one, else to the next student in line.
 pub async fn cancel(
     s: &Services,
     session: &Session,
@@ -181,11 +192,13 @@ pub async fn cancel(
 ) -> Result<(), CancelError> {
     let student = session.student_id;
     gate(s, session, Utc::now()).await??;
-    let announce = s.settings.mail.is_some();
     let by = By::student(from);
-    let ticket = enrollments::cancel(&s.db.primary, student, course, announce, by)
-        .await?
-        .ok_or(CancelError::NotEnrolled)?;
+    let phases = s.catalog.phases();
+    let (ticket, promoted) =
+        enrollments::cancel(&s.db.primary, student, course, by, &rules(s, &phases))
+            .await?
+            .ok_or(CancelError::NotEnrolled)?;
+    log_promotion(course, &promoted);
     let seq = ticket.as_deref().and_then(TicketId::parse).map(|t| t.seq);
     seats_freed(s, course, Some(Cancelled { student, seq })).await?;
     tracing::info!(
@@ -194,6 +207,18 @@ pub async fn cancel(
         "enrollment cancelled"
     );
     Ok(())
+}
+
+/// Logs what a freed seat did for the waitlist (no student is named).
+pub fn log_promotion(course: i64, p: &Promotion) {
+    if !p.given.is_empty() || !p.skipped.is_empty() {
+        tracing::info!(
+            course_id = course,
+            given = p.given.len(),
+            skipped = p.skipped.len(),
+            "waitlist moved"
+        );
+    }
 }
 
 /// Seats of `course` were freed (a cancel, a capacity raised, a stale flag):

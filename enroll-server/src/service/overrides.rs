@@ -8,7 +8,7 @@ use crate::store::overrides::{self, Added, Dropped};
 use crate::store::StoreError;
 use crate::ticket::TicketId;
 
-use super::enrollment::seats_freed;
+use super::enrollment::{log_promotion, rules, seats_freed};
 
 /// Why an override was refused.
 #[derive(Debug, thiserror::Error)]
@@ -92,11 +92,19 @@ pub async fn force_drop(
     by: By<'_>,
 ) -> Result<(), OverrideError> {
     check_reason(reason)?;
-    let announce = s.settings.mail.is_some();
+    let phases = s.catalog.phases();
+    let rules = rules(s, &phases);
     let dropped =
-        overrides::force_drop(&s.db.primary, student_no, course, reason, by, announce).await?;
+        overrides::force_drop(&s.db.primary, student_no, course, reason, by, &rules).await?;
     let (student, ticket) = match dropped {
-        Dropped::Seat { student_id, ticket } => (student_id, ticket),
+        Dropped::Seat {
+            student_id,
+            ticket,
+            promoted,
+        } => {
+            log_promotion(course, &promoted);
+            (student_id, ticket)
+        }
         Dropped::NoStudent => return Err(OverrideError::StudentNotFound),
         Dropped::NotEnrolled => return Err(OverrideError::NotEnrolled),
     };

@@ -3,7 +3,7 @@
 
 use futures::future::try_join_all;
 
-use super::enrollment::seats_freed;
+use super::enrollment::{rules, seats_freed};
 use crate::domain::course::{Course, CoursePatch, NewCourse};
 use crate::domain::phase::{self, Phase};
 use crate::domain::student::{ImportedStudent, NewStudent, Student, StudentPatch};
@@ -64,7 +64,8 @@ pub async fn update_course(
     by: By<'_>,
 ) -> Result<Course, RegistrarError> {
     patch.validate()?;
-    let course = courses::update(&s.db.primary, id, patch, by)
+    let phases = s.catalog.phases();
+    let course = courses::update(&s.db.primary, id, patch, by, &rules(s, &phases))
         .await?
         .ok_or(RegistrarError::CourseNotFound)?;
     if patch.capacity.is_some() || patch.reserved.is_some() {

@@ -4,9 +4,9 @@
 //! ([`super::locks`]): a seat taken or given back updates the course row
 //! and then its block's, so a block is never locked before its course.
 
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
+use super::waitlist::{self, Rules};
 use crate::domain::block::{Block, BlockInput};
 
 /// Replaces a course's blocks with `new` (the course row is locked by the
@@ -49,10 +49,11 @@ pub async fn replace(
     Ok(())
 }
 
-/// Releases every block whose `release_at` has come by `now`: its unused
+/// Releases every block whose `release_at` has come by `rules.now`: its unused
 /// seats join the open pool, recorded in the audit trail. Returns the
 /// courses that gained seats.
-pub async fn release_due(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn release_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, sqlx::Error> {
+    let now = rules.now;
     let mut tx = pool.begin().await?;
     let courses: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM courses WHERE id IN (SELECT course_id FROM course_blocks \
@@ -77,6 +78,10 @@ pub async fn release_due(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<i64>, 
     .bind(&courses)
     .fetch_all(&mut *tx)
     .await?;
+    // The waitlists get the released seats first.
+    for &course in &freed {
+        waitlist::promote(&mut tx, course, rules).await?;
+    }
     tx.commit().await?;
     Ok(freed)
 }

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use super::audit::{self, By};
 use super::blocks;
+use super::waitlist::{self, Rules};
 use super::StoreResult;
 use crate::db::Db;
 use crate::domain::course::{Course, CoursePatch, CourseSeats, NewCourse, COURSE_COLUMNS};
@@ -107,6 +108,7 @@ pub async fn update(
     id: i64,
     patch: &CoursePatch,
     by: By<'_>,
+    rules: &Rules<'_>,
 ) -> StoreResult<Option<Course>> {
     let mut tx = pool.begin().await?;
     let lock = format!("SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1 FOR UPDATE OF courses");
@@ -150,6 +152,8 @@ pub async fn update(
             ..Default::default()
         };
         audit::write(&mut tx, &change, by).await?;
+        // More seats, or seats moved: the waitlist gets them first.
+        waitlist::promote(&mut tx, id, rules).await?;
     }
     tx.commit().await?;
     Ok(Some(after))

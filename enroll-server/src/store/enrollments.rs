@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::audit::{self, By};
 use super::locks::lock_courses_then_students;
+use super::waitlist::{self, Promotion, Rules};
 use super::{outbox, StoreResult};
 use crate::domain::enrollment::{Enrollment, HeldSeat, RosterEntry};
 use crate::domain::mail::Change;
@@ -159,23 +160,28 @@ pub async fn insert_all(
     Ok(())
 }
 
-/// Gives a seat back, locking in the order admission does. `None` when the
-/// student holds no seat in the course; else the ticket that had won it
-/// (`None` inside for a seat granted otherwise). With `announce`, the
-/// cancel is written to the mail outbox in the same transaction.
+/// Gives a seat back, locking in the order admission does, and gives it to
+/// the course's waitlist when it has one ([`waitlist::promote`]). `None`
+/// when the student holds no seat in the course; else the ticket that had
+/// won it (`None` inside for a seat granted otherwise) and what the
+/// waitlist got. With `announce`, the cancel is written to the mail outbox
+/// in the same transaction.
 pub async fn cancel(
     pool: &PgPool,
     student_id: i64,
     course_id: i64,
-    announce: bool,
     by: By<'_>,
-) -> StoreResult<Option<Option<String>>> {
+    rules: &Rules<'_>,
+) -> StoreResult<Option<(Option<String>, Promotion)>> {
     let mut tx = pool.begin().await?;
+    // The waitlist's first students are locked with this one, in order.
+    let mut students = waitlist::heads(&mut tx, course_id).await?;
+    students.push(student_id);
     let locked = lock_courses_then_students(&mut tx, &[course_id], |courses| {
         if courses.is_empty() {
             Vec::new()
         } else {
-            vec![student_id]
+            students
         }
     })
     .await?;
@@ -192,7 +198,7 @@ pub async fn cancel(
     let Some((ticket, block)) = row else {
         return Ok(None);
     };
-    if announce {
+    if rules.announce {
         outbox::announce(&mut tx, &[student_id], &[course_id], Change::Cancelled).await?;
     }
     let change = audit::Change {
@@ -203,8 +209,9 @@ pub async fn cancel(
         ..Default::default()
     };
     audit::write(&mut tx, &change, by).await?;
+    let promoted = waitlist::promote(&mut tx, course_id, rules).await?;
     tx.commit().await?;
-    Ok(Some(ticket))
+    Ok(Some((ticket, promoted)))
 }
 
 /// Every seat won by a queue ticket: `(ticket, student, enrolled_at)`, for

@@ -24,6 +24,7 @@ pub mod overrides;
 pub mod phases;
 pub mod sessions;
 pub mod students;
+pub mod waitlist;
 
 use crate::db::is_unavailable;
 

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::audit::{self, By};
 use super::locks::lock_courses_then_students;
+use super::waitlist::{self, Promotion, Rules};
 use super::{outbox, StoreResult};
 use crate::domain::block::seat_for;
 use crate::domain::mail::Change;
@@ -31,10 +32,12 @@ pub enum Added {
 /// What a force-drop did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dropped {
-    /// The seat is given back; the ticket that had won it, if any.
+    /// The seat is given back; the ticket that had won it, if any, and
+    /// what the waitlist got.
     Seat {
         student_id: i64,
         ticket: Option<String>,
+        promoted: Promotion,
     },
     NoStudent,
     NotEnrolled,
@@ -113,20 +116,23 @@ pub async fn force_add(
     })
 }
 
-/// Takes `student_no`'s seat in `course` away.
+/// Takes `student_no`'s seat in `course` away; the course's waitlist gets
+/// it in the same transaction.
 pub async fn force_drop(
     pool: &PgPool,
     student_no: &str,
     course: i64,
     reason: &str,
     by: By<'_>,
-    announce: bool,
+    rules: &Rules<'_>,
 ) -> StoreResult<Dropped> {
     let Some(id) = student(pool, student_no).await? else {
         return Ok(Dropped::NoStudent);
     };
     let mut tx = pool.begin().await?;
-    lock_courses_then_students(&mut tx, &[course], |_| vec![id]).await?;
+    let mut students = waitlist::heads(&mut tx, course).await?;
+    students.push(id);
+    lock_courses_then_students(&mut tx, &[course], |_| students).await?;
     let row: Option<(Option<String>, Option<String>, bool)> = sqlx::query_as(
         "DELETE FROM enrollments WHERE student_id = $1 AND course_id = $2 \
          RETURNING ticket, block, over_capacity",
@@ -138,7 +144,7 @@ pub async fn force_drop(
     let Some((ticket, block, over)) = row else {
         return Ok(Dropped::NotEnrolled);
     };
-    if announce {
+    if rules.announce {
         outbox::announce(&mut tx, &[id], &[course], Change::Dropped).await?;
     }
     let change = audit::Change {
@@ -150,9 +156,11 @@ pub async fn force_drop(
         detail: Some(json!({"over_capacity": over, "ticket": ticket})),
     };
     audit::write(&mut tx, &change, by).await?;
+    let promoted = waitlist::promote(&mut tx, course, rules).await?;
     tx.commit().await?;
     Ok(Dropped::Seat {
         student_id: id,
         ticket,
+        promoted,
     })
 }

@@ -39,6 +39,19 @@ async fn course_as(app: &TestApp, client: &Client, course: i64) -> Value {
     res.json().await.unwrap()
 }
 
+/// Releases the blocks due at `now` (a clock handed in, not waited for).
+async fn release_due(app: &TestApp, now: chrono::DateTime<Utc>) -> Vec<i64> {
+    let rules = enroll_server::store::waitlist::Rules {
+        phases: &[],
+        credit_limit: 21,
+        now,
+        announce: false,
+    };
+    enroll_server::store::blocks::release_due(&app.db, &rules)
+        .await
+        .unwrap()
+}
+
 async fn reserve(app: &TestApp, course: i64, blocks: Value) -> reqwest::Response {
     app.admin_patch(
         &format!("/api/v1/admin/courses/{course}"),
@@ -160,18 +173,12 @@ async fn a_block_releases_its_unused_seats_at_its_time() {
         "rejected"
     );
     // Not before its time (the clock handed in, not waited for) ...
-    let released = enroll_server::store::blocks::release_due(&app.db, Utc::now())
-        .await
-        .unwrap();
+    let released = release_due(&app, Utc::now()).await;
     assert!(released.is_empty());
     // ... and at it: the seat joins the open pool, recorded once.
-    let released = enroll_server::store::blocks::release_due(&app.db, later + Span::seconds(1))
-        .await
-        .unwrap();
+    let released = release_due(&app, later + Span::seconds(1)).await;
     assert_eq!(released, vec![course]);
-    let again = enroll_server::store::blocks::release_due(&app.db, later + Span::hours(1))
-        .await
-        .unwrap();
+    let again = release_due(&app, later + Span::hours(1)).await;
     assert!(again.is_empty(), "released once");
     let events: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM enrollment_events WHERE kind = 'block_released' AND course_id = $1 \
