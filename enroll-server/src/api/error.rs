@@ -18,6 +18,7 @@ use crate::domain::Invalid;
 use crate::events::OpenError;
 use crate::redis::session_store::SessionError;
 use crate::service::accounts::LoginError;
+use crate::service::admins::AccountError;
 use crate::service::enrollment::{CancelError, EnrollError};
 use crate::service::fair_use::FairUseError;
 use crate::service::registrar::RegistrarError;
@@ -213,6 +214,10 @@ impl From<StoreError> for ApiError {
                 Constraint::CourseCodeTaken => {
                     Self::conflict("duplicate_code", "a course with this code exists already")
                 }
+                Constraint::AdminUsernameTaken => Self::conflict(
+                    "duplicate_username",
+                    "an admin account with this username exists already",
+                ),
                 Constraint::EnrolledWithinCapacity => Self::conflict(
                     "capacity_below_enrolled",
                     "the capacity is below the seats already taken",
@@ -350,6 +355,17 @@ impl From<RegistrarError> for ApiError {
             RegistrarError::Store(e) => e.into(),
             RegistrarError::Redis(e) => e.into(),
             RegistrarError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(e) => e.into(),
+            AccountError::NotFound => Self::not_found("admin_not_found", "no such admin account"),
+            AccountError::Store(e) => e.into(),
+            AccountError::Internal(e) => Self::Internal(e),
         }
     }
 }
