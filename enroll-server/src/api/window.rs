@@ -10,7 +10,7 @@ use crate::service::registrar;
 use crate::store::window as stored;
 use utoipa::ToSchema;
 
-use super::caller::Admin;
+use super::caller::Registrar;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::state::AppState;
@@ -50,12 +50,12 @@ pub async fn show(State(state): State<AppState>) -> Json<Window> {
 
 /// Sets the window (admin).
 #[utoipa::path(put, path = "/api/v1/admin/registration-window", request_body = WindowRequest,
-    security(("admin_token" = [])),
-    responses((status = 200, body = Window), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    security(("admin_token" = ["registrar"])),
+    responses((status = 200, body = Window),
                (status = 422, body = ErrorBody, description = "invalid_window")))]
 pub async fn set(
     State(state): State<AppState>,
-    _admin: Admin,
+    _registrar: Registrar,
     ApiJson(req): ApiJson<WindowRequest>,
 ) -> ApiResult<Json<Window>> {
     registrar::set_window(&state, req.opens_at, req.closes_at).await?;
