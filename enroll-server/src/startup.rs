@@ -112,6 +112,7 @@ impl Application {
                 session_cache.clone(),
                 &metrics,
             ),
+            admin_tokens: TokenSigner::new(&deployment.session_key),
             enqueuer: Enqueuer::new(pipeline.clone()),
             fair_use: FairUse::new(
                 settings.fair_use,
@@ -331,9 +332,10 @@ async fn forget_idle_addresses(state: AppState) {
     }
 }
 
-/// Every minute, deletes ended sessions' rows and forgets the tickets
-/// decided longer ago than `ENROLL_DECIDED_TICKET_TTL_SECS`, course by
-/// course (any instance may do it; both are idempotent).
+/// Every minute, deletes ended sessions' rows (students' and admins') and
+/// forgets the tickets decided longer ago than
+/// `ENROLL_DECIDED_TICKET_TTL_SECS`, course by course (any instance may do
+/// it; all of it is idempotent).
 async fn expire_decided_tickets(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -341,6 +343,9 @@ async fn expire_decided_tickets(state: AppState) {
         tick.tick().await;
         if let Err(err) = state.sessions.sweep().await {
             tracing::warn!(error = %err, "could not delete ended sessions");
+        }
+        if let Err(err) = store::admins::sweep_sessions(&state.db.primary).await {
+            tracing::warn!(error = %err, "could not delete ended admin sessions");
         }
         let (courses, _) = state.catalog.course_ids();
         let mut redis = state.redis.clone();

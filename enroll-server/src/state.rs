@@ -16,6 +16,7 @@ use crate::password::PasswordHasher;
 use crate::redis::enqueue::Enqueuer;
 use crate::redis::session_store::SessionStore;
 use crate::service::fair_use::FairUse;
+use crate::session::TokenSigner;
 use crate::snapshot::CatalogSnapshot;
 use crate::store::sessions::Deployment;
 
@@ -47,6 +48,9 @@ pub struct Services {
     /// together in one pipeline.
     pub enqueuer: Enqueuer,
     pub sessions: SessionStore,
+    /// Issues and recognises admin accounts' bearer tokens (signed with the
+    /// deployment's session key, as students' are).
+    pub admin_tokens: TokenSigner,
     /// Rate limits and the cap on tickets in line (see [`crate::fair_use`]).
     pub fair_use: FairUse,
     pub hasher: PasswordHasher,

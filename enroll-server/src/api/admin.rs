@@ -1,5 +1,6 @@
-//! Admin routes (`Authorization: Bearer <ENROLL_ADMIN_TOKEN>`): courses,
-//! student import, rosters. The registration window is in [`super::window`].
+//! Admin routes (`Authorization: Bearer` the admin token or an admin
+//! session's token): courses, student import (registrar), rosters (any
+//! admin). The registration window is in [`super::window`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +16,7 @@ use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::caller::{Admin, ClientAddr};
+use super::caller::{Admin, ClientAddr, Registrar};
 use super::error::{course_not_found, ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::course::{Course, CoursePatch, NewCourse};
@@ -107,13 +108,13 @@ impl<T: DeserializeOwned> OneOrMany<T> {
 /// Creates one course (object body, object answer) or many (array body,
 /// array answer) in one transaction.
 #[utoipa::path(post, path = "/api/v1/admin/courses", request_body = NewCourses,
-    security(("admin_token" = [])),
+    security(("admin_token" = ["registrar"])),
     responses((status = 201, body = CreatedCourses, description = "the course, or the courses in order"),
               (status = 409, body = ErrorBody, description = "duplicate_code"),
               (status = 422, body = ErrorBody, description = "invalid_field, invalid_schedule, invalid_body")))]
 pub async fn create_courses(
     State(state): State<AppState>,
-    _admin: Admin,
+    _registrar: Registrar,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = OneOrMany::<NewCourse>::decode(body)?;
@@ -132,18 +133,18 @@ pub async fn create_courses(
 /// refused by the database itself (409 `capacity_below_enrolled`).
 #[utoipa::path(patch, path = "/api/v1/admin/courses/{id}", request_body = CoursePatch,
     params(("id" = i64, Path, description = "The course's id")),
-    security(("admin_token" = [])),
+    security(("admin_token" = ["registrar"])),
     responses((status = 200, body = Course), (status = 404, body = ErrorBody, description = "course_not_found"),
               (status = 422, body = ErrorBody, description = "invalid_field, invalid_schedule, invalid_body"),
               (status = 409, body = ErrorBody, description = "capacity_below_enrolled, block_below_enrolled, block_in_use, reserved_seats_taken, reserved_over_capacity")))]
 pub async fn update_course(
     State(state): State<AppState>,
-    _admin: Admin,
+    Registrar(admin): Registrar,
     client: ClientAddr,
     ApiPath(id): ApiPath<i64>,
     ApiJson(patch): ApiJson<CoursePatch>,
 ) -> ApiResult<Json<Course>> {
-    let by = By::admin("token", client.0);
+    let by = By::admin(admin.actor.label(), client.0);
     Ok(Json(
         registrar::update_course(&state, id, &patch, by).await?,
     ))
@@ -159,12 +160,12 @@ pub struct ImportResult {
 /// all or nothing; a student number that exists already fails the whole
 /// request with 409 `duplicate_student_no`.
 #[utoipa::path(post, path = "/api/v1/admin/students", request_body = NewStudents,
-    security(("admin_token" = [])),
+    security(("admin_token" = ["registrar"])),
     responses((status = 201, body = ImportResult), (status = 409, body = ErrorBody, description = "duplicate_student_no"),
               (status = 422, body = ErrorBody, description = "invalid_field, weak_password, invalid_body")))]
 pub async fn import_students(
     State(state): State<AppState>,
-    _admin: Admin,
+    _registrar: Registrar,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     let students = OneOrMany::<NewStudent>::decode(body)?.into_vec();
@@ -183,12 +184,12 @@ pub async fn import_students(
 /// carries them from login.
 #[utoipa::path(patch, path = "/api/v1/admin/students/{student_no}", request_body = StudentPatch,
     params(("student_no" = String, Path, description = "The student's number")),
-    security(("admin_token" = [])),
+    security(("admin_token" = ["registrar"])),
     responses((status = 200, body = Student), (status = 404, body = ErrorBody, description = "student_not_found"),
               (status = 422, body = ErrorBody, description = "invalid_field, invalid_body")))]
 pub async fn update_student(
     State(state): State<AppState>,
-    _admin: Admin,
+    _registrar: Registrar,
     ApiPath(student_no): ApiPath<String>,
     ApiJson(patch): ApiJson<StudentPatch>,
 ) -> ApiResult<Json<Student>> {

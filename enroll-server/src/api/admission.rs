@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::caller::Admin;
-use super::error::{ApiResult, ErrorBody};
+use super::caller::{Admin, Registrar};
+use super::error::ApiResult;
 use super::extract::ApiJson;
 use crate::redis::control;
 use crate::service::registrar;
@@ -34,7 +34,7 @@ pub struct AdmissionSwitch {
 
 /// Whether admission is paused (admin).
 #[utoipa::path(get, path = "/api/v1/admin/admission", security(("admin_token" = [])),
-    responses((status = 200, body = AdmissionSwitch), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = AdmissionSwitch)))]
 pub async fn show(
     State(state): State<AppState>,
     _admin: Admin,
@@ -46,11 +46,11 @@ pub async fn show(
 
 /// Pauses or resumes admission on every instance (admin).
 #[utoipa::path(put, path = "/api/v1/admin/admission", request_body = AdmissionSwitch,
-    security(("admin_token" = [])),
-    responses((status = 200, body = AdmissionSwitch), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    security(("admin_token" = ["registrar"])),
+    responses((status = 200, body = AdmissionSwitch)))]
 pub async fn set(
     State(state): State<AppState>,
-    _admin: Admin,
+    _registrar: Registrar,
     ApiJson(req): ApiJson<AdmissionSwitch>,
 ) -> ApiResult<Json<AdmissionSwitch>> {
     registrar::set_admission_paused(&state, req.paused).await?;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::caller::{Admin, ClientAddr, CurrentStudent};
+use super::caller::{Admin, ClientAddr, CurrentStudent, Registrar};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::service::overrides;
@@ -66,18 +66,18 @@ pub struct ForceAdded {
 /// qualify for or the open pool, else — only with `over_capacity: true` —
 /// beyond the capacity. Credit limit and timetable are not checked.
 #[utoipa::path(post, path = "/api/v1/admin/enrollments", request_body = ForceAdd,
-    security(("admin_token" = [])),
+    security(("admin_token" = ["registrar"])),
     responses((status = 201, body = ForceAdded),
               (status = 404, body = ErrorBody, description = "student_not_found, course_not_found"),
               (status = 409, body = ErrorBody, description = "already_enrolled, course_full"),
               (status = 422, body = ErrorBody, description = "reason_required, invalid_body")))]
 pub async fn force_add(
     State(state): State<AppState>,
-    _admin: Admin,
+    Registrar(admin): Registrar,
     client: ClientAddr,
     ApiJson(req): ApiJson<ForceAdd>,
 ) -> ApiResult<(StatusCode, Json<ForceAdded>)> {
-    let by = By::admin("token", client.0);
+    let by = By::admin(admin.actor.label(), client.0);
     let added = overrides::force_add(
         &state,
         &req.student_no,
@@ -125,18 +125,18 @@ pub struct DropParams {
 /// take it.
 #[utoipa::path(delete, path = "/api/v1/admin/enrollments/{student_no}/{course_id}",
     params(("student_no" = String, Path), ("course_id" = i64, Path), DropParams),
-    security(("admin_token" = [])),
+    security(("admin_token" = ["registrar"])),
     responses((status = 204),
               (status = 404, body = ErrorBody, description = "student_not_found, not_enrolled"),
               (status = 422, body = ErrorBody, description = "reason_required, invalid_query")))]
 pub async fn force_drop(
     State(state): State<AppState>,
-    _admin: Admin,
+    Registrar(admin): Registrar,
     client: ClientAddr,
     ApiPath((student_no, course_id)): ApiPath<(String, i64)>,
     ApiQuery(q): ApiQuery<DropParams>,
 ) -> ApiResult<StatusCode> {
-    let by = By::admin("token", client.0);
+    let by = By::admin(admin.actor.label(), client.0);
     overrides::force_drop(&state, &student_no, course_id, &q.reason, by).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,13 +1,17 @@
-//! Who is calling: a logged-in student (session cookie) or an admin (token).
+//! Who is calling: a logged-in student (session cookie) or an admin (the
+//! bootstrap token or an admin session's bearer token).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use servekit::http::PeerAddr;
 use std::net::IpAddr;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+pub use crate::domain::admin::{Actor, Role};
+use crate::service::admins;
 use crate::session::{Session, SessionCookie};
 use crate::state::AppState;
 
@@ -109,36 +113,92 @@ fn client_ip(peer: IpAddr, trusted: &[IpAddr], forwarded: &[&str]) -> IpAddr {
         .unwrap_or(peer)
 }
 
-/// Proof that the request carried the admin token. 401
-/// `admin_token_required` without one, 403 `forbidden` with a wrong one.
-#[derive(Debug, Clone, Copy)]
-pub struct Admin;
+/// An authenticated admin request: who made it and what they may do.
+/// Accepted with either `Authorization: Bearer` credential:
+/// - the bootstrap token (`ENROLL_ADMIN_TOKEN`, compared in constant
+///   time): [`Actor::Token`], [`Role::Registrar`] — for the first account
+///   and for automation;
+/// - the token of a live admin session (`POST /api/v1/admin/auth/login`):
+///   [`Actor::Account`] with the account's role.
+///
+/// 401 `admin_token_required` without either, 403 `forbidden` with a wrong,
+/// ended or made-up one (a token this deployment did not sign costs no
+/// query; a signed one one indexed lookup). Every accepted request is
+/// logged with who made it (`admin`), never with its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    pub actor: Actor,
+    pub role: Role,
+}
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let given = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "admin_token_required",
-                    "send Authorization: Bearer <admin token>",
-                )
-            })?;
+        let given = bearer_token(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized(
+                "admin_token_required",
+                "send Authorization: Bearer <admin token or session token>",
+            )
+        })?;
         let expected = state.settings.admin_token.expose().as_bytes();
-        if bool::from(given.trim().as_bytes().ct_eq(expected)) {
-            Ok(Admin)
+        let admin = if bool::from(given.as_bytes().ct_eq(expected)) {
+            Admin {
+                actor: Actor::Token,
+                role: Role::Registrar,
+            }
+        } else if let Some((actor, role)) = admins::authenticate(state, given).await? {
+            Admin { actor, role }
         } else {
-            Err(ApiError::forbidden(
+            return Err(ApiError::forbidden(
                 "forbidden",
                 "the admin token is not valid",
-            ))
-        }
+            ));
+        };
+        tracing::info!(
+            admin = %admin.actor.label(),
+            role = %admin.role,
+            method = %parts.method,
+            path = %parts.uri.path(),
+            "admin request"
+        );
+        Ok(admin)
     }
+}
+
+/// The bearer token of `Authorization: Bearer <token>`, trimmed.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// An [`Admin`] who may change things: the bootstrap token or a
+/// registrar's session. A viewer is answered 403 `insufficient_role`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registrar(pub Admin);
+
+impl FromRequestParts<AppState> for Registrar {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let admin = Admin::from_request_parts(parts, state).await?;
+        if !admin.role.may_change() {
+            tracing::info!(admin = %admin.actor.label(), role = %admin.role, "refused: read-only role");
+            return Err(insufficient_role());
+        }
+        Ok(Self(admin))
+    }
+}
+
+/// 403 for a viewer on a route that changes something.
+pub fn insufficient_role() -> ApiError {
+    ApiError::forbidden(
+        "insufficient_role",
+        "this account may only read; a registrar's is needed",
+    )
 }
 
 #[cfg(test)]
@@ -147,6 +207,19 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_bearer_token_is_read_from_authorization_only() {
+        let headers = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(AUTHORIZATION, value.parse().unwrap());
+            h
+        };
+        assert_eq!(bearer_token(&headers("Bearer abc.def ")), Some("abc.def"));
+        assert_eq!(bearer_token(&headers("Basic YWRtaW4=")), None);
+        assert_eq!(bearer_token(&headers("bearerabc")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
     }
 
     #[test]

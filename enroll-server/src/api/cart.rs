@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::caller::{Admin, CurrentStudent};
+use super::caller::{Admin, CurrentStudent, Registrar};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use crate::domain::cart::Policy;
@@ -138,12 +138,12 @@ pub struct PeriodRequest {
 /// Sets the cart period and the policy for over-demanded courses
 /// (registrar); refused once the cart was settled.
 #[utoipa::path(put, path = "/api/v1/admin/cart-period", request_body = PeriodRequest,
-    security(("admin_token" = [])),
+    security(("admin_token" = ["registrar"])),
     responses((status = 200, body = Period), (status = 409, body = ErrorBody, description = "cart_settled"),
               (status = 422, body = ErrorBody, description = "invalid_window, invalid_body")))]
 pub async fn set_period(
     State(state): State<AppState>,
-    _admin: Admin,
+    _registrar: Registrar,
     ApiJson(req): ApiJson<PeriodRequest>,
 ) -> ApiResult<Json<Period>> {
     let p = cart::set_period(&state, req.opens_at, req.closes_at, req.policy, req.seed).await?;

@@ -29,21 +29,40 @@ use crate::state::AppState;
         super::audit::force_add, super::audit::force_drop, super::audit::trail, super::audit::history,
         super::cart::show, super::cart::add, super::cart::remove,
         super::cart::set_period, super::cart::get_period, super::cart::demand,
+        super::admin_accounts::login, super::admin_accounts::logout,
+        super::admin_accounts::create, super::admin_accounts::list,
+        super::admin_accounts::remove,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     modifiers(&Authentication, &SharedAnswers)
 )]
 pub struct ApiDoc;
 
-/// The two ways in: the admin token, and the student's session cookie.
+/// The ways in: a bearer token for admins (the bootstrap token or an admin
+/// session's), and the student's session cookie.
 struct Authentication;
+
+/// The role an admin route asks for, named in its security requirement
+/// (`"admin_token" = ["registrar"]`); routes naming none take any admin.
+const REGISTRAR: &str = "registrar";
 
 impl Modify for Authentication {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "admin_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The bootstrap token (`ENROLL_ADMIN_TOKEN`, role registrar), or the \
+                         token of an admin account's session from `POST \
+                         /api/v1/admin/auth/login` (its role: `registrar` or `viewer`). \
+                         Routes whose requirement names `registrar` answer a viewer 403 \
+                         `insufficient_role`.",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme("student_session", session_scheme(true));
     }
@@ -62,7 +81,8 @@ fn session_scheme(secure: bool) -> SecurityScheme {
 ///   `invalid_body`; query parameters: 422 `invalid_query`; a path id that
 ///   does not parse: 404 `not_found`;
 /// - a student's session: 401 `unauthenticated`; the admin token: 401
-///   `admin_token_required`, 403 `forbidden`;
+///   `admin_token_required`, 403 `forbidden` (and `insufficient_role` where
+///   the registrar's role is needed);
 /// - the students' routes: 429 `rate_limited` (the per-address ceiling),
 ///   403 `cross_site_request` for changes sent from another site;
 /// - every route: 503 (`timeout`, `database_unavailable`,
@@ -95,14 +115,21 @@ fn shared_answers(path: &str, method: &HttpMethod, op: &mut Operation) {
             .entry(status.to_string())
             .or_insert_with(|| error_response(description));
     };
-    let schemes: Vec<String> = op
+    // Each requirement as JSON: {"<scheme>": [<scopes>]}.
+    let requirements: Vec<serde_json::Map<String, serde_json::Value>> = op
         .security
         .iter()
         .flatten()
         .filter_map(|s| serde_json::to_value(s).ok())
-        .filter_map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
-        .flatten()
+        .filter_map(|v| v.as_object().cloned())
         .collect();
+    let schemes: Vec<&String> = requirements.iter().flat_map(|r| r.keys()).collect();
+    let registrar = requirements
+        .iter()
+        .filter_map(|r| r.get("admin_token"))
+        .filter_map(|scopes| scopes.as_array())
+        .flatten()
+        .any(|scope| scope == REGISTRAR);
     let params = op.parameters.as_deref().unwrap_or_default();
     if op.request_body.is_some() {
         add("400", "malformed_json, unreadable_body");
@@ -115,12 +142,19 @@ fn shared_answers(path: &str, method: &HttpMethod, op: &mut Operation) {
     if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
         add("404", "not_found: no such resource");
     }
-    if schemes.iter().any(|s| s == "student_session") {
+    if schemes.iter().any(|s| *s == "student_session") {
         add("401", "unauthenticated");
     }
-    if schemes.iter().any(|s| s == "admin_token") {
+    if schemes.iter().any(|s| *s == "admin_token") {
         add("401", "admin_token_required");
-        add("403", "forbidden: the admin token is not valid");
+        if registrar {
+            add(
+                "403",
+                "forbidden: the token is not valid; insufficient_role: a viewer's session",
+            );
+        } else {
+            add("403", "forbidden: the token is not valid");
+        }
     }
     let students = path.starts_with("/api/v1/") && !path.starts_with("/api/v1/admin/");
     if students {
@@ -164,4 +198,43 @@ pub fn router() -> Router<AppState> {
             Json(doc)
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every admin route that changes something names the registrar's role
+    /// and documents `insufficient_role`; the reads, logging in and out do
+    /// not.
+    #[test]
+    fn changing_admin_routes_ask_for_the_registrar() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut changing = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if !path.starts_with("/api/v1/admin/") {
+                continue;
+            }
+            for (method, op) in item.as_object().unwrap() {
+                let scopes = &op["security"][0]["admin_token"];
+                let forbidden = op["responses"]["403"]["description"].as_str();
+                let needs_registrar = method != "get" && !path.starts_with("/api/v1/admin/auth/");
+                if needs_registrar {
+                    changing += 1;
+                    assert_eq!(scopes, &serde_json::json!([REGISTRAR]), "{method} {path}");
+                    assert!(
+                        forbidden.is_some_and(|d| d.contains("insufficient_role")),
+                        "{method} {path}"
+                    );
+                } else if path != "/api/v1/admin/auth/login" {
+                    assert_eq!(scopes, &serde_json::json!([]), "{method} {path}");
+                    assert!(
+                        forbidden.is_some_and(|d| !d.contains("insufficient_role")),
+                        "{method} {path}"
+                    );
+                }
+            }
+        }
+        assert!(changing >= 8, "{changing}");
+    }
 }

@@ -27,6 +27,32 @@ where
     }
 }
 
+/// [`ApiJson`] that takes only a JSON object: serde also reads a struct from
+/// an array (its fields in order, `[null, null]` as two absent options),
+/// which no client means. Anything but an object is 422 `invalid_body`.
+pub struct ApiObject<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiObject<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiJson(value) = ApiJson::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::unprocessable(
+                "invalid_body",
+                "expected a JSON object",
+            ));
+        }
+        serde_json::from_value(value)
+            .map(Self)
+            .map_err(|e| ApiError::unprocessable("invalid_body", e.to_string()))
+    }
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(

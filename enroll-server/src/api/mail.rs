@@ -1,7 +1,8 @@
 //! Parked enrollment mail (admin): the messages the mail server refused for
 //! good, or that ran out of attempts, and putting them back in line once
-//! the address or the server is fixed. Re-queueing names who asked; the
-//! name is stored on each message and logged.
+//! the address or the server is fixed. Re-queueing is attributed to who
+//! asked (the admin account's username, or `token`): stored on each message
+//! and logged.
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -10,9 +11,9 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::caller::Admin;
+use super::caller::{Admin, Registrar};
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiObject, ApiQuery};
 use crate::domain::mail::ParkedMail;
 use crate::state::AppState;
 use crate::store::outbox;
@@ -45,7 +46,7 @@ pub struct ParkedPage {
 /// Parked mail, oldest first (admin).
 #[utoipa::path(get, path = "/api/v1/admin/mail/parked", params(ParkedQuery),
     security(("admin_token" = [])),
-    responses((status = 200, body = ParkedPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = ParkedPage),
               (status = 422, body = ErrorBody, description = "invalid_limit")))]
 pub async fn parked(
     State(state): State<AppState>,
@@ -66,7 +67,7 @@ pub async fn parked(
     Ok(Json(ParkedPage { items, next_after }))
 }
 
-/// Which parked mail to put back in line, and who asks.
+/// Which parked mail to put back in line.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequeueRequest {
@@ -74,10 +75,11 @@ pub struct RequeueRequest {
     #[schema(max_items = 10000)]
     #[serde(default, deserialize_with = "crate::domain::whole::optional_list")]
     pub ids: Option<Vec<i64>>,
-    /// Who asks (an operator's name or ticket), 1–100 characters, not only
-    /// spaces; stored with each message and logged.
+    /// A note for the log (an operator's name or ticket), 1–100
+    /// characters, not only spaces. The messages record who asked by the
+    /// caller's account (`token` for the bootstrap token), not by this.
     #[schema(min_length = 1, max_length = 100, pattern = r"^\s*\S")]
-    pub by: String,
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,16 +90,20 @@ pub struct RequeueResult {
 
 /// Puts parked mail back in line with fresh attempts (admin).
 #[utoipa::path(post, path = "/api/v1/admin/mail/requeue", request_body = RequeueRequest,
-    security(("admin_token" = [])),
-    responses((status = 200, body = RequeueResult), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    security(("admin_token" = ["registrar"])),
+    responses((status = 200, body = RequeueResult),
               (status = 422, body = ErrorBody, description = "invalid_field")))]
 pub async fn requeue(
     State(state): State<AppState>,
-    _admin: Admin,
-    ApiJson(req): ApiJson<RequeueRequest>,
+    Registrar(admin): Registrar,
+    ApiObject(req): ApiObject<RequeueRequest>,
 ) -> ApiResult<Json<RequeueResult>> {
-    let by = req.by.trim();
-    if by.is_empty() || req.by.chars().count() > 100 {
+    let note = req.by.as_deref().map(str::trim);
+    if req
+        .by
+        .as_deref()
+        .is_some_and(|by| by.trim().is_empty() || by.chars().count() > 100)
+    {
         return Err(ApiError::unprocessable(
             "invalid_field",
             "`by` must be 1 to 100 characters",
@@ -109,7 +115,13 @@ pub async fn requeue(
             "`ids` holds at most 10,000 ids",
         ));
     }
+    let by = admin.actor.label();
     let requeued = outbox::requeue(&state.db.primary, req.ids.as_deref(), by, Utc::now()).await?;
-    tracing::info!(by, count = requeued.len(), "parked mail re-queued");
+    tracing::info!(
+        admin = by,
+        note,
+        count = requeued.len(),
+        "parked mail re-queued"
+    );
     Ok(Json(RequeueResult { requeued }))
 }

@@ -5,17 +5,21 @@
 //! - [`auth`], [`me`], [`courses`], [`enrollments`], [`tickets`],
 //!   [`window`]: what students use.
 //! - [`admin`], [`admission`], [`mail`]: the registrar's routes (admin
-//!   token); parked enrollment mail.
+//!   token or an admin session); parked enrollment mail.
+//! - [`admin_accounts`]: named admin accounts — login, logout, creating,
+//!   listing and deleting them.
 //! - [`health`], [`docs`]: probes, metrics, the OpenAPI document (the
 //!   students' page beside them is [`crate::web`]).
 //! - [`error`]: the one API error type, and the mapping of every lower
 //!   layer's errors to it.
 //! - [`extract`], [`caller`]: extractors that turn bad input into coded
-//!   errors, and who is calling (student session or admin token).
+//!   errors, and who is calling (student session, or an admin and their
+//!   role).
 //! - [`guard`]: what every student route passes first — the request
 //!   timeout, the per-address ceiling, the cross-site check.
 
 pub mod admin;
+pub mod admin_accounts;
 pub mod admission;
 pub mod audit;
 pub mod auth;
@@ -81,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(audit::admin_router())
         .merge(cart::admin_router())
+        .merge(admin_accounts::router())
         .merge(admission::router())
         .merge(mail::router())
         .fallback(|| async { error::ApiError::not_found("not_found", "no such route") })

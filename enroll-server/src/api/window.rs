@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::caller::{Admin, MaybeStudent};
+use super::caller::{Admin, MaybeStudent, Registrar};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::domain::phase::{self, Phase, PhaseInput};
@@ -88,12 +88,12 @@ pub async fn show(State(state): State<AppState>, student: MaybeStudent) -> ApiRe
 /// Sets the registration window: one phase, `registration`, for everyone,
 /// replacing every phase (admin).
 #[utoipa::path(put, path = "/api/v1/admin/registration-window", request_body = WindowRequest,
-    security(("admin_token" = [])),
-    responses((status = 200, body = Window), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    security(("admin_token" = ["registrar"])),
+    responses((status = 200, body = Window),
                (status = 422, body = ErrorBody, description = "invalid_window")))]
 pub async fn set(
     State(state): State<AppState>,
-    _admin: Admin,
+    _registrar: Registrar,
     ApiJson(req): ApiJson<WindowRequest>,
 ) -> ApiResult<Json<Window>> {
     if req.closes_at <= req.opens_at {
@@ -112,12 +112,12 @@ pub async fn set(
 /// includes them is open; phases that could include the same student must
 /// not overlap in time.
 #[utoipa::path(put, path = "/api/v1/admin/phases", request_body = Vec<PhaseInput>,
-    security(("admin_token" = [])),
+    security(("admin_token" = ["registrar"])),
     responses((status = 200, body = Vec<Phase>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
                (status = 422, body = ErrorBody, description = "invalid_phase, invalid_audience, overlapping_phases, invalid_body")))]
 pub async fn set_phases(
     State(state): State<AppState>,
-    _admin: Admin,
+    _registrar: Registrar,
     ApiJson(req): ApiJson<Vec<PhaseInput>>,
 ) -> ApiResult<Json<Vec<Phase>>> {
     let phases: Vec<Phase> = req.into_iter().map(Phase::from).collect();

@@ -128,6 +128,12 @@ pub struct Options {
     #[arg(long, env = "ENROLL_SESSION_TTL_SECS")]
     pub session_ttl_secs: Option<u64>,
 
+    /// Lifetime of an admin account's session (`POST
+    /// /api/v1/admin/auth/login`) in seconds; it is not renewed by use
+    /// [default: 28800].
+    #[arg(long, env = "ENROLL_ADMIN_SESSION_TTL_SECS")]
+    pub admin_session_ttl_secs: Option<u64>,
+
     /// Keep sessions found in Redis in memory this many milliseconds (0 = ask
     /// Redis on every request); logouts are pushed to every instance at once
     /// [default: 10000].
@@ -367,7 +373,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format, smtp_url, smtp_username, smtp_password, smtp_password_file, smtp_ca_file, mail_from, mail_page_url, mail_digest_window_ms, mail_rate, mail_max_attempts, mail_retry_max_ms, mail_claim_lease_ms)
+        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, admin_session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format, smtp_url, smtp_username, smtp_password, smtp_password_file, smtp_ca_file, mail_from, mail_page_url, mail_digest_window_ms, mail_rate, mail_max_attempts, mail_retry_max_ms, mail_claim_lease_ms)
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Settings {
     pub admin_token: Secret,
     pub cookie_secure: bool,
     pub session_ttl: Duration,
+    /// Lifetime of an admin account's session.
+    pub admin_session_ttl: Duration,
     pub session_cache: Duration,
     pub full_cache: Duration,
     pub event_streams_per_student: usize,
@@ -124,6 +126,9 @@ impl Options {
             admin_token: Secret::new(admin_token),
             cookie_secure: self.cookie_secure.unwrap_or(true),
             session_ttl: Duration::from_secs(self.session_ttl_secs.unwrap_or(8 * 3600)),
+            admin_session_ttl: Duration::from_secs(
+                self.admin_session_ttl_secs.unwrap_or(8 * 3600).max(1),
+            ),
             session_cache: Duration::from_millis(self.session_cache_ms.unwrap_or(10_000)),
             full_cache: Duration::from_millis(self.full_cache_ms.unwrap_or(1_000)),
             event_streams_per_student: self.event_streams_per_student.unwrap_or(4).max(1),

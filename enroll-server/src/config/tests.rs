@@ -26,6 +26,37 @@ fn layers_apply_in_order() {
 }
 
 #[test]
+fn admin_sessions_last_eight_hours_unless_set() {
+    let base = || Options {
+        database_url: Some("postgres://x".into()),
+        admin_token: Some("admin-token-0123456789".into()),
+        ..Options::default()
+    };
+    let s = base().resolve().unwrap();
+    assert_eq!(s.admin_session_ttl, std::time::Duration::from_secs(28_800));
+    let f = write("admin_session_ttl_secs: 600\n");
+    let s = Options {
+        config: Some(f.path().to_path_buf()),
+        ..base()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(s.admin_session_ttl, std::time::Duration::from_secs(600));
+    let s = Options {
+        config: Some(f.path().to_path_buf()),
+        admin_session_ttl_secs: Some(60),
+        ..base()
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(
+        s.admin_session_ttl,
+        std::time::Duration::from_secs(60),
+        "environment over file"
+    );
+}
+
+#[test]
 fn unknown_key_names_file_and_line() {
     let f = write("database_url: x\nadmin_tokn: y\n");
     let err = Options {

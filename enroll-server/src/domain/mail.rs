@@ -86,7 +86,8 @@ pub struct ParkedMail {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub parked_at: Option<DateTime<Utc>>,
-    /// Who re-queued it last, if anyone.
+    /// Who re-queued it last (an admin's username, or `token` for the
+    /// bootstrap token), if anyone.
     pub requeued_by: Option<String>,
     pub requeued_at: Option<DateTime<Utc>>,
 }

@@ -1,6 +1,7 @@
 //! Domain types: validated at the edge, so the rest of the code can trust
 //! them, and the records the API shows.
 
+pub mod admin;
 pub mod block;
 pub mod cart;
 pub mod course;

@@ -19,6 +19,8 @@
 //! Besides: `sess:<sha256 hex>` (a session), `sessions:{s<id>}` (a student's
 //! sessions), `fair:{s<id>}:<limit>:<window>` and `open:{s<id>}` (fair use),
 //! `login:{l<addr>}` and `login:{l<addr>}:<student no>` (login attempts),
+//! `alogin:{a<addr>}` and `alogin:{a<addr>}:<username>` (admins' login
+//! attempts),
 //! `admission:paused` (the admin's pause switch), `deployment` (whose data
 //! this is: see [`crate::redis::deployment`]).
 
@@ -142,6 +144,13 @@ pub fn login_attempts(addr: std::net::IpAddr, student_no: &str) -> (String, Stri
     (format!("{address}:{student_no}"), address)
 }
 
+/// Admins' login attempts counted for `(addr, username)` and for `addr`, in
+/// one hash slot (`{a<addr>}`), apart from the students'.
+pub fn admin_login_attempts(addr: std::net::IpAddr, username: &str) -> (String, String) {
+    let address = format!("alogin:{{a{addr}}}");
+    (format!("{address}:{username}"), address)
+}
+
 /// A student's count of `limit` requests in fair-use window `window`
 /// (`fair:{s<id>}:<limit>:<window>`), in the student's hash slot.
 pub fn fair_use_window(student: i64, limit: &str, window: u64) -> String {
@@ -195,6 +204,19 @@ mod tests {
             ),
             (k.queue.clone(), k.full.clone(), k.pace.clone())
         );
+    }
+
+    #[test]
+    fn admins_login_attempts_are_counted_apart_from_students() {
+        let addr = "203.0.113.7".parse().unwrap();
+        let (client, address) = admin_login_attempts(addr, "kim");
+        assert_eq!(
+            (client.as_str(), address.as_str()),
+            ("alogin:{a203.0.113.7}:kim", "alogin:{a203.0.113.7}")
+        );
+        let (student_client, student_address) = login_attempts(addr, "kim");
+        assert_ne!(client, student_client);
+        assert_ne!(address, student_address);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! counter. Past the per-client limit that client waits, doubling with each
 //! further attempt; past the per-address limit the whole address waits. A
 //! student logging in from their own address is never refused because of
-//! failures from another.
+//! failures from another. Admins' logins are counted the same way, under
+//! keys of their own ([`Accounts`]).
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
@@ -46,6 +47,23 @@ impl Default for Limits {
     }
 }
 
+/// Whose logins are counted: students' and admins' never share a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accounts {
+    Students,
+    Admins,
+}
+
+impl Accounts {
+    /// The counters of `(addr, name)` and of `addr`.
+    fn keys(self, addr: IpAddr, name: &str) -> (String, String) {
+        match self {
+            Self::Students => keys::login_attempts(addr, name),
+            Self::Admins => keys::admin_login_attempts(addr, name),
+        }
+    }
+}
+
 /// Whether an attempt may go ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
@@ -54,15 +72,16 @@ pub enum Attempt {
     Wait(Duration),
 }
 
-/// Counts an attempt of `student_no` from `addr` before its password is
-/// checked.
+/// Counts an attempt of `name` (a student number or an admin's username)
+/// from `addr` before its password is checked.
 pub async fn attempt(
     redis: &mut RedisConn,
+    accounts: Accounts,
     addr: IpAddr,
-    student_no: &str,
+    name: &str,
     limits: &Limits,
 ) -> redis::RedisResult<Attempt> {
-    let (client, address) = keys::login_attempts(addr, student_no);
+    let (client, address) = accounts.keys(addr, name);
     let (allowed, wait_ms): (i64, i64) = ATTEMPT
         .key(client)
         .key(address)
@@ -83,10 +102,11 @@ pub async fn attempt(
 /// The attempt succeeded: it does not count, and this client starts over.
 pub async fn succeeded(
     redis: &mut RedisConn,
+    accounts: Accounts,
     addr: IpAddr,
-    student_no: &str,
+    name: &str,
 ) -> redis::RedisResult<()> {
-    let (client, address) = keys::login_attempts(addr, student_no);
+    let (client, address) = accounts.keys(addr, name);
     redis::pipe()
         .atomic()
         .del(client)

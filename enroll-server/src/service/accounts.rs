@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::domain::phase::Cohort;
 use crate::domain::student::Student;
 use crate::password::VerifyError;
-use crate::redis::login_throttle::{self, Attempt};
+use crate::redis::login_throttle::{self, Accounts, Attempt};
 use crate::redis::session_store::SessionError;
 use crate::service::fair_use::FairUseError;
 use crate::session::Session;
@@ -66,7 +66,7 @@ pub async fn login(
     let mut redis = s.redis.clone();
     let limits = &s.settings.login_throttle;
     if let Attempt::Wait(retry_after) =
-        login_throttle::attempt(&mut redis, client, student_no, limits).await?
+        login_throttle::attempt(&mut redis, Accounts::Students, client, student_no, limits).await?
     {
         return Err(LoginError::TooManyAttempts { retry_after });
     }
@@ -81,7 +81,7 @@ pub async fn login(
     if !s.hasher.verify(password, found.password_hash).await? {
         return Err(LoginError::InvalidCredentials);
     }
-    login_throttle::succeeded(&mut redis, client, student_no).await?;
+    login_throttle::succeeded(&mut redis, Accounts::Students, client, student_no).await?;
     let student = found.student;
     let token = s
         .sessions

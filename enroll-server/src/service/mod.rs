@@ -5,6 +5,8 @@
 //! - [`enrollment`]: enroll (join a queue), cancel, seats freed.
 //! - [`tickets`]: a student's tickets with their place and ETA.
 //! - [`accounts`]: logging in and out.
+//! - [`admins`]: admin accounts — logging in and out, their sessions,
+//!   creating, listing and deleting them.
 //! - [`fair_use`]: rate limits and the cap on tickets in line, applied.
 //! - [`registrar`]: courses, student imports, the window, the admission
 //!   switch.
@@ -12,6 +14,7 @@
 //!   from the database after it lost its data.
 
 pub mod accounts;
+pub mod admins;
 pub mod cart;
 pub mod enrollment;
 pub mod fair_use;

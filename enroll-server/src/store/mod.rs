@@ -7,12 +7,14 @@
 //!   transaction, digests, claims, retries and parked mail.
 //! - [`sessions`]: live sessions and the deployment row, what Redis is
 //!   rebuilt from after losing its data.
+//! - [`admins`]: admin accounts and their sessions.
 //!
 //! Statements bind every value as a parameter. Errors come back as
 //! [`StoreError`]: a named constraint that refused a change is told apart
 //! ([`Constraint`]), so callers can answer it in their own words; the
 //! database's own error text never leaves the server.
 
+pub mod admins;
 pub mod audit;
 pub mod blocks;
 pub mod cart;
@@ -35,6 +37,8 @@ pub enum Constraint {
     StudentNoTaken,
     /// `courses_code_key`: the course code exists already.
     CourseCodeTaken,
+    /// `admins_username_key`: an admin account has this username already.
+    AdminUsernameTaken,
     /// `enrolled_within_capacity`: fewer seats than are taken.
     EnrolledWithinCapacity,
     /// `block_enrolled_within_seats`: a block smaller than its students.
@@ -58,6 +62,7 @@ impl Constraint {
         Some(match (sqlstate, name) {
             ("23505", Some("students_student_no_key")) => Self::StudentNoTaken,
             ("23505", Some("courses_code_key")) => Self::CourseCodeTaken,
+            ("23505", Some("admins_username_key")) => Self::AdminUsernameTaken,
             ("23505", _) => Self::OtherUnique,
             ("23514", Some("enrolled_within_capacity")) => Self::EnrolledWithinCapacity,
             ("23514", Some("block_enrolled_within_seats")) => Self::BlockBelowEnrolled,
@@ -116,6 +121,10 @@ mod tests {
             Some(StudentNoTaken)
         );
         assert_eq!(c("23505", Some("courses_code_key")), Some(CourseCodeTaken));
+        assert_eq!(
+            c("23505", Some("admins_username_key")),
+            Some(AdminUsernameTaken)
+        );
         assert_eq!(c("23505", Some("something_else")), Some(OtherUnique));
         assert_eq!(
             c("23514", Some("enrolled_within_capacity")),

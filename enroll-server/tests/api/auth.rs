@@ -223,7 +223,7 @@ async fn logout_with(app: &TestApp, cookie: &str) -> StatusCode {
 
 /// A client whose connections come from `local` (any 127.x address reaches
 /// the server on 127.0.0.1).
-fn from_address(local: &str) -> reqwest::Client {
+pub fn from_address(local: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .local_address(local.parse::<std::net::IpAddr>().unwrap())

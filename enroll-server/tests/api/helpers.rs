@@ -129,6 +129,50 @@ impl TestApp {
         self.admin(reqwest::Method::PUT, path, body).await
     }
 
+    /// Creates an admin account with [`PASSWORD`] and `role` (`registrar`
+    /// or `viewer`) through the bootstrap token; returns the account.
+    pub async fn create_admin(&self, username: &str, role: &str) -> Value {
+        let res = self
+            .admin_post(
+                "/api/v1/admin/accounts",
+                &json!({"username": username, "password": PASSWORD, "role": role}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "create admin {username}");
+        res.json().await.unwrap()
+    }
+
+    /// Logs admin `username` in with [`PASSWORD`]; returns the bearer token.
+    pub async fn admin_login(&self, username: &str) -> String {
+        let res = Client::new()
+            .post(self.url("/api/v1/admin/auth/login"))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "admin login {username}");
+        let body: Value = res.json().await.unwrap();
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Sends `body` to an admin route with `bearer` (an admin session's
+    /// token, or any other).
+    pub async fn admin_as(
+        &self,
+        bearer: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Response {
+        Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(bearer)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A connection to the app's Redis, for tests that stage queue state.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
         redis::Client::open(self.redis_url.as_str())

@@ -3,6 +3,7 @@
 //! (each in a database of its own).
 
 mod admin;
+mod admin_accounts;
 mod admission;
 mod auth;
 mod batch;

@@ -6,6 +6,7 @@ use crate::domain::Invalid;
 use crate::events::OpenError;
 use crate::redis::session_store::SessionError;
 use crate::service::accounts::LoginError;
+use crate::service::admins::AccountError;
 use crate::service::cart::CartError;
 use crate::service::enrollment::{CancelError, EnrollError, GateError};
 use crate::service::fair_use::FairUseError;
@@ -32,6 +33,10 @@ impl From<StoreError> for ApiError {
                 Constraint::CourseCodeTaken => {
                     Self::conflict("duplicate_code", "a course with this code exists already")
                 }
+                Constraint::AdminUsernameTaken => Self::conflict(
+                    "duplicate_username",
+                    "an admin account with this username exists already",
+                ),
                 Constraint::EnrolledWithinCapacity => Self::conflict(
                     "capacity_below_enrolled",
                     "the capacity is below the seats already taken",
@@ -205,6 +210,17 @@ impl From<OverrideError> for ApiError {
             OverrideError::NotEnrolled => Self::not_found("not_enrolled", message),
             OverrideError::Store(e) => e.into(),
             OverrideError::Redis(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(e) => e.into(),
+            AccountError::NotFound => Self::not_found("admin_not_found", "no such admin account"),
+            AccountError::Store(e) => e.into(),
+            AccountError::Internal(e) => Self::Internal(e),
         }
     }
 }
