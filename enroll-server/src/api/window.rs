@@ -113,7 +113,7 @@ pub async fn set(
 /// not overlap in time.
 #[utoipa::path(put, path = "/api/v1/admin/phases", request_body = Vec<PhaseInput>,
     security(("admin_token" = ["registrar"])),
-    responses((status = 200, body = Vec<Phase>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Vec<Phase>),
                (status = 422, body = ErrorBody, description = "invalid_phase, invalid_audience, overlapping_phases, invalid_body")))]
 pub async fn set_phases(
     State(state): State<AppState>,
@@ -127,7 +127,7 @@ pub async fn set_phases(
 
 /// Every phase with whom it is for (admin).
 #[utoipa::path(get, path = "/api/v1/admin/phases", security(("admin_token" = [])),
-    responses((status = 200, body = Vec<Phase>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Phase>)))]
 pub async fn list_phases(State(state): State<AppState>, _admin: Admin) -> Json<Vec<Phase>> {
     Json(state.catalog.phases().to_vec())
 }
