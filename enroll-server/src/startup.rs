@@ -280,7 +280,8 @@ async fn monitor(state: AppState) {
 }
 
 /// Every second: releases reserved blocks whose time has come, settles the
-/// cart once its period has closed, reloads the
+/// cart once its period has closed, withdraws expired waitlist offers,
+/// reloads the
 /// phases and course facts, and clears a `full` flag left on a course that
 /// has seats again (e.g. a cancel whose Redis update was lost), so no
 /// course stays wrongly closed.
@@ -302,6 +303,9 @@ async fn refresh_catalog(state: AppState) {
         }
         if let Err(err) = crate::service::cart::settle_due(&state, chrono::Utc::now()).await {
             tracing::warn!(error = %err, "could not settle the cart");
+        }
+        if let Err(err) = crate::service::waitlist::expire_due(&state).await {
+            tracing::warn!(error = %err, "could not withdraw expired offers");
         }
         if let Err(err) = state.catalog.refresh(&state.db.primary).await {
             tracing::warn!(error = %err, "could not refresh courses and phases");

@@ -29,6 +29,8 @@ use crate::state::AppState;
         super::audit::force_add, super::audit::force_drop, super::audit::trail, super::audit::history,
         super::cart::show, super::cart::add, super::cart::remove,
         super::cart::set_period, super::cart::get_period, super::cart::demand,
+        super::waitlist::join, super::waitlist::list, super::waitlist::leave,
+        super::waitlist::accept, super::waitlist::decline,
         super::admin_accounts::login, super::admin_accounts::logout,
         super::admin_accounts::create, super::admin_accounts::list,
         super::admin_accounts::remove,

@@ -35,6 +35,7 @@ pub mod health;
 pub mod mail;
 pub mod me;
 pub mod tickets;
+pub mod waitlist;
 pub mod window;
 
 use axum::Router;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             .merge(me::router())
             .merge(audit::student_router())
             .merge(cart::student_router())
+            .merge(waitlist::router())
             .merge(courses::router())
             .merge(enrollments::router())
             .merge(tickets::router())

@@ -31,6 +31,11 @@ pub struct Course {
     /// Reserved seats, in the order admission tries them.
     #[schema(value_type = Vec<Block>)]
     pub blocks: Json<Vec<Block>>,
+    /// `off`, `auto` (a freed seat enrolls the waitlist's head) or
+    /// `offer` (it is offered to the head until a deadline).
+    pub waitlist_mode: String,
+    /// Students on the waitlist.
+    pub waitlisted: i64,
     /// Seats left that the logged-in student could take: the open pool's
     /// and those of the blocks they qualify for (absent when anonymous).
     #[sqlx(skip)]
@@ -64,7 +69,8 @@ pub const COURSE_COLUMNS: &str = "id, code, name, professor, department, credits
      coalesce((SELECT json_agg(json_build_object('name', b.name, 'seats', b.seats, \
        'enrolled', b.enrolled, 'departments', b.departments, 'years', b.years, \
        'release_at', b.release_at, 'released_at', b.released_at) ORDER BY b.position) \
-       FROM course_blocks b WHERE b.course_id = courses.id), '[]'::json) AS blocks";
+       FROM course_blocks b WHERE b.course_id = courses.id), '[]'::json) AS blocks, waitlist_mode, \
+     (SELECT count(*) FROM waitlist w WHERE w.course_id = courses.id) AS waitlisted";
 
 /// A course's seats and what a seat in it costs a student: what admission
 /// decides against and what the enqueue path knows of every course.
@@ -166,6 +172,43 @@ pub struct CoursePatch {
     /// more than the capacity (409 `reserved_over_capacity`).
     #[schema(max_items = 16)]
     pub reserved: Option<Vec<BlockInput>>,
+    /// How the course's waitlist works.
+    pub waitlist: Option<WaitlistSettings>,
+}
+
+/// A course's waitlist settings; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitlistSettings {
+    /// `off`, `auto` (a freed seat enrolls the head) or `offer` (offered
+    /// to the head until `offer_minutes` have passed).
+    pub mode: Option<WaitlistMode>,
+    /// Most students on the list.
+    #[serde(default, deserialize_with = "super::whole::optional")]
+    #[schema(minimum = 0, maximum = 10000)]
+    pub limit: Option<i32>,
+    /// How long an offer stands.
+    #[serde(default, deserialize_with = "super::whole::optional")]
+    #[schema(minimum = 1, maximum = 10080)]
+    pub offer_minutes: Option<i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitlistMode {
+    Off,
+    Auto,
+    Offer,
+}
+
+impl WaitlistMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Auto => "auto",
+            Self::Offer => "offer",
+        }
+    }
 }
 
 impl CoursePatch {
@@ -190,6 +233,20 @@ impl CoursePatch {
         }
         if let Some(b) = &self.reserved {
             block::validate(b)?;
+        }
+        if let Some(w) = &self.waitlist {
+            if w.limit.is_some_and(|l| !(0..=10_000).contains(&l)) {
+                return Err(Invalid::new(
+                    "invalid_field",
+                    "`waitlist.limit` must be 0 to 10000",
+                ));
+            }
+            if w.offer_minutes.is_some_and(|m| !(1..=10_080).contains(&m)) {
+                return Err(Invalid::new(
+                    "invalid_field",
+                    "`waitlist.offer_minutes` must be 1 to 10080",
+                ));
+            }
         }
         Ok(())
     }

@@ -15,8 +15,9 @@ use crate::service::recovery;
 use crate::session::Session;
 use crate::state::Services;
 use crate::store::audit::By;
+use crate::store::cancel as store_cancel;
 use crate::store::waitlist::{Promotion, Rules};
-use crate::store::{enrollments, StoreError};
+use crate::store::StoreError;
 use crate::ticket::TicketId;
 
 /// A place in line.
@@ -195,7 +196,7 @@ pub async fn cancel(
     let by = By::student(from);
     let phases = s.catalog.phases();
     let (ticket, promoted) =
-        enrollments::cancel(&s.db.primary, student, course, by, &rules(s, &phases))
+        store_cancel::cancel(&s.db.primary, student, course, by, &rules(s, &phases))
             .await?
             .ok_or(CancelError::NotEnrolled)?;
     log_promotion(course, &promoted);

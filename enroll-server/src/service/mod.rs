@@ -22,3 +22,4 @@ pub mod overrides;
 pub mod recovery;
 pub mod registrar;
 pub mod tickets;
+pub mod waitlist;

@@ -112,6 +112,7 @@ pub async fn update(
 ) -> StoreResult<Option<Course>> {
     let mut tx = pool.begin().await?;
     let lock = format!("SELECT {COURSE_COLUMNS} FROM courses WHERE id = $1 FOR UPDATE OF courses");
+    let waitlist = patch.waitlist.as_ref();
     let Some(before): Option<Course> = sqlx::query_as(&lock)
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -122,7 +123,9 @@ pub async fn update(
     sqlx::query(
         "UPDATE courses SET name = COALESCE($2, name), professor = COALESCE($3, professor), \
          department = COALESCE($4, department), credits = COALESCE($5, credits), \
-         capacity = COALESCE($6, capacity), schedule = COALESCE($7, schedule), updated_at = now() \
+         capacity = COALESCE($6, capacity), schedule = COALESCE($7, schedule), \
+         waitlist_mode = COALESCE($8, waitlist_mode), waitlist_limit = COALESCE($9, waitlist_limit), \
+         offer_minutes = COALESCE($10, offer_minutes), updated_at = now() \
          WHERE id = $1",
     )
     .bind(id)
@@ -132,6 +135,9 @@ pub async fn update(
     .bind(patch.credits)
     .bind(patch.capacity)
     .bind(patch.schedule.as_ref().map(Json))
+    .bind(waitlist.and_then(|w| w.mode).map(|m| m.as_str()))
+    .bind(waitlist.and_then(|w| w.limit))
+    .bind(waitlist.and_then(|w| w.offer_minutes))
     .execute(&mut *tx)
     .await?;
     if let Some(new) = &patch.reserved {

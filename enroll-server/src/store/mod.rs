@@ -17,10 +17,12 @@
 pub mod admins;
 pub mod audit;
 pub mod blocks;
+pub mod cancel;
 pub mod cart;
 pub mod courses;
 pub mod enrollments;
 pub mod locks;
+pub mod offers;
 pub mod outbox;
 pub mod overrides;
 pub mod phases;

@@ -30,3 +30,4 @@ mod replica;
 mod seats;
 mod sentinel;
 mod sessions;
+mod waitlist;

@@ -13,6 +13,7 @@ use crate::service::fair_use::FairUseError;
 use crate::service::overrides::OverrideError;
 use crate::service::registrar::RegistrarError;
 use crate::service::tickets::TicketReadError;
+use crate::service::waitlist::WaitlistError;
 use crate::store::{Constraint, StoreError};
 
 impl From<Invalid> for ApiError {
@@ -264,6 +265,26 @@ impl From<CartError> for ApiError {
             CartError::CartFull => Self::conflict("cart_full", message),
             CartError::Settled => Self::conflict("cart_settled", message),
             CartError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<WaitlistError> for ApiError {
+    fn from(e: WaitlistError) -> Self {
+        let message = e.to_string();
+        match e {
+            WaitlistError::Gate(e) => e.into(),
+            WaitlistError::CourseNotFound => course_not_found(),
+            WaitlistError::Off => Self::conflict("waitlist_off", message),
+            WaitlistError::AlreadyEnrolled => Self::conflict("already_enrolled", message),
+            WaitlistError::AlreadyWaiting => Self::conflict("already_waitlisted", message),
+            WaitlistError::SeatsLeft => Self::conflict("seats_left", message),
+            WaitlistError::Full => Self::conflict("waitlist_full", message),
+            WaitlistError::NotWaiting => Self::not_found("not_waitlisted", message),
+            WaitlistError::NoOffer => Self::not_found("no_offer", message),
+            WaitlistError::Expired => Self::conflict("offer_expired", message),
+            WaitlistError::Store(e) => e.into(),
+            WaitlistError::Redis(e) => e.into(),
         }
     }
 }
