@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod enrollment;
 pub mod fair_use;
 pub mod overrides;
+pub mod positions;
 pub mod recovery;
 pub mod registrar;
 pub mod tickets;
