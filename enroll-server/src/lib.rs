@@ -20,6 +20,7 @@
 //! - [`store`]: every SQL statement, with one lock order and errors of its
 //!   own.
 //! - [`events`]: the students' ticket event streams held by this process.
+//! - [`position`]: a stream's places in line, moved by the decisions feed.
 //! - [`fair_use`]: rate limits per student and per address, and the cap on
 //!   tickets in line.
 //! - [`snapshot`]: the registration window and course seats kept in memory.
@@ -44,6 +45,7 @@ pub mod mail;
 pub mod metrics;
 pub mod pace;
 pub mod password;
+pub mod position;
 pub mod redis;
 pub mod service;
 pub mod session;

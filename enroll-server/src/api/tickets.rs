@@ -19,6 +19,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use crate::events::Event;
 use crate::fair_use::StudentLimit;
+use crate::service::positions;
 use crate::service::tickets::{self, TicketView};
 use crate::session;
 use crate::state::AppState;
@@ -161,36 +162,74 @@ pub async fn read_many(
     Ok(Json(out))
 }
 
-/// The student's ticket decisions as they happen: a server-sent event
-/// stream (see [`crate::events`]). Events: `ready` once the stream is
-/// registered, `ticket` for each decision (`ticket`, `course_id`, `status`,
-/// `reason`), `resync` when decisions may have been missed (read the pending
-/// tickets again). Open it before enrolling, or read the pending tickets
-/// once after `ready`. It ends when its session is logged out. A comment
-/// every 15 s keeps idle proxies from closing it.
-#[utoipa::path(get, path = "/api/v1/enrollments/events", security(("student_session" = [])),
-    responses((status = 200, content_type = "text/event-stream", description = "ready, ticket and resync events"),
+#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Comma-separated ids of the queued tickets the page shows, at most
+    /// 32: the stream sends their places in line (`position` events).
+    /// Ids that are malformed, decided or someone else's are ignored.
+    pub tickets: Option<String>,
+}
+
+/// The student's ticket decisions and places in line as they happen: a
+/// server-sent event stream (see [`crate::events`]). Events: `ready` once
+/// the stream is registered; `position` (`ticket`, `course_id`, `position`,
+/// `eta_ms`; `admission_paused` instead of `eta_ms` while paused) for each
+/// queued ticket it follows — those named in `tickets` and those enrolled
+/// through this same server while it is open — first when the stream opens
+/// or starts following it, then whenever its place moves, at most a few
+/// times per second (the latest place wins); `ticket` for each decision
+/// (`ticket`, `course_id`, `status`, `reason`), after which that ticket
+/// gets no more `position`; `resync` when decisions may have been missed
+/// (read the pending tickets again). Open it before enrolling, or read the
+/// pending tickets once after `ready`; a queued ticket that gets no
+/// `position` is not followed: open the stream again naming it. It ends
+/// when its session is logged out. A comment every 15 s keeps idle proxies
+/// from closing it.
+#[utoipa::path(get, path = "/api/v1/enrollments/events", params(EventsQuery),
+    security(("student_session" = [])),
+    responses((status = 200, content_type = "text/event-stream", description = "ready, position, ticket and resync events"),
               (status = 401, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "invalid_query, too_many_tickets"),
               (status = 429, body = ErrorBody, description = "too_many_streams, rate_limited"),
               (status = 503, body = ErrorBody, description = "shutting_down")))]
 pub async fn events(
     State(state): State<AppState>,
     student: CurrentStudent,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<impl IntoResponse> {
+    let named: Vec<&str> = q
+        .tickets
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if named.len() > MAX_TICKETS_PER_READ {
+        return Err(ApiError::unprocessable(
+            "too_many_tickets",
+            format!("at most {MAX_TICKETS_PER_READ} tickets per stream"),
+        ));
+    }
+    let follow: Vec<TicketId> = named.iter().filter_map(|s| TicketId::parse(s)).collect();
     let limit = StudentLimit::EventStreams;
     state
         .fair_use
         .student(student.session.student_id, limit)
         .await?;
-    let subscription = state
-        .events
-        .open(student.session.student_id, session::digest(&student.token))?;
+    let subscription = state.events.open(
+        student.session.student_id,
+        session::digest(&student.token),
+        &follow,
+    )?;
     let ready = futures::stream::once(async { SseEvent::default().event("ready").data("{}") });
-    let decided = subscription.map(|e| match e {
+    let events = positions::drive(state.clone(), subscription).map(|e| match e {
         Event::Ticket(json) => SseEvent::default().event("ticket").data(&*json),
+        Event::Position(json) => SseEvent::default().event("position").data(&*json),
         Event::Resync => SseEvent::default().event("resync").data("{}"),
     });
-    let stream = ready.chain(decided).map(Ok::<_, Infallible>);
+    let stream = ready.chain(events).map(Ok::<_, Infallible>);
     Ok((
         // Tells nginx not to buffer the stream.
         [(HeaderName::from_static("x-accel-buffering"), "no")],

@@ -4,6 +4,7 @@ use crate::redis::conn::RedisConn;
 
 use super::keys::{hash_tag, CourseKey};
 use crate::pace::Pace;
+use crate::position::Standing;
 use crate::ticket::{Reason, StoredTicket, TicketId, TicketStatus};
 
 /// One of the caller's tickets as stored.
@@ -68,6 +69,59 @@ pub async fn tickets(
                 status: t.status,
                 reason: t.reason,
                 rank: rank.filter(|_| t.status == TicketStatus::Queued),
+                pace: pace.as_deref().and_then(Pace::parse),
+            })
+        })
+        .collect())
+}
+
+/// Where each of `student`'s tickets `ids` stands while queued, for the
+/// places an event stream keeps ([`crate::position`]): one pipelined round
+/// trip, per ticket a `MULTI` of the ticket, the student's rank, the head
+/// of the queue and the course's pace, so rank and head are of one moment.
+/// `None` for a ticket that is not queued, or not the student's.
+pub async fn standings(
+    redis: &mut RedisConn,
+    student: i64,
+    ids: &[TicketId],
+) -> redis::RedisResult<Vec<Option<Standing>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for id in ids {
+        let tag = hash_tag(id.course_id);
+        let queue = CourseKey::Queue.tagged(&tag);
+        pipe.cmd("MULTI")
+            .ignore()
+            .hget(CourseKey::Tickets.tagged(&tag), id.seq)
+            .ignore()
+            .zrank(&queue, student)
+            .ignore()
+            .cmd("ZRANGE")
+            .arg(&queue)
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES")
+            .ignore()
+            .get(CourseKey::Pace.tagged(&tag))
+            .ignore()
+            .cmd("EXEC");
+    }
+    type Found = (Option<String>, Option<i64>, Vec<String>, Option<String>);
+    let found: Vec<Found> = pipe.query_async(redis).await?;
+    Ok(found
+        .into_iter()
+        .map(|(t, rank, head, pace)| {
+            let t = StoredTicket::decode(&t?).filter(|t| t.student == student)?;
+            if t.status != TicketStatus::Queued {
+                return None;
+            }
+            // A score is a double; sequence numbers are whole and below 2^53.
+            let head = head.get(1)?.parse::<f64>().ok()? as i64;
+            Some(Standing {
+                rank: rank?,
+                head,
                 pace: pace.as_deref().and_then(Pace::parse),
             })
         })

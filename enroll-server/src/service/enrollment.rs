@@ -136,13 +136,16 @@ pub async fn enroll(s: &Services, session: &Session, course: i64) -> Result<Queu
                 .with_label_values(&[if retry { "duplicate_retry" } else { "queued" }])
                 .inc();
             s.wake_admission.course(course);
+            let ticket = TicketId {
+                course_id: course,
+                seq,
+            };
+            // The student's streams held here follow its place from now on.
+            s.events.follow(student, ticket);
             let paused = s.admission_paused.is_paused();
             let position = rank + 1;
             Ok(Queued {
-                ticket: TicketId {
-                    course_id: course,
-                    seq,
-                },
+                ticket,
                 position,
                 eta_ms: (!paused).then(|| eta_ms(position, pace, s.settings.admission_batch_size)),
                 admission_paused: paused,

@@ -19,6 +19,7 @@ pub mod cart;
 pub mod enrollment;
 pub mod fair_use;
 pub mod overrides;
+pub mod positions;
 pub mod recovery;
 pub mod registrar;
 pub mod tickets;

@@ -35,6 +35,7 @@ const FILES: &[Asset] = &[
     asset!("js/clock.js", JS),
     asset!("js/dom.js", JS),
     asset!("js/enrollments.js", JS),
+    asset!("js/follow.js", JS),
     asset!("js/i18n.js", JS),
     asset!("js/messages.js", JS),
     asset!("js/stream.js", JS),

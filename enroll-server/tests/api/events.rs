@@ -17,8 +17,18 @@ struct Events {
 impl Events {
     /// Opens `client`'s stream on `app` and waits for its `ready` event.
     async fn open(app: &TestApp, client: &reqwest::Client) -> Self {
+        Self::naming(app, client, &[]).await
+    }
+
+    /// The same, naming the queued tickets whose places it is to send.
+    async fn naming(app: &TestApp, client: &reqwest::Client, tickets: &[&str]) -> Self {
+        let query = if tickets.is_empty() {
+            String::new()
+        } else {
+            format!("?tickets={}", tickets.join(","))
+        };
         let res = client
-            .get(app.url("/api/v1/enrollments/events"))
+            .get(app.url(&format!("/api/v1/enrollments/events{query}")))
             .send()
             .await
             .unwrap();
@@ -58,6 +68,20 @@ impl Events {
                 .expect("an event within 30 s")
                 .unwrap()?;
             self.buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The places sent until the next `ticket` event, and that event.
+    async fn places_until_decided(&mut self) -> (Vec<i64>, Value) {
+        let mut places = Vec::new();
+        loop {
+            match self.next().await.expect("the stream is open") {
+                (name, data) if name == "position" => {
+                    places.push(data["position"].as_i64().unwrap());
+                }
+                (name, data) if name == "ticket" => return (places, data),
+                _ => {}
+            }
         }
     }
 
@@ -257,4 +281,104 @@ async fn stopping_the_server_ends_the_streams() {
     // A held stream must not keep the graceful shutdown waiting.
     drop(app);
     assert_eq!(events.next().await, None);
+}
+
+/// Admission deciding one head at a time, a batch every 400 ms at the
+/// quickest: slow enough for every place to be sent on its own.
+fn one_by_one() -> Options {
+    Options {
+        admission_batch_size: Some(1),
+        admission_transaction_interval_ms: Some(400),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn places_in_line_move_over_the_stream_on_every_instance() {
+    let mut spec = Spawn::fresh();
+    spec.extra = one_by_one();
+    let a = start(spec).await;
+    a.import_students("P", 5).await;
+    let course = a.create_course("POS1", 5, 3, json!([])).await;
+    a.open_window().await;
+    let b = start(a.beside(one_by_one())).await;
+    let students = a.login_many("P", 5).await;
+    following(&a, 2).await;
+    pause_admission(&a, true).await;
+    for app in [&a, &b] {
+        crate::helpers::eventually(Duration::from_secs(10), "admission paused", || async {
+            app.metric("enroll_admission_paused").await == 1.0
+        })
+        .await;
+    }
+    let mut tickets = Vec::new();
+    for s in &students {
+        tickets.push(enroll(&a, s, course).await);
+    }
+    // The fifth student's page names its ticket on both instances.
+    let (last, ticket) = (&students[4], tickets[4].as_str());
+    let mut on_a = Events::naming(&a, last, &[ticket]).await;
+    let mut on_b = Events::naming(&b, last, &[ticket]).await;
+    let fifth =
+        json!({"ticket": ticket, "course_id": course, "position": 5, "admission_paused": true});
+    for events in [&mut on_a, &mut on_b] {
+        assert_eq!(
+            events.next().await,
+            Some(("position".to_string(), fifth.clone()))
+        );
+    }
+
+    pause_admission(&a, false).await;
+    for events in [&mut on_a, &mut on_b] {
+        let (places, decided) = events.places_until_decided().await;
+        // Each batch moved the place, down to the head of the line, before
+        // its own decision came.
+        assert!(places.windows(2).all(|w| w[1] < w[0]), "{places:?}");
+        assert!(places.len() >= 2 && places[0] < 5, "{places:?}");
+        assert_eq!(places.last(), Some(&1), "{places:?}");
+        assert_eq!(
+            decided,
+            json!({"ticket": ticket, "course_id": course, "status": "enrolled"})
+        );
+    }
+    for app in [&a, &b] {
+        assert!(app.metric("enroll_ticket_position_events_total").await >= 3.0);
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_enrolled_through_the_streams_instance_is_followed_unnamed() {
+    let app = spawn_app().await;
+    app.import_students("U", 2).await;
+    let course = app.create_course("POS2", 5, 3, json!([])).await;
+    app.open_window().await;
+    let (u0, u1) = (app.login("U0").await, app.login("U1").await);
+    following(&app, 1).await;
+    pause_admission(&app, true).await;
+    enroll(&app, &u0, course).await;
+    let mut events = Events::open(&app, &u1).await;
+    let ticket = enroll(&app, &u1, course).await;
+    let (name, place) = events.next().await.unwrap();
+    assert_eq!(name, "position");
+    assert_eq!(place["ticket"], ticket.as_str());
+    assert_eq!(place["position"], 2);
+    // Someone else's ticket, or a malformed one, is not followed; too many
+    // are refused.
+    let mut other = Events::naming(&app, &u0, &[&ticket, "x-1"]).await;
+    pause_admission(&app, false).await;
+    let (name, decided) = other.next().await.unwrap();
+    assert_eq!(
+        (name.as_str(), &decided["status"]),
+        ("ticket", &json!("enrolled"))
+    );
+    let many: Vec<String> = (0..33).map(|i| format!("{course}-{i}")).collect();
+    let res = u0
+        .get(app.url(&format!(
+            "/api/v1/enrollments/events?tickets={}",
+            many.join(",")
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "too_many_tickets").await;
 }

@@ -29,10 +29,18 @@ pub struct Server {
     replicas: Vec<String>,
     redis: RedisServer,
     child: Option<ChildGuard>,
+    /// Settings besides the defaults (`ENROLL_*` variables).
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl Server {
     pub async fn start() -> Server {
+        Self::start_with(&[]).await
+    }
+
+    /// A server with settings `env` (`ENROLL_*` variables) besides the
+    /// defaults.
+    pub async fn start_with(env: &[(&'static str, &'static str)]) -> Server {
         let (db, replicas) = tokio::task::spawn_blocking(|| testkit::shared::database("page"))
             .await
             .unwrap()
@@ -46,6 +54,7 @@ impl Server {
             replicas,
             redis,
             child: None,
+            env: env.to_vec(),
         };
         server.spawn();
         server
@@ -62,6 +71,7 @@ impl Server {
             .env("ENROLL_ARGON2_MEMORY_KIB", "1024")
             .env("ENROLL_ARGON2_ITERATIONS", "1")
             .env("RUST_LOG", "warn")
+            .envs(self.env.iter().copied())
             .stdout(Stdio::null());
         self.child = Some(ChildGuard::spawn("enroll-server", &mut cmd).unwrap());
         wait_for_port(self.port, Duration::from_secs(30)).unwrap();

@@ -70,10 +70,13 @@ async fn enroll_follow_the_line_refresh_second_tab_and_cancel() {
                  && t.querySelector('[data-testid=ticket-position]').textContent === '1'", SECS10).await;
         let ticket = ticket_attr(&c, "ticket").await;
         assert!(ticket.starts_with(&format!("{linear}-")), "{ticket}");
-        // A screen reader hears the place move, and nothing else every second.
+        // A screen reader hears the place move (in coarse steps, politely),
+        // and nothing else every second.
         assert_eq!(
-            js(&c, "return document.querySelector('[data-testid=ticket-position]').getAttribute('aria-live')").await,
-            json!("polite")
+            js(&c, "const t = document.querySelector('[data-testid=ticket]'); \
+                    return [t.querySelector('.place-said').getAttribute('aria-live'), \
+                            t.querySelector('[data-testid=ticket-position]').getAttribute('aria-live')]").await,
+            json!(["polite", null])
         );
         let button = css(&c, &format!("{} [data-testid=enroll-button]", row(linear))).await;
         assert!(!button.is_enabled().await.unwrap(), "no second request while in line");

@@ -5,4 +5,5 @@
 
 mod harness;
 mod journeys;
+mod places;
 mod screenshots;

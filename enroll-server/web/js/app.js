@@ -6,6 +6,7 @@ import { t, apply, setLang, currentLang, onLangChange, duration, dateTime } from
 import { api, ApiError, onWait, onUnauthenticated } from './api.js';
 import { sample, serverNow } from './clock.js';
 import { openStream } from './stream.js';
+import { Follow } from './follow.js';
 import { TicketBook } from './tickets.js';
 import { renderTimetable } from './timetable.js';
 import { renderCatalogue, renderDepartments } from './catalogue.js';
@@ -18,6 +19,8 @@ const s = {
   phase: 'unknown', // before | open | closed | unset
   book: null,
   stream: null,
+  live: false,
+  follow: new Follow(), // which queued tickets the stream moves
   preview: null,
   courses: new Map(), // every course seen, by id (names for tickets)
   catalogue: { items: [], page: 1, per_page: PER_PAGE, total: 0 },
@@ -132,14 +135,23 @@ function markFull(courseId) {
   }
 }
 
-/** Reads the pending tickets again (after `ready`, `resync`, and to move places). */
-async function refreshPending() {
-  const pending = s.book?.pending() ?? [];
+/**
+ * Reads the pending tickets again (after `ready` and `resync`); with
+ * `unmoved`, only those whose place the stream does not move (every 2 s:
+ * all of them while the stream is down).
+ */
+async function refreshPending({ unmoved = false } = {}) {
+  let pending = s.book?.pending() ?? [];
+  if (unmoved && s.live) pending = pending.filter((p) => !s.follow.moves(p.ticket));
   if (!pending.length) return;
   for (let i = 0; i < pending.length; i += 32) {
     const ids = pending.slice(i, i + 32).map((p) => p.ticket);
     const r = await api('GET', `/api/v1/enrollments/tickets?ids=${encodeURIComponent(ids.join(','))}`);
-    for (const tk of r.tickets) s.book.update({ ...tk, via: 'read' }, { save: false });
+    for (const tk of r.tickets) {
+      // A place the stream moved while this read was on its way is newer.
+      if (tk.status === 'queued' && s.follow.moves(tk.ticket)) continue;
+      s.book.update({ ...tk, via: 'read', source: 'read' }, { save: false });
+    }
     s.book.remove(r.unknown);
     s.book.save();
     if (r.tickets.some((tk) => tk.status === 'enrolled')) await loadMe();
@@ -153,7 +165,9 @@ async function enroll(course) {
   if (button) button.disabled = true;
   try {
     const ticket = await api('POST', '/api/v1/enrollments', { course_id: course.id });
-    s.book.update({ ...ticket, via: 'enroll' });
+    s.book.update({ ...ticket, via: 'enroll', source: 'enroll' });
+    const early = s.follow.takeEarly(ticket.ticket);
+    if (early) moved(early);
     $('#tickets-title').focus();
   } catch (err) {
     tellError(err);
@@ -222,19 +236,38 @@ function renderAll() {
 
 // ---- session -------------------------------------------------------------------
 
-async function enter() {
-  show($('#login-view'), false);
-  show($('#app-view'), true);
-  show($('#who'), true);
-  s.book?.close();
-  s.book = new TicketBook(s.me.id, () => renderAll());
+/** A place pushed by the stream: shown at once. */
+function moved(p) {
+  if (!s.follow.pushed(p, Boolean(s.book?.tickets.has(p.ticket)))) return;
+  s.book.update({
+    ticket: p.ticket,
+    course_id: p.course_id,
+    status: 'queued',
+    position: p.position,
+    eta_ms: p.eta_ms,
+    admission_paused: p.admission_paused ?? false,
+    source: 'stream',
+  });
+}
+
+/** Opens the stream again when it does not move a queued ticket (see follow.js). */
+function followAll() {
+  if (s.live && s.book && s.follow.lost(s.book.pending(), Date.now())) connect();
+}
+
+function connect() {
   s.stream?.close();
+  s.live = false;
+  const named = s.book.pending().map((tk) => tk.ticket);
+  s.follow.opened(named);
   s.stream = openStream({
     ready: () => {
       // Counted for tests and curious students: how often the stream (re)started.
       document.body.dataset.streamReady = String(Number(document.body.dataset.streamReady || 0) + 1);
+      s.follow.ready();
       return Promise.all([refreshPending(), loadMe()]).then(renderAll).catch(tellError);
     },
+    position: moved,
     resync: () => refreshPending().catch(tellError),
     ticket: async (d) => {
       s.book.update({ ...d, via: 'stream' });
@@ -246,17 +279,29 @@ async function enter() {
       renderAll();
     },
     state: (state) => {
+      s.live = state === 'live';
       $('#live').dataset.state = state;
       $('#live').textContent = t(`live.${state}`);
     },
     closed: () => api('GET', '/api/v1/me').catch(() => {}),
-  });
+  }, named);
+}
+
+async function enter() {
+  show($('#login-view'), false);
+  show($('#app-view'), true);
+  show($('#who'), true);
+  s.book?.close();
+  s.book = new TicketBook(s.me.id, () => renderAll());
+  connect();
   renderAll();
   await Promise.all([loadCatalogue(1), loadDepartments()]);
   const every = (ms, fn) => s.timers.push(setInterval(fn, ms));
   every(250, tick);
   every(30000, () => readWindow().catch(() => {}));
-  every(2000, () => refreshPending().catch(() => {}));
+  // Places the stream does not move (all while it is down) are read.
+  every(2000, () => refreshPending({ unmoved: true }).catch(() => {}));
+  every(500, followAll);
   // Seats change all morning.
   every(15000, () => document.hidden || loadCatalogue().catch(() => {}));
   every(1000, () => s.book && s.book.pending().length && renderTickets($('#tickets'), s.book, s.courses, ctx()));
@@ -265,6 +310,7 @@ async function enter() {
 function leave() {
   s.stream?.close();
   s.stream = null;
+  s.live = false;
   s.book?.close();
   s.book = null;
   s.me = null;

@@ -1,6 +1,7 @@
 // My enrollments, each with a cancel button that asks first; and the
-// tickets in line or just decided, with the place in line in a live region
-// so a screen reader hears it move.
+// tickets in line or just decided, with the place in line and, for screen
+// readers, a live region that says it when it moves a long way (a place
+// pushed several times a second would otherwise be read out without end).
 
 import { h, replace } from './dom.js';
 import { t, scheduleText } from './i18n.js';
@@ -55,14 +56,21 @@ function ticketRow(tk, name, ctx) {
   tk.status === 'queued'
     ? h('div', { class: 'place' },
       h('span', { class: 'label', id: `place-${tk.ticket}`, text: t('ticket.place') }),
-      // The place in line is a live region of its own: a screen reader
-      // hears it move, and nothing else on the row every second.
-      h('span', { class: 'position', dataset: { testid: 'ticket-position' }, 'aria-live': 'polite',
-        'aria-atomic': 'true', 'aria-labelledby': `place-${tk.ticket}` }),
-      h('span', { class: 'eta' }))
+      h('span', { class: 'position', dataset: { testid: 'ticket-position' }, 'aria-labelledby': `place-${tk.ticket}` }),
+      h('span', { class: 'eta' }),
+      // What a screen reader hears: the place, when it crosses a coarse
+      // step (see `coarse`), and nothing else on the row every second.
+      h('span', { class: 'place-said sr-only', 'aria-live': 'polite', 'aria-atomic': 'true' }))
     : h('button', { type: 'button', class: 'dismiss', dataset: { focus: `dismiss-${tk.ticket}` },
       'aria-label': t('ticket.dismiss_label', { name }), onclick: () => ctx.onDismiss(tk) }, t('ticket.dismiss')),
   h('span', { class: 'ticket-id', text: t('ticket.id', { id: tk.ticket }) }));
+}
+
+/** The steps a place is announced at: each of the last three, then 10, 50, 100, 500, 1000, 2000 … */
+export function coarse(n) {
+  if (n <= 3) return n;
+  for (const step of [10, 50, 100, 500, 1000]) if (n <= step) return step;
+  return Math.ceil(n / 1000) * 1000;
 }
 
 const rowKey = (tk, name) => [tk.status, tk.reason, tk.admission_paused, tk.via, name, document.documentElement.lang].join('|');
@@ -86,6 +94,15 @@ export function renderTickets(list, book, courses, ctx) {
     const position = li.querySelector('[data-testid=ticket-position]');
     const place = String(tk.position ?? '…');
     if (position && position.textContent !== place) position.textContent = place;
+    // Where the place shown came from: `stream`, `read` or `enroll`.
+    if (position && position.dataset.positionSource !== (tk.source ?? '')) position.dataset.positionSource = tk.source ?? '';
+    const said = li.querySelector('.place-said');
+    if (said && tk.position && li.dataset.said !== String(coarse(tk.position))) {
+      const first = li.dataset.said === undefined;
+      li.dataset.said = String(coarse(tk.position));
+      // The first place is on screen with the ticket; a move is said.
+      if (!first) said.textContent = t('ticket.place_now', { n: tk.position });
+    }
     const eta = li.querySelector('.eta');
     if (eta) eta.textContent = etaText(tk, now);
     return li;

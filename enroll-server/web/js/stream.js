@@ -4,15 +4,21 @@
 // answers with an error (a restarting instance, a balancer's 503): then
 // this opens a new one after a growing pause. Every `ready` means "you may
 // have missed something": the page reads its pending tickets again.
+// The stream also moves the places in line of the queued tickets named when
+// it opened (`position` events); a page with a ticket it did not name
+// closes it and opens another naming it.
 
 const PATH = '/api/v1/enrollments/events';
 
 /**
- * Opens the stream; `on.ready()`, `on.ticket(decision)`, `on.resync()`,
- * `on.state('live' | 'reconnecting')`, and `on.closed()` when the server
- * refused it (the page checks whether the session is still valid).
+ * Opens the stream naming the queued tickets `tickets` (ids, at most 32);
+ * `on.ready()`, `on.ticket(decision)`, `on.position(place)`,
+ * `on.resync()`, `on.state('live' | 'reconnecting')`, and `on.closed()`
+ * when the server refused it (the page checks whether the session is still
+ * valid).
  */
-export function openStream(on) {
+export function openStream(on, tickets = []) {
+  const path = tickets.length ? `${PATH}?tickets=${encodeURIComponent(tickets.slice(0, 32).join(','))}` : PATH;
   let source = null;
   let delay = 1000;
   let timer = null;
@@ -21,7 +27,7 @@ export function openStream(on) {
   function connect() {
     timer = null;
     if (stopped) return;
-    source = new EventSource(PATH);
+    source = new EventSource(path);
     source.addEventListener('ready', () => {
       delay = 1000;
       on.state('live');
@@ -32,6 +38,13 @@ export function openStream(on) {
         on.ticket(JSON.parse(e.data));
       } catch {
         on.resync();
+      }
+    });
+    source.addEventListener('position', (e) => {
+      try {
+        on.position(JSON.parse(e.data));
+      } catch {
+        // A place is only a hint; the next one, or a read, corrects it.
       }
     });
     source.addEventListener('resync', () => on.resync());

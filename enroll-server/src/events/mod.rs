@@ -25,8 +25,17 @@
 //! falls [`BUFFERED`] events behind (a client that stopped reading) is
 //! closed rather than buffered without bound; a browser's `EventSource`
 //! reconnects by itself.
+//!
+//! Each stream also keeps the places in line of the queued tickets it
+//! follows ([`crate::position::Line`]), moved by the same feed: a batch of
+//! a course moves the streams that follow a ticket of that course (found
+//! through an index by course, not by looking at every stream), which then
+//! wake their driver ([`crate::service::positions`]) to send the new places.
+//! Which tickets a stream follows: those its page names when it opens it,
+//! and those its student enrolls through this instance while it is open
+//! ([`TicketEvents::follow`]); see the driver for why that is enough.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,10 +44,11 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
+use crate::position::Line;
 use crate::session::Digest;
-use crate::ticket::{decode_batch, Reason, TicketStatus};
+use crate::ticket::{decode_batch, Reason, TicketId, TicketStatus};
 
 /// Events a stream may hold unread before it is closed.
 pub const BUFFERED: usize = 256;
@@ -51,6 +61,10 @@ pub enum Event {
     Ticket(Arc<str>),
     /// Decisions may have been missed: read the pending tickets again.
     Resync,
+    /// A queued ticket's place moved: its JSON (`ticket`, `course_id`,
+    /// `position`, `eta_ms`). Made by the stream's driver from its
+    /// [`Line`], never queued here.
+    Position(Arc<str>),
 }
 
 #[derive(Serialize)]
@@ -76,6 +90,43 @@ struct Subscriber {
     /// The session that opened it (its token's digest).
     session: Digest,
     tx: mpsc::Sender<Event>,
+    /// The queued tickets it follows.
+    line: Line,
+    /// Wakes its driver: a place moved, or one is to be read.
+    wake: Arc<Notify>,
+}
+
+/// A stream, as the index by course names it.
+type StreamKey = (i64, u64);
+
+#[derive(Default)]
+struct Hub {
+    /// By student.
+    streams: HashMap<i64, Vec<Subscriber>>,
+    /// The streams following a ticket of each course. Added to whenever a
+    /// stream follows one; an entry whose stream is gone or no longer
+    /// follows the course is dropped when the course's next batch comes.
+    by_course: HashMap<i64, HashSet<StreamKey>>,
+}
+
+impl Hub {
+    fn subscriber(&mut self, (student, id): StreamKey) -> Option<&mut Subscriber> {
+        self.streams
+            .get_mut(&student)?
+            .iter_mut()
+            .find(|s| s.id == id)
+    }
+
+    /// Indexes the courses `key`'s line follows.
+    fn index(&mut self, key: StreamKey) {
+        let Some(sub) = self.subscriber(key) else {
+            return;
+        };
+        let courses: Vec<i64> = sub.line.courses().collect();
+        for course in courses {
+            self.by_course.entry(course).or_default().insert(key);
+        }
+    }
 }
 
 /// The streams held on this instance, by student.
@@ -83,7 +134,7 @@ pub struct TicketEvents {
     per_student: usize,
     next_id: AtomicU64,
     closed: AtomicBool,
-    streams: Mutex<HashMap<i64, Vec<Subscriber>>>,
+    hub: Mutex<Hub>,
     open: IntGauge,
     sent: IntCounter,
     dropped: IntCounter,
@@ -98,70 +149,122 @@ impl TicketEvents {
             per_student: per_student.max(1),
             next_id: AtomicU64::new(0),
             closed: AtomicBool::new(false),
-            streams: Mutex::new(HashMap::new()),
+            hub: Mutex::new(Hub::default()),
             open,
             sent,
             dropped,
         }
     }
 
-    fn streams(&self) -> MutexGuard<'_, HashMap<i64, Vec<Subscriber>>> {
-        self.streams.lock().unwrap_or_else(|p| p.into_inner())
+    fn hub(&self) -> MutexGuard<'_, Hub> {
+        self.hub.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A new stream of `student`'s events for the session `session`, held
-    /// until the returned stream is dropped or the session ends.
+    /// until the returned stream is dropped or the session ends, following
+    /// the tickets `follow` (their places are read first thing).
     pub fn open(
         self: &Arc<Self>,
         student: i64,
         session: Digest,
+        follow: &[TicketId],
     ) -> Result<Subscription, OpenError> {
-        let mut streams = self.streams();
+        let mut hub = self.hub();
         if self.closed.load(Ordering::Acquire) {
             return Err(OpenError::Closed);
         }
-        let mine = streams.entry(student).or_default();
+        let mine = hub.streams.entry(student).or_default();
         if mine.len() >= self.per_student {
             return Err(OpenError::TooMany);
         }
         let (tx, rx) = mpsc::channel(BUFFERED);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        mine.push(Subscriber { id, session, tx });
+        let mut line = Line::default();
+        for &t in follow {
+            line.follow(t);
+        }
+        let wake = Arc::new(Notify::new());
+        if line.wants_read() {
+            wake.notify_one();
+        }
+        mine.push(Subscriber {
+            id,
+            session,
+            tx,
+            line,
+            wake: wake.clone(),
+        });
+        hub.index((student, id));
         self.open.inc();
         Ok(Subscription {
             rx,
             events: self.clone(),
             student,
             id,
+            wake,
         })
     }
 
     fn remove(&self, student: i64, id: u64) {
-        let mut streams = self.streams();
-        if let Some(mine) = streams.get_mut(&student) {
+        let mut hub = self.hub();
+        if let Some(mine) = hub.streams.get_mut(&student) {
             let before = mine.len();
             mine.retain(|s| s.id != id);
             self.open.sub((before - mine.len()) as i64);
             if mine.is_empty() {
-                streams.remove(&student);
+                hub.streams.remove(&student);
             }
         }
     }
 
+    /// Has every stream of `student` here follow `ticket` (just enrolled
+    /// through this instance); returns how many took it up.
+    pub fn follow(&self, student: i64, ticket: TicketId) -> usize {
+        let mut hub = self.hub();
+        let Some(mine) = hub.streams.get_mut(&student) else {
+            return 0;
+        };
+        let mut keys = Vec::new();
+        for s in mine.iter_mut() {
+            if s.line.follow(ticket) {
+                s.wake.notify_one();
+                keys.push((student, s.id));
+            }
+        }
+        for &key in &keys {
+            hub.index(key);
+        }
+        keys.len()
+    }
+
+    /// Runs `f` on the stream's line; `None` once the stream is gone.
+    fn with_line<R>(&self, sub: &Subscription, f: impl FnOnce(&mut Line) -> R) -> Option<R> {
+        let mut hub = self.hub();
+        hub.subscriber((sub.student, sub.id))
+            .map(|s| f(&mut s.line))
+    }
+
     /// Hands every decision of a published batch to its student's streams
-    /// here; returns how many events were sent.
+    /// here, and moves the places of the streams following the course;
+    /// returns how many events were sent.
     pub fn deliver(&self, payload: &[u8]) -> usize {
         let Some(decided) = std::str::from_utf8(payload).ok().and_then(decode_batch) else {
             tracing::warn!("unreadable message on the decisions channel");
             return 0;
         };
-        let mut streams = self.streams();
-        if streams.is_empty() {
+        let mut hub = self.hub();
+        if hub.streams.is_empty() {
             return 0;
+        }
+        let decided: Vec<_> = decided.collect();
+        if let Some(first) = decided.first() {
+            let mut seqs: Vec<i64> = decided.iter().map(|d| d.ticket.seq).collect();
+            seqs.sort_unstable();
+            Self::advance(&mut hub, first.ticket.course_id, &seqs);
         }
         let mut sent = 0;
         for d in decided {
-            let Some(mine) = streams.get_mut(&d.student) else {
+            let Some(mine) = hub.streams.get_mut(&d.student) else {
                 continue;
             };
             let json = serde_json::to_string(&TicketJson {
@@ -174,28 +277,52 @@ impl TicketEvents {
             let event = Event::Ticket(json.into());
             sent += self.send_all(mine, &event);
             if mine.is_empty() {
-                streams.remove(&d.student);
+                hub.streams.remove(&d.student);
             }
         }
         self.sent.inc_by(sent as u64);
         sent
     }
 
+    /// Moves the places of the streams following `course` past `decided`
+    /// (ascending), waking those whose places moved.
+    fn advance(hub: &mut Hub, course: i64, decided: &[i64]) {
+        let Hub { streams, by_course } = hub;
+        let Some(following) = by_course.get_mut(&course) else {
+            return;
+        };
+        following.retain(|&(student, id)| {
+            let Some(s) = streams
+                .get_mut(&student)
+                .and_then(|mine| mine.iter_mut().find(|s| s.id == id))
+            else {
+                return false;
+            };
+            if s.line.decided(course, decided) {
+                s.wake.notify_one();
+            }
+            s.line.follows_course(course)
+        });
+        if following.is_empty() {
+            by_course.remove(&course);
+        }
+    }
+
     /// Tells every stream here to read its tickets again (the feed was
     /// (re)joined: anything published meanwhile was missed).
     pub fn resync_all(&self) {
-        let mut streams = self.streams();
-        for mine in streams.values_mut() {
+        let mut hub = self.hub();
+        for mine in hub.streams.values_mut() {
             self.send_all(mine, &Event::Resync);
         }
-        streams.retain(|_, mine| !mine.is_empty());
+        hub.streams.retain(|_, mine| !mine.is_empty());
     }
 
     /// Ends the streams opened by the session `digest` (logged out).
     pub fn close_session(&self, digest: &Digest) {
-        let mut streams = self.streams();
+        let mut hub = self.hub();
         let mut closed = 0;
-        streams.retain(|_, mine| {
+        hub.streams.retain(|_, mine| {
             let before = mine.len();
             mine.retain(|s| &s.session != digest);
             closed += before - mine.len();
@@ -207,16 +334,17 @@ impl TicketEvents {
     /// Ends every stream and refuses new ones (shutting down: a held stream
     /// would keep the graceful shutdown waiting forever).
     pub fn close_all(&self) {
-        let mut streams = self.streams();
+        let mut hub = self.hub();
         self.closed.store(true, Ordering::Release);
-        let n: usize = streams.values().map(Vec::len).sum();
-        streams.clear();
+        let n: usize = hub.streams.values().map(Vec::len).sum();
+        hub.streams.clear();
+        hub.by_course.clear();
         self.open.sub(n as i64);
     }
 
     /// Streams held here.
     pub fn len(&self) -> usize {
-        self.streams().values().map(Vec::len).sum()
+        self.hub().streams.values().map(Vec::len).sum()
     }
 
     /// Whether no stream is held.
@@ -253,6 +381,24 @@ pub struct Subscription {
     events: Arc<TicketEvents>,
     student: i64,
     id: u64,
+    wake: Arc<Notify>,
+}
+
+impl Subscription {
+    /// The student whose stream it is.
+    pub fn student(&self) -> i64 {
+        self.student
+    }
+
+    /// Notified when a place moved or a read is wanted.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Runs `f` on this stream's line; `None` once the stream is gone.
+    pub fn line<R>(&self, f: impl FnOnce(&mut Line) -> R) -> Option<R> {
+        self.events.with_line(self, f)
+    }
 }
 
 impl Stream for Subscription {
@@ -270,102 +416,4 @@ impl Drop for Subscription {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ticket::{encode_batch, Decision};
-    use futures::StreamExt;
-
-    fn events(per_student: usize) -> Arc<TicketEvents> {
-        Arc::new(TicketEvents::new(
-            per_student,
-            IntGauge::new("open", "open").unwrap(),
-            IntCounter::new("sent", "sent").unwrap(),
-            IntCounter::new("dropped", "dropped").unwrap(),
-        ))
-    }
-
-    fn enrolled(student: i64, seq: i64) -> String {
-        encode_batch(42, &[Decision::enrolled(student, seq)])
-    }
-
-    #[tokio::test]
-    async fn each_decision_reaches_only_its_students_streams() {
-        let ev = events(4);
-        let mut a1 = ev.open(7, [7; 32]).unwrap();
-        let mut a2 = ev.open(7, [7; 32]).unwrap();
-        let mut b = ev.open(8, [8; 32]).unwrap();
-        let sent = ev.deliver(enrolled(7, 100).as_bytes());
-        assert_eq!(sent, 2);
-        let want =
-            Event::Ticket(r#"{"ticket":"42-100","course_id":42,"status":"enrolled"}"#.into());
-        assert_eq!(a1.next().await, Some(want.clone()));
-        assert_eq!(a2.next().await, Some(want));
-        let rejected = encode_batch(42, &[Decision::rejected(8, 101, Reason::CreditLimit)]);
-        assert_eq!(ev.deliver(rejected.as_bytes()), 1);
-        assert_eq!(
-            b.next().await,
-            Some(Event::Ticket(
-                r#"{"ticket":"42-101","course_id":42,"status":"rejected","reason":"credit_limit"}"#
-                    .into()
-            ))
-        );
-        assert!(
-            a1.rx.try_recv().is_err(),
-            "student 7 got nothing of student 8's"
-        );
-        assert_eq!(ev.open.get(), 3);
-    }
-
-    #[test]
-    fn a_dropped_stream_unregisters_and_the_limit_counts_open_streams() {
-        let ev = events(2);
-        let a = ev.open(7, [7; 32]).unwrap();
-        let _b = ev.open(7, [7; 32]).unwrap();
-        assert_eq!(ev.open(7, [7; 32]).err(), Some(OpenError::TooMany));
-        drop(a);
-        assert_eq!(ev.len(), 1);
-        assert!(ev.open(7, [7; 32]).is_ok());
-        assert_eq!(ev.open.get(), 1, "the opened-and-dropped one is gone too");
-    }
-
-    #[tokio::test]
-    async fn a_stream_that_falls_behind_is_closed_not_buffered() {
-        let ev = events(4);
-        let mut slow = ev.open(7, [7; 32]).unwrap();
-        for seq in 0..BUFFERED as i64 + 10 {
-            ev.deliver(enrolled(7, seq).as_bytes());
-        }
-        assert_eq!(ev.dropped.get(), 1);
-        assert!(ev.is_empty() && ev.open.get() == 0);
-        // What it had buffered is still read, then it ends.
-        assert_eq!(slow.by_ref().count().await, BUFFERED);
-    }
-
-    #[tokio::test]
-    async fn a_logout_ends_that_sessions_streams_only() {
-        let ev = events(4);
-        let mut laptop = ev.open(7, [1; 32]).unwrap();
-        let mut phone = ev.open(7, [2; 32]).unwrap();
-        ev.close_session(&[1; 32]);
-        assert_eq!(laptop.next().await, None);
-        assert_eq!(ev.len(), 1);
-        assert_eq!(ev.open.get(), 1);
-        ev.deliver(enrolled(7, 1).as_bytes());
-        assert!(matches!(phone.next().await, Some(Event::Ticket(_))));
-    }
-
-    #[tokio::test]
-    async fn resync_reaches_every_stream_and_close_all_ends_them() {
-        let ev = events(4);
-        let mut a = ev.open(7, [7; 32]).unwrap();
-        let mut b = ev.open(8, [8; 32]).unwrap();
-        ev.resync_all();
-        assert_eq!(a.next().await, Some(Event::Resync));
-        assert_eq!(b.next().await, Some(Event::Resync));
-        ev.close_all();
-        assert_eq!(a.next().await, None);
-        assert_eq!(b.next().await, None);
-        assert_eq!(ev.open(9, [9; 32]).err(), Some(OpenError::Closed));
-        assert_eq!(ev.open.get(), 0);
-    }
-}
+mod tests;

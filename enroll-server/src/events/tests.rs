@@ -1,0 +1,183 @@
+//! The hub's tests: who hears what, limits, closing, places in line.
+
+use super::*;
+use crate::ticket::{encode_batch, Decision};
+use futures::StreamExt;
+
+fn events(per_student: usize) -> Arc<TicketEvents> {
+    Arc::new(TicketEvents::new(
+        per_student,
+        IntGauge::new("open", "open").unwrap(),
+        IntCounter::new("sent", "sent").unwrap(),
+        IntCounter::new("dropped", "dropped").unwrap(),
+    ))
+}
+
+fn enrolled(student: i64, seq: i64) -> String {
+    encode_batch(42, &[Decision::enrolled(student, seq)])
+}
+
+#[tokio::test]
+async fn each_decision_reaches_only_its_students_streams() {
+    let ev = events(4);
+    let mut a1 = ev.open(7, [7; 32], &[]).unwrap();
+    let mut a2 = ev.open(7, [7; 32], &[]).unwrap();
+    let mut b = ev.open(8, [8; 32], &[]).unwrap();
+    let sent = ev.deliver(enrolled(7, 100).as_bytes());
+    assert_eq!(sent, 2);
+    let want = Event::Ticket(r#"{"ticket":"42-100","course_id":42,"status":"enrolled"}"#.into());
+    assert_eq!(a1.next().await, Some(want.clone()));
+    assert_eq!(a2.next().await, Some(want));
+    let rejected = encode_batch(42, &[Decision::rejected(8, 101, Reason::CreditLimit)]);
+    assert_eq!(ev.deliver(rejected.as_bytes()), 1);
+    assert_eq!(
+        b.next().await,
+        Some(Event::Ticket(
+            r#"{"ticket":"42-101","course_id":42,"status":"rejected","reason":"credit_limit"}"#
+                .into()
+        ))
+    );
+    assert!(
+        a1.rx.try_recv().is_err(),
+        "student 7 got nothing of student 8's"
+    );
+    assert_eq!(ev.open.get(), 3);
+}
+
+#[test]
+fn a_dropped_stream_unregisters_and_the_limit_counts_open_streams() {
+    let ev = events(2);
+    let a = ev.open(7, [7; 32], &[]).unwrap();
+    let _b = ev.open(7, [7; 32], &[]).unwrap();
+    assert_eq!(ev.open(7, [7; 32], &[]).err(), Some(OpenError::TooMany));
+    drop(a);
+    assert_eq!(ev.len(), 1);
+    assert!(ev.open(7, [7; 32], &[]).is_ok());
+    assert_eq!(ev.open.get(), 1, "the opened-and-dropped one is gone too");
+}
+
+#[tokio::test]
+async fn a_stream_that_falls_behind_is_closed_not_buffered() {
+    let ev = events(4);
+    let mut slow = ev.open(7, [7; 32], &[]).unwrap();
+    for seq in 0..BUFFERED as i64 + 10 {
+        ev.deliver(enrolled(7, seq).as_bytes());
+    }
+    assert_eq!(ev.dropped.get(), 1);
+    assert!(ev.is_empty() && ev.open.get() == 0);
+    // What it had buffered is still read, then it ends.
+    assert_eq!(slow.by_ref().count().await, BUFFERED);
+}
+
+#[tokio::test]
+async fn a_logout_ends_that_sessions_streams_only() {
+    let ev = events(4);
+    let mut laptop = ev.open(7, [1; 32], &[]).unwrap();
+    let mut phone = ev.open(7, [2; 32], &[]).unwrap();
+    ev.close_session(&[1; 32]);
+    assert_eq!(laptop.next().await, None);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev.open.get(), 1);
+    ev.deliver(enrolled(7, 1).as_bytes());
+    assert!(matches!(phone.next().await, Some(Event::Ticket(_))));
+}
+
+#[tokio::test]
+async fn resync_reaches_every_stream_and_close_all_ends_them() {
+    let ev = events(4);
+    let mut a = ev.open(7, [7; 32], &[]).unwrap();
+    let mut b = ev.open(8, [8; 32], &[]).unwrap();
+    ev.resync_all();
+    assert_eq!(a.next().await, Some(Event::Resync));
+    assert_eq!(b.next().await, Some(Event::Resync));
+    ev.close_all();
+    assert_eq!(a.next().await, None);
+    assert_eq!(b.next().await, None);
+    assert_eq!(ev.open(9, [9; 32], &[]).err(), Some(OpenError::Closed));
+    assert_eq!(ev.open.get(), 0);
+}
+
+fn ticket(course_id: i64, seq: i64) -> TicketId {
+    TicketId { course_id, seq }
+}
+
+/// Reads `sub`'s places as Redis would answer: `rank` for every ticket,
+/// with `head` at the head of its queue.
+fn read(sub: &Subscription, rank: i64, head: i64) {
+    use crate::position::Standing;
+    sub.line(|line| {
+        let ids = line.begin_read();
+        let found: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let standing = Standing {
+                    rank,
+                    head,
+                    pace: None,
+                };
+                (id, Some(standing))
+            })
+            .collect();
+        line.end_read(&found);
+    })
+    .unwrap();
+}
+
+fn places(sub: &Subscription) -> Vec<(TicketId, i64)> {
+    let now = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    let due = sub
+        .line(|l| l.due(now, std::time::Duration::ZERO).0)
+        .unwrap();
+    due.into_iter().map(|d| (d.ticket, d.position)).collect()
+}
+
+#[tokio::test]
+async fn a_batch_moves_the_places_of_the_streams_following_its_course() {
+    let ev = events(4);
+    // Student 7 named ticket 42-110 when opening; 8 follows nothing yet.
+    let s7 = ev.open(7, [7; 32], &[ticket(42, 110)]).unwrap();
+    let s8 = ev.open(8, [8; 32], &[]).unwrap();
+    // A place to read is announced at once.
+    s7.wake().notified().await;
+    read(&s7, 4, 100);
+    assert_eq!(places(&s7), [(ticket(42, 110), 5)]);
+    // Student 8 enrolls through this instance: its stream follows the ticket.
+    assert_eq!(ev.follow(8, ticket(42, 120)), 1);
+    assert_eq!(ev.follow(9, ticket(42, 121)), 0, "no stream here");
+    s8.wake().notified().await;
+    read(&s8, 9, 100);
+    // One batch of three heads: both move, each by what was ahead of it.
+    let batch = encode_batch(
+        42,
+        &[
+            Decision::enrolled(1, 100),
+            Decision::enrolled(2, 101),
+            Decision::rejected(3, 102, Reason::CourseFull),
+        ],
+    );
+    ev.deliver(batch.as_bytes());
+    s7.wake().notified().await;
+    assert_eq!(places(&s7), [(ticket(42, 110), 2)]);
+    assert_eq!(places(&s8), [(ticket(42, 120), 7)]);
+    // Another course's batch moves nothing.
+    ev.deliver(encode_batch(43, &[Decision::enrolled(4, 100)]).as_bytes());
+    assert!(places(&s7).is_empty());
+}
+
+#[tokio::test]
+async fn a_decided_ticket_leaves_its_line_and_the_course_index() {
+    let ev = events(4);
+    let mut s7 = ev.open(7, [7; 32], &[ticket(42, 110)]).unwrap();
+    read(&s7, 0, 110);
+    ev.deliver(enrolled(7, 110).as_bytes());
+    assert!(matches!(s7.next().await, Some(Event::Ticket(_))));
+    assert!(s7.line(|l| l.is_empty()).unwrap());
+    assert!(ev.hub().by_course.is_empty(), "dropped with the batch");
+    // A closed stream's entry goes with the course's next batch.
+    let s8 = ev.open(8, [8; 32], &[ticket(42, 130)]).unwrap();
+    drop(s8);
+    assert_eq!(ev.hub().by_course[&42].len(), 1);
+    let _other = ev.open(9, [9; 32], &[]).unwrap();
+    ev.deliver(enrolled(1, 111).as_bytes());
+    assert!(ev.hub().by_course.is_empty());
+}

@@ -1,0 +1,408 @@
+//! A place in line kept current from the decisions feed, without asking
+//! Redis for it: the arithmetic of one event stream's queued tickets.
+//!
+//! A course's queue is ordered by sequence number, tickets leave it only
+//! by being decided, admission always decides the heads, and a new ticket
+//! always gets a higher sequence number than every ticket before it. So a
+//! ticket's place drops by exactly the number of decided sequence numbers
+//! below its own, and every instance already hears every batch's decided
+//! sequence numbers (the feed, [`crate::events`]): moving the places of
+//! the streams held here costs no Redis round trip per student per batch.
+//!
+//! What is counted must be counted once. A place is read from Redis (its
+//! 0-based rank) together with the sequence number at the head of the
+//! queue then (the [`Place::floor`]): every ticket decided before the read
+//! had a lower number than that head and is already out of the rank, every
+//! ticket decided after it had that number or a higher one. So a batch is
+//! counted only for its numbers in `floor..own`, whichever way the read and
+//! the feed's message cross: a batch heard while a read is in flight is
+//! kept aside and replayed on the read's answer ([`Line::end_read`]), one
+//! heard before the read went out is below the floor. The floor then rises
+//! past each batch counted, so a message heard twice moves nothing twice.
+//!
+//! Pub/sub may still lose a message (the feed was down: the stream is told
+//! to resync and reads again) and an arithmetic error would never heal by
+//! itself, so the driver reads every place again at a bounded period too.
+//!
+//! Events are coalesced: at most one per ticket every [`GAP`], carrying the
+//! latest place ([`Line::due`]).
+
+use std::time::{Duration, Instant};
+
+use crate::pace::Pace;
+use crate::ticket::TicketId;
+
+/// Least time between two position events of one ticket; changes in
+/// between wait, and only the latest is sent.
+pub const GAP: Duration = Duration::from_millis(250);
+
+/// How many of `decided` (ascending) lie in `floor..own`: tickets ahead of
+/// `own` decided since the place was read.
+pub fn passed(decided: &[i64], floor: i64, own: i64) -> i64 {
+    let lo = decided.partition_point(|&s| s < floor);
+    let hi = decided.partition_point(|&s| s < own);
+    hi.saturating_sub(lo) as i64
+}
+
+/// A place in line as last worked out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// 1-based.
+    pub position: i64,
+    /// Decided sequence numbers below this are already out of `position`.
+    pub floor: i64,
+}
+
+impl Place {
+    /// A place read from Redis: the 0-based `rank` and the sequence number
+    /// at the head of the queue in the same transaction.
+    pub fn read(rank: i64, head: i64) -> Self {
+        Self {
+            position: rank + 1,
+            floor: head,
+        }
+    }
+
+    /// Moves the place of ticket `own` up by the tickets of `decided`
+    /// (ascending) it had not counted; returns whether it moved.
+    pub fn advance(&mut self, own: i64, decided: &[i64]) -> bool {
+        let ahead = &decided[..decided.partition_point(|&s| s < own)];
+        let n = passed(ahead, self.floor, own);
+        if let Some(&last) = ahead.last() {
+            self.floor = self.floor.max(last + 1);
+        }
+        let before = self.position;
+        self.position = (self.position - n).max(1);
+        self.position != before
+    }
+}
+
+/// What a read of one ticket found while it is queued.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standing {
+    /// 0-based.
+    pub rank: i64,
+    /// The sequence number at the head of the queue.
+    pub head: i64,
+    pub pace: Option<Pace>,
+}
+
+/// A place to send: the latest, at most one per [`GAP`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Due {
+    pub ticket: TicketId,
+    pub position: i64,
+    pub pace: Option<Pace>,
+}
+
+#[derive(Debug)]
+struct Tracked {
+    id: TicketId,
+    /// `None` until first read.
+    place: Option<Place>,
+    pace: Option<Pace>,
+    /// While a read is in flight: decided numbers below its own heard
+    /// meanwhile, replayed on the answer.
+    missed: Option<Vec<i64>>,
+    /// The place last sent, and when.
+    sent: Option<(i64, Instant)>,
+}
+
+/// One stream's queued tickets and their places.
+#[derive(Debug, Default)]
+pub struct Line {
+    tickets: Vec<Tracked>,
+    /// A read of every place is wanted.
+    stale: bool,
+}
+
+impl Line {
+    /// Starts following `id` (its place is read next); false if already.
+    pub fn follow(&mut self, id: TicketId) -> bool {
+        if self.tickets.iter().any(|t| t.id == id) {
+            return false;
+        }
+        self.tickets.push(Tracked {
+            id,
+            place: None,
+            pace: None,
+            missed: None,
+            sent: None,
+        });
+        self.stale = true;
+        true
+    }
+
+    /// Whether a ticket of `course` is followed.
+    pub fn follows_course(&self, course: i64) -> bool {
+        self.tickets.iter().any(|t| t.id.course_id == course)
+    }
+
+    /// The courses of the followed tickets (a course may repeat).
+    pub fn courses(&self) -> impl Iterator<Item = i64> + '_ {
+        self.tickets.iter().map(|t| t.id.course_id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tickets.is_empty()
+    }
+
+    /// Asks for every place to be read again.
+    pub fn resync(&mut self) {
+        self.stale = !self.tickets.is_empty();
+    }
+
+    /// Whether a read is wanted.
+    pub fn wants_read(&self) -> bool {
+        self.stale
+    }
+
+    /// The tickets to read; decisions heard until [`Self::end_read`] are
+    /// kept aside for them.
+    pub fn begin_read(&mut self) -> Vec<TicketId> {
+        self.stale = false;
+        self.tickets
+            .iter_mut()
+            .map(|t| {
+                t.missed = Some(Vec::new());
+                t.id
+            })
+            .collect()
+    }
+
+    /// Takes a read's answer (`None`: no longer queued, or not the
+    /// student's: no longer followed).
+    pub fn end_read(&mut self, read: &[(TicketId, Option<Standing>)]) {
+        for (id, found) in read {
+            let Some(i) = self.tickets.iter().position(|t| t.id == *id) else {
+                continue; // decided meanwhile
+            };
+            let t = &mut self.tickets[i];
+            let Some(mut missed) = t.missed.take() else {
+                continue;
+            };
+            let Some(s) = found else {
+                self.tickets.swap_remove(i);
+                continue;
+            };
+            missed.sort_unstable();
+            let mut place = Place::read(s.rank, s.head);
+            place.advance(id.seq, &missed);
+            t.place = Some(place);
+            t.pace = s.pace;
+        }
+    }
+
+    /// A read failed: places stay as they were until the next one.
+    pub fn abort_read(&mut self) {
+        for t in &mut self.tickets {
+            t.missed = None;
+        }
+    }
+
+    /// A batch of `course` decided `decided` (ascending): a decided ticket
+    /// is no longer followed (its decision is its own event), the others
+    /// move up. Returns whether any place moved.
+    pub fn decided(&mut self, course: i64, decided: &[i64]) -> bool {
+        self.tickets
+            .retain(|t| t.id.course_id != course || decided.binary_search(&t.id.seq).is_err());
+        let mut moved = false;
+        for t in self.tickets.iter_mut().filter(|t| t.id.course_id == course) {
+            if let Some(missed) = &mut t.missed {
+                missed.extend(decided.iter().copied().filter(|&s| s < t.id.seq));
+            }
+            if let Some(place) = &mut t.place {
+                moved |= place.advance(t.id.seq, decided);
+            }
+        }
+        moved
+    }
+
+    /// The places to send at `now`: those that changed since last sent,
+    /// unless one was sent less than `gap` ago (then it waits, and the
+    /// latest is sent when the gap has passed). Also returns when the next
+    /// waiting one is due.
+    pub fn due(&mut self, now: Instant, gap: Duration) -> (Vec<Due>, Option<Instant>) {
+        let mut out = Vec::new();
+        let mut next: Option<Instant> = None;
+        for t in &mut self.tickets {
+            let Some(place) = t.place else { continue };
+            match t.sent {
+                Some((sent, _)) if sent == place.position => continue,
+                Some((_, at)) if now < at + gap => {
+                    next = Some(next.map_or(at + gap, |n| n.min(at + gap)));
+                    continue;
+                }
+                _ => {}
+            }
+            t.sent = Some((place.position, now));
+            out.push(Due {
+                ticket: t.id,
+                position: place.position,
+                pace: t.pace,
+            });
+        }
+        (out, next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: i64 = 42;
+
+    fn id(seq: i64) -> TicketId {
+        TicketId { course_id: C, seq }
+    }
+
+    fn standing(rank: i64, head: i64) -> Option<Standing> {
+        Some(Standing {
+            rank,
+            head,
+            pace: None,
+        })
+    }
+
+    /// A line following ticket `seq`, read at `rank` with `head` first.
+    fn read_line(seq: i64, rank: i64, head: i64) -> Line {
+        let mut line = Line::default();
+        line.follow(id(seq));
+        let ids = line.begin_read();
+        line.end_read(&[(ids[0], standing(rank, head))]);
+        line
+    }
+
+    fn position(line: &Line) -> Option<i64> {
+        line.tickets
+            .iter()
+            .find(|t| t.id.course_id == C)
+            .and_then(|t| t.place)
+            .map(|p| p.position)
+    }
+
+    #[test]
+    fn only_decided_numbers_below_ones_own_and_above_the_floor_count() {
+        assert_eq!(passed(&[1, 2, 3, 8, 9], 0, 5), 3);
+        assert_eq!(
+            passed(&[1, 2, 3, 8, 9], 2, 5),
+            2,
+            "1 was gone before the read"
+        );
+        assert_eq!(passed(&[6, 7], 0, 5), 0, "behind it: nothing");
+        assert_eq!(passed(&[], 0, 5), 0);
+        assert_eq!(passed(&[5], 0, 5), 0, "its own is not ahead of it");
+    }
+
+    #[test]
+    fn a_place_moves_by_the_batches_ahead_and_never_twice() {
+        // Ticket 110 read 5th, queue head 100: 100..=103 are ahead of it.
+        let mut p = Place::read(4, 100);
+        assert!(p.advance(110, &[100, 101]));
+        assert_eq!(
+            p,
+            Place {
+                position: 3,
+                floor: 102
+            }
+        );
+        // The same message again (or one from before the read) moves nothing.
+        assert!(!p.advance(110, &[100, 101]));
+        assert!(!p.advance(110, &[90, 95]));
+        // Numbers behind it do not count; the floor stays below its own.
+        assert!(p.advance(110, &[102, 111, 120]));
+        assert_eq!(
+            p,
+            Place {
+                position: 2,
+                floor: 103
+            }
+        );
+        // Never below 1, whatever arrives.
+        assert!(p.advance(110, &[103, 104, 105, 106]));
+        assert_eq!(p.position, 1);
+        assert!(!p.advance(110, &[107]));
+    }
+
+    #[test]
+    fn batches_heard_during_a_read_are_replayed_against_its_head() {
+        let mut line = Line::default();
+        line.follow(id(110));
+        let ids = line.begin_read();
+        // Heard while the read was in flight: [100, 101] was decided before
+        // the read (the read's head is 102), [102, 103] after it.
+        assert!(!line.decided(C, &[100, 101]));
+        assert!(!line.decided(C, &[102, 103]));
+        // The read: 8th in line, 102 at the head (102..=108 ahead of it).
+        line.end_read(&[(ids[0], standing(7, 102))]);
+        assert_eq!(position(&line), Some(6));
+        // Later batches count as usual, a repeat does not.
+        assert!(line.decided(C, &[104, 105]));
+        assert!(!line.decided(C, &[104, 105]));
+        assert_eq!(position(&line), Some(4));
+    }
+
+    #[test]
+    fn a_decided_ticket_or_one_no_longer_queued_is_no_longer_followed() {
+        let mut line = read_line(110, 0, 110);
+        assert!(line.follows_course(C));
+        assert!(!line.decided(C, &[110]));
+        assert!(line.is_empty());
+
+        let mut line = Line::default();
+        line.follow(id(7));
+        let ids = line.begin_read();
+        line.end_read(&[(ids[0], None)]);
+        assert!(line.is_empty() && !line.follows_course(C));
+    }
+
+    #[test]
+    fn another_courses_batch_moves_nothing() {
+        let mut line = read_line(110, 4, 100);
+        assert!(!line.decided(C + 1, &[100, 101, 102]));
+        assert_eq!(position(&line), Some(5));
+    }
+
+    #[test]
+    fn events_are_coalesced_and_the_latest_wins() {
+        let t0 = Instant::now();
+        let mut line = read_line(110, 9, 100);
+        // The first place is sent at once.
+        let (due, next) = line.due(t0, GAP);
+        assert_eq!(due.iter().map(|d| d.position).collect::<Vec<_>>(), [10]);
+        assert_eq!(next, None);
+        // Nothing changed: nothing to send.
+        assert!(line.due(t0, GAP).0.is_empty());
+        // Three batches within the gap: one event, with the latest place,
+        // once the gap has passed.
+        line.decided(C, &[100]);
+        line.decided(C, &[101]);
+        line.decided(C, &[102, 103]);
+        let soon = t0 + GAP / 2;
+        let (due, next) = line.due(soon, GAP);
+        assert!(due.is_empty());
+        assert_eq!(next, Some(t0 + GAP));
+        let (due, next) = line.due(t0 + GAP, GAP);
+        assert_eq!(due.iter().map(|d| d.position).collect::<Vec<_>>(), [6]);
+        assert_eq!(next, None);
+    }
+
+    #[test]
+    fn a_resync_reads_every_place_and_a_failed_read_keeps_them() {
+        let mut line = read_line(110, 4, 100);
+        assert!(!line.wants_read());
+        line.resync();
+        assert!(line.wants_read());
+        let ids = line.begin_read();
+        assert_eq!(ids, [id(110)]);
+        line.decided(C, &[100]);
+        line.abort_read();
+        assert_eq!(position(&line), Some(4), "moved by the feed meanwhile");
+        // An empty line has nothing to read.
+        let mut empty = Line::default();
+        empty.resync();
+        assert!(!empty.wants_read());
+        // Following a ticket twice changes nothing.
+        assert!(!line.follow(id(110)));
+    }
+}
