@@ -279,34 +279,16 @@ async fn monitor(state: AppState) {
     }
 }
 
-/// Every second: releases reserved blocks whose time has come, settles the
-/// cart once its period has closed, withdraws expired waitlist offers,
-/// reloads the
-/// phases and course facts, and clears a `full` flag left on a course that
-/// has seats again (e.g. a cancel whose Redis update was lost), so no
-/// course stays wrongly closed.
+/// Every second: runs what the registrar's rules schedule
+/// ([`crate::service::clock`]), reloads the phases and course facts, and
+/// clears a `full` flag left on a course that has seats again (e.g. a
+/// cancel whose Redis update was lost), so no course stays wrongly closed.
 async fn refresh_catalog(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let phases = state.catalog.phases();
-        let rules = crate::service::enrollment::rules(&state, &phases);
-        match store::blocks::release_due(&state.db.primary, &rules).await {
-            Ok(courses) => {
-                for course in courses {
-                    tracing::info!(course, "reserved seats released to the open pool");
-                    let _ = seats_freed(&state, course, None).await;
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "could not release reserved blocks"),
-        }
-        if let Err(err) = crate::service::cart::settle_due(&state, chrono::Utc::now()).await {
-            tracing::warn!(error = %err, "could not settle the cart");
-        }
-        if let Err(err) = crate::service::waitlist::expire_due(&state).await {
-            tracing::warn!(error = %err, "could not withdraw expired offers");
-        }
+        crate::service::clock::tick(&state).await;
         if let Err(err) = state.catalog.refresh(&state.db.primary).await {
             tracing::warn!(error = %err, "could not refresh courses and phases");
             continue;

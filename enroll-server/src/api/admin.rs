@@ -18,7 +18,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::caller::{Admin, ClientAddr, Registrar};
 use super::error::{course_not_found, ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiObject, ApiPath};
 use crate::domain::course::{Course, CoursePatch, NewCourse};
 use crate::domain::enrollment::RosterEntry;
 use crate::domain::student::{ImportedStudent, NewStudent, Student, StudentPatch};
@@ -142,7 +142,7 @@ pub async fn update_course(
     Registrar(admin): Registrar,
     client: ClientAddr,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(patch): ApiJson<CoursePatch>,
+    ApiObject(patch): ApiObject<CoursePatch>,
 ) -> ApiResult<Json<Course>> {
     let by = By::admin(admin.actor.label(), client.0);
     Ok(Json(
@@ -191,7 +191,7 @@ pub async fn update_student(
     State(state): State<AppState>,
     _registrar: Registrar,
     ApiPath(student_no): ApiPath<String>,
-    ApiJson(patch): ApiJson<StudentPatch>,
+    ApiObject(patch): ApiObject<StudentPatch>,
 ) -> ApiResult<Json<Student>> {
     Ok(Json(
         registrar::update_student(&state, &student_no, &patch).await?,

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::caller::{Admin, ClientAddr, CurrentStudent, Registrar};
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiObject, ApiPath, ApiQuery};
 use crate::service::overrides;
 use crate::state::AppState;
 use crate::store::audit::{self, By, Event, Filter};
@@ -75,7 +75,7 @@ pub async fn force_add(
     State(state): State<AppState>,
     Registrar(admin): Registrar,
     client: ClientAddr,
-    ApiJson(req): ApiJson<ForceAdd>,
+    ApiObject(req): ApiObject<ForceAdd>,
 ) -> ApiResult<(StatusCode, Json<ForceAdded>)> {
     let by = By::admin(admin.actor.label(), client.0);
     let added = overrides::force_add(

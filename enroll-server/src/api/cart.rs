@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::caller::{Admin, CurrentStudent, Registrar};
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiObject, ApiPath};
 use crate::domain::cart::Policy;
 use crate::domain::course::Course;
 use crate::service::cart::{self, CartView};
@@ -144,7 +144,7 @@ pub struct PeriodRequest {
 pub async fn set_period(
     State(state): State<AppState>,
     _registrar: Registrar,
-    ApiJson(req): ApiJson<PeriodRequest>,
+    ApiObject(req): ApiObject<PeriodRequest>,
 ) -> ApiResult<Json<Period>> {
     let p = cart::set_period(&state, req.opens_at, req.closes_at, req.policy, req.seed).await?;
     Ok(Json(p))

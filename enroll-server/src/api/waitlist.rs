@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::caller::CurrentStudent;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiObject, ApiPath};
 use crate::service::waitlist;
 use crate::state::AppState;
 use crate::store::waitlist::Place;
@@ -54,7 +54,7 @@ pub struct Waitlists {
 pub async fn join(
     State(state): State<AppState>,
     student: CurrentStudent,
-    ApiJson(req): ApiJson<JoinRequest>,
+    ApiObject(req): ApiObject<JoinRequest>,
 ) -> ApiResult<(StatusCode, Json<Joined>)> {
     let position = waitlist::join(&state, &student.session, req.course_id).await?;
     Ok((

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::caller::{Admin, MaybeStudent, Registrar};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
+use crate::domain::objects::objects;
 use crate::domain::phase::{self, Phase, PhaseInput};
 use crate::service::{accounts, registrar};
 use crate::state::AppState;
@@ -118,8 +119,10 @@ pub async fn set(
 pub async fn set_phases(
     State(state): State<AppState>,
     _registrar: Registrar,
-    ApiJson(req): ApiJson<Vec<PhaseInput>>,
+    ApiJson(req): ApiJson<Vec<serde_json::Value>>,
 ) -> ApiResult<Json<Vec<Phase>>> {
+    let req: Vec<PhaseInput> =
+        objects(req).map_err(|e| ApiError::unprocessable("invalid_body", e.to_string()))?;
     let phases: Vec<Phase> = req.into_iter().map(Phase::from).collect();
     registrar::set_phases(&state, phases.clone()).await?;
     Ok(Json(phases))

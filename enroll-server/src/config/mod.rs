@@ -272,6 +272,16 @@ pub struct Options {
     #[arg(long, env = "ENROLL_CREDIT_LIMIT")]
     pub credit_limit: Option<i32>,
 
+    /// A seat a student gives back, with no waitlist to take it, reopens to
+    /// the queue after a delay drawn uniformly between this many seconds
+    /// and `release_delay_max_secs`, per seat [default: 0, at once].
+    #[arg(long, env = "ENROLL_RELEASE_DELAY_MIN_SECS")]
+    pub release_delay_min_secs: Option<u64>,
+
+    /// Upper end of that delay [default: release_delay_min_secs].
+    #[arg(long, env = "ENROLL_RELEASE_DELAY_MAX_SECS")]
+    pub release_delay_max_secs: Option<u64>,
+
     /// Queue heads of one course taken per admission batch [default: 256].
     #[arg(long, env = "ENROLL_ADMISSION_BATCH_SIZE")]
     pub admission_batch_size: Option<usize>,
@@ -373,7 +383,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, admin_session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format, smtp_url, smtp_username, smtp_password, smtp_password_file, smtp_ca_file, mail_from, mail_page_url, mail_digest_window_ms, mail_rate, mail_max_attempts, mail_retry_max_ms, mail_claim_lease_ms)
+        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, admin_session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, release_delay_min_secs, release_delay_max_secs, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format, smtp_url, smtp_username, smtp_password, smtp_password_file, smtp_ca_file, mail_from, mail_page_url, mail_digest_window_ms, mail_rate, mail_max_attempts, mail_retry_max_ms, mail_claim_lease_ms)
     }
 }
 

@@ -47,6 +47,9 @@ pub struct Settings {
     pub argon2_iterations: u32,
     pub login_queue: usize,
     pub credit_limit: i32,
+    /// How long a seat given back is withheld: a uniform draw in this
+    /// range (`None`: reopened at once).
+    pub release_delay: Option<(Duration, Duration)>,
     pub admission_batch_size: usize,
     pub admission_transaction_tickets: usize,
     pub admission_transaction_interval: Duration,
@@ -90,6 +93,17 @@ impl Options {
             Some("json") => true,
             Some(other) => bail!("log_format must be `text` or `json`, not `{other}`"),
         };
+        let delay_min = self.release_delay_min_secs.unwrap_or(0);
+        let delay_max = self.release_delay_max_secs.unwrap_or(delay_min);
+        if delay_max < delay_min {
+            bail!("release_delay_max_secs ({delay_max}) is below release_delay_min_secs ({delay_min})");
+        }
+        let release_delay = (delay_max > 0).then(|| {
+            (
+                Duration::from_secs(delay_min),
+                Duration::from_secs(delay_max),
+            )
+        });
         let batch = self.admission_batch_size.unwrap_or(256);
         if batch == 0 {
             bail!("admission_batch_size must be at least 1");
@@ -176,6 +190,7 @@ impl Options {
             argon2_iterations: self.argon2_iterations.unwrap_or(2),
             login_queue: self.login_queue.unwrap_or(256),
             credit_limit: self.credit_limit.unwrap_or(18),
+            release_delay,
             admission_batch_size: batch,
             admission_transaction_tickets: self
                 .admission_transaction_tickets

@@ -28,6 +28,9 @@ pub struct Course {
     pub reserved: i32,
     /// Seats an admin granted beyond the capacity (not in `enrolled`).
     pub over_capacity: i32,
+    /// Seats given back and withheld for a random delay: never shown.
+    #[serde(skip)]
+    pub withheld: i32,
     /// Reserved seats, in the order admission tries them.
     #[schema(value_type = Vec<Block>)]
     pub blocks: Json<Vec<Block>>,
@@ -47,7 +50,7 @@ impl Course {
     /// Seats of the open pool left.
     pub fn pool_left(&self) -> i32 {
         let pooled = self.enrolled - self.blocks.iter().map(|b| b.enrolled).sum::<i32>();
-        (self.capacity - self.reserved - pooled).max(0)
+        (self.capacity - self.reserved - pooled - self.withheld).max(0)
     }
 
     /// Fills in [`Self::remaining_for_you`] for a student of `cohort`.
@@ -65,7 +68,7 @@ impl Course {
 
 /// Columns selected for a [`Course`]; `remaining` is derived, never stored.
 pub const COURSE_COLUMNS: &str = "id, code, name, professor, department, credits, capacity, \
-     enrolled, capacity - enrolled AS remaining, schedule, reserved, over_capacity, \
+     enrolled, capacity - enrolled - withheld AS remaining, schedule, reserved, over_capacity, withheld, \
      coalesce((SELECT json_agg(json_build_object('name', b.name, 'seats', b.seats, \
        'enrolled', b.enrolled, 'departments', b.departments, 'years', b.years, \
        'release_at', b.release_at, 'released_at', b.released_at) ORDER BY b.position) \
@@ -78,10 +81,12 @@ pub const COURSE_COLUMNS: &str = "id, code, name, professor, department, credits
 pub struct CourseSeats {
     pub id: i64,
     pub capacity: i32,
+    /// Seats taken, or given back and withheld for a delay.
     pub enrolled: i32,
     pub credits: i16,
     pub schedule: Vec<Meeting>,
-    /// Seats of the open pool left (`capacity - reserved - pooled`).
+    /// Seats of the open pool left (`capacity - reserved - pooled -
+    /// withheld`).
     pub pool_left: i32,
     /// Reserved blocks (admission reads them with the course's lock; the
     /// enqueue path's snapshot leaves them empty).
@@ -170,9 +175,11 @@ pub struct CoursePatch {
     /// `block_below_enrolled`, `block_in_use`), blocks may not reserve
     /// seats the open pool has given away (409 `reserved_seats_taken`) nor
     /// more than the capacity (409 `reserved_over_capacity`).
+    #[serde(default, deserialize_with = "super::objects::optional_objects")]
     #[schema(max_items = 16)]
     pub reserved: Option<Vec<BlockInput>>,
     /// How the course's waitlist works.
+    #[serde(default, deserialize_with = "super::objects::optional_object")]
     pub waitlist: Option<WaitlistSettings>,
 }
 

@@ -7,6 +7,7 @@ pub mod cart;
 pub mod course;
 pub mod enrollment;
 pub mod mail;
+pub mod objects;
 pub mod phase;
 pub mod schedule;
 pub mod student;

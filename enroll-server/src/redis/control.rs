@@ -72,6 +72,29 @@ pub struct Cancelled {
 /// generation so an in-flight batch cannot set a stale flag, forget the
 /// student's cancelled ticket so they may queue again, and tell every
 /// instance to forget the flag too ([`Channel::Freed`]), in one transaction.
+/// A seat was given back but is withheld from the queue for a while:
+/// records the student's ticket as cancelled (so they may queue again)
+/// without telling anyone a seat is free.
+pub async fn ticket_cancelled(
+    redis: &mut RedisConn,
+    course_id: i64,
+    cancelled: Cancelled,
+) -> redis::RedisResult<()> {
+    let k = CourseKeys::new(course_id);
+    let Cancelled { student, seq } = cancelled;
+    let mut pipe = redis::pipe();
+    pipe.atomic().hdel(&k.student_ticket, student).ignore();
+    if let Some(seq) = seq {
+        let record = StoredTicket {
+            student,
+            status: TicketStatus::Cancelled,
+            reason: None,
+        };
+        pipe.hset(&k.tickets, seq, record.encode()).ignore();
+    }
+    pipe.query_async::<()>(redis).await
+}
+
 pub async fn seats_freed(
     redis: &mut RedisConn,
     course_id: i64,

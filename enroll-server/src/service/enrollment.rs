@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
+use rand::Rng;
+
 use chrono::{DateTime, Utc};
 
 use crate::domain::phase::{self, Phase};
@@ -187,7 +189,8 @@ pub fn rules<'a>(s: &Services, phases: &'a [Phase]) -> Rules<'a> {
 }
 
 /// Gives `student`'s seat in `course` back: to the course's waitlist if it
-/// has one, else to the next student in line.
+/// has one, else — after a random delay when one is configured — to the
+/// next student in line.
 pub async fn cancel(
     s: &Services,
     session: &Session,
@@ -198,13 +201,28 @@ pub async fn cancel(
     gate(s, session, Utc::now()).await??;
     let by = By::student(from);
     let phases = s.catalog.phases();
-    let (ticket, promoted) =
-        store_cancel::cancel(&s.db.primary, student, course, by, &rules(s, &phases))
-            .await?
-            .ok_or(CancelError::NotEnrolled)?;
-    log_promotion(course, &promoted);
-    let seq = ticket.as_deref().and_then(TicketId::parse).map(|t| t.seq);
-    seats_freed(s, course, Some(Cancelled { student, seq })).await?;
+    let rules = rules(s, &phases);
+    let withhold_until = s.settings.release_delay.map(|(min, max)| {
+        let secs = rand::thread_rng().gen_range(min.as_secs_f64()..=max.as_secs_f64());
+        rules.now + chrono::Duration::milliseconds((secs * 1000.0) as i64)
+    });
+    let done = store_cancel::cancel(&s.db.primary, student, course, by, &rules, withhold_until)
+        .await?
+        .ok_or(CancelError::NotEnrolled)?;
+    log_promotion(course, &done.promoted);
+    let seq = done
+        .ticket
+        .as_deref()
+        .and_then(TicketId::parse)
+        .map(|t| t.seq);
+    let cancelled = Cancelled { student, seq };
+    if done.withheld.is_some() {
+        // Not announced: the seat reopens when nobody is watching for it.
+        let mut redis = s.redis.clone();
+        control::ticket_cancelled(&mut redis, course, cancelled).await?;
+    } else {
+        seats_freed(s, course, Some(cancelled)).await?;
+    }
     tracing::info!(
         course_id = course,
         student_id = student,

@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod admins;
 pub mod cart;
+pub mod clock;
 pub mod enrollment;
 pub mod fair_use;
 pub mod overrides;

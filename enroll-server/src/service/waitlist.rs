@@ -11,6 +11,7 @@ use crate::session::Session;
 use crate::state::Services;
 use crate::store::offers::{self, Accepted};
 use crate::store::waitlist::{self, Joined, Place};
+use crate::store::withheld;
 use crate::store::StoreError;
 
 /// Why a waitlist request was refused.
@@ -103,6 +104,17 @@ pub async fn decline(s: &Services, student: i64, course: i64) -> Result<(), Wait
 pub async fn expire_due(s: &Services) -> Result<(), WaitlistError> {
     let phases = s.catalog.phases();
     for course in offers::expire_due(&s.db.primary, &rules(s, &phases)).await? {
+        seats_freed(s, course, None).await?;
+    }
+    Ok(())
+}
+
+/// Reopens the seats whose withholding delay has passed: the waitlist
+/// first, else the queue.
+pub async fn release_withheld(s: &Services) -> Result<(), WaitlistError> {
+    let phases = s.catalog.phases();
+    for course in withheld::release_due(&s.db.primary, &rules(s, &phases)).await? {
+        tracing::info!(course_id = course, "withheld seat reopened");
         seats_freed(s, course, None).await?;
     }
     Ok(())

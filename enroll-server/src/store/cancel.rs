@@ -1,19 +1,22 @@
 //! A student gives a seat back: the cancel transaction, which hands the
 //! seat to the course's waitlist first.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::audit::{self, By};
 use super::locks::lock_courses_then_students;
 use super::waitlist::{self, Promotion, Rules};
+use super::withheld;
 use super::{outbox, StoreResult};
 use crate::domain::mail::Change;
 
 /// Gives a seat back, locking in the order admission does, and gives it to
 /// the course's waitlist when it has one ([`waitlist::promote`]). `None`
 /// when the student holds no seat in the course; else the ticket that had
-/// won it (`None` inside for a seat granted otherwise) and what the
-/// waitlist got. With `announce`, the cancel is written to the mail outbox
+/// won it, what the waitlist got, and — when `withhold_until` is given and
+/// nobody on the waitlist took the open-pool seat — until when it is
+/// withheld from the queue. With `announce`, the cancel is written to the mail outbox
 /// in the same transaction.
 pub async fn cancel(
     pool: &PgPool,
@@ -21,7 +24,8 @@ pub async fn cancel(
     course_id: i64,
     by: By<'_>,
     rules: &Rules<'_>,
-) -> StoreResult<Option<(Option<String>, Promotion)>> {
+    withhold_until: Option<DateTime<Utc>>,
+) -> StoreResult<Option<Cancelled>> {
     let mut tx = pool.begin().await?;
     // The waitlist's first students are locked with this one, in order.
     let mut students = waitlist::heads(&mut tx, course_id).await?;
@@ -54,11 +58,35 @@ pub async fn cancel(
         kind: "cancelled",
         student_id: Some(student_id),
         course_id: Some(course_id),
-        block,
+        block: block.clone(),
         ..Default::default()
     };
     audit::write(&mut tx, &change, by).await?;
-    let promoted = waitlist::promote(&mut tx, course_id, rules).await?;
+    let mut promoted = waitlist::promote(&mut tx, course_id, rules).await?;
+    // Nobody on the waitlist took the open-pool seat: withheld for a while.
+    let withheld = match withhold_until {
+        Some(until) if promoted.given.is_empty() && promoted.left > 0 && block.is_none() => {
+            withheld::withhold(&mut tx, course_id, rules.now, until).await?;
+            promoted.left -= 1;
+            Some(until)
+        }
+        _ => None,
+    };
     tx.commit().await?;
-    Ok(Some((ticket, promoted)))
+    Ok(Some(Cancelled {
+        ticket,
+        promoted,
+        withheld,
+    }))
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    /// The ticket that had won the seat (`None`: granted otherwise).
+    pub ticket: Option<String>,
+    /// What the waitlist got.
+    pub promoted: Promotion,
+    /// Until when the seat is withheld from the queue, if it is.
+    pub withheld: Option<DateTime<Utc>>,
 }

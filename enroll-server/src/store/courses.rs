@@ -168,8 +168,8 @@ pub async fn update(
 /// `(id, capacity, enrolled, credits, schedule, pool_left)`.
 type SeatsRow = (i64, i32, i32, i16, Json<Vec<Meeting>>, i32);
 
-const SEATS_COLUMNS: &str =
-    "id, capacity, enrolled, credits, schedule, capacity - reserved - pooled AS pool_left";
+const SEATS_COLUMNS: &str = "id, capacity, enrolled + withheld, credits, schedule, \
+     capacity - reserved - pooled - withheld AS pool_left";
 
 fn seats((id, capacity, enrolled, credits, Json(schedule), pool_left): SeatsRow) -> CourseSeats {
     CourseSeats {
@@ -216,9 +216,10 @@ fn escape_like(s: &str) -> String {
 
 /// Ids of the courses with no seat left.
 pub async fn full_ids(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
-    let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM courses WHERE enrolled >= capacity")
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM courses WHERE enrolled + withheld >= capacity")
+            .fetch_all(pool)
+            .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 

@@ -18,8 +18,8 @@ use crate::domain::schedule::Meeting;
 
 /// Locks the courses (`$1`: their ids), in id order, and reads their
 /// blocks (changed only under the course's lock).
-pub const LOCK_COURSES: &str = "SELECT id, capacity, enrolled, credits, schedule, \
-     capacity - reserved - pooled, \
+pub const LOCK_COURSES: &str = "SELECT id, capacity, enrolled + withheld, credits, schedule, \
+     capacity - reserved - pooled - withheld, \
      (SELECT json_agg(json_build_object('name', b.name, 'seats', b.seats, 'enrolled', b.enrolled, \
        'departments', b.departments, 'years', b.years, 'release_at', b.release_at, \
        'released_at', b.released_at) ORDER BY b.position) \

@@ -29,6 +29,7 @@ pub mod phases;
 pub mod sessions;
 pub mod students;
 pub mod waitlist;
+pub mod withheld;
 
 use crate::db::is_unavailable;
 

@@ -88,7 +88,7 @@ pub async fn promote(
 ) -> Result<Promotion, sqlx::Error> {
     let (mode, capacity, enrolled, credits, Json(schedule), offer_minutes, blocks): SeatRow =
         sqlx::query_as(
-            "SELECT waitlist_mode, capacity, enrolled, credits, schedule, offer_minutes, \
+            "SELECT waitlist_mode, capacity, enrolled + withheld, credits, schedule, offer_minutes, \
              (SELECT json_agg(json_build_object('name', b.name, 'seats', b.seats, 'enrolled', b.enrolled, \
                'departments', b.departments, 'years', b.years, 'release_at', b.release_at, \
                'released_at', b.released_at) ORDER BY b.position) FROM course_blocks b WHERE b.course_id = c.id) \
@@ -97,11 +97,12 @@ pub async fn promote(
         .bind(course)
         .fetch_one(&mut *tx)
         .await?;
-    let pool_left: i32 =
-        sqlx::query_scalar("SELECT capacity - reserved - pooled FROM courses WHERE id = $1")
-            .bind(course)
-            .fetch_one(&mut *tx)
-            .await?;
+    let pool_left: i32 = sqlx::query_scalar(
+        "SELECT capacity - reserved - pooled - withheld FROM courses WHERE id = $1",
+    )
+    .bind(course)
+    .fetch_one(&mut *tx)
+    .await?;
     let mut blocks = blocks.map(|b| b.0).unwrap_or_default();
     let mut pool = pool_left;
     let total = |pool: i32, blocks: &[crate::domain::block::Block]| {

@@ -31,3 +31,4 @@ mod seats;
 mod sentinel;
 mod sessions;
 mod waitlist;
+mod withheld;

@@ -1,0 +1,36 @@
+//! What the registrar's rules schedule, run every second by every instance
+//! (each step locks what it changes, so the first instance to get there
+//! does it and the others find nothing left): reserved blocks released at
+//! their time, the cart settled at its close, waitlist offers withdrawn at
+//! their deadline, withheld seats reopened after their delay.
+
+use chrono::Utc;
+
+use super::enrollment::{rules, seats_freed};
+use super::{cart, waitlist};
+use crate::state::Services;
+use crate::store::blocks;
+
+/// One round of every scheduled step; failures are logged and retried on
+/// the next round.
+pub async fn tick(s: &Services) {
+    let phases = s.catalog.phases();
+    match blocks::release_due(&s.db.primary, &rules(s, &phases)).await {
+        Ok(courses) => {
+            for course in courses {
+                tracing::info!(course, "reserved seats released to the open pool");
+                let _ = seats_freed(s, course, None).await;
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "could not release reserved blocks"),
+    }
+    if let Err(err) = cart::settle_due(s, Utc::now()).await {
+        tracing::warn!(error = %err, "could not settle the cart");
+    }
+    if let Err(err) = waitlist::expire_due(s).await {
+        tracing::warn!(error = %err, "could not withdraw expired offers");
+    }
+    if let Err(err) = waitlist::release_withheld(s).await {
+        tracing::warn!(error = %err, "could not reopen withheld seats");
+    }
+}
