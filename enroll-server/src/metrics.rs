@@ -71,6 +71,47 @@ pub struct MetricSet {
     /// Enrollment mail (registered whether mail is on or not, so rules and
     /// panels always find the series).
     pub mail: MailMetrics,
+    pub registrar: RegistrarMetrics,
+}
+
+/// Metrics of the registrar's rules. The gauges are read from the database
+/// (every few seconds), so every instance shows the same figures: take
+/// `max` over instances, not `sum`.
+#[derive(Clone)]
+pub struct RegistrarMetrics {
+    pub cart_items: IntGauge,
+    pub cart_over_demanded: IntGauge,
+    pub waitlisted: IntGauge,
+    pub offers_open: IntGauge,
+    pub seats_withheld: IntGauge,
+    pub waitlist_moves: IntCounterVec,
+}
+
+impl RegistrarMetrics {
+    fn register(r: &Registry) -> Self {
+        let m = Self {
+            cart_items: IntGauge::new("enroll_cart_items", "Courses in students' carts. Same on every instance.").unwrap(),
+            cart_over_demanded: IntGauge::new("enroll_cart_over_demanded_courses", "Courses whose cart demand exceeds their capacity. Same on every instance.").unwrap(),
+            waitlisted: IntGauge::new("enroll_waitlist_students", "Students on waitlists, all courses. Same on every instance.").unwrap(),
+            offers_open: IntGauge::new("enroll_waitlist_offers_open", "Seats offered from waitlists and not yet accepted. Same on every instance.").unwrap(),
+            seats_withheld: IntGauge::new("enroll_seats_withheld", "Seats given back and withheld from the queue until their random delay ends. Same on every instance.").unwrap(),
+            waitlist_moves: IntCounterVec::new(
+                Opts::new("enroll_waitlist_moves_total", "Waitlist heads moved by freed seats on this instance, by outcome (enrolled, offered, skipped)."),
+                &["outcome"],
+            )
+            .unwrap(),
+        };
+        r.register(Box::new(m.cart_items.clone())).unwrap();
+        r.register(Box::new(m.cart_over_demanded.clone())).unwrap();
+        r.register(Box::new(m.waitlisted.clone())).unwrap();
+        r.register(Box::new(m.offers_open.clone())).unwrap();
+        r.register(Box::new(m.seats_withheld.clone())).unwrap();
+        r.register(Box::new(m.waitlist_moves.clone())).unwrap();
+        for outcome in ["enrolled", "offered", "skipped"] {
+            m.waitlist_moves.with_label_values(&[outcome]);
+        }
+        m
+    }
 }
 
 /// Metrics of enrollment mail. The backlog gauges are read from the
@@ -225,6 +266,7 @@ impl Metrics {
             http_connections_refused: IntCounter::new("enroll_http_connections_refused_total", "Connections answered 503 too_many_connections because the connection cap was reached.").unwrap(),
             http_accept_errors: IntCounter::new("enroll_http_accept_errors_total", "Failed accepts (e.g. out of file descriptors); the accept loop backs off.").unwrap(),
             mail: MailMetrics::register(&registry),
+            registrar: RegistrarMetrics::register(&registry),
             registry,
         };
         let r = &m.registry;

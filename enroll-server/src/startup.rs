@@ -286,9 +286,9 @@ async fn monitor(state: AppState) {
 async fn refresh_catalog(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for round in 0u64.. {
         tick.tick().await;
-        crate::service::clock::tick(&state).await;
+        crate::service::clock::tick(&state, round).await;
         if let Err(err) = state.catalog.refresh(&state.db.primary).await {
             tracing::warn!(error = %err, "could not refresh courses and phases");
             continue;

@@ -10,10 +10,17 @@ use super::enrollment::{rules, seats_freed};
 use super::{cart, waitlist};
 use crate::state::Services;
 use crate::store::blocks;
+use crate::store::waitlist as waitlist_store;
+
+/// The registrar's gauges are read once in this many rounds.
+const GAUGE_ROUNDS: u64 = 5;
 
 /// One round of every scheduled step; failures are logged and retried on
-/// the next round.
-pub async fn tick(s: &Services) {
+/// the next round. Every [`GAUGE_ROUNDS`]th round also reads the gauges.
+pub async fn tick(s: &Services, round: u64) {
+    if round % GAUGE_ROUNDS == 0 {
+        read_gauges(s).await;
+    }
     let phases = s.catalog.phases();
     match blocks::release_due(&s.db.primary, &rules(s, &phases)).await {
         Ok(courses) => {
@@ -32,5 +39,19 @@ pub async fn tick(s: &Services) {
     }
     if let Err(err) = waitlist::release_withheld(s).await {
         tracing::warn!(error = %err, "could not reopen withheld seats");
+    }
+}
+
+async fn read_gauges(s: &Services) {
+    let m = &s.metrics.registrar;
+    match waitlist_store::gauges(&s.db.primary).await {
+        Ok((cart, over, waiting, offers, withheld)) => {
+            m.cart_items.set(cart);
+            m.cart_over_demanded.set(over);
+            m.waitlisted.set(waiting);
+            m.offers_open.set(offers);
+            m.seats_withheld.set(withheld);
+        }
+        Err(err) => tracing::warn!(error = %err, "could not read the registrar's gauges"),
     }
 }

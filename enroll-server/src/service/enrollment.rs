@@ -209,7 +209,7 @@ pub async fn cancel(
     let done = store_cancel::cancel(&s.db.primary, student, course, by, &rules, withhold_until)
         .await?
         .ok_or(CancelError::NotEnrolled)?;
-    log_promotion(course, &done.promoted);
+    log_promotion(s, course, &done.promoted);
     let seq = done
         .ticket
         .as_deref()
@@ -231,8 +231,21 @@ pub async fn cancel(
     Ok(())
 }
 
-/// Logs what a freed seat did for the waitlist (no student is named).
-pub fn log_promotion(course: i64, p: &Promotion) {
+/// Counts and logs what a freed seat did for the waitlist (no student is
+/// named).
+pub fn log_promotion(s: &Services, course: i64, p: &Promotion) {
+    let moves = &s.metrics.registrar.waitlist_moves;
+    for g in &p.given {
+        let outcome = if g.offered_until.is_some() {
+            "offered"
+        } else {
+            "enrolled"
+        };
+        moves.with_label_values(&[outcome]).inc();
+    }
+    moves
+        .with_label_values(&["skipped"])
+        .inc_by(p.skipped.len() as u64);
     if !p.given.is_empty() || !p.skipped.is_empty() {
         tracing::info!(
             course_id = course,

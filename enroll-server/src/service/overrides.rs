@@ -102,7 +102,7 @@ pub async fn force_drop(
             ticket,
             promoted,
         } => {
-            log_promotion(course, &promoted);
+            log_promotion(s, course, &promoted);
             (student_id, ticket)
         }
         Dropped::NoStudent => return Err(OverrideError::StudentNotFound),

@@ -92,7 +92,7 @@ pub async fn decline(s: &Services, student: i64, course: i64) -> Result<(), Wait
     let promoted = offers::decline(&s.db.primary, student, course, &rules(s, &phases))
         .await?
         .ok_or(WaitlistError::NoOffer)?;
-    log_promotion(course, &promoted);
+    log_promotion(s, course, &promoted);
     if promoted.left > 0 {
         seats_freed(s, course, None).await?;
     }

@@ -374,3 +374,18 @@ pub async fn mine(pool: &sqlx::PgPool, student: i64) -> Result<Vec<Place>, sqlx:
     .fetch_all(pool)
     .await
 }
+
+/// What the registrar's gauges show: `(cart items, over-demanded courses,
+/// waitlisted, offers open, seats withheld)`.
+pub async fn gauges(pool: &sqlx::PgPool) -> Result<(i64, i64, i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM cart_items), \
+                (SELECT count(*) FROM (SELECT 1 FROM cart_items ci JOIN courses c ON c.id = ci.course_id \
+                  GROUP BY c.id, c.capacity HAVING count(*) > c.capacity) o), \
+                (SELECT count(*) FROM waitlist), \
+                (SELECT count(*) FROM enrollments WHERE offer_expires_at IS NOT NULL), \
+                (SELECT coalesce(sum(withheld), 0)::bigint FROM courses)",
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -7,7 +7,7 @@ use futures::future::join_all;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, assert_invariants, spawn_app, TestApp};
+use crate::helpers::{assert_error, assert_invariants, eventually, spawn_app, TestApp};
 
 async fn join(app: &TestApp, c: &Client, course: i64) -> reqwest::Response {
     c.post(app.url("/api/v1/waitlist"))
@@ -115,6 +115,17 @@ async fn a_freed_seat_goes_to_the_head_and_an_ineligible_head_is_skipped() {
         moved.contains(&("waitlist_promoted".into(), None)),
         "{moved:?}"
     );
+    // Counted on the instance that moved them; the list's length is read
+    // from the database every few seconds.
+    let moves = "enroll_waitlist_moves_total{outcome=";
+    assert_eq!(app.metric(&format!("{moves}\"enrolled\"}}")).await, 1.0);
+    assert_eq!(app.metric(&format!("{moves}\"skipped\"}}")).await, 1.0);
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the waitlist gauge",
+        || async { app.metric("enroll_waitlist_students ").await == 1.0 },
+    )
+    .await;
     let w3 = places(&app, &c[3]).await;
     assert_eq!(w3["items"][0]["position"], 1, "{w3}");
     assert!(places(&app, &c[1]).await["items"]
