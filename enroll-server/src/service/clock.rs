@@ -18,7 +18,7 @@ const GAUGE_ROUNDS: u64 = 5;
 /// One round of every scheduled step; failures are logged and retried on
 /// the next round. Every [`GAUGE_ROUNDS`]th round also reads the gauges.
 pub async fn tick(s: &Services, round: u64) {
-    if round % GAUGE_ROUNDS == 0 {
+    if round.is_multiple_of(GAUGE_ROUNDS) {
         read_gauges(s).await;
     }
     let phases = s.catalog.phases();
