@@ -227,6 +227,7 @@ pub async fn events(
     let events = positions::drive(state.clone(), subscription).map(|e| match e {
         Event::Ticket(json) => SseEvent::default().event("ticket").data(&*json),
         Event::Position(json) => SseEvent::default().event("position").data(&*json),
+        Event::Waitlist(json) => SseEvent::default().event("waitlist").data(&*json),
         Event::Resync => SseEvent::default().event("resync").data("{}"),
     });
     let stream = ready.chain(events).map(Ok::<_, Infallible>);

@@ -65,6 +65,10 @@ pub enum Event {
     /// `position`, `eta_ms`). Made by the stream's driver from its
     /// [`Line`], never queued here.
     Position(Arc<str>),
+    /// A freed seat moved the student's place on a waitlist: its JSON
+    /// (`course_id`, `status` enrolled | offered | skipped, `reason`,
+    /// `offer_expires_at`); see [`waitlist`].
+    Waitlist(Arc<str>),
 }
 
 #[derive(Serialize)]
@@ -414,6 +418,8 @@ impl Drop for Subscription {
         self.events.remove(self.student, self.id);
     }
 }
+
+pub mod waitlist;
 
 #[cfg(test)]
 mod tests;

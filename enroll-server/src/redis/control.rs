@@ -5,6 +5,7 @@ use crate::redis::conn::RedisConn;
 
 use super::feed::Channel;
 use super::keys::{CourseKey, CourseKeys, ADMISSION_PAUSED};
+use crate::events::waitlist::Move;
 use crate::ticket::{StoredTicket, TicketStatus};
 
 /// Whether an admin has paused admission.
@@ -93,6 +94,20 @@ pub async fn ticket_cancelled(
         pipe.hset(&k.tickets, seq, record.encode()).ignore();
     }
     pipe.query_async::<()>(redis).await
+}
+
+/// Publishes waitlist moves to the students' event streams, wherever
+/// they are held.
+pub async fn waitlist_moved(redis: &mut RedisConn, moves: &[Move]) -> redis::RedisResult<()> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let payload = serde_json::to_string(moves).expect("moves serialize");
+    redis::cmd("PUBLISH")
+        .arg(Channel::Waitlist.name())
+        .arg(payload)
+        .query_async::<()>(redis)
+        .await
 }
 
 pub async fn seats_freed(

@@ -6,8 +6,9 @@
 //! | `sess:revoked`   | a logout ([`super::session_store`]) | the token's 32-byte digest |
 //! | `seats:freed`    | a cancel, a capacity raised ([`super::control::seats_freed`]) | the course id |
 //! | `tickets:decided`| the finishing script ([`super::batch::finish`]) | a batch of decisions ([`crate::ticket::encode_batch`]) |
+//! | `waitlist:moved` | a freed seat's waitlist moves ([`super::control::waitlist_moved`]) | JSON moves ([`crate::events::waitlist::Move`]) |
 //!
-//! Every instance follows all three on one connection ([`follow`]): it
+//! Every instance follows all four on one connection ([`follow`]): it
 //! drops a revoked session from its cache and ends that session's event
 //! streams, forgets a course's full flag once seats are freed, and hands
 //! decisions to the event streams its students hold here.
@@ -35,16 +36,19 @@ pub enum Channel {
     Freed,
     /// A batch of tickets was decided.
     Decided,
+    /// Freed seats moved waitlists.
+    Waitlist,
 }
 
 impl Channel {
-    pub const ALL: [Self; 3] = [Self::Revoked, Self::Freed, Self::Decided];
+    pub const ALL: [Self; 4] = [Self::Revoked, Self::Freed, Self::Decided, Self::Waitlist];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Revoked => "sess:revoked",
             Self::Freed => "seats:freed",
             Self::Decided => "tickets:decided",
+            Self::Waitlist => "waitlist:moved",
         }
     }
 
@@ -67,6 +71,9 @@ impl Followers {
         match channel {
             Channel::Decided => {
                 self.events.deliver(payload);
+            }
+            Channel::Waitlist => {
+                self.events.deliver_waitlist(payload);
             }
             Channel::Freed => {
                 let course = std::str::from_utf8(payload)

@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 
-use super::enrollment::{rules, seats_freed};
+use super::enrollment::{promoted, rules, seats_freed};
 use super::{cart, waitlist};
 use crate::state::Services;
 use crate::store::blocks;
@@ -24,8 +24,9 @@ pub async fn tick(s: &Services, round: u64) {
     let phases = s.catalog.phases();
     match blocks::release_due(&s.db.primary, &rules(s, &phases)).await {
         Ok(courses) => {
-            for course in courses {
+            for (course, moved) in courses {
                 tracing::info!(course, "reserved seats released to the open pool");
+                promoted(s, course, &moved).await;
                 let _ = seats_freed(s, course, None).await;
             }
         }

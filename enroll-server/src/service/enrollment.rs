@@ -8,6 +8,7 @@ use rand::Rng;
 use chrono::{DateTime, Utc};
 
 use crate::domain::phase::{self, Phase};
+use crate::events::waitlist::Move;
 use crate::pace::eta_ms;
 use crate::redis::control::{self, Cancelled};
 use crate::redis::enqueue::Enqueued;
@@ -209,7 +210,7 @@ pub async fn cancel(
     let done = store_cancel::cancel(&s.db.primary, student, course, by, &rules, withhold_until)
         .await?
         .ok_or(CancelError::NotEnrolled)?;
-    log_promotion(s, course, &done.promoted);
+    promoted(s, course, &done.promoted).await;
     let seq = done
         .ticket
         .as_deref()
@@ -231,9 +232,38 @@ pub async fn cancel(
     Ok(())
 }
 
-/// Counts and logs what a freed seat did for the waitlist (no student is
-/// named).
-pub fn log_promotion(s: &Services, course: i64, p: &Promotion) {
+/// What a freed seat did for the waitlist, once committed: counted,
+/// logged (no student named) and pushed to the students' event streams
+/// (a failure to publish is logged: the page reads its waitlist again on
+/// `resync`).
+pub async fn promoted(s: &Services, course: i64, p: &Promotion) {
+    let mut moves: Vec<Move> = p
+        .given
+        .iter()
+        .map(|g| Move {
+            student: g.student,
+            course_id: course,
+            status: if g.offered_until.is_some() {
+                "offered"
+            } else {
+                "enrolled"
+            }
+            .into(),
+            reason: None,
+            offer_expires_at: g.offered_until,
+        })
+        .collect();
+    moves.extend(p.skipped.iter().map(|&(student, reason)| Move {
+        student,
+        course_id: course,
+        status: "skipped".into(),
+        reason: Some(reason.into()),
+        offer_expires_at: None,
+    }));
+    let mut redis = s.redis.clone();
+    if let Err(err) = control::waitlist_moved(&mut redis, &moves).await {
+        tracing::warn!(error = %err, course_id = course, "could not publish waitlist moves");
+    }
     let moves = &s.metrics.registrar.waitlist_moves;
     for g in &p.given {
         let outcome = if g.offered_until.is_some() {

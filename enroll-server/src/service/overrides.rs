@@ -8,7 +8,7 @@ use crate::store::overrides::{self, Added, Dropped};
 use crate::store::StoreError;
 use crate::ticket::TicketId;
 
-use super::enrollment::{log_promotion, rules, seats_freed};
+use super::enrollment::{promoted, rules, seats_freed};
 
 /// Why an override was refused.
 #[derive(Debug, thiserror::Error)]
@@ -100,9 +100,9 @@ pub async fn force_drop(
         Dropped::Seat {
             student_id,
             ticket,
-            promoted,
+            promoted: moved,
         } => {
-            log_promotion(s, course, &promoted);
+            promoted(s, course, &moved).await;
             (student_id, ticket)
         }
         Dropped::NoStudent => return Err(OverrideError::StudentNotFound),

@@ -6,7 +6,7 @@
 use chrono::Utc;
 
 use super::accounts;
-use super::enrollment::{gate, log_promotion, rules, seats_freed, GateError};
+use super::enrollment::{gate, promoted, rules, seats_freed, GateError};
 use crate::session::Session;
 use crate::state::Services;
 use crate::store::offers::{self, Accepted};
@@ -89,11 +89,11 @@ pub async fn accept(s: &Services, student: i64, course: i64) -> Result<(), Waitl
 /// Declines the seat offered; the next head gets it, else the queue.
 pub async fn decline(s: &Services, student: i64, course: i64) -> Result<(), WaitlistError> {
     let phases = s.catalog.phases();
-    let promoted = offers::decline(&s.db.primary, student, course, &rules(s, &phases))
+    let moved = offers::decline(&s.db.primary, student, course, &rules(s, &phases))
         .await?
         .ok_or(WaitlistError::NoOffer)?;
-    log_promotion(s, course, &promoted);
-    if promoted.left > 0 {
+    promoted(s, course, &moved).await;
+    if moved.left > 0 {
         seats_freed(s, course, None).await?;
     }
     Ok(())
@@ -103,8 +103,11 @@ pub async fn decline(s: &Services, student: i64, course: i64) -> Result<(), Wait
 /// seats, else the queue.
 pub async fn expire_due(s: &Services) -> Result<(), WaitlistError> {
     let phases = s.catalog.phases();
-    for course in offers::expire_due(&s.db.primary, &rules(s, &phases)).await? {
-        seats_freed(s, course, None).await?;
+    for (course, moved) in offers::expire_due(&s.db.primary, &rules(s, &phases)).await? {
+        promoted(s, course, &moved).await;
+        if moved.left > 0 {
+            seats_freed(s, course, None).await?;
+        }
     }
     Ok(())
 }
@@ -113,9 +116,12 @@ pub async fn expire_due(s: &Services) -> Result<(), WaitlistError> {
 /// first, else the queue.
 pub async fn release_withheld(s: &Services) -> Result<(), WaitlistError> {
     let phases = s.catalog.phases();
-    for course in withheld::release_due(&s.db.primary, &rules(s, &phases)).await? {
+    for (course, moved) in withheld::release_due(&s.db.primary, &rules(s, &phases)).await? {
         tracing::info!(course_id = course, "withheld seat reopened");
-        seats_freed(s, course, None).await?;
+        promoted(s, course, &moved).await;
+        if moved.left > 0 {
+            seats_freed(s, course, None).await?;
+        }
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use sqlx::{PgConnection, PgPool};
 
-use super::waitlist::{self, Rules};
+use super::waitlist::{self, Promotion, Rules};
 use crate::domain::block::{Block, BlockInput};
 
 /// Replaces a course's blocks with `new` (the course row is locked by the
@@ -51,8 +51,11 @@ pub async fn replace(
 
 /// Releases every block whose `release_at` has come by `rules.now`: its unused
 /// seats join the open pool, recorded in the audit trail. Returns the
-/// courses that gained seats.
-pub async fn release_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, sqlx::Error> {
+/// courses that gained seats, with what their waitlists got.
+pub async fn release_due(
+    pool: &PgPool,
+    rules: &Rules<'_>,
+) -> Result<Vec<(i64, Promotion)>, sqlx::Error> {
     let now = rules.now;
     let mut tx = pool.begin().await?;
     let courses: Vec<i64> = sqlx::query_scalar(
@@ -63,7 +66,7 @@ pub async fn release_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, s
     .fetch_all(&mut *tx)
     .await?;
     if courses.is_empty() {
-        return Ok(courses);
+        return Ok(Vec::new());
     }
     let freed: Vec<i64> = sqlx::query_scalar(
         "WITH r AS (UPDATE course_blocks SET released_at = $1 \
@@ -79,9 +82,10 @@ pub async fn release_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, s
     .fetch_all(&mut *tx)
     .await?;
     // The waitlists get the released seats first.
+    let mut moved = Vec::new();
     for &course in &freed {
-        waitlist::promote(&mut tx, course, rules).await?;
+        moved.push((course, waitlist::promote(&mut tx, course, rules).await?));
     }
     tx.commit().await?;
-    Ok(freed)
+    Ok(moved)
 }

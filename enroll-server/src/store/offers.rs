@@ -103,9 +103,12 @@ pub async fn decline(
 }
 
 /// Withdraws every offer past its deadline at `rules.now` and gives the
-/// seats to the next heads. Returns the courses with seats still free
-/// afterwards (for the queue).
-pub async fn expire_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, sqlx::Error> {
+/// seats to the next heads. Returns each course touched with what its
+/// waitlist got (seats still `left` are the queue's).
+pub async fn expire_due(
+    pool: &PgPool,
+    rules: &Rules<'_>,
+) -> Result<Vec<(i64, Promotion)>, sqlx::Error> {
     let due: Vec<i64> = sqlx::query_scalar(
         "SELECT DISTINCT course_id FROM enrollments WHERE offer_expires_at <= $1 ORDER BY 1",
     )
@@ -113,7 +116,7 @@ pub async fn expire_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, sq
     .fetch_all(pool)
     .await?;
     if due.is_empty() {
-        return Ok(due);
+        return Ok(Vec::new());
     }
     let mut tx = pool.begin().await?;
     lock_courses_then_students(&mut tx, &due, |_| Vec::new()).await?;
@@ -136,12 +139,10 @@ pub async fn expire_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, sq
         })
         .collect();
     audit::write_all(&mut tx, &rows, By::SYSTEM).await?;
-    let mut open = Vec::new();
+    let mut moved = Vec::new();
     for &course in &due {
-        if waitlist::promote(&mut tx, course, rules).await?.left > 0 {
-            open.push(course);
-        }
+        moved.push((course, waitlist::promote(&mut tx, course, rules).await?));
     }
     tx.commit().await?;
-    Ok(open)
+    Ok(moved)
 }

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::audit::{self, By, Change};
 use super::locks::lock_courses_then_students;
-use super::waitlist::{self, Rules};
+use super::waitlist::{self, Promotion, Rules};
 
 /// Withholds one open-pool seat of `course` (locked by the caller) until
 /// `until`, recorded in the audit trail.
@@ -38,9 +38,12 @@ pub async fn withhold(
 }
 
 /// Reopens every seat whose delay has passed at `rules.now`: the waitlist
-/// first (someone may have joined meanwhile), else the queue. Returns the
-/// courses with seats for the queue.
-pub async fn release_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, sqlx::Error> {
+/// first (someone may have joined meanwhile), else the queue. Returns each
+/// course with what its waitlist got (seats still `left` are the queue's).
+pub async fn release_due(
+    pool: &PgPool,
+    rules: &Rules<'_>,
+) -> Result<Vec<(i64, Promotion)>, sqlx::Error> {
     let due: Vec<i64> = sqlx::query_scalar(
         "SELECT DISTINCT course_id FROM withheld_seats WHERE release_at <= $1 ORDER BY 1",
     )
@@ -48,7 +51,7 @@ pub async fn release_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, s
     .fetch_all(pool)
     .await?;
     if due.is_empty() {
-        return Ok(due);
+        return Ok(Vec::new());
     }
     let mut tx = pool.begin().await?;
     lock_courses_then_students(&mut tx, &due, |_| Vec::new()).await?;
@@ -74,12 +77,10 @@ pub async fn release_due(pool: &PgPool, rules: &Rules<'_>) -> Result<Vec<i64>, s
         });
     }
     audit::write_all(&mut tx, &rows, By::SYSTEM).await?;
-    let mut open = Vec::new();
+    let mut moved = Vec::new();
     for &course in &due {
-        if waitlist::promote(&mut tx, course, rules).await?.left > 0 {
-            open.push(course);
-        }
+        moved.push((course, waitlist::promote(&mut tx, course, rules).await?));
     }
     tx.commit().await?;
-    Ok(open)
+    Ok(moved)
 }

@@ -50,6 +50,9 @@ async fn release_due(app: &TestApp, now: chrono::DateTime<Utc>) -> Vec<i64> {
     enroll_server::store::blocks::release_due(&app.db, &rules)
         .await
         .unwrap()
+        .into_iter()
+        .map(|(course, _)| course)
+        .collect()
 }
 
 async fn reserve(app: &TestApp, course: i64, blocks: Value) -> reqwest::Response {

@@ -9,14 +9,14 @@ use serde_json::{json, Value};
 use crate::helpers::{assert_error, spawn_app, start, Spawn, TestApp};
 
 /// One student's event stream, read event by event.
-struct Events {
+pub struct Events {
     res: reqwest::Response,
     buf: String,
 }
 
 impl Events {
     /// Opens `client`'s stream on `app` and waits for its `ready` event.
-    async fn open(app: &TestApp, client: &reqwest::Client) -> Self {
+    pub async fn open(app: &TestApp, client: &reqwest::Client) -> Self {
         Self::naming(app, client, &[]).await
     }
 
@@ -45,7 +45,7 @@ impl Events {
     /// The next event's name and data (comments skipped); `None` once the
     /// server ended the stream. Gives up after 30 s (a hung test, not a
     /// measured time).
-    async fn next(&mut self) -> Option<(String, Value)> {
+    pub async fn next(&mut self) -> Option<(String, Value)> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(end) = self.buf.find("\n\n") {

@@ -7,6 +7,7 @@ use futures::future::join_all;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
+use crate::events::Events;
 use crate::helpers::{assert_error, assert_invariants, eventually, spawn_app, TestApp};
 
 async fn join(app: &TestApp, c: &Client, course: i64) -> reqwest::Response {
@@ -103,7 +104,24 @@ async fn a_freed_seat_goes_to_the_head_and_an_ineligible_head_is_skipped() {
     .await;
     // W1, the head, now holds 16 credits: 3 more would pass the limit.
     seat(&app, "W1", heavy).await;
+    let mut w1 = Events::open(&app, &c[1]).await;
+    let mut w2 = Events::open(&app, &c[2]).await;
     assert_eq!(cancel(&app, &c[0], course).await, StatusCode::NO_CONTENT);
+    // Both are told over their event streams.
+    let (name, skipped) = w1.next().await.unwrap();
+    assert_eq!(name, "waitlist");
+    assert_eq!(
+        skipped,
+        json!({"course_id": course, "status": "skipped", "reason": "credit_limit"})
+    );
+    let (name, enrolled) = w2.next().await.unwrap();
+    assert_eq!(
+        (name.as_str(), enrolled),
+        (
+            "waitlist",
+            json!({"course_id": course, "status": "enrolled"})
+        )
+    );
     // In the same transaction: W1 skipped with the reason, W2 enrolled.
     assert_eq!(holders(&app, course).await, vec![("W2".into(), false)]);
     let moved = kinds(&app, course).await;
@@ -214,10 +232,11 @@ async fn an_offer_is_accepted_or_expires_and_moves_on() {
         "not before its deadline"
     );
     let later = Utc::now() + chrono::Duration::minutes(31);
-    let open = enroll_server::store::offers::expire_due(&app.db, &rules(later))
+    let moved = enroll_server::store::offers::expire_due(&app.db, &rules(later))
         .await
         .unwrap();
-    assert!(open.is_empty(), "the seat went to O3, not the queue");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].1.left, 0, "the seat went to O3, not the queue");
     assert_eq!(holders(&app, course).await, vec![("O3".into(), true)]);
     let res = c[2]
         .post(app.url(&format!("/api/v1/waitlist/{course}/accept")))

@@ -42,6 +42,9 @@ async fn release_due(app: &TestApp, now: DateTime<Utc>) -> Vec<i64> {
     enroll_server::store::withheld::release_due(&app.db, &rules)
         .await
         .unwrap()
+        .into_iter()
+        .map(|(course, _)| course)
+        .collect()
 }
 
 async fn app_with_delay() -> TestApp {
