@@ -68,7 +68,7 @@ mod tests {
             reason: None,
             offer_expires_at: None,
         };
-        let published = serde_json::to_string(&[m.clone()]).unwrap();
+        let published = serde_json::to_string(std::slice::from_ref(&m)).unwrap();
         assert!(published.contains("\"student\":7"), "{published}");
         let back: Vec<Move> = serde_json::from_str(&published).unwrap();
         assert_eq!(back, vec![m.clone()]);
