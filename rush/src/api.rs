@@ -7,7 +7,7 @@ use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::mix::CourseSpec;
+use crate::mix::{BlockSpec, Cohort, CourseSpec};
 
 /// Password given to every generated student.
 pub const PASSWORD: &str = "rush-password-123";
@@ -141,13 +141,27 @@ impl Api {
         Ok(serde_json::from_str(&text)?)
     }
 
-    /// Imports students (in requests of at most 5,000); returns their ids in order.
-    pub async fn import_students(&self, student_nos: &[String]) -> Result<Vec<i64>> {
+    /// Imports students (in requests of at most 5,000) with their year and
+    /// department when `cohorts` gives them (one per student), else the
+    /// server's defaults; returns their ids in order.
+    pub async fn import_students(
+        &self,
+        student_nos: &[String],
+        cohorts: Option<&[Cohort]>,
+    ) -> Result<Vec<i64>> {
         let mut ids = Vec::with_capacity(student_nos.len());
-        for chunk in student_nos.chunks(5_000) {
+        for (k, chunk) in student_nos.chunks(5_000).enumerate() {
             let body: Vec<Value> = chunk
                 .iter()
-                .map(|no| json!({"student_no": no, "name": "Rush Student", "email": format!("{no}@rush.test"), "password": PASSWORD}))
+                .enumerate()
+                .map(|(i, no)| {
+                    let mut s = json!({"student_no": no, "name": "Rush Student", "email": format!("{no}@rush.test"), "password": PASSWORD});
+                    if let Some(c) = cohorts.map(|c| &c[k * 5_000 + i]) {
+                        s["year"] = json!(c.year);
+                        s["department"] = json!(c.department);
+                    }
+                    s
+                })
                 .collect();
             let res = self
                 .admin_post("/api/v1/admin/students", &json!(body))
@@ -169,7 +183,7 @@ impl Api {
             let body: Vec<Value> = chunk
                 .iter()
                 .map(|c| {
-                    json!({"code": c.code, "name": format!("Rush {}", c.code), "department": "RUSH",
+                    json!({"code": c.code, "name": format!("Rush {}", c.code), "department": c.department,
                        "credits": c.credits, "capacity": c.capacity,
                        "schedule": c.meetings.iter().map(|m| m.to_json()).collect::<Vec<_>>()})
                 })
@@ -182,6 +196,61 @@ impl Api {
             }
         }
         Ok(ids)
+    }
+
+    /// Replaces a course's reserved blocks (`PATCH
+    /// /api/v1/admin/courses/{id}` with `reserved`).
+    pub async fn set_reserved(&self, course_id: i64, blocks: &[BlockSpec]) -> Result<()> {
+        let body = json!({"reserved": blocks.iter().map(BlockSpec::to_json).collect::<Vec<_>>()});
+        let res = self
+            .client
+            .patch(format!("{}/api/v1/admin/courses/{course_id}", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        if status != StatusCode::OK {
+            bail!(
+                "reserving seats in course {course_id} answered {status}: {}",
+                res.text().await?
+            );
+        }
+        Ok(())
+    }
+
+    /// Every phase, as `GET /api/v1/admin/phases` shows them (which `PUT`
+    /// takes back as they are).
+    pub async fn phases(&self) -> Result<Value> {
+        let res = self
+            .client
+            .get(format!("{}/api/v1/admin/phases", self.base))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await?;
+        if res.status() != StatusCode::OK {
+            bail!("listing the phases answered {}", res.status());
+        }
+        Ok(res.json().await?)
+    }
+
+    /// Replaces every phase (`PUT /api/v1/admin/phases`).
+    pub async fn set_phases(&self, phases: &Value) -> Result<()> {
+        let res = self
+            .client
+            .put(format!("{}/api/v1/admin/phases", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(phases)
+            .send()
+            .await?;
+        let status = res.status();
+        if status != StatusCode::OK {
+            bail!(
+                "setting the phases answered {status}: {}",
+                res.text().await?
+            );
+        }
+        Ok(())
     }
 
     /// Opens the registration window unless it is open already; returns

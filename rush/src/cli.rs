@@ -4,11 +4,35 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::mix::Scenario;
+
+/// The workloads `--scenario` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenarios {
+    /// The rush on a window open to everyone.
+    Default,
+    /// The same rush under phases and reserved seats.
+    Phased,
+    /// Default, then phased, --repeat times over; then the two compared.
+    Both,
+}
+
+impl Scenarios {
+    /// The scenarios of one round, in the order they run.
+    pub fn round(self) -> &'static [Scenario] {
+        match self {
+            Scenarios::Default => &[Scenario::Default],
+            Scenarios::Phased => &[Scenario::Phased],
+            Scenarios::Both => &[Scenario::Default, Scenario::Phased],
+        }
+    }
+}
+
 /// Registration-day rush against enroll-server: creates students and
 /// courses, logs every student in, fires all enrollment requests at once,
-/// polls every ticket to its decision, checks invariants 1-4 in the
-/// database, and compares the decision rate with pgbench's single-statement
-/// enroll rate on the same database.
+/// polls every ticket to its decision, checks invariants 1-7 in the
+/// database and its audit trail, and compares the decision rate with
+/// pgbench's single-statement enroll rate on the same database.
 ///
 /// Without --target it starts a stack of its own: PostgreSQL (durable
 /// settings, one streaming replica), redis-server and the enroll-server
@@ -51,6 +75,17 @@ pub struct Cli {
     /// (every rush request must be rejected `credit_limit`).
     #[arg(long, default_value_t = 0.02)]
     pub credit_share: f64,
+
+    /// Which workload. `phased` is the default rush's courses and requests
+    /// under the registrar's rules: students spread over years 1-4 and the
+    /// catalogue's departments, 30 % of every course's seats reserved for
+    /// its own department, and at the start two phases open for disjoint
+    /// years (3-4, and 2) while year 1's is still to come, so that quarter
+    /// of the crowd is answered 403 not_your_phase. `both` runs default
+    /// then phased, --repeat times over (interleaved on the same machine),
+    /// and prints the two side by side with their ratio.
+    #[arg(long, value_enum, default_value_t = Scenarios::Default)]
+    pub scenario: Scenarios,
 
     /// Seed of the workload (courses picked, request order).
     #[arg(long, default_value_t = 1)]
@@ -121,6 +156,8 @@ pub struct Cli {
     /// Run the whole benchmark this many times (a fresh stack, students and
     /// courses each time; each run's files in `<out>/run-<k>`) and print
     /// the median, min and max of the main figures (`<out>/rush-repeat.json`).
+    /// With `--scenario both`: this many rounds of default then phased
+    /// (`<out>/run-<k>-<scenario>`, `<out>/rush-compare.json`).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub repeat: u32,
 

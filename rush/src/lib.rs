@@ -3,7 +3,9 @@
 //! Layout:
 //! - [`cli`]: the command line (every option, with its default).
 //! - [`mix`]: the workload — courses per timetable slot (hot and normal),
-//!   the pre-rush groups whose eligibility is fixed, the request order.
+//!   the pre-rush groups whose eligibility is fixed, the request order;
+//!   for the phased scenario the students' years and departments, the
+//!   courses' reserved blocks and the phases.
 //! - [`stack`]: an own stack (testkit PostgreSQL + replica, redis-server,
 //!   the enroll-server binary) or an already running one; CPU accounting.
 //! - [`api`]: the enroll-server HTTP API as the tool uses it (reqwest for
@@ -16,8 +18,8 @@
 //!   came), sample `/metrics`; its connection workers (one per connection,
 //!   taking jobs from one queue) are in `wave/worker.rs`, the streams in
 //!   `wave/events.rs`; [`sse`] parses the streams.
-//! - [`check`]: invariants 1-4 as pure functions over database rows and
-//!   issued tickets; [`verify`] reads those rows and tickets.
+//! - [`check`]: invariants 1-7 as pure functions over database rows, the
+//!   audit trail and issued tickets; [`verify`] reads them.
 //! - [`pgbench`]: the single-statement baseline on the same database.
 //! - [`mail`]: with `--smtp`, the students' mail the SMTP sink received —
 //!   mails per second, how many while the rush ran, none twice.
@@ -25,13 +27,15 @@
 //!   run, and the admission drain after firing).
 //! - [`report`], [`plot`]: the figures, as a table, JSON and SVG.
 //! - [`run`]: one whole run, in order; [`repeat`]: `--repeat N` whole runs
-//!   and the median, min and max of their figures.
+//!   and the median, min and max of their figures; [`compare`]: `--scenario
+//!   both`, the default and phased scenarios side by side.
 //! - [`streams`]: the `rush-streams` benchmark — event streams held by one
 //!   instance: memory, idle CPU, time for a decision to reach them.
 
 pub mod api;
 pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod conn;
 pub mod mail;
 pub mod mix;

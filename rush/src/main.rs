@@ -1,4 +1,5 @@
 use clap::Parser;
+use rush::mix::Scenario;
 
 /// mimalloc instead of glibc malloc: every request allocates a few small
 /// short-lived buffers, and glibc's malloc/free were a sizeable share of the
@@ -17,11 +18,16 @@ fn main() -> anyhow::Result<()> {
         .block_on(rush_all())
 }
 
-/// The run, or `--repeat` runs and their table.
+/// The run, or `--repeat` runs and their table, or both scenarios in turn
+/// and their comparison.
 async fn rush_all() -> anyhow::Result<()> {
     let cli = rush::Cli::parse();
+    let scenario = match cli.scenario.round() {
+        [one] => *one,
+        _ => return compare(&cli).await,
+    };
     if cli.repeat == 1 {
-        let summary = run_once(&cli).await?;
+        let summary = run_once(&cli, scenario).await?;
         if summary.violations > 0 {
             std::process::exit(1);
         }
@@ -32,7 +38,7 @@ async fn rush_all() -> anyhow::Result<()> {
         eprintln!("=== run {k} of {}", cli.repeat);
         let mut one = cli.clone();
         one.out = cli.out.join(format!("run-{k}"));
-        runs.push(run_once(&one).await?);
+        runs.push(run_once(&one, scenario).await?);
     }
     println!("\n{}", rush::repeat::table(&runs));
     let path = rush::repeat::write_json(&cli.out, &runs)?;
@@ -43,9 +49,39 @@ async fn rush_all() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--scenario both`: rounds of default then phased, each run's table as
+/// it finishes, then each scenario's spreads and the two side by side.
+async fn compare(cli: &rush::Cli) -> anyhow::Result<()> {
+    let (mut default, mut phased) = (Vec::new(), Vec::new());
+    for k in 1..=cli.repeat {
+        for &scenario in cli.scenario.round() {
+            eprintln!("=== round {k} of {}: {}", cli.repeat, scenario.name());
+            let mut one = cli.clone();
+            one.out = cli.out.join(format!("run-{k}-{}", scenario.name()));
+            let summary = run_once(&one, scenario).await?;
+            match scenario {
+                Scenario::Default => default.push(summary),
+                Scenario::Phased => phased.push(summary),
+            }
+        }
+    }
+    if cli.repeat > 1 {
+        for (name, runs) in [("default", &default), ("phased", &phased)] {
+            println!("\n  {name} scenario\n{}", rush::repeat::table(runs));
+        }
+    }
+    println!("\n{}", rush::compare::table(&default, &phased));
+    let path = rush::compare::write_json(&cli.out, &default, &phased)?;
+    println!("  wrote {}", path.display());
+    if default.iter().chain(&phased).any(|s| s.violations > 0) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
 /// One whole run: its table, its violations and the files it wrote.
-async fn run_once(cli: &rush::Cli) -> anyhow::Result<rush::report::Summary> {
-    let summary = rush::run(cli).await?;
+async fn run_once(cli: &rush::Cli, scenario: Scenario) -> anyhow::Result<rush::report::Summary> {
+    let summary = rush::run(cli, scenario).await?;
     println!("\n{}", summary.table());
     for v in &summary.violation_examples {
         println!("  violation: {v}");

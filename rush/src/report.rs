@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::mix::Scenario;
 use crate::pgbench::Baseline;
 use crate::series::{drain_rate, server_rate, Drain};
 use crate::wave::{Sample, WaveOutcome};
@@ -157,6 +158,8 @@ pub struct Summary {
     pub cpu: Option<CpuUse>,
     /// Admission transactions during the rush, from the server's histograms.
     pub admission: Option<AdmissionUse>,
+    /// The workload (`--scenario`).
+    pub scenario: Scenario,
     pub samples: Vec<Sample>,
 }
 
@@ -230,6 +233,17 @@ impl Summary {
                 (
                     "admission".into(),
                     "paused while firing (--hold-admission)".into(),
+                ),
+            );
+        }
+        if self.scenario == Scenario::Phased {
+            rows.insert(
+                1,
+                (
+                    "scenario".into(),
+                    "phased: years 3-4 and 2 in two open phases, year 1's not yet (403 not_your_phase); \
+                     30 % of every rush course's seats reserved for its department"
+                        .into(),
                 ),
             );
         }

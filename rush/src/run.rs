@@ -13,7 +13,7 @@ use sqlx::postgres::PgPoolOptions;
 use crate::api::Api;
 use crate::check::Facts;
 use crate::cli::Cli;
-use crate::mix::{Kind, Mix, MixParams};
+use crate::mix::{Kind, Mix, MixParams, Scenario};
 use crate::pgbench::{self, Baseline, BenchCourses, Budget};
 use crate::report::{
     eta_accuracy, server_time_to_decision, stamped_rates, AdmissionUse, CpuUse, Summary,
@@ -26,9 +26,9 @@ use crate::wave::{run_wave, WaveOptions, WaveOutcome};
 /// The credit limit the mix is designed around (enroll-server's default).
 pub const CREDIT_LIMIT: i32 = 18;
 
-/// Runs everything; the caller decides the exit status from
-/// [`Summary::violations`].
-pub async fn run(cli: &Cli) -> Result<Summary> {
+/// Runs everything for one scenario; the caller decides the exit status
+/// from [`Summary::violations`].
+pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
     std::fs::create_dir_all(&cli.out)
         .with_context(|| format!("Failed to create {}", cli.out.display()))?;
     // One event stream per student besides the measured connections; the
@@ -54,7 +54,7 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis()
     );
-    let mix = Mix::generate(&mix_params(cli), &prefix);
+    let mix = Mix::generate(&mix_params(cli, scenario), &prefix);
     let student_nos: Vec<String> = (0..cli.students)
         .map(|i| format!("{prefix}-{i:06}"))
         .collect();
@@ -74,6 +74,7 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         resume_admission: cli.hold_admission,
         ..opts
     };
+    let phases_before = open_phases(&api, &mix).await?;
     if cli.hold_admission {
         api.set_admission_paused(true).await?;
         eprintln!("admission paused until the last enroll is answered (--hold-admission)");
@@ -87,7 +88,12 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         // The wave never got to resume it: do not leave a server paused.
         let _ = api.set_admission_paused(false).await;
     }
+    let restored = match &phases_before {
+        Some(p) => api.set_phases(p).await.context("restoring the phases"),
+        None => Ok(()),
+    };
     let (wave, admission, cpu) = rushed?;
+    restored?;
 
     let facts = Facts {
         mix: &mix,
@@ -97,7 +103,7 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
     };
     let redis_url = endpoints.redis_url.as_deref();
     let (violations, decided_ms) =
-        verify::check_invariants(&facts, &pool, redis_url, &[&pre, &wave]).await?;
+        verify::check_invariants(&facts, &pool, redis_url, &pre, &wave).await?;
     let after = baseline(cli, &pool, &endpoints.database_url, &mix, "after").await?;
     let pgbench = before.zip(after).map(|(b, a)| Baseline::bracketing(&b, &a));
     let mut summary = summarize(
@@ -110,6 +116,7 @@ pub async fn run(cli: &Cli) -> Result<Summary> {
         cpu,
     );
     summary.admission = admission;
+    summary.scenario = scenario;
     write_outputs(cli, &summary)?;
     if let Some(sink) = own.as_ref().and_then(|o| o.smtp.as_ref()) {
         let mail = crate::mail::measure(&pool, sink, fired_at, answered_at).await?;
@@ -193,8 +200,14 @@ async fn baseline(
 
 fn write_outputs(cli: &Cli, summary: &Summary) -> Result<()> {
     let title = format!(
-        "rush: {} students x {} requests, {} in flight",
-        cli.students, cli.requests, cli.concurrency
+        "rush{}: {} students x {} requests, {} in flight",
+        match summary.scenario {
+            Scenario::Default => "",
+            Scenario::Phased => " (phased)",
+        },
+        cli.students,
+        cli.requests,
+        cli.concurrency
     );
     let svg = crate::plot::render(&summary.samples, &title);
     let path = cli.out.join("rush-plot.svg");
@@ -231,7 +244,34 @@ async fn start_own_stack(cli: &Cli) -> Result<OwnStack> {
     tokio::task::spawn_blocking(move || OwnStack::start(&settings)).await?
 }
 
-fn mix_params(cli: &Cli) -> MixParams {
+/// With phases in the mix: sets them as the rush starts (the clash and
+/// credit groups enrolled before, with the window open to all) and returns
+/// the phases they replaced, to put back after the rush.
+async fn open_phases(api: &Api, mix: &Mix) -> Result<Option<serde_json::Value>> {
+    if mix.phases.is_empty() {
+        return Ok(None);
+    }
+    let before = api.phases().await?;
+    let phases = crate::mix::phases_json(&mix.phases, chrono::Utc::now());
+    api.set_phases(&phases).await?;
+    eprintln!(
+        "phases set: {}",
+        mix.phases
+            .iter()
+            .map(|p| format!(
+                "{} ({})",
+                p.name,
+                if p.open { "open" } else { "opens tomorrow" }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    // Every server reloads the phases once a second.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    Ok(Some(before))
+}
+
+fn mix_params(cli: &Cli, scenario: Scenario) -> MixParams {
     MixParams {
         students: cli.students,
         requests: cli.requests as usize,
@@ -242,6 +282,7 @@ fn mix_params(cli: &Cli) -> MixParams {
         clash_share: cli.clash_share,
         credit_share: cli.credit_share,
         seed: cli.seed,
+        scenario,
     }
 }
 
@@ -286,15 +327,35 @@ fn bar(len: usize, prefix: &'static str) -> ProgressBar {
     bar
 }
 
-/// Imports the students, creates the courses, opens the window.
+/// Imports the students, creates the courses (and reserves their blocks),
+/// opens the window.
 async fn set_up(api: &Api, mix: &Mix, student_nos: &[String]) -> Result<(Vec<i64>, Vec<i64>)> {
     eprintln!(
         "creating {} students and {} courses through the admin API ...",
         student_nos.len(),
         mix.courses.len()
     );
-    let students = api.import_students(student_nos).await?;
+    let students = api
+        .import_students(student_nos, mix.cohorts.as_deref())
+        .await?;
     let courses = api.create_courses(&mix.courses).await?;
+    let blocked: Vec<(i64, &[crate::mix::BlockSpec])> = mix
+        .courses
+        .iter()
+        .zip(&courses)
+        .filter(|(c, _)| !c.blocks.is_empty())
+        .map(|(c, &id)| (id, &c.blocks[..]))
+        .collect();
+    if !blocked.is_empty() {
+        eprintln!("reserving seats in {} courses ...", blocked.len());
+        futures::stream::iter(blocked)
+            .map(|(id, blocks)| api.set_reserved(id, blocks))
+            .buffer_unordered(8)
+            .collect::<Vec<Result<()>>>()
+            .await
+            .into_iter()
+            .collect::<Result<()>>()?;
+    }
     if api.ensure_window_open().await? {
         eprintln!("opened the registration window");
     }
@@ -455,6 +516,7 @@ fn summarize(
         pgbench,
         cpu,
         admission: None,
+        scenario: Scenario::Default,
         samples: wave.samples.clone(),
     }
 }

@@ -5,18 +5,23 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
-use crate::check::{self, CourseRow, EnrollmentRow, Facts, IssuedTicket};
+use crate::check::{
+    self, AuditRow, BlockRow, CourseRow, EnrollmentRow, Facts, IssuedTicket, PoolRow,
+};
 use crate::wave::WaveOutcome;
 
-/// Reads the database and the issued tickets and runs every check; returns
-/// the violations and, from Redis, when each ticket was decided (ticket id
-/// → Unix ms, as the server stamped it).
+/// Reads the database and the issued tickets and runs every check over
+/// the `pre`-rush wave and the `rush`; returns the violations and, from
+/// Redis, when each ticket was decided (ticket id → Unix ms, as the server
+/// stamped it).
 pub async fn check_invariants(
     facts: &Facts<'_>,
     pool: &sqlx::PgPool,
     redis_url: Option<&str>,
-    waves: &[&WaveOutcome],
+    pre: &WaveOutcome,
+    rush: &WaveOutcome,
 ) -> Result<(Vec<String>, HashMap<String, i64>)> {
+    let waves = [pre, rush];
     let courses: Vec<CourseRow> = sqlx::query_as(
         "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c WHERE id = ANY($1)",
     )
@@ -24,7 +29,31 @@ pub async fn check_invariants(
     .fetch_all(pool)
     .await?;
     let rows: Vec<EnrollmentRow> = sqlx::query_as(
-        "SELECT student_id, course_id, ticket FROM enrollments WHERE course_id = ANY($1)",
+        "SELECT student_id, course_id, ticket, block FROM enrollments WHERE course_id = ANY($1)",
+    )
+    .bind(facts.course_ids)
+    .fetch_all(pool)
+    .await?;
+    let blocks: Vec<BlockRow> = sqlx::query_as(
+        "SELECT course_id, name, seats, enrolled, \
+                (SELECT count(*) FROM enrollments e WHERE e.course_id = b.course_id AND e.block = b.name) \
+         FROM course_blocks b WHERE course_id = ANY($1)",
+    )
+    .bind(facts.course_ids)
+    .fetch_all(pool)
+    .await?;
+    let pools: Vec<PoolRow> = sqlx::query_as(
+        "SELECT id, capacity, reserved, pooled, \
+                (SELECT count(*) FROM enrollments e \
+                  WHERE e.course_id = c.id AND e.block IS NULL AND NOT e.over_capacity) \
+         FROM courses c WHERE id = ANY($1)",
+    )
+    .bind(facts.course_ids)
+    .fetch_all(pool)
+    .await?;
+    let audit: Vec<AuditRow> = sqlx::query_as(
+        "SELECT ticket, kind, student_id, course_id, block FROM enrollment_events \
+         WHERE course_id = ANY($1) AND kind IN ('enrolled', 'rejected')",
     )
     .bind(facts.course_ids)
     .fetch_all(pool)
@@ -41,12 +70,25 @@ pub async fn check_invariants(
         .collect();
     let issued = match redis_url {
         Some(url) => issued_in_redis(url, facts.course_ids).await?,
-        None => issued_by_tool(facts, waves),
+        None => issued_by_tool(facts, &waves),
     };
     let mut v = check::seat_counts(&courses);
     v.extend(check::student_rules(facts, &rows));
     v.extend(check::all_decided(&told, &issued, &rows));
     v.extend(check::queue_order(facts, &issued, &rows));
+    v.extend(check::block_counts(&blocks, &pools));
+    v.extend(check::audit_trail(
+        &issued,
+        &rows,
+        &audit,
+        redis_url.is_some(),
+    ));
+    v.extend(check::phase_gate(
+        facts,
+        &issued,
+        &rush.refused,
+        rush.errors,
+    ));
     let decided_ms = issued
         .iter()
         .filter_map(|t| Some((t.id(), t.decided_ms?)))

@@ -293,6 +293,71 @@ async fn repeated_runs_print_medians_and_keep_each_runs_files() {
     server.task.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phased_scenario_keeps_every_invariant_beside_the_default() {
+    let server = start_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let redis_url = server.redis.url();
+    let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
+    args.extend(["--no-pgbench", "--scenario", "both"]);
+    let run = rush(&args).await;
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("medians over 1 round"), "{stdout}");
+    assert!(stdout.contains("phased ÷ default"), "{stdout}");
+    assert!(stdout.contains("round by round"), "{stdout}");
+    assert!(stdout.contains("phased: years 3-4 and 2"), "{stdout}");
+    let compare: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("rush-compare.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(compare["rounds"], 1);
+    let (default, phased) = (&compare["default"][0], &compare["phased"][0]);
+    assert_eq!(default["scenario"], "default");
+    assert_eq!(phased["scenario"], "phased");
+    for run in [default, phased] {
+        assert_eq!(run["violations"], 0, "{run:#}");
+        assert_eq!(run["request_errors"], 0, "{run:#}");
+    }
+    for k in ["default", "phased"] {
+        assert!(out
+            .path()
+            .join(format!("run-1-{k}/rush-results.json"))
+            .exists());
+    }
+    // Year 1 (a quarter of 200 students, 3 requests each) had no open
+    // phase; nobody in the default scenario was refused so.
+    assert_eq!(
+        phased["refused_at_once"]["403 not_your_phase"], 150,
+        "{phased:#}"
+    );
+    assert!(default["refused_at_once"]["403 not_your_phase"].is_null());
+    assert!(
+        phased["outcomes"]["enrolled"].as_u64().unwrap() > 0,
+        "{phased:#}"
+    );
+    // Every rush course of the phased run reserved seats for its majors,
+    // who took some; the phases the run replaced are back.
+    let db = sqlx::PgPool::connect(&server.db).await.unwrap();
+    let (blocks, taken): (i64, i64) =
+        sqlx::query_as("SELECT count(*), coalesce(sum(enrolled), 0)::bigint FROM course_blocks")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(blocks, 3 * (2 + 4), "3 slots x (2 hot + 4 normal) courses");
+    assert!(taken > 0, "no block seat taken");
+    let phases: Vec<(String,)> = sqlx::query_as("SELECT name FROM phases")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(phases, vec![("registration".to_string(),)]);
+    server.task.abort();
+}
+
 #[tokio::test]
 async fn target_mode_needs_its_credentials() {
     let run = rush(&["--target", "http://127.0.0.1:9"]).await;

@@ -289,13 +289,15 @@ pub async fn run(cli: &StreamsCli) -> Result<Figures> {
     eprintln!("rush-streams: {n} students, one course with a seat for each");
     let run_tag = format!("S{:x}", now_ms());
     let student_nos: Vec<String> = (0..n).map(|i| format!("{run_tag}-{i}")).collect();
-    api.import_students(&student_nos).await?;
+    api.import_students(&student_nos, None).await?;
     let course = CourseSpec {
         code: format!("{run_tag}-C"),
         kind: Kind::Normal { slot: 0 },
         credits: 3,
         capacity: n as i32,
         meetings: Vec::new(),
+        department: crate::mix::DEFAULT_DEPARTMENT.into(),
+        blocks: Vec::new(),
     };
     let course_id = api.create_courses(&[course]).await?[0];
     api.ensure_window_open().await?;
