@@ -317,6 +317,27 @@ impl Api {
         Ok(cookie.split(';').next().unwrap_or_default().to_string())
     }
 
+    /// A student's `POST /api/v1/waitlist`: the status and, unless 201,
+    /// the error code.
+    pub async fn join_waitlist(&self, cookie: &str, course_id: i64) -> Result<(u16, String)> {
+        let req = self
+            .client
+            .post(format!("{}/api/v1/waitlist", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .json(&json!({ "course_id": course_id }));
+        student_answer(req).await
+    }
+
+    /// A student's cancel, `DELETE /api/v1/enrollments/{course_id}`: the
+    /// status and, unless 204, the error code.
+    pub async fn cancel(&self, cookie: &str, course_id: i64) -> Result<(u16, String)> {
+        let req = self
+            .client
+            .delete(format!("{}/api/v1/enrollments/{course_id}", self.base))
+            .header(reqwest::header::COOKIE, cookie);
+        student_answer(req).await
+    }
+
     /// `(queue length summed over courses, admission decisions summed)` from `/metrics`.
     pub async fn queue_and_decisions(&self) -> Result<(f64, f64)> {
         Ok(sum_metrics(&self.metrics_text().await?))
@@ -366,6 +387,21 @@ pub fn sum_metrics(text: &str) -> (f64, f64) {
         }
     }
     (queue, decisions)
+}
+
+/// Sends a student's request; `(status, error code or "")`.
+async fn student_answer(req: reqwest::RequestBuilder) -> Result<(u16, String)> {
+    let res = req.send().await?;
+    let status = res.status().as_u16();
+    let body = res.bytes().await?;
+    if status < 300 {
+        return Ok((status, String::new()));
+    }
+    let code = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    Ok((status, code))
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ pub enum Scenarios {
     Phased,
     /// Default, then phased, --repeat times over; then the two compared.
     Both,
+    /// The default rush, while students told course_full join the waitlist
+    /// and enrolled ones cancel a course.
+    Waitlist,
 }
 
 impl Scenarios {
@@ -24,6 +27,7 @@ impl Scenarios {
             Scenarios::Default => &[Scenario::Default],
             Scenarios::Phased => &[Scenario::Phased],
             Scenarios::Both => &[Scenario::Default, Scenario::Phased],
+            Scenarios::Waitlist => &[Scenario::Waitlist],
         }
     }
 }
@@ -83,9 +87,24 @@ pub struct Cli {
     /// years (3-4, and 2) while year 1's is still to come, so that quarter
     /// of the crowd is answered 403 not_your_phase. `both` runs default
     /// then phased, --repeat times over (interleaved on the same machine),
-    /// and prints the two side by side with their ratio.
+    /// and prints the two side by side with their ratio. `waitlist` is the
+    /// default rush while, as it runs, --waitlist-share of the students
+    /// told `course_full` join that course's waitlist and --cancel-share
+    /// of the students enrolled give their first course back (invariant
+    /// 8: promotions in waitlist order, no seat idle with someone waiting
+    /// who could take it, one audit row per change).
     #[arg(long, value_enum, default_value_t = Scenarios::Default)]
     pub scenario: Scenarios,
+
+    /// `--scenario waitlist`: share of `course_full` answers followed by a
+    /// waitlist join (0 to 1).
+    #[arg(long, default_value_t = 0.5)]
+    pub waitlist_share: f64,
+
+    /// `--scenario waitlist`: share of students who cancel the first course
+    /// they are told they got (0 to 1).
+    #[arg(long, default_value_t = 0.1)]
+    pub cancel_share: f64,
 
     /// Seed of the workload (courses picked, request order).
     #[arg(long, default_value_t = 1)]

@@ -20,6 +20,8 @@
 //!   `wave/events.rs`; [`sse`] parses the streams.
 //! - [`check`]: invariants 1-7 as pure functions over database rows, the
 //!   audit trail and issued tickets; [`verify`] reads them.
+//! - [`churn`]: `--scenario waitlist`'s waitlist joins and cancels, made
+//!   as the rush's answers come in.
 //! - [`pgbench`]: the single-statement baseline on the same database.
 //! - [`mail`]: with `--smtp`, the students' mail the SMTP sink received —
 //!   mails per second, how many while the rush ran, none twice.
@@ -34,6 +36,7 @@
 
 pub mod api;
 pub mod check;
+pub mod churn;
 pub mod cli;
 pub mod compare;
 pub mod conn;

@@ -170,6 +170,8 @@ pub enum Scenario {
     #[default]
     Default,
     Phased,
+    /// The default rush, with waitlist joins and cancels during it.
+    Waitlist,
 }
 
 impl Scenario {
@@ -177,6 +179,7 @@ impl Scenario {
         match self {
             Scenario::Default => "default",
             Scenario::Phased => "phased",
+            Scenario::Waitlist => "waitlist",
         }
     }
 }

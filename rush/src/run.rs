@@ -12,6 +12,7 @@ use sqlx::postgres::PgPoolOptions;
 
 use crate::api::Api;
 use crate::check::Facts;
+use crate::churn::ChurnParams;
 use crate::cli::Cli;
 use crate::mix::{Kind, Mix, MixParams, Scenario};
 use crate::pgbench::{self, Baseline, BenchCourses, Budget};
@@ -70,8 +71,24 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
     let opts = wave_options(cli);
     let pre = pre_enroll(&api, &mix, &course_ids, cookies.clone(), &opts).await?;
     let requests: Vec<(usize, i64)> = mix.rush.iter().map(|&(s, c)| (s, course_ids[c])).collect();
+    let (observer, churn) = match scenario {
+        Scenario::Waitlist => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let (end, ended) = tokio::sync::oneshot::channel();
+            let params = ChurnParams {
+                waitlist_share: cli.waitlist_share,
+                cancel_share: cli.cancel_share,
+                seed: cli.seed,
+            };
+            let api = api.clone();
+            let task = tokio::spawn(crate::churn::run(api, cookies.clone(), params, rx, ended));
+            (Some(tx), Some((end, task)))
+        }
+        _ => (None, None),
+    };
     let rush_opts = WaveOptions {
         resume_admission: cli.hold_admission,
+        observer,
         ..opts
     };
     let phases_before = open_phases(&api, &mix).await?;
@@ -92,6 +109,14 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         Some(p) => api.set_phases(p).await.context("restoring the phases"),
         None => Ok(()),
     };
+    let churned = match churn {
+        Some((end, task)) => {
+            // The wave is over: all it told is in the channel already.
+            let _ = end.send(());
+            Some(task.await?)
+        }
+        None => None,
+    };
     let (wave, admission, cpu) = rushed?;
     restored?;
 
@@ -102,8 +127,8 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         credit_limit: CREDIT_LIMIT,
     };
     let redis_url = endpoints.redis_url.as_deref();
-    let (violations, decided_ms) =
-        verify::check_invariants(&facts, &pool, redis_url, &pre, &wave).await?;
+    let (violations, decided_ms, waitlist) =
+        verify::check_invariants(&facts, &pool, redis_url, &pre, &wave, churned.as_ref()).await?;
     let after = baseline(cli, &pool, &endpoints.database_url, &mix, "after").await?;
     let pgbench = before.zip(after).map(|(b, a)| Baseline::bracketing(&b, &a));
     let mut summary = summarize(
@@ -117,6 +142,7 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
     );
     summary.admission = admission;
     summary.scenario = scenario;
+    summary.waitlist = waitlist;
     write_outputs(cli, &summary)?;
     if let Some(sink) = own.as_ref().and_then(|o| o.smtp.as_ref()) {
         let mail = crate::mail::measure(&pool, sink, fired_at, answered_at).await?;
@@ -204,6 +230,7 @@ fn write_outputs(cli: &Cli, summary: &Summary) -> Result<()> {
         match summary.scenario {
             Scenario::Default => "",
             Scenario::Phased => " (phased)",
+            Scenario::Waitlist => " (waitlist)",
         },
         cli.students,
         cli.requests,
@@ -312,6 +339,7 @@ fn wave_options(cli: &Cli) -> WaveOptions {
         timeout: Duration::from_secs(cli.timeout_secs),
         resume_admission: false,
         sample_every: Duration::from_millis(100),
+        observer: None,
     }
 }
 
@@ -517,6 +545,7 @@ fn summarize(
         cpu,
         admission: None,
         scenario: Scenario::Default,
+        waitlist: None,
         samples: wave.samples.clone(),
     }
 }

@@ -5,22 +5,27 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
+use crate::check::waitlist::{self, EventRow, PlaceRow, SeatRow};
 use crate::check::{
     self, AuditRow, BlockRow, CourseRow, EnrollmentRow, Facts, IssuedTicket, PoolRow,
 };
+use crate::churn::ChurnOutcome;
+use crate::report::WaitlistFigures;
 use crate::wave::WaveOutcome;
 
 /// Reads the database and the issued tickets and runs every check over
 /// the `pre`-rush wave and the `rush`; returns the violations and, from
 /// Redis, when each ticket was decided (ticket id → Unix ms, as the server
-/// stamped it).
+/// stamped it). With `churn` (`--scenario waitlist`) invariants 3, 4 and 6
+/// allow for the seats given back, and invariant 8 is checked too.
 pub async fn check_invariants(
     facts: &Facts<'_>,
     pool: &sqlx::PgPool,
     redis_url: Option<&str>,
     pre: &WaveOutcome,
     rush: &WaveOutcome,
-) -> Result<(Vec<String>, HashMap<String, i64>)> {
+    churn: Option<&ChurnOutcome>,
+) -> Result<(Vec<String>, HashMap<String, i64>, Option<WaitlistFigures>)> {
     let waves = [pre, rush];
     let courses: Vec<CourseRow> = sqlx::query_as(
         "SELECT id, capacity, enrolled, (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id) FROM courses c WHERE id = ANY($1)",
@@ -74,15 +79,40 @@ pub async fn check_invariants(
     };
     let mut v = check::seat_counts(&courses);
     v.extend(check::student_rules(facts, &rows));
-    v.extend(check::all_decided(&told, &issued, &rows));
-    v.extend(check::queue_order(facts, &issued, &rows));
+    let mut figures = None;
+    match churn {
+        None => {
+            v.extend(check::all_decided(&told, &issued, &rows));
+            v.extend(check::queue_order(facts, &issued, &rows));
+            v.extend(check::audit_trail(
+                &issued,
+                &rows,
+                &audit,
+                redis_url.is_some(),
+            ));
+        }
+        Some(churn) => {
+            let (found, f) = check_waitlists(facts, pool, churn, &rows).await?;
+            let won = waitlist::ticket_rows(&rows, &found.events);
+            let issued = waitlist::uncancel(&issued, &found.events);
+            v.extend(check::all_decided(&told, &issued, &won));
+            v.extend(waitlist::queue_order_with_cancels(
+                facts,
+                &issued,
+                &won,
+                &found.events,
+            ));
+            v.extend(check::audit_trail(
+                &issued,
+                &won,
+                &audit,
+                redis_url.is_some(),
+            ));
+            v.extend(found.violations);
+            figures = Some(f);
+        }
+    }
     v.extend(check::block_counts(&blocks, &pools));
-    v.extend(check::audit_trail(
-        &issued,
-        &rows,
-        &audit,
-        redis_url.is_some(),
-    ));
     v.extend(check::phase_gate(
         facts,
         &issued,
@@ -93,7 +123,72 @@ pub async fn check_invariants(
         .iter()
         .filter_map(|t| Some((t.id(), t.decided_ms?)))
         .collect();
-    Ok((v, decided_ms))
+    Ok((v, decided_ms, figures))
+}
+
+/// What [`check_waitlists`] read and found.
+struct Waitlists {
+    events: Vec<EventRow>,
+    violations: Vec<String>,
+}
+
+/// Invariant 8 over the audit trail, the waitlists and the seats left.
+async fn check_waitlists(
+    facts: &Facts<'_>,
+    pool: &sqlx::PgPool,
+    churn: &ChurnOutcome,
+    rows: &[EnrollmentRow],
+) -> Result<(Waitlists, WaitlistFigures)> {
+    let events: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, kind, student_id, course_id, ticket, block FROM enrollment_events \
+         WHERE course_id = ANY($1) AND kind IN ('enrolled', 'cancelled', 'waitlisted', \
+               'waitlist_left', 'waitlist_promoted', 'waitlist_skipped') ORDER BY id",
+    )
+    .bind(facts.course_ids)
+    .fetch_all(pool)
+    .await?;
+    let seats: Vec<SeatRow> =
+        sqlx::query_as("SELECT id, capacity, enrolled, withheld FROM courses WHERE id = ANY($1)")
+            .bind(facts.course_ids)
+            .fetch_all(pool)
+            .await?;
+    let waiting: Vec<PlaceRow> =
+        sqlx::query_as("SELECT course_id, student_id FROM waitlist WHERE course_id = ANY($1)")
+            .bind(facts.course_ids)
+            .fetch_all(pool)
+            .await?;
+    let ids = |done: &[(usize, i64)]| -> Vec<(i64, i64)> {
+        done.iter()
+            .map(|&(s, c)| (facts.student_ids[s], c))
+            .collect()
+    };
+    let mut v = waitlist::promotion_order(&events);
+    v.extend(waitlist::idle_seats(facts, &seats, &waiting, rows));
+    v.extend(waitlist::churn_audit(
+        &ids(&churn.joined),
+        &ids(&churn.cancelled),
+        &events,
+        rows,
+        &waiting,
+        churn.errors == 0,
+    ));
+    let kind = |k: &str| events.iter().filter(|e| e.1 == k).count();
+    let figures = WaitlistFigures {
+        joined: churn.joined.len(),
+        cancelled: churn.cancelled.len(),
+        refused: churn.refused.clone(),
+        errors: churn.errors,
+        promoted: kind("waitlist_promoted"),
+        skipped: kind("waitlist_skipped"),
+        still_waiting: waiting.len(),
+    };
+    Ok((
+        Waitlists {
+            events,
+            violations: v,
+        },
+        figures,
+    ))
 }
 
 /// Every ticket the server issued for these courses (`tk:{c<id>}` hashes).

@@ -358,6 +358,50 @@ async fn phased_scenario_keeps_every_invariant_beside_the_default() {
     server.task.abort();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waitlist_scenario_keeps_every_invariant_with_joins_and_cancels() {
+    let server = start_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let redis_url = server.redis.url();
+    let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
+    args.extend([
+        "--no-pgbench",
+        "--scenario",
+        "waitlist",
+        "--cancel-share",
+        "0.3",
+    ]);
+    let (stdout, json) = rush_ok(&args, out.path()).await;
+    assert_eq!(json["scenario"], "waitlist");
+    assert_eq!(json["violations"], 0, "{json:#}");
+    assert!(stdout.contains("waitlist joins (201)"), "{stdout}");
+    let w = &json["waitlist"];
+    assert!(w["joined"].as_u64().unwrap() > 0, "{w:#}");
+    assert!(w["cancelled"].as_u64().unwrap() > 0, "{w:#}");
+    assert_eq!(w["errors"], 0, "{w:#}");
+    // The server's own count of what the scenario did matches the tool's.
+    let db = sqlx::PgPool::connect(&server.db).await.unwrap();
+    let count = |kind: &'static str| {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM enrollment_events WHERE kind = $1")
+                    .bind(kind)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap();
+            n as u64
+        }
+    };
+    assert_eq!(count("waitlisted").await, w["joined"].as_u64().unwrap());
+    assert_eq!(count("cancelled").await, w["cancelled"].as_u64().unwrap());
+    assert_eq!(
+        count("waitlist_promoted").await,
+        w["promoted"].as_u64().unwrap()
+    );
+    server.task.abort();
+}
+
 #[tokio::test]
 async fn target_mode_needs_its_credentials() {
     let run = rush(&["--target", "http://127.0.0.1:9"]).await;

@@ -20,6 +20,9 @@
 //! 7. Only students with an open phase got a ticket in the rush, and every
 //!    request of the others was answered 403 `not_your_phase`; nobody was
 //!    told `registration_closed`.
+//! 8. With `--scenario waitlist`: waitlist order, promotions only after
+//!    cancels, no seat left idle while a waitlisted student could take it,
+//!    one audit row per join, cancel and promotion ([`waitlist`]).
 //!
 //! Each check is a pure function returning human-readable violations.
 
@@ -441,6 +444,8 @@ pub fn parse_ticket_entry(course_id: i64, seq: &str, value: &str) -> Option<Issu
         decided_ms,
     })
 }
+
+pub mod waitlist;
 
 #[cfg(test)]
 mod tests;

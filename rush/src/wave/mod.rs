@@ -63,6 +63,18 @@ pub struct WaveOptions {
     /// Admission was paused for this wave: resume it once firing is over.
     pub resume_admission: bool,
     pub sample_every: Duration,
+    /// Told each enrolled ticket and each `course_full` (a 409 or a
+    /// rejected ticket) as the wave learns it (`--scenario waitlist`).
+    pub observer: Option<mpsc::UnboundedSender<Told>>,
+}
+
+/// What a student learnt about one of their requests, for an observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told {
+    pub student: usize,
+    pub course: i64,
+    /// Enrolled; else refused or rejected `course_full`.
+    pub enrolled: bool,
 }
 
 /// One acknowledged ticket.
@@ -220,8 +232,43 @@ impl Shared {
     /// A decision learnt for `ticket` (from its event).
     fn decided_by_event(&self, ticket: String, decided: Decided) {
         self.events.fetch_add(1, SeqCst);
-        if self.tickets.lock().unwrap().decide(ticket, decided) {
+        let told = {
+            let mut book = self.tickets.lock().unwrap();
+            let known = book.by_id.get(&ticket).copied();
+            let recorded = book.decide(ticket, decided);
+            known.filter(|_| recorded).map(|i| book.records[i].clone())
+        };
+        if let Some(record) = told {
             self.decided.fetch_add(1, SeqCst);
+            self.observe(&record);
+        }
+    }
+
+    /// Tells the observer, if any, of a decided ticket.
+    fn observe(&self, record: &TicketRecord) {
+        let Some(d) = &record.decided else { return };
+        let course = record
+            .ticket
+            .split_once('-')
+            .and_then(|(c, _)| c.parse().ok());
+        if let Some(course) = course {
+            self.tell(record.student, course, &d.status, d.reason.as_deref());
+        }
+    }
+
+    /// Tells the observer, if any, that `student` was enrolled in `course`
+    /// or found it full.
+    fn tell(&self, student: usize, course: i64, status: &str, reason: Option<&str>) {
+        let Some(tx) = &self.opts.observer else {
+            return;
+        };
+        let enrolled = status == "enrolled";
+        if enrolled || reason == Some("course_full") {
+            let _ = tx.send(Told {
+                student,
+                course,
+                enrolled,
+            });
         }
     }
 

@@ -153,6 +153,8 @@ async fn send_one(
             if decided {
                 // Its event came before this answer was read.
                 shared.decided.fetch_add(1, SeqCst);
+                let record = shared.tickets.lock().unwrap().records[idx].clone();
+                shared.observe(&record);
             } else {
                 shared.schedule_first(idx, Some(eta_ms));
             }
@@ -161,6 +163,9 @@ async fn send_one(
             shared.acked.fetch_add(1, SeqCst);
         }
         Ok(EnrollReply::Refused { status, code }) => {
+            if status == 409 {
+                shared.tell(student, course, "refused", Some(&code));
+            }
             *shared
                 .refused
                 .lock()
@@ -214,6 +219,7 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
     let at = Instant::now();
     let mut own_wait = None;
     let mut seen_own = false;
+    let mut learnt = Vec::new();
     {
         let tickets = &mut shared.tickets.lock().unwrap().records;
         for v in view.tickets {
@@ -234,8 +240,12 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
                     reason: v.reason,
                 });
                 shared.decided.fetch_add(1, SeqCst);
+                learnt.push(tickets[i].clone());
             }
         }
+    }
+    for record in &learnt {
+        shared.observe(record);
     }
     if !seen_own {
         // Answered as unknown (or missing from the answer): an error, as a
