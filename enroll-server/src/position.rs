@@ -133,6 +133,23 @@ impl Line {
         true
     }
 
+    /// Starts following `id` from a place already read (0-based `rank`
+    /// and the queue's `head` in the same step, as the enqueue script
+    /// answers): no read of its own. False if already followed.
+    pub fn follow_at(&mut self, id: TicketId, rank: i64, head: i64, pace: Option<Pace>) -> bool {
+        if self.tickets.iter().any(|t| t.id == id) {
+            return false;
+        }
+        self.tickets.push(Tracked {
+            id,
+            place: Some(Place::read(rank, head)),
+            pace,
+            missed: None,
+            sent: None,
+        });
+        true
+    }
+
     /// Whether a ticket of `course` is followed.
     pub fn follows_course(&self, course: i64) -> bool {
         self.tickets.iter().any(|t| t.id.course_id == course)

@@ -222,15 +222,26 @@ impl TicketEvents {
     }
 
     /// Has every stream of `student` here follow `ticket` (just enrolled
-    /// through this instance); returns how many took it up.
-    pub fn follow(&self, student: i64, ticket: TicketId) -> usize {
+    /// through this instance), from `place` — `(rank, head, pace)` as the
+    /// enqueue script read them — or, without one, from a read of its own;
+    /// returns how many took it up.
+    pub fn follow(
+        &self,
+        student: i64,
+        ticket: TicketId,
+        place: Option<(i64, i64, Option<crate::pace::Pace>)>,
+    ) -> usize {
         let mut hub = self.hub();
         let Some(mine) = hub.streams.get_mut(&student) else {
             return 0;
         };
         let mut keys = Vec::new();
         for s in mine.iter_mut() {
-            if s.line.follow(ticket) {
+            let took = match place {
+                Some((rank, head, pace)) => s.line.follow_at(ticket, rank, head, pace),
+                None => s.line.follow(ticket),
+            };
+            if took {
                 s.wake.notify_one();
                 keys.push((student, s.id));
             }

@@ -142,8 +142,8 @@ async fn a_batch_moves_the_places_of_the_streams_following_its_course() {
     read(&s7, 4, 100);
     assert_eq!(places(&s7), [(ticket(42, 110), 5)]);
     // Student 8 enrolls through this instance: its stream follows the ticket.
-    assert_eq!(ev.follow(8, ticket(42, 120)), 1);
-    assert_eq!(ev.follow(9, ticket(42, 121)), 0, "no stream here");
+    assert_eq!(ev.follow(8, ticket(42, 120), None), 1);
+    assert_eq!(ev.follow(9, ticket(42, 121), None), 0, "no stream here");
     s8.wake().notified().await;
     read(&s8, 9, 100);
     // One batch of three heads: both move, each by what was ahead of it.

@@ -31,6 +31,8 @@ pub enum Enqueued {
         rank: i64,
         retry: bool,
         pace: Option<Pace>,
+        /// The sequence number at the queue's head, read with `rank`.
+        head: i64,
     },
     /// The student already holds a seat in this course.
     AlreadyEnrolled,
@@ -38,17 +40,18 @@ pub enum Enqueued {
     Full,
 }
 
-/// The enqueue script's answer: status, sequence, 0-based rank, retry (0/1)
-/// and the course's pace.
-type EnqueueReply = (String, String, i64, i64, String);
+/// The enqueue script's answer: status, sequence, 0-based rank, retry (0/1),
+/// the course's pace and the sequence number at the queue's head.
+type EnqueueReply = (String, String, i64, i64, String, String);
 
-fn enqueued((status, seq, rank, retry, pace): EnqueueReply) -> Enqueued {
+fn enqueued((status, seq, rank, retry, pace, head): EnqueueReply) -> Enqueued {
     match status.as_str() {
         "queued" => Enqueued::Queued {
             seq: seq.parse().unwrap_or(0),
             rank,
             retry: retry == 1,
             pace: Pace::parse(&pace),
+            head: head.parse().unwrap_or(0),
         },
         "enrolled" => Enqueued::AlreadyEnrolled,
         _ => Enqueued::Full,

@@ -134,6 +134,7 @@ pub async fn enroll(s: &Services, session: &Session, course: i64) -> Result<Queu
             rank,
             retry,
             pace,
+            head,
         } => {
             tickets
                 .with_label_values(&[if retry { "duplicate_retry" } else { "queued" }])
@@ -143,8 +144,10 @@ pub async fn enroll(s: &Services, session: &Session, course: i64) -> Result<Queu
                 course_id: course,
                 seq,
             };
-            // The student's streams held here follow its place from now on.
-            s.events.follow(student, ticket);
+            // The student's streams held here follow its place from now on,
+            // starting from the place the script just read (no read of their
+            // own).
+            s.events.follow(student, ticket, Some((rank, head, pace)));
             let paused = s.admission_paused.is_paused();
             let position = rank + 1;
             Ok(Queued {

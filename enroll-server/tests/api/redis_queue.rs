@@ -44,6 +44,14 @@ async fn requests_that_arrive_together_share_a_pipeline_and_keep_their_order() {
             assert_eq!(seq, places[i - 1].0 + 1);
         }
     }
+    // Every answer names the head of the line, read with its rank: the
+    // first ticket's sequence number.
+    for a in &answers {
+        let Enqueued::Queued { head, .. } = a.as_ref().unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(*head, places[0].0);
+    }
     // A retry, alone this time, gets the same ticket and place.
     let again = place(&enqueuer.enqueue(5, 17).await.unwrap());
     assert_eq!(again, (places[16].0, 16, true));

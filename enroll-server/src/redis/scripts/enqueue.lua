@@ -1,5 +1,7 @@
 -- Ticket records are `student|status|reason[|decided_ms]` (src/ticket.rs).
 -- KEYS: q, seq, st, tk, full, pace   ARGV: student
+-- A queued answer also carries the sequence number at the queue's head
+-- (read in the same step as the rank), for a stream to follow the place.
 local prev = redis.call('HGET', KEYS[3], ARGV[1])
 if prev then
   local t = redis.call('HGET', KEYS[4], prev)
@@ -7,13 +9,16 @@ if prev then
     local status = string.match(t, '^[^|]*|([^|]*)')
     if status == 'queued' then
       local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
-      if rank then return {'queued', prev, rank, 1, redis.call('GET', KEYS[6]) or '0'} end
+      if rank then
+        local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or prev
+        return {'queued', prev, rank, 1, redis.call('GET', KEYS[6]) or '0', head}
+      end
     elseif status == 'enrolled' then
-      return {'enrolled', prev, -1, 1, '0'}
+      return {'enrolled', prev, -1, 1, '0', '0'}
     end
   end
 end
-if redis.call('EXISTS', KEYS[5]) == 1 then return {'full', '0', -1, 0, '0'} end
+if redis.call('EXISTS', KEYS[5]) == 1 then return {'full', '0', -1, 0, '0', '0'} end
 local seq = redis.call('INCR', KEYS[2])
 if seq == 1 then
   -- A new (or lost and recreated) counter starts at Redis's clock in
@@ -28,4 +33,6 @@ local s = string.format('%.0f', seq)
 redis.call('ZADD', KEYS[1], 'NX', s, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], s)
 redis.call('HSET', KEYS[4], s, ARGV[1] .. '|queued|')
-return {'queued', s, redis.call('ZRANK', KEYS[1], ARGV[1]), 0, redis.call('GET', KEYS[6]) or '0'}
+local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or s
+return {'queued', s, rank, 0, redis.call('GET', KEYS[6]) or '0', head}
