@@ -30,6 +30,8 @@ use crate::ticket::{Reason, TicketId, TicketStatus};
 pub struct CourseBatch {
     pub course: i64,
     pub heads: Vec<(i64, i64)>,
+    /// Where each head's ticket was asked from (for its audit row).
+    pub addrs: Vec<Option<std::net::IpAddr>>,
 }
 
 /// Decides the batches of several courses in one transaction and commits
@@ -111,7 +113,7 @@ pub async fn admit_courses(
             let (ticket, block) = (seat.ticket.clone(), seat.block.clone());
             seats.push(seat.student, course.id, Some(ticket), block);
         }
-        record(&mut events, course.id, &outcome);
+        record(&mut events, course.id, &outcome, &b.addrs);
         outcomes[i] = Some(outcome);
     }
 
@@ -125,9 +127,15 @@ pub async fn admit_courses(
 
 /// Adds every decision of `outcome` (a batch of `course`) to the audit
 /// rows, with the block of each seat granted.
-fn record(events: &mut Decided, course: i64, outcome: &Outcome) {
+fn record(
+    events: &mut Decided,
+    course: i64,
+    outcome: &Outcome,
+    addrs: &[Option<std::net::IpAddr>],
+) {
     let mut seats = outcome.inserts.iter().peekable();
-    for d in &outcome.decisions {
+    // One decision per head, in the heads' order.
+    for (i, d) in outcome.decisions.iter().enumerate() {
         let ticket = TicketId {
             course_id: course,
             seq: d.seq,
@@ -142,7 +150,8 @@ fn record(events: &mut Decided, course: i64, outcome: &Outcome) {
             _ => "rejected",
         };
         let reason = d.reason.map(Reason::as_str);
-        events.push(kind, d.student, course, ticket, reason, block);
+        let addr = addrs.get(i).copied().flatten();
+        events.push(kind, d.student, course, ticket, reason, block, addr);
     }
 }
 

@@ -323,7 +323,8 @@ impl Admission {
             .committer
             .admit(CourseBatch {
                 course,
-                heads: heads.clone(),
+                heads: heads.iter().map(|h| (h.student, h.seq)).collect(),
+                addrs: heads.iter().map(|h| h.addr).collect(),
             })
             .await?;
         let (decisions, full) = match outcome {
@@ -332,7 +333,7 @@ impl Admission {
                 // The course was deleted: answer everyone rather than leave them waiting.
                 let d = heads
                     .iter()
-                    .map(|&(student, seq)| Decision::rejected(student, seq, Reason::CourseNotFound))
+                    .map(|h| Decision::rejected(h.student, h.seq, Reason::CourseNotFound))
                     .collect();
                 (d, false)
             }

@@ -46,9 +46,10 @@ pub struct EnrollRequest {
 pub async fn enroll(
     State(state): State<AppState>,
     student: CurrentStudent,
+    client: ClientAddr,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> ApiResult<(StatusCode, Json<Ticket>)> {
-    let q = enrollment::enroll(&state, &student.session, req.course_id).await?;
+    let q = enrollment::enroll(&state, &student.session, req.course_id, client.0).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Ticket {

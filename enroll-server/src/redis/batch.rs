@@ -18,6 +18,7 @@ use crate::pace::Pace;
 use crate::ticket::{encode_batch, Decision};
 
 static FINISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/finish.lua")));
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/claim.lua")));
 
 /// The first `n` waiting `(student, seq)` pairs, in queue order, plus the
 /// seat generation seen now. Marks the batch as claimed by `worker`.
@@ -26,19 +27,39 @@ pub async fn claim_heads(
     course_id: i64,
     n: usize,
     worker: &str,
-) -> redis::RedisResult<(Vec<(i64, i64)>, i64)> {
+) -> redis::RedisResult<(Vec<Head>, i64)> {
     let k = CourseKeys::new(course_id);
-    let (heads, gen): (Vec<(i64, f64)>, Option<i64>) = redis::pipe()
-        .zrange_withscores(&k.queue, 0, n as isize - 1)
-        .get(&k.gen)
-        .set(&k.claim, worker)
-        .ignore()
-        .query_async(redis)
-        .await?;
-    Ok((
-        heads.into_iter().map(|(s, q)| (s, q as i64)).collect(),
-        gen.unwrap_or(0),
-    ))
+    let keys = [k.queue.as_str(), &k.gen, &k.claim, &k.addrs];
+    let call = Call::script(&CLAIM, &keys, |c| {
+        c.arg(n).arg(worker);
+    });
+    let reply = pipeline::run_all(redis, std::slice::from_ref(&call))
+        .await?
+        .into_iter()
+        .next()
+        .expect("one reply")?;
+    let items: Vec<String> = redis::from_redis_value(reply)?;
+    let gen = items.first().and_then(|g| g.parse().ok()).unwrap_or(0);
+    let heads = items[1.min(items.len())..]
+        .chunks_exact(3)
+        .filter_map(|h| {
+            Some(Head {
+                student: h[0].parse().ok()?,
+                seq: h[1].parse().ok()?,
+                addr: h[2].parse().ok(),
+            })
+        })
+        .collect();
+    Ok((heads, gen))
+}
+
+/// A queue head claimed for a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub student: i64,
+    pub seq: i64,
+    /// Where the ticket was asked from (for its audit row).
+    pub addr: Option<std::net::IpAddr>,
 }
 
 /// Records decisions (after COMMIT), removes them from the queue, flags the
@@ -71,6 +92,7 @@ pub async fn finish(
         &k.claim,
         &k.done,
         &k.lease,
+        &k.addrs,
     ];
     let finish = Call::script(&FINISH, &keys, |c| {
         c.arg(gen_seen)

@@ -10,6 +10,7 @@
 //! [`Pipeliner`] task; Redis runs their scripts in the order the requests
 //! reached it.
 
+use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use crate::redis::conn::RedisConn;
@@ -59,7 +60,7 @@ fn enqueued((status, seq, rank, retry, pace, head): EnqueueReply) -> Enqueued {
 }
 
 /// The enqueue script run for `student` in line for `course_id`.
-fn enqueue_call(course_id: i64, student: i64) -> Call {
+fn enqueue_call(course_id: i64, student: i64, from: IpAddr) -> Call {
     let k = CourseKeys::new(course_id);
     let keys = [
         k.queue.as_str(),
@@ -68,9 +69,10 @@ fn enqueue_call(course_id: i64, student: i64) -> Call {
         &k.tickets,
         &k.full,
         &k.pace,
+        &k.addrs,
     ];
     Call::script(&ENQUEUE, &keys, |c| {
-        c.arg(student);
+        c.arg(student).arg(from.to_string());
     })
 }
 
@@ -90,7 +92,8 @@ pub async fn enqueue_many(
 ) -> RedisResult<Vec<RedisResult<Enqueued>>> {
     let calls: Vec<Call> = requests
         .iter()
-        .map(|&(course, student)| enqueue_call(course, student))
+        // No request behind these: no address for their audit rows.
+        .map(|&(course, student)| enqueue_call(course, student, IpAddr::from([0, 0, 0, 0])))
         .collect();
     Ok(pipeline::run_all(redis, &calls)
         .await?
@@ -116,7 +119,11 @@ impl Enqueuer {
     }
 
     /// Puts `student` in line for `course` (see [`enqueue_many`]).
-    pub async fn enqueue(&self, course: i64, student: i64) -> RedisResult<Enqueued> {
-        decode(self.pipeline.call(enqueue_call(course, student)).await)
+    pub async fn enqueue(&self, course: i64, student: i64, from: IpAddr) -> RedisResult<Enqueued> {
+        decode(
+            self.pipeline
+                .call(enqueue_call(course, student, from))
+                .await,
+        )
     }
 }

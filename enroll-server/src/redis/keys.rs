@@ -39,6 +39,8 @@ pub enum CourseKey {
     Claim,
     Pace,
     Done,
+    /// Where each queued ticket's request came from, for the audit trail.
+    Addrs,
 }
 
 impl CourseKey {
@@ -54,6 +56,7 @@ impl CourseKey {
             Self::Claim => "claim:",
             Self::Pace => "pace:",
             Self::Done => "done:",
+            Self::Addrs => "addr:",
         }
     }
 
@@ -83,6 +86,7 @@ pub struct CourseKeys {
     pub claim: String,
     pub pace: String,
     pub done: String,
+    pub addrs: String,
 }
 
 impl CourseKeys {
@@ -100,6 +104,7 @@ impl CourseKeys {
             claim: CourseKey::Claim.tagged(&tag),
             pace: CourseKey::Pace.tagged(&tag),
             done: CourseKey::Done.tagged(&tag),
+            addrs: CourseKey::Addrs.tagged(&tag),
         }
     }
 }

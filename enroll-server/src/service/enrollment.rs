@@ -101,7 +101,12 @@ pub enum EnrollError {
 /// from memory (a queued retry's ticket will be rejected `course_full` too;
 /// a student holding a seat sees it in their enrollments), until seats are
 /// freed anywhere.
-pub async fn enroll(s: &Services, session: &Session, course: i64) -> Result<Queued, EnrollError> {
+pub async fn enroll(
+    s: &Services,
+    session: &Session,
+    course: i64,
+    from: IpAddr,
+) -> Result<Queued, EnrollError> {
     let tickets = &s.metrics.tickets;
     let student = session.student_id;
     if let Err(e) = gate(s, session, Utc::now()).await? {
@@ -124,7 +129,7 @@ pub async fn enroll(s: &Services, session: &Session, course: i64) -> Result<Queu
     recovery::ensure_trusted(s)?;
     s.fair_use.enroll(student, course).await?;
     let epoch = s.known_full.epoch();
-    let answer = s.enqueuer.enqueue(course, student).await?;
+    let answer = s.enqueuer.enqueue(course, student, from).await?;
     if !matches!(answer, Enqueued::Queued { .. }) {
         s.fair_use.release(student, course);
     }

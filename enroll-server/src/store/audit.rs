@@ -22,6 +22,7 @@ pub struct Decided {
     tickets: Vec<String>,
     reasons: Vec<Option<&'static str>>,
     blocks: Vec<Option<String>>,
+    addrs: Vec<Option<String>>,
 }
 
 impl Decided {
@@ -34,6 +35,7 @@ impl Decided {
         ticket: String,
         reason: Option<&'static str>,
         block: Option<String>,
+        addr: Option<IpAddr>,
     ) {
         self.kinds.push(kind);
         self.students.push(student);
@@ -41,6 +43,7 @@ impl Decided {
         self.tickets.push(ticket);
         self.reasons.push(reason);
         self.blocks.push(block);
+        self.addrs.push(addr.map(|a| a.to_string()));
     }
 }
 
@@ -51,10 +54,11 @@ pub async fn decisions(tx: &mut PgConnection, d: &Decided) -> Result<(), sqlx::E
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO enrollment_events (kind, student_id, course_id, ticket, reason, block, actor_kind) \
-         SELECT k, s, c, t, r, b, 'student' \
-         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) \
-              AS u(k, s, c, t, r, b) \
+        "INSERT INTO enrollment_events \
+         (kind, student_id, course_id, ticket, reason, block, source_addr, actor_kind) \
+         SELECT k, s, c, t, r, b, a::inet, 'student' \
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+              AS u(k, s, c, t, r, b, a) \
          ON CONFLICT (ticket) WHERE kind IN ('enrolled', 'rejected') DO NOTHING",
     )
     .bind(&d.kinds)
@@ -63,6 +67,7 @@ pub async fn decisions(tx: &mut PgConnection, d: &Decided) -> Result<(), sqlx::E
     .bind(&d.tickets)
     .bind(&d.reasons)
     .bind(&d.blocks)
+    .bind(&d.addrs)
     .execute(tx)
     .await?;
     Ok(())

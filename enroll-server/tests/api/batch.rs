@@ -20,6 +20,7 @@ use crate::helpers::{eventually, spawn_app, TestApp};
 /// One course's batch in a transaction of its own.
 async fn admit_batch(db: &sqlx::PgPool, course: i64, heads: &[(i64, i64)]) -> Option<Outcome> {
     let batch = CourseBatch {
+        addrs: Vec::new(),
         course,
         heads: heads.to_vec(),
     };
@@ -62,6 +63,7 @@ fn spawn_admit(
 ) -> JoinHandle<anyhow::Result<Option<Outcome>>> {
     let c = committer.clone();
     let batch = CourseBatch {
+        addrs: Vec::new(),
         course,
         heads: vec![(student, seq)],
     };
@@ -160,22 +162,27 @@ async fn one_transaction_for_several_courses_carries_each_new_seat_into_the_next
     let batches = vec![
         // Given out of id order on purpose.
         CourseBatch {
+            addrs: Vec::new(),
             course: full,
             heads: vec![(s[0], 5), (s[3], 6)],
         },
         CourseBatch {
+            addrs: Vec::new(),
             course: clash,
             heads: vec![(s[0], 7), (s[2], 8)],
         },
         CourseBatch {
+            addrs: Vec::new(),
             course: big_b,
             heads: vec![(s[0], 9), (s[1], 10)],
         },
         CourseBatch {
+            addrs: Vec::new(),
             course: big_a,
             heads: vec![(s[0], 11), (s[1], 12)],
         },
         CourseBatch {
+            addrs: Vec::new(),
             course: 987_654,
             heads: vec![(s[2], 13)],
         },

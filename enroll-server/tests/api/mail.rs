@@ -416,6 +416,7 @@ async fn a_batch_retried_after_its_commit_announces_its_seats_once() {
     let ids = app.import_students("A", 3).await;
     let course = app.create_course("ANN1", 10, 3, json!([])).await;
     let batch = CourseBatch {
+        addrs: Vec::new(),
         course,
         heads: ids
             .iter()
@@ -437,6 +438,7 @@ async fn a_batch_retried_after_its_commit_announces_its_seats_once() {
     // Mail off: admission writes no outbox rows at all.
     let other = app.create_course("ANN2", 10, 3, json!([])).await;
     let batch = CourseBatch {
+        addrs: Vec::new(),
         course: other,
         heads: vec![(ids[0], 1)],
     };

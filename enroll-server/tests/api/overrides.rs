@@ -232,6 +232,19 @@ async fn force_drop_frees_the_seat_for_the_line_and_everything_is_in_the_history
     let rest = trail(&app, &format!("after={next}&limit=100")).await;
     assert!(rest["next_after"].is_null());
     assert!(rest["items"][0]["id"].as_i64().unwrap() > next);
+    // Admission's decisions carry the address each ticket was asked from.
+    let d2_rows = trail(&app, "student_no=D2").await;
+    let decided: Vec<&Value> = d2_rows["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "rejected" || e["kind"] == "enrolled")
+        .collect();
+    assert_eq!(decided.len(), 2, "{d2_rows}");
+    assert!(
+        decided.iter().all(|e| e["source_addr"] == "127.0.0.1"),
+        "{d2_rows}"
+    );
     let d1_rows = trail(&app, "student_no=D1").await;
     assert_eq!(d1_rows["items"].as_array().unwrap().len(), 2);
     let later = trail(&app, "since=2999-01-01T00:00:00Z").await;

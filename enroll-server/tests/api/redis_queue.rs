@@ -12,6 +12,8 @@ async fn manager(redis: &RedisServer) -> enroll_server::redis::conn::RedisConn {
         .unwrap()
 }
 
+const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 fn histogram() -> prometheus::Histogram {
     prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("t", "t")).unwrap()
 }
@@ -32,7 +34,7 @@ async fn requests_that_arrive_together_share_a_pipeline_and_keep_their_order() {
     let enqueuer = Enqueuer::start(manager(&redis).await, sizes.clone());
     // All 200 are handed over before the sending task first runs (this test's
     // runtime has one thread): one pipeline.
-    let answers = join_all((1..=200).map(|student| enqueuer.enqueue(5, student))).await;
+    let answers = join_all((1..=200).map(|student| enqueuer.enqueue(5, student, LOCAL))).await;
     assert_eq!(sizes.get_sample_count(), 1);
     assert_eq!(sizes.get_sample_sum(), 200.0);
     let places: Vec<_> = answers.iter().map(|a| place(a.as_ref().unwrap())).collect();
@@ -53,7 +55,7 @@ async fn requests_that_arrive_together_share_a_pipeline_and_keep_their_order() {
         assert_eq!(*head, places[0].0);
     }
     // A retry, alone this time, gets the same ticket and place.
-    let again = place(&enqueuer.enqueue(5, 17).await.unwrap());
+    let again = place(&enqueuer.enqueue(5, 17, LOCAL).await.unwrap());
     assert_eq!(again, (places[16].0, 16, true));
     assert_eq!(sizes.get_sample_count(), 2);
 }
@@ -115,11 +117,11 @@ async fn while_redis_is_down_each_request_is_answered_503_and_then_served_again(
     let redis = RedisServer::start().unwrap();
     let port = redis.port;
     let enqueuer = Enqueuer::start(manager(&redis).await, histogram());
-    assert_eq!(place(&enqueuer.enqueue(1, 1).await.unwrap()).1, 0);
+    assert_eq!(place(&enqueuer.enqueue(1, 1, LOCAL).await.unwrap()).1, 0);
     drop(redis);
     // Every request of a batch gets its own answer: the service is
     // unavailable, a 503 with a stable code (never a 500, never a hang).
-    let answers = join_all((2..=11).map(|student| enqueuer.enqueue(1, student))).await;
+    let answers = join_all((2..=11).map(|student| enqueuer.enqueue(1, student, LOCAL))).await;
     for answer in answers {
         let err = answer.expect_err("Redis is down");
         let res = ApiError::from(err).into_response();
@@ -133,7 +135,7 @@ async fn while_redis_is_down_each_request_is_answered_503_and_then_served_again(
     let _redis = RedisServer::start_on(port).unwrap();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match enqueuer.enqueue(1, 12).await {
+        match enqueuer.enqueue(1, 12, LOCAL).await {
             Ok(answer) => {
                 assert_eq!(place(&answer).1, 0, "a fresh Redis: first in line");
                 break;

@@ -1,5 +1,5 @@
 -- Ticket records are `student|status|reason[|decided_ms]` (src/ticket.rs).
--- KEYS: q, seq, st, tk, full, pace   ARGV: student
+-- KEYS: q, seq, st, tk, full, pace, addr   ARGV: student, client address
 -- A queued answer also carries the sequence number at the queue's head
 -- (read in the same step as the rank), for a stream to follow the place.
 local prev = redis.call('HGET', KEYS[3], ARGV[1])
@@ -33,6 +33,8 @@ local s = string.format('%.0f', seq)
 redis.call('ZADD', KEYS[1], 'NX', s, ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], s)
 redis.call('HSET', KEYS[4], s, ARGV[1] .. '|queued|')
+-- Kept until the decision is written, for its audit row.
+redis.call('HSET', KEYS[7], s, ARGV[2])
 local rank = redis.call('ZRANK', KEYS[1], ARGV[1])
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or s
 return {'queued', s, rank, 0, redis.call('GET', KEYS[6]) or '0', head}

@@ -1,5 +1,5 @@
 -- Ticket records are `student|status|reason[|decided_ms]` (src/ticket.rs).
--- KEYS: q, tk, full, gen, pace, claim, done, lease
+-- KEYS: q, tk, full, gen, pace, claim, done, lease, addr
 -- ARGV: gen_seen, mark_full, pace, channel, message, worker, then
 --       (student, seq, status|reason) triples
 -- Nothing is written unless `worker` still holds the course's lease: a
@@ -25,6 +25,7 @@ for i = 7, #ARGV, 3 do
   if t == false or string.match(t, '^[^|]*|([^|]*)') == 'queued' then
     redis.call('HSET', KEYS[2], seq, student .. '|' .. ARGV[i + 2] .. '|' .. ms)
     redis.call('ZADD', KEYS[7], ms, seq)
+    redis.call('HDEL', KEYS[9], seq)
     written = written + 1
   end
 end
