@@ -20,7 +20,7 @@ use super::decide::{decide, Outcome, Students};
 use crate::domain::course::CourseSeats;
 use crate::domain::enrollment::HeldSeat;
 use crate::domain::phase::Cohort;
-use crate::store::audit::{self, Decided};
+use crate::store::audit::{self, Decided, DecisionRow};
 use crate::store::enrollments::{self, NewSeats, Standing};
 use crate::store::locks::lock_courses_then_students;
 use crate::ticket::{Reason, TicketId, TicketStatus};
@@ -150,8 +150,15 @@ fn record(
             _ => "rejected",
         };
         let reason = d.reason.map(Reason::as_str);
-        let addr = addrs.get(i).copied().flatten();
-        events.push(kind, d.student, course, ticket, reason, block, addr);
+        events.push(DecisionRow {
+            kind,
+            student: d.student,
+            course,
+            ticket,
+            reason,
+            block,
+            addr: addrs.get(i).copied().flatten(),
+        });
     }
 }
 

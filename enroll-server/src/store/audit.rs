@@ -25,25 +25,29 @@ pub struct Decided {
     addrs: Vec<Option<String>>,
 }
 
+/// One admission decision's audit row.
+#[derive(Debug, Clone)]
+pub struct DecisionRow {
+    /// `enrolled` or `rejected`.
+    pub kind: &'static str,
+    pub student: i64,
+    pub course: i64,
+    pub ticket: String,
+    pub reason: Option<&'static str>,
+    pub block: Option<String>,
+    /// Where the ticket was asked from.
+    pub addr: Option<IpAddr>,
+}
+
 impl Decided {
-    /// One decision: `kind` is `enrolled` or `rejected`.
-    pub fn push(
-        &mut self,
-        kind: &'static str,
-        student: i64,
-        course: i64,
-        ticket: String,
-        reason: Option<&'static str>,
-        block: Option<String>,
-        addr: Option<IpAddr>,
-    ) {
-        self.kinds.push(kind);
-        self.students.push(student);
-        self.courses.push(course);
-        self.tickets.push(ticket);
-        self.reasons.push(reason);
-        self.blocks.push(block);
-        self.addrs.push(addr.map(|a| a.to_string()));
+    pub fn push(&mut self, row: DecisionRow) {
+        self.kinds.push(row.kind);
+        self.students.push(row.student);
+        self.courses.push(row.course);
+        self.tickets.push(row.ticket);
+        self.reasons.push(row.reason);
+        self.blocks.push(row.block);
+        self.addrs.push(row.addr.map(|a| a.to_string()));
     }
 }
 
