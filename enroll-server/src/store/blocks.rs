@@ -82,10 +82,7 @@ pub async fn release_due(
     .fetch_all(&mut *tx)
     .await?;
     // The waitlists get the released seats first.
-    let mut moved = Vec::new();
-    for &course in &freed {
-        moved.push((course, waitlist::promote(&mut tx, course, rules).await?));
-    }
+    let moved = waitlist::promote_each(&mut tx, &freed, rules).await?;
     tx.commit().await?;
     Ok(moved)
 }

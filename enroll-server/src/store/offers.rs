@@ -139,10 +139,7 @@ pub async fn expire_due(
         })
         .collect();
     audit::write_all(&mut tx, &rows, By::SYSTEM).await?;
-    let mut moved = Vec::new();
-    for &course in &due {
-        moved.push((course, waitlist::promote(&mut tx, course, rules).await?));
-    }
+    let moved = waitlist::promote_each(&mut tx, &due, rules).await?;
     tx.commit().await?;
     Ok(moved)
 }

@@ -181,6 +181,20 @@ pub async fn promote(
     Ok(out)
 }
 
+/// [`promote`] for each of `courses` (locked by the caller), with what
+/// each waitlist got.
+pub async fn promote_each(
+    tx: &mut PgConnection,
+    courses: &[i64],
+    rules: &Rules<'_>,
+) -> Result<Vec<(i64, Promotion)>, sqlx::Error> {
+    let mut moved = Vec::with_capacity(courses.len());
+    for &course in courses {
+        moved.push((course, promote(tx, course, rules).await?));
+    }
+    Ok(moved)
+}
+
 /// Writes a promotion: the seats, the list, the audit trail, the mail.
 async fn record(
     tx: &mut PgConnection,

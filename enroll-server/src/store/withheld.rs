@@ -77,10 +77,7 @@ pub async fn release_due(
         });
     }
     audit::write_all(&mut tx, &rows, By::SYSTEM).await?;
-    let mut moved = Vec::new();
-    for &course in &due {
-        moved.push((course, waitlist::promote(&mut tx, course, rules).await?));
-    }
+    let moved = waitlist::promote_each(&mut tx, &due, rules).await?;
     tx.commit().await?;
     Ok(moved)
 }

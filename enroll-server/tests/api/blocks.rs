@@ -8,7 +8,9 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-use crate::helpers::{assert_error, assert_invariants, eventually, spawn_app, TestApp};
+use crate::helpers::{
+    assert_error, assert_invariants, eventually, open_phases, rules_at, spawn_app, TestApp,
+};
 use crate::phases::import_cohort;
 
 async fn enroll(app: &TestApp, client: &Client, course: i64) -> Value {
@@ -41,13 +43,8 @@ async fn course_as(app: &TestApp, client: &Client, course: i64) -> Value {
 
 /// Releases the blocks due at `now` (a clock handed in, not waited for).
 async fn release_due(app: &TestApp, now: chrono::DateTime<Utc>) -> Vec<i64> {
-    let rules = enroll_server::store::waitlist::Rules {
-        phases: &[],
-        credit_limit: 21,
-        now,
-        announce: false,
-    };
-    enroll_server::store::blocks::release_due(&app.db, &rules)
+    let phases = open_phases();
+    enroll_server::store::blocks::release_due(&app.db, &rules_at(&phases, now))
         .await
         .unwrap()
         .into_iter()

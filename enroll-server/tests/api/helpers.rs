@@ -511,3 +511,39 @@ pub async fn assert_seat_blocks(db: &PgPool) {
         assert!(pooled <= open, "course {course}: pool {pooled} > {open}");
     }
 }
+
+/// The phase [`TestApp::open_window`] sets, as the server's snapshot holds
+/// it: for the registrar's steps run with a clock handed in.
+pub fn open_phases() -> [enroll_server::domain::phase::Phase; 1] {
+    [enroll_server::domain::phase::Phase::everyone(
+        "2020-01-01T00:00:00Z".parse().unwrap(),
+        "2099-01-01T00:00:00Z".parse().unwrap(),
+    )]
+}
+
+/// What the server's scheduled steps weigh waitlist heads by, at `now`
+/// (the default credit limit, no mail).
+pub fn rules_at(
+    phases: &[enroll_server::domain::phase::Phase],
+    now: chrono::DateTime<chrono::Utc>,
+) -> enroll_server::store::waitlist::Rules<'_> {
+    enroll_server::store::waitlist::Rules {
+        phases,
+        credit_limit: 18,
+        now,
+        announce: false,
+    }
+}
+
+impl TestApp {
+    /// Gives `student_no` a seat directly (a registrar's force-add).
+    pub async fn force_add(&self, student_no: &str, course: i64) {
+        let res = self
+            .admin_post(
+                "/api/v1/admin/enrollments",
+                &json!({"student_no": student_no, "course_id": course, "reason": "test setup"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+    }
+}

@@ -8,7 +8,9 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 use crate::events::Events;
-use crate::helpers::{assert_error, assert_invariants, eventually, spawn_app, TestApp};
+use crate::helpers::{
+    assert_error, assert_invariants, eventually, open_phases, rules_at, spawn_app, TestApp,
+};
 
 async fn join(app: &TestApp, c: &Client, course: i64) -> reqwest::Response {
     c.post(app.url("/api/v1/waitlist"))
@@ -34,17 +36,6 @@ async fn places(app: &TestApp, c: &Client) -> Value {
         .json()
         .await
         .unwrap()
-}
-
-/// Gives `student_no` a seat directly (a registrar's force-add).
-async fn seat(app: &TestApp, student_no: &str, course: i64) {
-    let res = app
-        .admin_post(
-            "/api/v1/admin/enrollments",
-            &json!({"student_no": student_no, "course_id": course, "reason": "test setup"}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
 }
 
 async fn holders(app: &TestApp, course: i64) -> Vec<(String, bool)> {
@@ -84,7 +75,7 @@ async fn a_freed_seat_goes_to_the_head_and_an_ineligible_head_is_skipped() {
         "seats_left",
     )
     .await;
-    seat(&app, "W0", course).await;
+    app.force_add("W0", course).await;
     assert_error(
         join(&app, &c[0], course).await,
         StatusCode::CONFLICT,
@@ -103,7 +94,7 @@ async fn a_freed_seat_goes_to_the_head_and_an_ineligible_head_is_skipped() {
     )
     .await;
     // W1, the head, now holds 16 credits: 3 more would pass the limit.
-    seat(&app, "W1", heavy).await;
+    app.force_add("W1", heavy).await;
     let mut w1 = Events::open(&app, &c[1]).await;
     let mut w2 = Events::open(&app, &c[2]).await;
     assert_eq!(cancel(&app, &c[0], course).await, StatusCode::NO_CONTENT);
@@ -181,7 +172,7 @@ async fn an_offer_is_accepted_or_expires_and_moves_on() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["waitlist_mode"], "offer");
     let c = app.login_many("O", 4).await;
-    seat(&app, "O0", course).await;
+    app.force_add("O0", course).await;
     for client in &c[1..] {
         assert_eq!(
             join(&app, client, course).await.status(),
@@ -211,17 +202,8 @@ async fn an_offer_is_accepted_or_expires_and_moves_on() {
     // clock handed in), so it moves on to O3.
     assert_eq!(cancel(&app, &c[1], course).await, StatusCode::NO_CONTENT);
     assert_eq!(holders(&app, course).await, vec![("O2".into(), true)]);
-    // The window the test app opened, as the server's snapshot holds it.
-    let phases = [enroll_server::domain::phase::Phase::everyone(
-        "2020-01-01T00:00:00Z".parse().unwrap(),
-        "2099-01-01T00:00:00Z".parse().unwrap(),
-    )];
-    let rules = |now| enroll_server::store::waitlist::Rules {
-        phases: &phases,
-        credit_limit: 18,
-        now,
-        announce: false,
-    };
+    let phases = open_phases();
+    let rules = |now| rules_at(&phases, now);
     let early = enroll_server::store::offers::expire_due(&app.db, &rules(Utc::now()))
         .await
         .unwrap();
@@ -274,7 +256,7 @@ async fn racing_enrolls_never_take_a_seat_the_waitlist_is_owed() {
     app.import_students("R", 20).await;
     let course = app.create_course("RC1", 3, 3, json!([])).await;
     for i in 0..3 {
-        seat(&app, &format!("H{i}"), course).await;
+        app.force_add(&format!("H{i}"), course).await;
     }
     let holders_c = app.login_many("H", 3).await;
     let waiting = app.login_many("Q", 3).await;

@@ -7,17 +7,7 @@ use enroll_server::config::Options;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_invariants, start, Spawn, TestApp};
-
-async fn seat(app: &TestApp, student_no: &str, course: i64) {
-    let res = app
-        .admin_post(
-            "/api/v1/admin/enrollments",
-            &json!({"student_no": student_no, "course_id": course, "reason": "test setup"}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-}
+use crate::helpers::{assert_invariants, open_phases, rules_at, start, Spawn, TestApp};
 
 async fn cancel(app: &TestApp, c: &Client, course: i64) {
     let res = c
@@ -29,17 +19,8 @@ async fn cancel(app: &TestApp, c: &Client, course: i64) {
 }
 
 async fn release_due(app: &TestApp, now: DateTime<Utc>) -> Vec<i64> {
-    let phases = [enroll_server::domain::phase::Phase::everyone(
-        "2020-01-01T00:00:00Z".parse().unwrap(),
-        "2099-01-01T00:00:00Z".parse().unwrap(),
-    )];
-    let rules = enroll_server::store::waitlist::Rules {
-        phases: &phases,
-        credit_limit: 18,
-        now,
-        announce: false,
-    };
-    enroll_server::store::withheld::release_due(&app.db, &rules)
+    let phases = open_phases();
+    enroll_server::store::withheld::release_due(&app.db, &rules_at(&phases, now))
         .await
         .unwrap()
         .into_iter()
@@ -67,7 +48,7 @@ async fn seats_given_back_reopen_only_after_a_delay_in_the_range() {
     let course = app.create_course("DL1", 5, 3, json!([])).await;
     let holders = app.login_many("D", 5).await;
     for i in 0..5 {
-        seat(&app, &format!("D{i}"), course).await;
+        app.force_add(&format!("D{i}"), course).await;
     }
     for c in &holders {
         cancel(&app, c, course).await;
@@ -176,7 +157,7 @@ async fn a_waitlist_takes_the_seat_before_any_delay() {
     app.import_students("V", 2).await;
     let course = app.create_course("DL2", 1, 3, json!([])).await;
     let c = app.login_many("V", 2).await;
-    seat(&app, "V0", course).await;
+    app.force_add("V0", course).await;
     let res = c[1]
         .post(app.url("/api/v1/waitlist"))
         .json(&json!({"course_id": course}))
