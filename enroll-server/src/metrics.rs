@@ -258,7 +258,7 @@ impl Metrics {
             admission_lease_lost: IntCounter::new("enroll_admission_lease_lost_total", "Committed batches whose decisions were not written back because the worker no longer held the course's lease (the new holder writes them).").unwrap(),
             ticket_streams: IntGauge::new("enroll_ticket_streams", "Students' ticket event streams held open on this instance.").unwrap(),
             ticket_events: IntCounter::new("enroll_ticket_events_total", "Ticket decisions pushed to event streams on this instance.").unwrap(),
-            ticket_position_events: IntCounter::new("enroll_ticket_position_events_total", "Places in line pushed to event streams on this instance (position events, at most a few per second per ticket).").unwrap(),
+            ticket_position_events: IntCounter::new("enroll_ticket_position_events_total", "Places in line pushed to event streams on this instance (position events, at most one per ticket every ENROLL_POSITION_INTERVAL_MS).").unwrap(),
             ticket_streams_dropped: IntCounter::new("enroll_ticket_streams_dropped_total", "Event streams closed because their client stopped reading (too many events unread).").unwrap(),
             catalog_miss_reloads: IntCounter::new("enroll_catalog_miss_reloads_total", "Reloads of the in-memory catalogue caused by enroll requests for course ids it did not know (at most a few per second).").unwrap(),
             connections: Arc::new(ConnStats::default()),

@@ -24,17 +24,12 @@
 //! to resync and reads again) and an arithmetic error would never heal by
 //! itself, so the driver reads every place again at a bounded period too.
 //!
-//! Events are coalesced: at most one per ticket every [`GAP`], carrying the
-//! latest place ([`Line::due`]).
-
-use std::time::{Duration, Instant};
+//! Events are coalesced: whoever sends them asks for the places that
+//! changed since they were last sent ([`Line::due`]), at its own pace, and
+//! only the latest place of each ticket goes out.
 
 use crate::pace::Pace;
 use crate::ticket::TicketId;
-
-/// Least time between two position events of one ticket; changes in
-/// between wait, and only the latest is sent.
-pub const GAP: Duration = Duration::from_millis(250);
 
 /// How many of `decided` (ascending) lie in `floor..own`: tickets ahead of
 /// `own` decided since the place was read.
@@ -87,7 +82,7 @@ pub struct Standing {
     pub pace: Option<Pace>,
 }
 
-/// A place to send: the latest, at most one per [`GAP`].
+/// A place to send: the latest.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Due {
     pub ticket: TicketId,
@@ -104,8 +99,8 @@ struct Tracked {
     /// While a read is in flight: decided numbers below its own heard
     /// meanwhile, replayed on the answer.
     missed: Option<Vec<i64>>,
-    /// The place last sent, and when.
-    sent: Option<(i64, Instant)>,
+    /// The place last sent.
+    sent: Option<i64>,
 }
 
 /// One stream's queued tickets and their places.
@@ -235,31 +230,23 @@ impl Line {
         moved
     }
 
-    /// The places to send at `now`: those that changed since last sent,
-    /// unless one was sent less than `gap` ago (then it waits, and the
-    /// latest is sent when the gap has passed). Also returns when the next
-    /// waiting one is due.
-    pub fn due(&mut self, now: Instant, gap: Duration) -> (Vec<Due>, Option<Instant>) {
+    /// The places to send: those that changed since last sent (each
+    /// then counts as sent).
+    pub fn due(&mut self) -> Vec<Due> {
         let mut out = Vec::new();
-        let mut next: Option<Instant> = None;
         for t in &mut self.tickets {
             let Some(place) = t.place else { continue };
-            match t.sent {
-                Some((sent, _)) if sent == place.position => continue,
-                Some((_, at)) if now < at + gap => {
-                    next = Some(next.map_or(at + gap, |n| n.min(at + gap)));
-                    continue;
-                }
-                _ => {}
+            if t.sent == Some(place.position) {
+                continue;
             }
-            t.sent = Some((place.position, now));
+            t.sent = Some(place.position);
             out.push(Due {
                 ticket: t.id,
                 position: place.position,
                 pace: t.pace,
             });
         }
-        (out, next)
+        out
     }
 }
 
@@ -381,27 +368,20 @@ mod tests {
     }
 
     #[test]
-    fn events_are_coalesced_and_the_latest_wins() {
-        let t0 = Instant::now();
+    fn only_changed_places_are_due_and_the_latest_wins() {
         let mut line = read_line(110, 9, 100);
-        // The first place is sent at once.
-        let (due, next) = line.due(t0, GAP);
+        // The first place is due at once.
+        let due = line.due();
         assert_eq!(due.iter().map(|d| d.position).collect::<Vec<_>>(), [10]);
-        assert_eq!(next, None);
         // Nothing changed: nothing to send.
-        assert!(line.due(t0, GAP).0.is_empty());
-        // Three batches within the gap: one event, with the latest place,
-        // once the gap has passed.
+        assert!(line.due().is_empty());
+        // Three batches between two sends: one place, the latest.
         line.decided(C, &[100]);
         line.decided(C, &[101]);
         line.decided(C, &[102, 103]);
-        let soon = t0 + GAP / 2;
-        let (due, next) = line.due(soon, GAP);
-        assert!(due.is_empty());
-        assert_eq!(next, Some(t0 + GAP));
-        let (due, next) = line.due(t0 + GAP, GAP);
+        let due = line.due();
         assert_eq!(due.iter().map(|d| d.position).collect::<Vec<_>>(), [6]);
-        assert_eq!(next, None);
+        assert!(line.due().is_empty());
     }
 
     #[test]

@@ -152,6 +152,10 @@ impl Application {
             tokio::spawn(refresh_catalog(state.clone())),
             tokio::spawn(forget_idle_addresses(state.clone())),
             tokio::spawn(expire_decided_tickets(state.clone())),
+            tokio::spawn(crate::service::positions::beat(
+                state.clone(),
+                state.settings.position_interval,
+            )),
             tokio::spawn(follow(
                 state.redis.clone(),
                 Followers {

@@ -29,6 +29,8 @@ pub struct Settings {
     pub session_cache: Duration,
     pub full_cache: Duration,
     pub event_streams_per_student: usize,
+    /// How often moved places in line are pushed.
+    pub position_interval: Duration,
     /// HTTP limits: head deadline (and keep-alive idle time), connections.
     pub http: servekit::http::Limits,
     pub http_request_timeout: Duration,
@@ -146,6 +148,9 @@ impl Options {
             session_cache: Duration::from_millis(self.session_cache_ms.unwrap_or(10_000)),
             full_cache: Duration::from_millis(self.full_cache_ms.unwrap_or(1_000)),
             event_streams_per_student: self.event_streams_per_student.unwrap_or(4).max(1),
+            position_interval: Duration::from_millis(
+                self.position_interval_ms.unwrap_or(500).max(10),
+            ),
             http: servekit::http::Limits {
                 header_read_timeout: Duration::from_millis(
                     self.http_header_read_timeout_ms.unwrap_or(10_000).max(1),

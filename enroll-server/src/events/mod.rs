@@ -29,11 +29,15 @@
 //! Each stream also keeps the places in line of the queued tickets it
 //! follows ([`crate::position::Line`]), moved by the same feed: a batch of
 //! a course moves the streams that follow a ticket of that course (found
-//! through an index by course, not by looking at every stream), which then
-//! wake their driver ([`crate::service::positions`]) to send the new places.
-//! Which tickets a stream follows: those its page names when it opens it,
-//! and those its student enrolls through this instance while it is open
-//! ([`TicketEvents::follow`]); see the driver for why that is enough.
+//! through an index by course, not by looking at every stream) and marks
+//! them moved. Nothing is sent then: a batch costs the arithmetic alone.
+//! The moved streams' new places are sent together at a steady pace
+//! ([`TicketEvents::send_moved`], from [`crate::service::positions`]), so
+//! a ticket gets at most one place per beat however many batches pass it,
+//! and one decided before the next beat gets none. Which tickets a stream
+//! follows: those its page names when it opens it, and those its student
+//! enrolls through this instance while it is open ([`TicketEvents::follow`]);
+//! see the driver for why that is enough.
 
 use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
@@ -62,8 +66,8 @@ pub enum Event {
     /// Decisions may have been missed: read the pending tickets again.
     Resync,
     /// A queued ticket's place moved: its JSON (`ticket`, `course_id`,
-    /// `position`, `eta_ms`). Made by the stream's driver from its
-    /// [`Line`], never queued here.
+    /// `position`, `eta_ms`), made from the stream's [`Line`] by whoever
+    /// sends the places ([`TicketEvents::send_moved`]).
     Position(Arc<str>),
     /// A freed seat moved the student's place on a waitlist: its JSON
     /// (`course_id`, `status` enrolled | offered | skipped, `reason`,
@@ -96,7 +100,7 @@ struct Subscriber {
     tx: mpsc::Sender<Event>,
     /// The queued tickets it follows.
     line: Line,
-    /// Wakes its driver: a place moved, or one is to be read.
+    /// Wakes its driver: a place is to be read.
     wake: Arc<Notify>,
 }
 
@@ -111,6 +115,8 @@ struct Hub {
     /// stream follows one; an entry whose stream is gone or no longer
     /// follows the course is dropped when the course's next batch comes.
     by_course: HashMap<i64, HashSet<StreamKey>>,
+    /// Streams with a place not yet sent.
+    moved: HashSet<StreamKey>,
 }
 
 impl Hub {
@@ -221,44 +227,6 @@ impl TicketEvents {
         }
     }
 
-    /// Has every stream of `student` here follow `ticket` (just enrolled
-    /// through this instance), from `place` — `(rank, head, pace)` as the
-    /// enqueue script read them — or, without one, from a read of its own;
-    /// returns how many took it up.
-    pub fn follow(
-        &self,
-        student: i64,
-        ticket: TicketId,
-        place: Option<(i64, i64, Option<crate::pace::Pace>)>,
-    ) -> usize {
-        let mut hub = self.hub();
-        let Some(mine) = hub.streams.get_mut(&student) else {
-            return 0;
-        };
-        let mut keys = Vec::new();
-        for s in mine.iter_mut() {
-            let took = match place {
-                Some((rank, head, pace)) => s.line.follow_at(ticket, rank, head, pace),
-                None => s.line.follow(ticket),
-            };
-            if took {
-                s.wake.notify_one();
-                keys.push((student, s.id));
-            }
-        }
-        for &key in &keys {
-            hub.index(key);
-        }
-        keys.len()
-    }
-
-    /// Runs `f` on the stream's line; `None` once the stream is gone.
-    fn with_line<R>(&self, sub: &Subscription, f: impl FnOnce(&mut Line) -> R) -> Option<R> {
-        let mut hub = self.hub();
-        hub.subscriber((sub.student, sub.id))
-            .map(|s| f(&mut s.line))
-    }
-
     /// Hands every decision of a published batch to its student's streams
     /// here, and moves the places of the streams following the course;
     /// returns how many events were sent.
@@ -275,7 +243,7 @@ impl TicketEvents {
         if let Some(first) = decided.first() {
             let mut seqs: Vec<i64> = decided.iter().map(|d| d.ticket.seq).collect();
             seqs.sort_unstable();
-            Self::advance(&mut hub, first.ticket.course_id, &seqs);
+            places::advance(&mut hub, first.ticket.course_id, &seqs);
         }
         let mut sent = 0;
         for d in decided {
@@ -297,30 +265,6 @@ impl TicketEvents {
         }
         self.sent.inc_by(sent as u64);
         sent
-    }
-
-    /// Moves the places of the streams following `course` past `decided`
-    /// (ascending), waking those whose places moved.
-    fn advance(hub: &mut Hub, course: i64, decided: &[i64]) {
-        let Hub { streams, by_course } = hub;
-        let Some(following) = by_course.get_mut(&course) else {
-            return;
-        };
-        following.retain(|&(student, id)| {
-            let Some(s) = streams
-                .get_mut(&student)
-                .and_then(|mine| mine.iter_mut().find(|s| s.id == id))
-            else {
-                return false;
-            };
-            if s.line.decided(course, decided) {
-                s.wake.notify_one();
-            }
-            s.line.follows_course(course)
-        });
-        if following.is_empty() {
-            by_course.remove(&course);
-        }
     }
 
     /// Tells every stream here to read its tickets again (the feed was
@@ -354,6 +298,7 @@ impl TicketEvents {
         let n: usize = hub.streams.values().map(Vec::len).sum();
         hub.streams.clear();
         hub.by_course.clear();
+        hub.moved.clear();
         self.open.sub(n as i64);
     }
 
@@ -405,7 +350,7 @@ impl Subscription {
         self.student
     }
 
-    /// Notified when a place moved or a read is wanted.
+    /// Notified when a read of its places is wanted.
     pub fn wake(&self) -> Arc<Notify> {
         self.wake.clone()
     }
@@ -430,6 +375,7 @@ impl Drop for Subscription {
     }
 }
 
+mod places;
 pub mod waitlist;
 
 #[cfg(test)]

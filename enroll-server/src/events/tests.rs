@@ -124,11 +124,22 @@ fn read(sub: &Subscription, rank: i64, head: i64) {
 }
 
 fn places(sub: &Subscription) -> Vec<(TicketId, i64)> {
-    let now = std::time::Instant::now() + std::time::Duration::from_secs(3600);
-    let due = sub
-        .line(|l| l.due(now, std::time::Duration::ZERO).0)
-        .unwrap();
+    let due = sub.line(|l| l.due()).unwrap();
     due.into_iter().map(|d| (d.ticket, d.position)).collect()
+}
+
+/// A place as [`TicketEvents::send_moved`] is asked to make it: `seq:position`.
+fn place_event(d: &crate::position::Due) -> Event {
+    Event::Position(format!("{}:{}", d.ticket.seq, d.position).into())
+}
+
+/// The events waiting in `sub`, without waiting for more.
+fn waiting(sub: &mut Subscription) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Ok(e) = sub.rx.try_recv() {
+        out.push(e);
+    }
+    out
 }
 
 #[tokio::test]
@@ -156,12 +167,37 @@ async fn a_batch_moves_the_places_of_the_streams_following_its_course() {
         ],
     );
     ev.deliver(batch.as_bytes());
-    s7.wake().notified().await;
     assert_eq!(places(&s7), [(ticket(42, 110), 2)]);
     assert_eq!(places(&s8), [(ticket(42, 120), 7)]);
     // Another course's batch moves nothing.
     ev.deliver(encode_batch(43, &[Decision::enrolled(4, 100)]).as_bytes());
     assert!(places(&s7).is_empty());
+}
+
+#[tokio::test]
+async fn moved_places_wait_for_the_beat_and_only_the_latest_is_sent() {
+    let ev = events(4);
+    let mut s7 = ev.open(7, [7; 32], &[ticket(42, 110)]).unwrap();
+    read(&s7, 4, 100);
+    // The place just read goes to the stream itself.
+    assert_eq!(ev.send_places_of(&s7, place_event), 1);
+    assert_eq!(waiting(&mut s7), [Event::Position("110:5".into())]);
+    // Two batches, then one beat: one event, the latest place.
+    ev.deliver(encode_batch(42, &[Decision::enrolled(1, 100)]).as_bytes());
+    ev.deliver(encode_batch(42, &[Decision::enrolled(2, 101)]).as_bytes());
+    assert!(waiting(&mut s7).is_empty(), "nothing is sent per batch");
+    assert_eq!(ev.send_moved(place_event), 1);
+    assert_eq!(waiting(&mut s7), [Event::Position("110:3".into())]);
+    assert_eq!(ev.send_moved(place_event), 0, "nothing moved since");
+    // A ticket enrolled here starts from the enqueue's place, sent with the
+    // next beat, without a read.
+    let s8 = ev.open(8, [8; 32], &[]).unwrap();
+    assert_eq!(ev.follow(8, ticket(42, 120), Some((9, 100, None))), 1);
+    assert!(!s8.line(|l| l.wants_read()).unwrap());
+    // Decided before the beat: its decision, and no place after it.
+    ev.deliver(encode_batch(42, &[Decision::enrolled(7, 110)]).as_bytes());
+    assert_eq!(ev.send_moved(place_event), 1, "only 8's place");
+    assert!(matches!(&waiting(&mut s7)[..], [Event::Ticket(_)]));
 }
 
 #[tokio::test]

@@ -19,14 +19,15 @@
 //! did before streams moved places.
 //!
 //! Places are read from Redis when the stream opens, when a ticket starts
-//! being followed, on `resync`, and every [`PERIOD`] (started at a random
-//! point of the first one, so streams opened together do not read
-//! together): whatever the feed lost or the arithmetic got wrong lasts at
-//! most that long. In between a place costs nothing per batch but the
-//! arithmetic, and at most one event per ticket every
-//! [`crate::position::GAP`].
+//! being followed without the place the enqueue script read, on `resync`,
+//! and every [`PERIOD`] (started at a random point of the first one, so
+//! streams opened together do not read together): whatever the feed lost
+//! or the arithmetic got wrong lasts at most that long. In between a place
+//! costs nothing per batch but the arithmetic. Places are sent by one task
+//! per instance ([`beat`]) every `ENROLL_POSITION_INTERVAL_MS`, the latest
+//! of each moved ticket at once, and by a stream's driver right after it
+//! read them.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +40,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::events::{Event, Subscription};
 use crate::pace::eta_ms;
-use crate::position::{Line, GAP};
+use crate::position::{Due, Line};
 use crate::redis::tickets;
 use crate::state::AppState;
 
@@ -68,14 +69,41 @@ pub fn drive(state: AppState, sub: Subscription) -> impl Stream<Item = Event> + 
     })
 }
 
+/// Sends the places that moved since the last beat, every `interval`,
+/// until the process ends.
+pub async fn beat(state: AppState, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let event = position_event(&state);
+        let sent = state.events.send_moved(event);
+        state.metrics.ticket_position_events.inc_by(sent as u64);
+    }
+}
+
+/// Makes a place into its event, as admission stands now.
+fn position_event(state: &AppState) -> impl Fn(&Due) -> Event {
+    let paused = state.admission_paused.is_paused();
+    let batch = state.settings.admission_batch_size;
+    move |d| {
+        let json = serde_json::to_string(&PositionJson {
+            ticket: d.ticket.to_string(),
+            course_id: d.ticket.course_id,
+            position: d.position,
+            eta_ms: (!paused).then(|| eta_ms(d.position, d.pace, batch)),
+            admission_paused: paused,
+        })
+        .expect("a place serializes");
+        Event::Position(json.into())
+    }
+}
+
 struct Driver {
     state: AppState,
     sub: Subscription,
     wake: Arc<Notify>,
-    out: VecDeque<Event>,
     period: Interval,
-    /// When a coalesced place is due.
-    due: Option<Instant>,
 }
 
 impl Driver {
@@ -87,48 +115,46 @@ impl Driver {
             state,
             wake: sub.wake(),
             sub,
-            out: VecDeque::new(),
             period,
-            due: None,
         }
     }
 
     /// The next event; `None` once the stream ended.
     async fn next(&mut self) -> Option<Event> {
         loop {
-            if let Some(e) = self.out.pop_front() {
-                return Some(e);
-            }
-            let due = self.due;
             tokio::select! {
                 biased;
                 e = self.sub.next() => {
                     let e = e?;
-                    let resync = e == Event::Resync;
-                    self.out.push_back(e);
-                    if resync {
+                    if e == Event::Resync {
                         self.sub.line(Line::resync);
                         self.refresh().await;
                     }
+                    return Some(e);
                 }
                 () = self.wake.notified() => self.refresh().await,
                 _ = self.period.tick() => {
                     self.sub.line(Line::resync);
                     self.refresh().await;
                 }
-                () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
-                    self.flush();
-                }
             }
         }
     }
 
-    /// Reads the places if a read is wanted, then sends those due.
+    /// Reads the places if a read is wanted, then sends those that changed.
     async fn refresh(&mut self) {
-        if self.sub.line(|l| l.wants_read()) == Some(true) {
-            self.read().await;
+        if self.sub.line(|l| l.wants_read()) != Some(true) {
+            return;
         }
-        self.flush();
+        self.read().await;
+        let sent = self
+            .state
+            .events
+            .send_places_of(&self.sub, position_event(&self.state));
+        self.state
+            .metrics
+            .ticket_position_events
+            .inc_by(sent as u64);
     }
 
     /// Reads every followed ticket's place (one pipelined round trip).
@@ -155,34 +181,5 @@ impl Driver {
                 self.sub.line(Line::abort_read);
             }
         }
-    }
-
-    /// Queues the places due now; remembers when the next waiting one is.
-    fn flush(&mut self) {
-        let now = std::time::Instant::now();
-        let Some((due, next)) = self.sub.line(|l| l.due(now, GAP)) else {
-            return;
-        };
-        self.due = next.map(Instant::from_std);
-        if due.is_empty() {
-            return;
-        }
-        let paused = self.state.admission_paused.is_paused();
-        let batch = self.state.settings.admission_batch_size;
-        for d in &due {
-            let json = serde_json::to_string(&PositionJson {
-                ticket: d.ticket.to_string(),
-                course_id: d.ticket.course_id,
-                position: d.position,
-                eta_ms: (!paused).then(|| eta_ms(d.position, d.pace, batch)),
-                admission_paused: paused,
-            })
-            .expect("a place serializes");
-            self.out.push_back(Event::Position(json.into()));
-        }
-        self.state
-            .metrics
-            .ticket_position_events
-            .inc_by(due.len() as u64);
     }
 }

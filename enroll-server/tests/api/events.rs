@@ -284,11 +284,13 @@ async fn stopping_the_server_ends_the_streams() {
 }
 
 /// Admission deciding one head at a time, a batch every 400 ms at the
-/// quickest: slow enough for every place to be sent on its own.
+/// quickest, and places sent every 50 ms: slow enough for every place to
+/// be sent on its own.
 fn one_by_one() -> Options {
     Options {
         admission_batch_size: Some(1),
         admission_transaction_interval_ms: Some(400),
+        position_interval_ms: Some(50),
         ..Default::default()
     }
 }
