@@ -55,9 +55,9 @@ function row(course, ctx) {
     onclick: () => ctx.onEnroll(course),
   }, t('course.enroll'));
   const name = course.name;
-  const held = why?.code === 'held';
-  // During the cart period: put the course in the cart or take it out.
-  const cart = ctx.cart?.open() && !held
+  // During the cart period: put the course in the cart or take it out
+  // (not one the student holds, or is offered a seat in).
+  const cart = ctx.cart?.open() && !['held', 'offered'].includes(why?.code)
     ? (ctx.cart.has(course.id)
       ? h('button', { type: 'button', class: 'cart in', dataset: { testid: 'cart-remove', focus: `cart-${course.id}` },
         'aria-label': t('cart.remove_label', { name }), onclick: () => ctx.cart.remove(course) }, t('cart.remove'))
