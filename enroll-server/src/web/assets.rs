@@ -31,8 +31,10 @@ const FILES: &[Asset] = &[
     asset!("icon.svg", "image/svg+xml"),
     asset!("js/app.js", JS),
     asset!("js/api.js", JS),
+    asset!("js/cart.js", JS),
     asset!("js/catalogue.js", JS),
     asset!("js/clock.js", JS),
+    asset!("js/countdown.js", JS),
     asset!("js/dom.js", JS),
     asset!("js/enrollments.js", JS),
     asset!("js/follow.js", JS),
@@ -41,6 +43,7 @@ const FILES: &[Asset] = &[
     asset!("js/stream.js", JS),
     asset!("js/tickets.js", JS),
     asset!("js/timetable.js", JS),
+    asset!("js/waitlist.js", JS),
 ];
 
 const PAGE: &str = include_str!("../../web/index.html");

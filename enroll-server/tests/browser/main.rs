@@ -3,6 +3,7 @@
 //! process, PostgreSQL and Redis. One test binary, so the tests share one
 //! PostgreSQL cluster; at most two browsers run at once.
 
+mod cart_waitlist;
 mod harness;
 mod journeys;
 mod places;

@@ -1,16 +1,18 @@
 // The students' page: wiring. Views, timers and the event stream live
 // here; what each part shows is in its own module.
 
-import { $, show, h } from './dom.js';
-import { t, apply, setLang, currentLang, onLangChange, duration, dateTime } from './i18n.js';
+import { $, show, ask } from './dom.js';
+import { t, apply, setLang, currentLang, onLangChange } from './i18n.js';
 import { api, ApiError, onWait, onUnauthenticated } from './api.js';
-import { sample, serverNow } from './clock.js';
+import { readWindow as fetchWindow, phaseOf, renderCountdown } from './countdown.js';
 import { openStream } from './stream.js';
 import { Follow } from './follow.js';
 import { TicketBook } from './tickets.js';
 import { renderTimetable } from './timetable.js';
 import { renderCatalogue, renderDepartments } from './catalogue.js';
 import { renderEnrollments, renderTickets } from './enrollments.js';
+import { Cart, renderCart } from './cart.js';
+import { Waitlists, renderWaitlists } from './waitlist.js';
 
 const PER_PAGE = 20;
 const s = {
@@ -18,6 +20,8 @@ const s = {
   window: null,
   phase: 'unknown', // before | open | closed | unset
   book: null,
+  cart: null, // the pre-registration cart (cart.js)
+  waits: null, // waitlist places, offers and news (waitlist.js)
   stream: null,
   live: false,
   follow: new Follow(), // which queued tickets the stream moves
@@ -52,37 +56,15 @@ onWait((seconds, code) => {
 // ---- the registration window and its countdown -----------------------------
 
 async function readWindow() {
-  const sent = Date.now();
-  const w = await api('GET', '/api/v1/registration-window');
-  sample(w.now, sent, Date.now());
-  s.window = w;
+  s.window = await fetchWindow();
   tick();
 }
 
-function phaseNow() {
-  const w = s.window;
-  if (!w?.opens_at) return 'unset';
-  const now = serverNow();
-  if (now < Date.parse(w.opens_at)) return 'before';
-  if (now < Date.parse(w.closes_at)) return 'open';
-  return 'closed';
-}
-
 function tick() {
-  const phase = phaseNow();
-  const el = $('#countdown');
-  el.dataset.state = phase;
-  const w = s.window;
-  if (phase === 'before') {
-    el.replaceChildren(h('span', { class: 'label', text: t('window.opens_in') }),
-      h('span', { class: 'clock', role: 'timer', text: duration(Date.parse(w.opens_at) - serverNow()) }),
-      h('span', { class: 'at', text: dateTime(new Date(w.opens_at)) }));
-  } else if (phase === 'open') {
-    el.replaceChildren(h('span', { class: 'label', text: t('window.open') }),
-      h('span', { class: 'at', text: t('window.closes_at', { at: dateTime(new Date(w.closes_at)) }) }));
-  } else {
-    el.replaceChildren(h('span', { class: 'label', text: t(phase === 'closed' ? 'window.closed' : 'window.unset') }));
-  }
+  s.cart?.tick();
+  s.waits?.tick($('#waitlist-panel'));
+  const phase = phaseOf(s.window);
+  renderCountdown($('#countdown'), s.window, phase);
   if (phase !== s.phase) {
     const opened = s.phase === 'before' && phase === 'open';
     s.phase = phase;
@@ -178,17 +160,8 @@ async function enroll(course) {
 }
 
 async function cancel(enrollment) {
-  const dialog = $('#confirm');
-  $('#confirm-text').textContent = t('confirm.cancel', { name: `${enrollment.code} ${enrollment.name}` });
-  const answer = await new Promise((resolve) => {
-    $('#confirm-yes').onclick = () => dialog.close('yes');
-    $('#confirm-no').onclick = () => dialog.close('no');
-    dialog.addEventListener('close', () => resolve(dialog.returnValue), { once: true });
-    dialog.returnValue = 'no';
-    dialog.showModal();
-    $('#confirm-no').focus();
-  });
-  if (answer !== 'yes') return;
+  const name = `${enrollment.code} ${enrollment.name}`;
+  if (!(await ask(t('confirm.cancel', { name }), t('confirm.yes')))) return;
   try {
     await api('DELETE', `/api/v1/enrollments/${enrollment.course_id}`);
     s.book.forgetCourse(enrollment.course_id);
@@ -201,6 +174,31 @@ async function cancel(enrollment) {
   $('#enrollments-title').focus();
 }
 
+const refreshSeats = () => Promise.allSettled([loadMe(), loadCatalogue()]).then(renderAll);
+
+/** What cart.js and waitlist.js ask of the page. */
+const host = {
+  render: () => renderAll(),
+  refresh: refreshSeats,
+  settled: refreshSeats,
+  name: (id) => {
+    const c = s.courses.get(id);
+    return c ? `${c.code} ${c.name}` : t('ticket.course', { id });
+  },
+  offered: (text) => {
+    $('#offer-said').textContent = text;
+  },
+  said: (text) => {
+    $('#opened').textContent = text;
+  },
+  /** A refused cart or waitlist action, in words. */
+  fail: async (err) => {
+    tellError(err);
+    // Seats came back, or the course changed: show it as it is now.
+    if (['seats_left', 'waitlist_off', 'already_enrolled'].includes(err.code)) await loadCatalogue().catch(() => {});
+  },
+};
+
 // ---- rendering ---------------------------------------------------------------
 
 function ctx() {
@@ -212,6 +210,10 @@ function ctx() {
     catalogue: s.catalogue,
     onEnroll: enroll,
     onCancel: cancel,
+    cart: s.cart,
+    waits: s.waits,
+    onJoinCourse: (id) => s.waits.join(s.courses.get(id)),
+    canJoin: (id) => s.courses.has(id) && s.waits.joinable(s.courses.get(id), s.phase === 'open'),
     onPage: (p) => loadCatalogue(p).catch(tellError),
     onPreview: (course) => {
       if (s.preview?.id === course.id) return;
@@ -232,6 +234,19 @@ function renderAll() {
   renderTimetable($('#timetable'), s.me.enrollments, s.preview);
   renderEnrollments($('#enrollments'), $('#enrollments-summary'), s.me, c);
   if (s.book) renderTickets($('#tickets'), s.book, s.courses, c);
+  if (s.cart) renderCart($('#cart-panel'), s.cart, c);
+  if (s.waits) renderWaitlists($('#waitlist-panel'), s.waits);
+}
+
+/** The cart is read every 15 s while its period is ahead or open (its
+ * times may change), else every 5 minutes; places in line when there are
+ * any. */
+function readRules({ all = false } = {}) {
+  const state = s.cart?.state();
+  const every = ['before', 'open', 'settling'].includes(state) ? 15000 : 300000;
+  // A second's slack: the timer that calls this fires every 15 s.
+  if (s.cart && (all || Date.now() - s.cart.readAt >= every - 1000)) s.cart.load().catch(() => {});
+  if (s.waits && (all || s.waits.items.length)) s.waits.load().catch(() => {});
 }
 
 // ---- session -------------------------------------------------------------------
@@ -265,10 +280,15 @@ function connect() {
       // Counted for tests and curious students: how often the stream (re)started.
       document.body.dataset.streamReady = String(Number(document.body.dataset.streamReady || 0) + 1);
       s.follow.ready();
+      readRules({ all: true });
       return Promise.all([refreshPending(), loadMe()]).then(renderAll).catch(tellError);
     },
     position: moved,
-    resync: () => refreshPending().catch(tellError),
+    resync: () => {
+      s.waits?.load().catch(() => {});
+      refreshPending().catch(tellError);
+    },
+    waitlist: (m) => s.waits.moved(m).catch(tellError),
     ticket: async (d) => {
       s.book.update({ ...d, via: 'stream' });
       if (d.status === 'enrolled') await loadMe().catch(tellError);
@@ -293,6 +313,8 @@ async function enter() {
   show($('#who'), true);
   s.book?.close();
   s.book = new TicketBook(s.me.id, () => renderAll());
+  s.cart = new Cart(host);
+  s.waits = new Waitlists(host);
   connect();
   renderAll();
   await Promise.all([loadCatalogue(1), loadDepartments()]);
@@ -304,6 +326,7 @@ async function enter() {
   every(500, followAll);
   // Seats change all morning.
   every(15000, () => document.hidden || loadCatalogue().catch(() => {}));
+  every(15000, () => document.hidden || readRules());
   every(1000, () => s.book && s.book.pending().length && renderTickets($('#tickets'), s.book, s.courses, ctx()));
 }
 
@@ -313,6 +336,8 @@ function leave() {
   s.live = false;
   s.book?.close();
   s.book = null;
+  s.cart = null;
+  s.waits = null;
   s.me = null;
   s.timers.forEach(clearInterval);
   s.timers = [];

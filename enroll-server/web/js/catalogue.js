@@ -2,7 +2,9 @@
 // with seats left, credits and schedule. Each row's enroll button is
 // disabled, with the reason in words next to it, when pressing it could
 // not succeed: not open yet, already held or in line, full, clashing with
-// the timetable, or past the credit limit.
+// the timetable, or past the credit limit. A full course with a waitlist
+// offers to join it; during the cart period a row puts its course in the
+// cart or takes it out.
 
 import { h, replace } from './dom.js';
 import { t, scheduleText } from './i18n.js';
@@ -18,6 +20,8 @@ export function blocker(course, ctx) {
   if (held.some((e) => e.course_id === course.id)) return { code: 'held' };
   const ticket = ctx.book?.forCourse(course.id);
   if (ticket?.status === 'queued') return { code: 'queued' };
+  const place = ctx.waits?.place(course.id);
+  if (place) return place.offer_expires_at ? { code: 'offered' } : { code: 'waiting', n: place.position };
   if (!ctx.open) return { code: ctx.closed ? 'closed' : 'not_open' };
   if (left(course) <= 0) return { code: 'full' };
   const clash = clashesWith(course, held);
@@ -29,7 +33,10 @@ export function blocker(course, ctx) {
 }
 
 function seats(course) {
-  if (left(course) <= 0) return h('span', { class: 'seats full', text: t('course.full') });
+  if (left(course) <= 0) {
+    const waiting = course.waitlisted > 0 ? ` · ${t('course.waitlisted', { n: course.waitlisted })}` : '';
+    return h('span', { class: 'seats full', text: t('course.full') + waiting });
+  }
   const text = t('course.seats', { n: left(course), cap: course.capacity });
   const reserved = course.reserved > 0 ? ` · ${t('course.reserved', { n: course.reserved })}` : '';
   return h('span', { class: 'seats', text: text + reserved });
@@ -47,6 +54,21 @@ function row(course, ctx) {
     'aria-label': t('course.enroll_label', { name: course.name }),
     onclick: () => ctx.onEnroll(course),
   }, t('course.enroll'));
+  const name = course.name;
+  // During the cart period: put the course in the cart or take it out
+  // (not one the student holds, or is offered a seat in).
+  const cart = ctx.cart?.open() && !['held', 'offered'].includes(why?.code)
+    ? (ctx.cart.has(course.id)
+      ? h('button', { type: 'button', class: 'cart in', dataset: { testid: 'cart-remove', focus: `cart-${course.id}` },
+        'aria-label': t('cart.remove_label', { name }), onclick: () => ctx.cart.remove(course) }, t('cart.remove'))
+      : h('button', { type: 'button', class: 'cart', dataset: { testid: 'cart-add', focus: `cart-${course.id}` },
+        'aria-label': t('cart.add_label', { name }), onclick: () => ctx.cart.add(course) }, t('cart.add')))
+    : null;
+  // A full course with a waitlist: join it.
+  const join = why?.code === 'full' && ctx.waits?.joinable(course, ctx.open)
+    ? h('button', { type: 'button', class: 'join', dataset: { testid: 'waitlist-join', focus: `join-${course.id}` },
+      'aria-label': t('waitlist.join_label', { name }), onclick: () => ctx.waits.join(course) }, t('waitlist.join'))
+    : null;
   const preview = () => ctx.onPreview(course);
   return h('li', {
     class: `course${why?.code === 'clash' ? ' clashes' : ''}`,
@@ -64,7 +86,7 @@ function row(course, ctx) {
   h('div', { class: 'course-actions' },
     why ? h('span', { class: `why why-${why.code}`, id: reasonId, dataset: { reason: why.code },
       text: t(`blocked.${why.code}`, why) }) : null,
-    button));
+    join, cart, button));
 }
 
 /** Renders the page of courses and its pager. */

@@ -45,3 +45,22 @@ export function show(el, visible) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Asks `text` in the page's modal dialog, its confirming button saying
+ * `yes`; "no" has the focus first. Resolves to whether the student said yes.
+ */
+export async function ask(text, yes) {
+  const dialog = $('#confirm');
+  $('#confirm-text').textContent = text;
+  $('#confirm-yes').textContent = yes;
+  const answer = await new Promise((resolve) => {
+    $('#confirm-yes').onclick = () => dialog.close('yes');
+    $('#confirm-no').onclick = () => dialog.close('no');
+    dialog.addEventListener('close', () => resolve(dialog.returnValue), { once: true });
+    dialog.returnValue = 'no';
+    dialog.showModal();
+    $('#confirm-no').focus();
+  });
+  return answer === 'yes';
+}

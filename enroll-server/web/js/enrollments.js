@@ -41,13 +41,14 @@ function etaText(ticket, now) {
   return left > 1000 ? t('ticket.eta', { s: Math.ceil(left / 1000) }) : t('ticket.eta_soon');
 }
 
-/** A ticket's row; redrawn whole only when its state changes. */
-function ticketRow(tk, name, ctx) {
+/** A ticket's row; redrawn whole only when its state changes. A ticket
+ * refused for want of seats offers the course's waitlist when it has one. */
+function ticketRow(tk, name, joinable, ctx) {
   return h('li', {
     class: `ticket ${tk.status}`,
     dataset: {
       testid: 'ticket', ticketStatus: tk.status, reason: tk.reason ?? '', ticket: tk.ticket,
-      via: tk.via ?? '', key: rowKey(tk, name),
+      via: tk.via ?? '', key: rowKey(tk, name, joinable),
     },
   },
   h('div', { class: 'ticket-main' },
@@ -61,8 +62,11 @@ function ticketRow(tk, name, ctx) {
       // What a screen reader hears: the place, when it crosses a coarse
       // step (see `coarse`), and nothing else on the row every second.
       h('span', { class: 'place-said sr-only', 'aria-live': 'polite', 'aria-atomic': 'true' }))
-    : h('button', { type: 'button', class: 'dismiss', dataset: { focus: `dismiss-${tk.ticket}` },
-      'aria-label': t('ticket.dismiss_label', { name }), onclick: () => ctx.onDismiss(tk) }, t('ticket.dismiss')),
+    : h('div', { class: 'ticket-actions' },
+      joinable ? h('button', { type: 'button', class: 'join', dataset: { testid: 'waitlist-join', focus: `join-${tk.ticket}` },
+        'aria-label': t('waitlist.join_label', { name }), onclick: () => ctx.onJoinCourse(tk.course_id) }, t('waitlist.join')) : null,
+      h('button', { type: 'button', class: 'dismiss', dataset: { focus: `dismiss-${tk.ticket}` },
+        'aria-label': t('ticket.dismiss_label', { name }), onclick: () => ctx.onDismiss(tk) }, t('ticket.dismiss'))),
   h('span', { class: 'ticket-id', text: t('ticket.id', { id: tk.ticket }) }));
 }
 
@@ -73,7 +77,8 @@ export function coarse(n) {
   return Math.ceil(n / 1000) * 1000;
 }
 
-const rowKey = (tk, name) => [tk.status, tk.reason, tk.admission_paused, tk.via, name, document.documentElement.lang].join('|');
+const rowKey = (tk, name, joinable) => [tk.status, tk.reason, tk.admission_paused, tk.via, name, joinable,
+  document.documentElement.lang].join('|');
 
 /**
  * The tickets in line or just decided. Rows are kept and updated in place
@@ -86,10 +91,11 @@ export function renderTickets(list, book, courses, ctx) {
   const rows = book.all().map((tk) => {
     const course = courses.get(tk.course_id);
     const name = course ? `${course.code} ${course.name}` : t('ticket.course', { id: tk.course_id });
+    const joinable = tk.status === 'rejected' && tk.reason === 'course_full' && Boolean(ctx.canJoin?.(tk.course_id));
     let li = old.get(tk.ticket);
-    if (!li || li.dataset.key !== rowKey(tk, name)) {
-      if (li && tk.status !== 'queued') ctx.announce(`${name}: ${statusText(tk)}`);
-      li = ticketRow(tk, name, ctx);
+    if (!li || li.dataset.key !== rowKey(tk, name, joinable)) {
+      if (li && tk.status !== 'queued' && li.dataset.ticketStatus !== tk.status) ctx.announce(`${name}: ${statusText(tk)}`);
+      li = ticketRow(tk, name, joinable, ctx);
     }
     const position = li.querySelector('[data-testid=ticket-position]');
     const place = String(tk.position ?? '…');

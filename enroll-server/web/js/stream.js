@@ -13,7 +13,8 @@ const PATH = '/api/v1/enrollments/events';
 /**
  * Opens the stream naming the queued tickets `tickets` (ids, at most 32);
  * `on.ready()`, `on.ticket(decision)`, `on.position(place)`,
- * `on.resync()`, `on.state('live' | 'reconnecting')`, and `on.closed()`
+ * `on.waitlist(move)` (a freed seat enrolled, offered or skipped the
+ * student on a waitlist), `on.resync()`, `on.state('live' | 'reconnecting')`, and `on.closed()`
  * when the server refused it (the page checks whether the session is still
  * valid).
  */
@@ -45,6 +46,13 @@ export function openStream(on, tickets = []) {
         on.position(JSON.parse(e.data));
       } catch {
         // A place is only a hint; the next one, or a read, corrects it.
+      }
+    });
+    source.addEventListener('waitlist', (e) => {
+      try {
+        on.waitlist(JSON.parse(e.data));
+      } catch {
+        on.resync();
       }
     });
     source.addEventListener('resync', () => on.resync());
