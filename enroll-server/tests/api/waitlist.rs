@@ -157,6 +157,44 @@ async fn a_freed_seat_goes_to_the_head_and_an_ineligible_head_is_skipped() {
     assert_invariants(&app.db, 18).await;
 }
 
+/// Promotion reads the list a window at a time: when every head of the
+/// first window is ruled out, the seat still goes to the first one behind
+/// them who may take it, not to the queue.
+#[tokio::test]
+async fn a_freed_seat_passes_a_whole_window_of_ruled_out_heads() {
+    let app = spawn_app().await;
+    app.open_window().await;
+    let n = 18;
+    app.import_students("X", n).await;
+    let course = app.create_course("WX1", 1, 3, json!([])).await;
+    let heavy = app.create_course("WX2", 20, 16, json!([])).await;
+    let c = app.login_many("X", n).await;
+    app.force_add("X0", course).await;
+    for (i, client) in c.iter().enumerate().skip(1) {
+        assert_eq!(
+            join(&app, client, course).await.status(),
+            StatusCode::CREATED
+        );
+        // The first 16 heads hold 16 credits: 3 more pass the limit.
+        if i <= 16 {
+            app.force_add(&format!("X{i}"), heavy).await;
+        }
+    }
+    assert_eq!(cancel(&app, &c[0], course).await, StatusCode::NO_CONTENT);
+    assert_eq!(holders(&app, course).await, vec![("X17".into(), false)]);
+    let moved = kinds(&app, course).await;
+    let skipped = moved
+        .iter()
+        .filter(|k| *k == &("waitlist_skipped".into(), Some("credit_limit".into())))
+        .count();
+    assert_eq!(skipped, 16, "{moved:?}");
+    assert!(places(&app, &c[17]).await["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_invariants(&app.db, 18).await;
+}
+
 #[tokio::test]
 async fn an_offer_is_accepted_or_expires_and_moves_on() {
     let app = spawn_app().await;
