@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 
 use crate::mix::{BlockSpec, Cohort, CourseSpec};
 
+/// The cart period and the students' carts (`api/cart.rs`).
+pub mod cart;
+
 /// Password given to every generated student.
 pub const PASSWORD: &str = "rush-password-123";
 

@@ -18,6 +18,9 @@ pub enum Scenarios {
     /// The default rush, while students told course_full join the waitlist
     /// and enrolled ones cancel a course.
     Waitlist,
+    /// The default rush after a cart period: carts settled at close by fit
+    /// and a seeded lottery.
+    Cart,
 }
 
 impl Scenarios {
@@ -28,6 +31,7 @@ impl Scenarios {
             Scenarios::Phased => &[Scenario::Phased],
             Scenarios::Both => &[Scenario::Default, Scenario::Phased],
             Scenarios::Waitlist => &[Scenario::Waitlist],
+            Scenarios::Cart => &[Scenario::Cart],
         }
     }
 }
@@ -106,7 +110,17 @@ pub struct Cli {
     #[arg(long, default_value_t = 0.1)]
     pub cancel_share: f64,
 
-    /// Seed of the workload (courses picked, request order).
+    /// `--scenario cart`: share of students who put every course they will
+    /// ask for in their cart before the rush (0 to 1).
+    #[arg(long, default_value_t = 0.7)]
+    pub cart_share: f64,
+
+    /// `--scenario cart`: what the close does with over-demanded courses.
+    #[arg(long, default_value = "lottery", value_parser = ["lottery", "rush"])]
+    pub cart_policy: String,
+
+    /// Seed of the workload (courses picked, request order) and, with
+    /// `--scenario cart`, of the cart's lottery.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 

@@ -22,6 +22,8 @@
 //!   audit trail and issued tickets; [`verify`] reads them.
 //! - [`churn`]: `--scenario waitlist`'s waitlist joins and cancels, made
 //!   as the rush's answers come in.
+//! - [`cart`]: `--scenario cart`'s cart period before the rush — carts
+//!   filled, the close and its settling timed, the cart's figures.
 //! - [`pgbench`]: the single-statement baseline on the same database.
 //! - [`mail`]: with `--smtp`, the students' mail the SMTP sink received —
 //!   mails per second, how many while the rush ran, none twice.
@@ -35,6 +37,7 @@
 //!   instance: memory, idle CPU, time for a decision to reach them.
 
 pub mod api;
+pub mod cart;
 pub mod check;
 pub mod churn;
 pub mod cli;

@@ -61,7 +61,7 @@ async fn compare(cli: &rush::Cli) -> anyhow::Result<()> {
             let summary = run_once(&one, scenario).await?;
             match scenario {
                 Scenario::Default => default.push(summary),
-                Scenario::Phased | Scenario::Waitlist => phased.push(summary),
+                Scenario::Phased | Scenario::Waitlist | Scenario::Cart => phased.push(summary),
             }
         }
     }

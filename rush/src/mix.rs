@@ -172,6 +172,8 @@ pub enum Scenario {
     Phased,
     /// The default rush, with waitlist joins and cancels during it.
     Waitlist,
+    /// The default rush after a cart period settled by fit and lottery.
+    Cart,
 }
 
 impl Scenario {
@@ -180,6 +182,7 @@ impl Scenario {
             Scenario::Default => "default",
             Scenario::Phased => "phased",
             Scenario::Waitlist => "waitlist",
+            Scenario::Cart => "cart",
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::cart::CartFigures;
 use crate::mix::Scenario;
 use crate::pgbench::Baseline;
 use crate::series::{drain_rate, server_rate, Drain};
@@ -162,6 +163,8 @@ pub struct Summary {
     pub scenario: Scenario,
     /// `--scenario waitlist`: the joins, cancels and promotions.
     pub waitlist: Option<WaitlistFigures>,
+    /// `--scenario cart`: the carts and their close.
+    pub cart: Option<CartFigures>,
     pub samples: Vec<Sample>,
 }
 
@@ -304,6 +307,19 @@ impl Summary {
         }
         if let Some(w) = &self.waitlist {
             rows.extend(w.rows());
+        }
+        if let Some(c) = &self.cart {
+            rows.insert(
+                1,
+                (
+                    "scenario".into(),
+                    format!(
+                        "cart: carts settled at close ({}), then the rush, cart seats asked for again",
+                        c.policy
+                    ),
+                ),
+            );
+            rows.extend(c.rows());
         }
         for (code, n) in &self.refused_at_once {
             rows.push((format!("refused at once: {code}"), n.to_string()));

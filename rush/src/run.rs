@@ -49,6 +49,9 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         &endpoints.admin_token,
         cli.concurrency.max(64),
     )?;
+    if scenario == Scenario::Cart {
+        crate::cart::refuse_used_cart(&api).await?;
+    }
     let prefix = format!(
         "R{:x}",
         std::time::SystemTime::now()
@@ -70,6 +73,20 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
     let cookies = Arc::new(log_in_all(&api, &student_nos, cli.login_concurrency).await?);
     let opts = wave_options(cli);
     let pre = pre_enroll(&api, &mix, &course_ids, cookies.clone(), &opts).await?;
+    let cart = match scenario {
+        Scenario::Cart => Some(
+            crate::cart::fill_and_settle(
+                &api,
+                &pool,
+                &mix,
+                &course_ids,
+                &cookies,
+                cart_params(cli),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let requests: Vec<(usize, i64)> = mix.rush.iter().map(|&(s, c)| (s, course_ids[c])).collect();
     let (observer, churn) = match scenario {
         Scenario::Waitlist => {
@@ -127,8 +144,17 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         credit_limit: CREDIT_LIMIT,
     };
     let redis_url = endpoints.redis_url.as_deref();
-    let (violations, decided_ms, waitlist) =
-        verify::check_invariants(&facts, &pool, redis_url, &pre, &wave, churned.as_ref()).await?;
+    let carts = cart.as_ref().map(|c| c.carts(&student_nos));
+    let (violations, decided_ms, waitlist) = verify::check_invariants(
+        &facts,
+        &pool,
+        redis_url,
+        &pre,
+        &wave,
+        churned.as_ref(),
+        carts,
+    )
+    .await?;
     let after = baseline(cli, &pool, &endpoints.database_url, &mix, "after").await?;
     let pgbench = before.zip(after).map(|(b, a)| Baseline::bracketing(&b, &a));
     let mut summary = summarize(
@@ -143,6 +169,7 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
     summary.admission = admission;
     summary.scenario = scenario;
     summary.waitlist = waitlist;
+    summary.cart = cart.map(|c| c.figures);
     write_outputs(cli, &summary)?;
     if let Some(sink) = own.as_ref().and_then(|o| o.smtp.as_ref()) {
         let mail = crate::mail::measure(&pool, sink, fired_at, answered_at).await?;
@@ -231,6 +258,7 @@ fn write_outputs(cli: &Cli, summary: &Summary) -> Result<()> {
             Scenario::Default => "",
             Scenario::Phased => " (phased)",
             Scenario::Waitlist => " (waitlist)",
+            Scenario::Cart => " (cart)",
         },
         cli.students,
         cli.requests,
@@ -296,6 +324,15 @@ async fn open_phases(api: &Api, mix: &Mix) -> Result<Option<serde_json::Value>> 
     // Every server reloads the phases once a second.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     Ok(Some(before))
+}
+
+fn cart_params(cli: &Cli) -> crate::cart::CartParams {
+    crate::cart::CartParams {
+        share: cli.cart_share,
+        lottery: cli.cart_policy == "lottery",
+        // The server takes a seed from 0 to i64::MAX.
+        seed: (cli.seed & i64::MAX as u64) as i64,
+    }
 }
 
 fn mix_params(cli: &Cli, scenario: Scenario) -> MixParams {
@@ -546,6 +583,7 @@ fn summarize(
         admission: None,
         scenario: Scenario::Default,
         waitlist: None,
+        cart: None,
         samples: wave.samples.clone(),
     }
 }

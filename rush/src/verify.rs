@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
+use crate::check::cart::{self as cart_check, Carts};
 use crate::check::waitlist::{self, EventRow, PlaceRow, SeatRow};
 use crate::check::{
     self, AuditRow, BlockRow, CourseRow, EnrollmentRow, Facts, IssuedTicket, PoolRow,
@@ -17,7 +18,9 @@ use crate::wave::WaveOutcome;
 /// the `pre`-rush wave and the `rush`; returns the violations and, from
 /// Redis, when each ticket was decided (ticket id → Unix ms, as the server
 /// stamped it). With `churn` (`--scenario waitlist`) invariants 3, 4 and 6
-/// allow for the seats given back, and invariant 8 is checked too.
+/// allow for the seats given back, and invariant 8 is checked too; with
+/// `carts` (`--scenario cart`) invariant 4 counts the seats the cart's close
+/// gave, and invariant 9 checks that close.
 pub async fn check_invariants(
     facts: &Facts<'_>,
     pool: &sqlx::PgPool,
@@ -25,6 +28,7 @@ pub async fn check_invariants(
     pre: &WaveOutcome,
     rush: &WaveOutcome,
     churn: Option<&ChurnOutcome>,
+    carts: Option<Carts<'_>>,
 ) -> Result<(Vec<String>, HashMap<String, i64>, Option<WaitlistFigures>)> {
     let waves = [pre, rush];
     let courses: Vec<CourseRow> = sqlx::query_as(
@@ -83,7 +87,21 @@ pub async fn check_invariants(
     match churn {
         None => {
             v.extend(check::all_decided(&told, &issued, &rows));
-            v.extend(check::queue_order(facts, &issued, &rows));
+            match &carts {
+                None => v.extend(check::queue_order(facts, &issued, &rows)),
+                Some(carts) => {
+                    let events = crate::cart::read_events(pool, facts.course_ids).await?;
+                    let expected = cart_check::expected(facts, carts);
+                    v.extend(cart_check::settlement(carts, &expected, &events, &rows));
+                    v.extend(cart_check::rush_after_cart(
+                        facts,
+                        &issued,
+                        &rows,
+                        &rush.refused,
+                        rush.errors,
+                    ));
+                }
+            }
             v.extend(check::audit_trail(
                 &issued,
                 &rows,

@@ -430,3 +430,66 @@ async fn own_stack_names_the_missing_server_binary() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cart_scenario_settles_carts_by_fit_and_lottery_then_refuses_a_second_close() {
+    let server = start_server().await;
+    let out = tempfile::tempdir().unwrap();
+    let redis_url = server.redis.url();
+    let mut args = small_args(&server, &redis_url, out.path().to_str().unwrap());
+    args.extend(["--no-pgbench", "--scenario", "cart", "--seed", "7"]);
+    let (stdout, json) = rush_ok(&args, out.path()).await;
+    assert_eq!(json["scenario"], "cart");
+    assert_eq!(json["violations"], 0, "{json:#}");
+    assert!(stdout.contains("courses settled at close"), "{stdout}");
+    assert!(stdout.contains("settle time"), "{stdout}");
+    let c = &json["cart"];
+    assert_eq!(c["policy"], "lottery");
+    assert_eq!(c["seed"], 7);
+    // 3 slots x 2 hot courses of 5 seats, each wanted by ~28 carts: drawn
+    // (and maybe a normal course whose carts outgrew its seats).
+    let drawn = c["courses_by_lottery"].as_u64().unwrap();
+    assert!(drawn >= 6, "{c:#}");
+    assert!(c["courses_by_fit"].as_u64().unwrap() > 0, "{c:#}");
+    assert!(c["carts"].as_u64().unwrap() > 100, "{c:#}");
+    assert!(c["settle_ms"].as_f64().unwrap() > 0.0, "{c:#}");
+    // The server's own trail: one lottery row per drawn course, with the
+    // seed, and one cart_enrolled row per seat filled at close.
+    let db = sqlx::PgPool::connect(&server.db).await.unwrap();
+    let seeds: Vec<(Option<i64>,)> = sqlx::query_as(
+        "SELECT (detail->>'seed')::bigint FROM enrollment_events WHERE kind = 'lottery_drawn'",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(seeds, vec![(Some(7),); drawn as usize]);
+    let (seated,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM enrollment_events WHERE kind = 'cart_enrolled'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(seated as u64, c["seats_filled"].as_u64().unwrap());
+    // Cart winners asked for their seats again in the rush: queued, then
+    // rejected already_enrolled (or refused at once course_full).
+    assert!(
+        json["outcomes"]["rejected already_enrolled"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{json:#}"
+    );
+    assert!(json["refused_at_once"]["409 already_enrolled"].is_null());
+
+    // The cart settles once per database: a second run is refused.
+    let again = tempfile::tempdir().unwrap();
+    let mut args = small_args(&server, &redis_url, again.path().to_str().unwrap());
+    args.extend(["--no-pgbench", "--scenario", "cart"]);
+    let run = rush(&args).await;
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("cart period was settled at") && err.contains("fresh one"),
+        "{err}"
+    );
+    server.task.abort();
+}

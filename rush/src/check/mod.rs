@@ -23,6 +23,9 @@
 //! 8. With `--scenario waitlist`: waitlist order, promotions only after
 //!    cancels, no seat left idle while a waitlisted student could take it,
 //!    one audit row per join, cancel and promotion ([`waitlist`]).
+//! 9. With `--scenario cart`: the cart's close re-derived — demand that fit
+//!    enrolled whole, draws re-run from the published seed, one audit row
+//!    per cart seat — and the rush after it ([`cart`]).
 //!
 //! Each check is a pure function returning human-readable violations.
 
@@ -445,6 +448,7 @@ pub fn parse_ticket_entry(course_id: i64, seq: &str, value: &str) -> Option<Issu
     })
 }
 
+pub mod cart;
 pub mod waitlist;
 
 #[cfg(test)]
