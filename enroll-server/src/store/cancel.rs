@@ -41,14 +41,15 @@ pub async fn cancel(
     if locked.courses.is_empty() {
         return Ok(None);
     }
-    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-        "DELETE FROM enrollments WHERE student_id = $1 AND course_id = $2 RETURNING ticket, block",
+    let row: Option<(Option<String>, Option<String>, bool)> = sqlx::query_as(
+        "DELETE FROM enrollments WHERE student_id = $1 AND course_id = $2 \
+         RETURNING ticket, block, over_capacity",
     )
     .bind(student_id)
     .bind(course_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((ticket, block)) = row else {
+    let Some((ticket, block, over_capacity)) = row else {
         return Ok(None);
     };
     if rules.announce {
@@ -64,8 +65,11 @@ pub async fn cancel(
     audit::write(&mut tx, &change, by).await?;
     let mut promoted = waitlist::promote(&mut tx, course_id, rules).await?;
     // Nobody on the waitlist took the open-pool seat: withheld for a while.
+    // A seat held over capacity frees none: a seat free for another reason
+    // is not this cancel's to withhold.
+    let frees_pool_seat = block.is_none() && !over_capacity;
     let withheld = match withhold_until {
-        Some(until) if promoted.given.is_empty() && promoted.left > 0 && block.is_none() => {
+        Some(until) if promoted.given.is_empty() && promoted.left > 0 && frees_pool_seat => {
             withheld::withhold(&mut tx, course_id, rules.now, until).await?;
             promoted.left -= 1;
             Some(until)

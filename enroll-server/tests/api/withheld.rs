@@ -176,3 +176,40 @@ async fn a_waitlist_takes_the_seat_before_any_delay() {
     .unwrap();
     assert_eq!((withheld, holder), (0, Some("V1".into())));
 }
+
+/// A seat held over capacity frees none when it is given back: a seat free
+/// for another reason at that moment stays open to the queue.
+#[tokio::test]
+async fn giving_back_a_seat_over_capacity_withholds_nothing() {
+    let app = app_with_delay().await;
+    app.open_window().await;
+    app.import_students("O", 2).await;
+    let course = app.create_course("DL3", 1, 3, json!([])).await;
+    app.force_add("O0", course).await;
+    let res = app
+        .admin_post(
+            "/api/v1/admin/enrollments",
+            &json!({"student_no": "O1", "course_id": course, "reason": "test", "over_capacity": true}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+    // A seat comes free for another reason: the capacity is raised.
+    let res = app
+        .admin_patch(
+            &format!("/api/v1/admin/courses/{course}"),
+            &json!({"capacity": 2}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    let over = app.login("O1").await;
+    cancel(&app, &over, course).await;
+    let (withheld, free): (i32, i32) = sqlx::query_as(
+        "SELECT withheld, capacity - reserved - pooled - withheld FROM courses WHERE id = $1",
+    )
+    .bind(course)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((withheld, free), (0, 1), "the raised seat stays open");
+    assert_invariants(&app.db, 18).await;
+}
