@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::caller::{Admin, CurrentStudent, Registrar};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiObject, ApiPath};
-use crate::domain::cart::Policy;
+use crate::domain::cart::{Outcome, Policy};
 use crate::domain::course::Course;
 use crate::service::cart::{self, CartView};
 use crate::state::AppState;
@@ -42,6 +42,20 @@ pub struct CartProblem {
     pub with: Vec<String>,
 }
 
+/// What the cart's close did with one of its courses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartOutcome {
+    pub course_id: i64,
+    /// `enrolled`; `skipped` (see `reason`); `left_to_rush` (more demand
+    /// than seats: enroll when registration opens); `not_drawn` (more
+    /// demand than seats, and the lottery did not reach the student).
+    pub outcome: Outcome,
+    /// Why it was skipped: `already_enrolled`, `credit_limit` or
+    /// `schedule_conflict`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Cart {
     /// Whether courses may be put in or taken out now.
@@ -57,6 +71,8 @@ pub struct Cart {
     pub credit_limit: i32,
     /// What would stop a course from being enrolled at close.
     pub problems: Vec<CartProblem>,
+    /// Once settled, each course's outcome (empty before).
+    pub outcomes: Vec<CartOutcome>,
 }
 
 impl From<CartView> for Cart {
@@ -77,6 +93,15 @@ impl From<CartView> for Cart {
                     course_id: p.course_id,
                     code: p.code.to_string(),
                     with: p.with,
+                })
+                .collect(),
+            outcomes: v
+                .outcomes
+                .into_iter()
+                .map(|o| CartOutcome {
+                    course_id: o.course_id,
+                    outcome: o.outcome,
+                    reason: o.reason,
                 })
                 .collect(),
         }

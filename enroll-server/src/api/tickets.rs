@@ -180,15 +180,21 @@ pub struct EventsQuery {
 /// or starts following it, then whenever its place moves, at most a few
 /// times per second (the latest place wins); `ticket` for each decision
 /// (`ticket`, `course_id`, `status`, `reason`), after which that ticket
-/// gets no more `position`; `resync` when decisions may have been missed
-/// (read the pending tickets again). Open it before enrolling, or read the
-/// pending tickets once after `ready`; a queued ticket that gets no
-/// `position` is not followed: open the stream again naming it. It ends
-/// when its session is logged out. A comment every 15 s keeps idle proxies
-/// from closing it.
+/// gets no more `position`; `waitlist` when a freed seat moved the student
+/// on a waitlist (`course_id`, `status` enrolled | offered | skipped,
+/// `reason`, `offer_expires_at`); `cart` once, to every stream, when the
+/// cart's close run has settled the cart (`{"settled": true,
+/// "settled_at"}`): read the cart and the enrollments again, after a
+/// random pause of a few seconds so that not every page reads at once;
+/// `resync` when events may have been missed (read the pending tickets
+/// again, and the cart while it is due to settle). Open it before
+/// enrolling, or read the pending tickets once after `ready`; a queued
+/// ticket that gets no `position` is not followed: open the stream again
+/// naming it. It ends when its session is logged out. A comment every
+/// 15 s keeps idle proxies from closing it.
 #[utoipa::path(get, path = "/api/v1/enrollments/events", params(EventsQuery),
     security(("student_session" = [])),
-    responses((status = 200, content_type = "text/event-stream", description = "ready, position, ticket and resync events"),
+    responses((status = 200, content_type = "text/event-stream", description = "ready, position, ticket, waitlist, cart and resync events"),
               (status = 401, body = ErrorBody),
               (status = 422, body = ErrorBody, description = "invalid_query, too_many_tickets"),
               (status = 429, body = ErrorBody, description = "too_many_streams, rate_limited"),
@@ -228,6 +234,7 @@ pub async fn events(
         Event::Ticket(json) => SseEvent::default().event("ticket").data(&*json),
         Event::Position(json) => SseEvent::default().event("position").data(&*json),
         Event::Waitlist(json) => SseEvent::default().event("waitlist").data(&*json),
+        Event::Cart(json) => SseEvent::default().event("cart").data(&*json),
         Event::Resync => SseEvent::default().event("resync").data("{}"),
     });
     let stream = ready.chain(events).map(Ok::<_, Infallible>);

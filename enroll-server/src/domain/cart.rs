@@ -89,6 +89,35 @@ pub struct Settlement {
     pub left_to_rush: Vec<i64>,
 }
 
+/// What the close run did with one entry of a student's cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A seat, from fitting demand or the draw.
+    Enrolled,
+    /// Not taken: already held, past the credit limit or a clash (the
+    /// reason says which).
+    Skipped,
+    /// More demand than seats, and the policy left the course to the rush.
+    LeftToRush,
+    /// More demand than seats, and the draw did not reach the student.
+    NotDrawn,
+}
+
+impl Outcome {
+    /// From the entry's audit row kind (`cart_enrolled`, `cart_skipped`,
+    /// or none): an entry the run wrote nothing for was in an
+    /// over-demanded course, which `policy` decided.
+    pub fn of(kind: Option<&str>, policy: Policy) -> Self {
+        match (kind, policy) {
+            (Some("cart_enrolled"), _) => Self::Enrolled,
+            (Some(_), _) => Self::Skipped,
+            (None, Policy::Rush) => Self::LeftToRush,
+            (None, Policy::Lottery) => Self::NotDrawn,
+        }
+    }
+}
+
 /// The draw's key for one student: lowercase hex SHA-256 of
 /// `"{seed}:{course}:{student_no}"`.
 pub fn lottery_key(seed: i64, course: i64, student_no: &str) -> String {
@@ -219,6 +248,20 @@ mod tests {
                 },
             })
             .collect()
+    }
+
+    #[test]
+    fn an_entry_without_a_row_was_decided_by_the_policy() {
+        assert_eq!(
+            Outcome::of(Some("cart_enrolled"), Policy::Lottery),
+            Outcome::Enrolled
+        );
+        assert_eq!(
+            Outcome::of(Some("cart_skipped"), Policy::Rush),
+            Outcome::Skipped
+        );
+        assert_eq!(Outcome::of(None, Policy::Rush), Outcome::LeftToRush);
+        assert_eq!(Outcome::of(None, Policy::Lottery), Outcome::NotDrawn);
     }
 
     #[test]

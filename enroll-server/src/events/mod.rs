@@ -73,6 +73,9 @@ pub enum Event {
     /// (`course_id`, `status` enrolled | offered | skipped, `reason`,
     /// `offer_expires_at`); see [`waitlist`].
     Waitlist(Arc<str>),
+    /// The cart was settled: its JSON (`settled`, `settled_at`), the same
+    /// for every stream; see [`cart`].
+    Cart(Arc<str>),
 }
 
 #[derive(Serialize)]
@@ -375,6 +378,7 @@ impl Drop for Subscription {
     }
 }
 
+mod cart;
 mod places;
 pub mod waitlist;
 

@@ -97,6 +97,24 @@ async fn resync_reaches_every_stream_and_close_all_ends_them() {
     assert_eq!(ev.open.get(), 0);
 }
 
+#[tokio::test]
+async fn a_settled_cart_is_told_to_every_stream_of_every_student() {
+    let ev = events(4);
+    let mut laptop = ev.open(7, [7; 32], &[]).unwrap();
+    let mut phone = ev.open(7, [17; 32], &[]).unwrap();
+    let mut other = ev.open(8, [8; 32], &[]).unwrap();
+    assert_eq!(ev.deliver_cart(b"2027-02-01T09:00:00Z"), 3);
+    let told = Event::Cart(r#"{"settled":true,"settled_at":"2027-02-01T09:00:00Z"}"#.into());
+    for s in [&mut laptop, &mut phone, &mut other] {
+        assert_eq!(s.next().await, Some(told.clone()));
+    }
+    assert_eq!(
+        ev.deliver_cart(b"garbage"),
+        0,
+        "nothing sent for a bad message"
+    );
+}
+
 fn ticket(course_id: i64, seq: i64) -> TicketId {
     TicketId { course_id, seq }
 }

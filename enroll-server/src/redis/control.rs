@@ -1,6 +1,8 @@
 //! What admission and the enqueue path read and switch besides the queues:
 //! the admin's pause switch, queue lengths, and the courses' full flags.
 
+use chrono::{DateTime, Utc};
+
 use crate::redis::conn::RedisConn;
 
 use super::feed::Channel;
@@ -69,10 +71,6 @@ pub struct Cancelled {
     pub seq: Option<i64>,
 }
 
-/// Seats were freed (cancel, capacity raised): clear the full flag, bump the
-/// generation so an in-flight batch cannot set a stale flag, forget the
-/// student's cancelled ticket so they may queue again, and tell every
-/// instance to forget the flag too ([`Channel::Freed`]), in one transaction.
 /// A seat was given back but is withheld from the queue for a while:
 /// records the student's ticket as cancelled (so they may queue again)
 /// without telling anyone a seat is free.
@@ -110,6 +108,20 @@ pub async fn waitlist_moved(redis: &mut RedisConn, moves: &[Move]) -> redis::Red
         .await
 }
 
+/// Tells every instance that the cart was settled at `at` (after the close
+/// run committed), so each tells every event stream it holds.
+pub async fn cart_settled(redis: &mut RedisConn, at: DateTime<Utc>) -> redis::RedisResult<()> {
+    redis::cmd("PUBLISH")
+        .arg(Channel::Cart.name())
+        .arg(at.to_rfc3339())
+        .query_async::<()>(redis)
+        .await
+}
+
+/// Seats were freed (cancel, capacity raised): clear the full flag, bump the
+/// generation so an in-flight batch cannot set a stale flag, forget the
+/// student's cancelled ticket so they may queue again, and tell every
+/// instance to forget the flag too ([`Channel::Freed`]), in one transaction.
 pub async fn seats_freed(
     redis: &mut RedisConn,
     course_id: i64,

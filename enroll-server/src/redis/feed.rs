@@ -7,11 +7,13 @@
 //! | `seats:freed`    | a cancel, a capacity raised ([`super::control::seats_freed`]) | the course id |
 //! | `tickets:decided`| the finishing script ([`super::batch::finish`]) | a batch of decisions ([`crate::ticket::encode_batch`]) |
 //! | `waitlist:moved` | a freed seat's waitlist moves ([`super::control::waitlist_moved`]) | JSON moves ([`crate::events::waitlist::Move`]) |
+//! | `cart:settled`   | the cart's close run, once committed ([`super::control::cart_settled`]) | when it was settled (RFC 3339) |
 //!
-//! Every instance follows all four on one connection ([`follow`]): it
+//! Every instance follows all five on one connection ([`follow`]): it
 //! drops a revoked session from its cache and ends that session's event
-//! streams, forgets a course's full flag once seats are freed, and hands
-//! decisions to the event streams its students hold here.
+//! streams, forgets a course's full flag once seats are freed, hands
+//! decisions to the event streams its students hold here, and tells every
+//! stream it holds that the cart was settled.
 //!
 //! Pub/sub delivers at most once. While the feed is down the caches are
 //! bypassed; whenever it is (re)joined the caches start empty and every
@@ -38,10 +40,18 @@ pub enum Channel {
     Decided,
     /// Freed seats moved waitlists.
     Waitlist,
+    /// The cart's close run committed.
+    Cart,
 }
 
 impl Channel {
-    pub const ALL: [Self; 4] = [Self::Revoked, Self::Freed, Self::Decided, Self::Waitlist];
+    pub const ALL: [Self; 5] = [
+        Self::Revoked,
+        Self::Freed,
+        Self::Decided,
+        Self::Waitlist,
+        Self::Cart,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -49,6 +59,7 @@ impl Channel {
             Self::Freed => "seats:freed",
             Self::Decided => "tickets:decided",
             Self::Waitlist => "waitlist:moved",
+            Self::Cart => "cart:settled",
         }
     }
 
@@ -74,6 +85,9 @@ impl Followers {
             }
             Channel::Waitlist => {
                 self.events.deliver_waitlist(payload);
+            }
+            Channel::Cart => {
+                self.events.deliver_cart(payload);
             }
             Channel::Freed => {
                 let course = std::str::from_utf8(payload)

@@ -1,15 +1,16 @@
 //! The cart: filling it during its period, its validation report, and the
 //! close run (on whichever instance gets to it first).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
-use crate::domain::cart::Policy;
+use crate::domain::cart::{Outcome, Policy};
 use crate::domain::course::Course;
 use crate::domain::schedule::clashes;
 use crate::domain::Invalid;
+use crate::redis::control;
 use crate::session::Session;
 use crate::state::Services;
-use crate::store::cart::{self, Period, Put, Settled};
+use crate::store::cart::{self, Period, Put};
 use crate::store::{enrollments, StoreError};
 
 use super::accounts;
@@ -90,6 +91,37 @@ pub struct CartView {
     pub enrolled_credits: i64,
     pub credit_limit: i32,
     pub problems: Vec<Problem>,
+    /// Once settled: what the close run did with each course in the cart.
+    pub outcomes: Vec<Settled>,
+}
+
+/// What the close run did with one course of a student's cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub course_id: i64,
+    pub outcome: Outcome,
+    /// Why it was skipped: `already_enrolled`, `credit_limit` or
+    /// `schedule_conflict`.
+    pub reason: Option<String>,
+}
+
+/// Each item's outcome, from the close run's audit rows for the student.
+fn outcomes(
+    items: &[Course],
+    rows: Vec<(i64, String, Option<String>)>,
+    policy: Policy,
+) -> Vec<Settled> {
+    items
+        .iter()
+        .map(|c| {
+            let row = rows.iter().find(|r| r.0 == c.id);
+            Settled {
+                course_id: c.id,
+                outcome: Outcome::of(row.map(|r| r.1.as_str()), policy),
+                reason: row.and_then(|r| r.2.clone()),
+            }
+        })
+        .collect()
 }
 
 /// The cart and its validation report: clashes (with another cart course
@@ -153,8 +185,16 @@ pub async fn view(s: &Services, session: &Session) -> Result<CartView, CartError
             add("no_phase", Vec::new());
         }
     }
+    let outcomes = match &period {
+        Some(p) if p.settled_at.is_some() => {
+            let rows = cart::entries_settled(pool, session.student_id).await?;
+            outcomes(&items, rows, p.policy)
+        }
+        _ => Vec::new(),
+    };
     Ok(CartView {
         open: open(&period, Utc::now()),
+        outcomes,
         period,
         cart_credits: items.iter().map(|c| c.credits as i64).sum(),
         items,
@@ -189,8 +229,15 @@ pub async fn set_period(
     Ok(period)
 }
 
-/// Settles the cart if its period has closed by `now` and nobody has yet.
-pub async fn settle_due(s: &Services, now: DateTime<Utc>) -> Result<Option<Settled>, StoreError> {
+/// Settles the cart if its period has closed by `now` and nobody has yet;
+/// once committed, tells every instance's event streams.
+pub async fn settle_due(
+    s: &Services,
+    now: DateTime<Utc>,
+) -> Result<Option<cart::Settled>, StoreError> {
+    // As the database keeps it (microseconds), so the moment published is
+    // the one the period shows.
+    let now = now.trunc_subsecs(6);
     let announce = s.settings.mail.is_some();
     let done = cart::settle(&s.db.primary, now, s.settings.credit_limit, announce).await?;
     if let Some(d) = &done {
@@ -201,6 +248,11 @@ pub async fn settle_due(s: &Services, now: DateTime<Utc>) -> Result<Option<Settl
             left_to_rush = d.left_to_rush.len(),
             "cart settled"
         );
+        let mut redis = s.redis.clone();
+        if let Err(err) = control::cart_settled(&mut redis, now).await {
+            // The pages read the cart a little after the close anyway.
+            tracing::warn!(error = %err, "could not publish the settled cart");
+        }
         s.catalog.refresh(&s.db.primary).await?;
     }
     Ok(done)

@@ -136,6 +136,22 @@ pub async fn items(pool: &PgPool, student: i64) -> StoreResult<Vec<Course>> {
     .await?)
 }
 
+/// The audit rows the close run wrote for one student's cart entries:
+/// `(course, kind, reason)`, kind `cart_enrolled` or `cart_skipped` (read
+/// through the trail's index by student).
+pub async fn entries_settled(
+    pool: &PgPool,
+    student: i64,
+) -> StoreResult<Vec<(i64, String, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT course_id, kind, reason FROM enrollment_events \
+         WHERE student_id = $1 AND kind IN ('cart_enrolled', 'cart_skipped') ORDER BY id",
+    )
+    .bind(student)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Cart demand for one course.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct CourseDemand {

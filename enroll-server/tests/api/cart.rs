@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-use crate::helpers::{assert_error, assert_invariants, eventually, spawn_app, TestApp};
+use enroll_server::config::Options;
+
+use crate::events::{subscribed, Events};
+use crate::helpers::{assert_error, assert_invariants, eventually, spawn_app, start, TestApp};
 
 async fn put(app: &TestApp, c: &Client, course: i64) -> reqwest::Response {
     c.post(app.url(&format!("/api/v1/cart/{course}")))
@@ -252,4 +255,95 @@ async fn a_lottery_draws_in_the_published_order_anyone_can_re_derive() {
     first_two.sort();
     assert_eq!(winners, first_two);
     assert_invariants(&app.db, 18).await;
+}
+
+async fn cart_of(app: &TestApp, c: &Client) -> Value {
+    let res = c.get(app.url("/api/v1/cart")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+/// `(course, outcome, reason)` for each course of a settled cart.
+fn outcomes(cart: &Value) -> Vec<(i64, String, Option<String>)> {
+    let mut out: Vec<_> = cart["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["course_id"].as_i64().unwrap(),
+                o["outcome"].as_str().unwrap().to_string(),
+                o["reason"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn the_settled_cart_is_pushed_to_streams_on_every_instance() {
+    let a = spawn_app().await;
+    a.import_students("V", 2).await;
+    let fits = a.create_course("CV1", 5, 3, json!([])).await;
+    let drawn = a.create_course("CV2", 1, 3, json!([])).await;
+    let heavy = a.create_course("CV3", 5, 16, json!([])).await;
+    let b = start(a.beside(Options::default())).await;
+    period(&a, Span::hours(1), "lottery", 7).await;
+    let (v0, v1) = (a.login("V0").await, a.login("V1").await);
+    for course in [fits, drawn, heavy] {
+        assert_eq!(put(&a, &v0, course).await.status(), StatusCode::CREATED);
+    }
+    assert_eq!(put(&a, &v1, drawn).await.status(), StatusCode::CREATED);
+    assert!(cart_of(&a, &v0).await["outcomes"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    subscribed(&a, "cart:settled", 2).await;
+    let mut on_a = Events::open(&a, &v0).await;
+    let mut on_b = Events::open(&b, &v1).await;
+
+    // Closed now: whichever instance settles it, one of the two streams is
+    // held by the other instance, and both are told.
+    period(&a, Span::seconds(-1), "lottery", 7).await;
+    let told_a = on_a.next_named("cart").await;
+    let told_b = on_b.next_named("cart").await;
+    let settled: Value = a
+        .admin(Method::GET, "/api/v1/admin/cart-period", &json!(null))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let settled_at: chrono::DateTime<Utc> =
+        settled["settled_at"].as_str().unwrap().parse().unwrap();
+    for told in [&told_a, &told_b] {
+        assert_eq!(told["settled"], true, "{told}");
+        let at: chrono::DateTime<Utc> = told["settled_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(at, settled_at, "{told}");
+    }
+
+    // Each page then reads its own cart once: what the close did with each
+    // course, and why a course was not won.
+    let (c0, c1) = (cart_of(&b, &v0).await, cart_of(&a, &v1).await);
+    assert!(c0["settled_at"].is_string());
+    let o0 = outcomes(&c0);
+    let o1 = outcomes(&c1);
+    assert_eq!(o0[0], (fits, "enrolled".into(), None));
+    assert_eq!(
+        o0[2],
+        (heavy, "skipped".into(), Some("credit_limit".into()))
+    );
+    let won_draw =
+        |o: &[(i64, String, Option<String>)]| o.iter().any(|x| x.0 == drawn && x.1 == "enrolled");
+    assert_ne!(
+        won_draw(&o0),
+        won_draw(&o1),
+        "one seat, one winner: {o0:?} {o1:?}"
+    );
+    let loser = if won_draw(&o0) { &o1 } else { &o0 };
+    assert!(
+        loser.contains(&(drawn, "not_drawn".into(), None)),
+        "{loser:?}"
+    );
+    assert_invariants(&a.db, 18).await;
 }

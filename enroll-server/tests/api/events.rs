@@ -87,9 +87,14 @@ impl Events {
 
     /// The next `ticket` event's data.
     async fn next_ticket(&mut self) -> Value {
+        self.next_named("ticket").await
+    }
+
+    /// The next `name` event's data, the others skipped.
+    pub async fn next_named(&mut self, name: &str) -> Value {
         loop {
-            let (name, data) = self.next().await.expect("the stream is open");
-            if name == "ticket" {
+            let (n, data) = self.next().await.expect("the stream is open");
+            if n == name {
                 return data;
             }
         }
@@ -100,12 +105,17 @@ impl Events {
 /// subscribes shortly after it starts; a stream opened before that gets a
 /// `resync` first, and a decision published before it is not pushed).
 async fn following(app: &TestApp, instances: i64) {
+    subscribed(app, "tickets:decided", instances).await;
+}
+
+/// Waits until `instances` servers follow the feed's `channel`.
+pub async fn subscribed(app: &TestApp, channel: &str, instances: i64) {
     let redis = app.redis().await;
     crate::helpers::eventually(Duration::from_secs(10), "instances following", || {
         let mut redis = redis.clone();
         async move {
             let (_, n): (String, i64) = redis::cmd("PUBSUB")
-                .arg(&["NUMSUB", "tickets:decided"])
+                .arg(&["NUMSUB", channel])
                 .query_async(&mut redis)
                 .await
                 .unwrap();

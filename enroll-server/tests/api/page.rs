@@ -36,6 +36,9 @@ async fn the_page_is_served_with_its_assets_cache_headers_and_policy() {
         "timetable",
         "lang-toggle",
         "countdown",
+        "cart-panel",
+        "waitlist-panel",
+        "confirm-yes",
     ] {
         assert!(html.contains(&format!("data-testid=\"{hook}\"")), "{hook}");
     }
@@ -45,6 +48,51 @@ async fn the_page_is_served_with_its_assets_cache_headers_and_policy() {
         html.contains(&script),
         "the page names its versioned script"
     );
+    // The hooks of the elements the scripts make, module by module.
+    for (module, hooks) in [
+        (
+            "catalogue.js",
+            &["course-row", "enroll-button", "cart-add", "waitlist-join"][..],
+        ),
+        ("cart.js", &["cart-item", "cart-problem", "cart-remove"]),
+        (
+            "waitlist.js",
+            &[
+                "waitlist-row",
+                "waitlist-position",
+                "waitlist-leave",
+                "waitlist-news",
+                "offer",
+                "offer-countdown",
+                "offer-accept",
+                "offer-decline",
+            ],
+        ),
+        (
+            "enrollments.js",
+            &[
+                "enrollment-row",
+                "cancel-button",
+                "ticket",
+                "ticket-position",
+            ],
+        ),
+    ] {
+        let src = client
+            .get(app.url(&format!("/assets/{version}/js/{module}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for hook in hooks {
+            assert!(
+                src.contains(&format!("testid: '{hook}'")),
+                "{module}: {hook}"
+            );
+        }
+    }
 
     // Same release: 304, nothing sent again.
     let again = client

@@ -1,5 +1,6 @@
 //! The cart and waitlists on the students' page: a clash named in the
-//! cart before its close, the close enrolling what is left; a waitlist
+//! cart before its close, the close enrolling what is left, told by the
+//! stream's `cart` event without the page polling for it; a waitlist
 //! that enrolls its head, and one that offers the seat, both pushed over
 //! the event stream without a reload.
 
@@ -64,9 +65,10 @@ async fn the_cart_names_a_clash_and_its_close_enrolls_what_is_left() {
         .courses(json!([
             course("CSE4001", "Compilers", 30, "MON", "09:00", "10:15"),
             course("MTH4001", "Topology", 30, "MON", "10:00", "11:15"),
+            course("HIS1001", "History", 30, "FRI", "13:00", "14:15"),
         ]))
         .await;
-    let (compilers, topology) = (ids[0], ids[1]);
+    let (compilers, topology, history) = (ids[0], ids[1], ids[2]);
     // Registration opens tomorrow; the cart is open now.
     let now = Utc::now();
     server.window(now + Span::days(1), 8).await;
@@ -83,6 +85,8 @@ async fn the_cart_names_a_clash_and_its_close_enrolls_what_is_left() {
         // Two courses that meet at the same hour: the clash is named, both ways.
         click(&c, &format!("{} [data-testid=cart-add]", row(compilers))).await;
         wait_js(&c, "Compilers in the cart", &format!("return !!document.querySelector('{}')", in_cart(compilers)), SECS10).await;
+        click(&c, &format!("{} [data-testid=cart-add]", row(history))).await;
+        wait_js(&c, "History in the cart", &format!("return !!document.querySelector('{}')", in_cart(history)), SECS10).await;
         click(&c, &format!("{} [data-testid=cart-add]", row(topology))).await;
         wait_js(&c, "the clash named in the cart",
             &format!("const a = document.querySelector('{} [data-testid=cart-problem][data-code=schedule_conflict]'); \
@@ -95,26 +99,60 @@ async fn the_cart_names_a_clash_and_its_close_enrolls_what_is_left() {
             &format!("return document.querySelector('{} [data-testid=cart-problem]')?.textContent === '시간 중복: MTH4001'",
                 in_cart(compilers)), SECS10).await;
         click(&c, "[data-testid=lang-toggle]").await;
+        wait_js(&c, "the stream to be live",
+            "return document.getElementById('live').dataset.state === 'live'", SECS10).await;
 
-        // Topology goes: nothing stands in Compilers' way any more.
+        // The registrar brings the close forward to a few seconds from now;
+        // the test holds the period's row lock, so the close run waits.
+        let closes_at = Utc::now() + Span::seconds(8);
+        cart_period(&server, now - Span::hours(2), closes_at).await;
+        let held = server.hold_cart_period().await;
+
+        // Topology goes: nothing stands in Compilers' way any more (and the
+        // page's read after it learns the new closing time).
         click(&c, &format!("{} [data-testid=cart-remove]", in_cart(topology))).await;
-        wait_js(&c, "one course left, without a problem",
-            "return document.querySelectorAll('[data-testid=cart-item]').length === 1 \
+        wait_js(&c, "two courses left, without a problem",
+            "return document.querySelectorAll('[data-testid=cart-item]').length === 2 \
                  && document.querySelectorAll('[data-testid=cart-problem]').length === 0", SECS10).await;
         assert!(css(&c, &in_cart(compilers)).await.text().await.unwrap().contains("No problem"));
-
-        // The registrar closes the cart; the server settles it by itself and
-        // the page, still the same document, shows what the cart won.
         js(&c, "window.sameDocument = true; return true").await;
-        let now = Utc::now();
-        cart_period(&server, now - Span::hours(2), now - Span::seconds(1)).await;
+        // History comes to the student another way before the close.
+        seat(&server, "C0", history).await;
+        let reads = server.requests("GET", "/api/v1/cart").await;
+
+        // The close passes (by the page's clock too) and the close run waits
+        // on the lock: the page waits for the event rather than polling.
+        wait_js(&c, "the cart closing on the page",
+            "return document.querySelector('[data-testid=cart-panel]').dataset.state === 'settling'",
+            Duration::from_secs(30)).await;
+        server.wait_for_a_lock_waiter(SECS10).await;
+        // Seconds in which the page used to read the cart once a second.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(server.requests("GET", "/api/v1/cart").await, reads,
+            "no cart read between the close and the event");
+        assert_eq!(js(&c, "return document.body.dataset.cartEvents ?? null").await, json!(null));
+
+        // The run commits; the event tells the page, which reads once and
+        // shows what the cart won, without a reload.
+        held.rollback().await.unwrap();
         wait_js(&c, "Compilers among my enrollments, from the cart",
             &format!("return !!document.querySelector('[data-testid=enrollment-row][data-course-id=\"{compilers}\"]') \
                       && document.querySelector('[data-testid=cart-panel]').dataset.state === 'settled' \
                       && document.querySelector('{}').dataset.outcome === 'enrolled'", in_cart(compilers)),
-            Duration::from_secs(40)).await;
+            SECS20).await;
+        assert_eq!(js(&c, "return document.body.dataset.cartEvents").await, json!("1"));
+        assert_eq!(server.requests("GET", "/api/v1/cart").await, reads + 1,
+            "one cart read, after the event");
         let status = css(&c, "[data-testid=cart-panel] .cart-status").await.text().await.unwrap();
-        assert_eq!(status, "The cart was settled: enrolled in 1 of 1 courses.");
+        assert_eq!(status, "The cart was settled: enrolled in 1 of 2 courses.");
+        // Why History was not won, in words.
+        let why = format!("{} .outcome", in_cart(history));
+        assert_eq!(js(&c, &format!("return document.querySelector('{}').dataset.why", in_cart(history))).await,
+            json!("already_enrolled"));
+        assert_eq!(css(&c, &why).await.text().await.unwrap(), "You already held a seat in it.");
+        click(&c, "[data-testid=lang-toggle]").await;
+        wait_js(&c, "the reason in Korean",
+            &format!("return document.querySelector('{why}')?.textContent === '이미 신청되어 있던 강의입니다.'"), SECS10).await;
         assert_eq!(js(&c, "return window.sameDocument === true").await, json!(true), "no reload");
         assert_eq!(js(&c, "return document.querySelectorAll('[data-testid=cart-add], [data-testid=cart-remove]').length").await,
             json!(0), "a closed cart takes no changes");

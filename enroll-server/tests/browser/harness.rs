@@ -166,6 +166,55 @@ impl Server {
         client
     }
 
+    /// The sum of `enroll_http_requests_total` over every status for one
+    /// route template and method, from the server's `/metrics`.
+    pub async fn requests(&self, method: &str, route: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (method, route) = (format!("method=\"{method}\""), format!("route=\"{route}\""));
+        text.lines()
+            .filter(|l| l.starts_with("enroll_http_requests_total{"))
+            .filter(|l| l.contains(&method) && l.contains(&route))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
+    /// Holds the cart period's row lock in a transaction of its own until
+    /// it is rolled back or dropped: the close run waits for it.
+    pub async fn hold_cart_period(&self) -> sqlx::Transaction<'static, sqlx::Postgres> {
+        let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM cart_period FOR UPDATE")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    }
+
+    /// Waits until a transaction of this server's database waits on a lock.
+    pub async fn wait_for_a_lock_waiter(&self, timeout: Duration) {
+        let pool = sqlx::PgPool::connect(&self.db).await.unwrap();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "nothing waits on a lock");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Enrolls through the API and waits for the decision.
     pub async fn enroll_via_api(&self, client: &reqwest::Client, course: i64) -> Value {
         let res = client

@@ -180,7 +180,9 @@ const refreshSeats = () => Promise.allSettled([loadMe(), loadCatalogue()]).then(
 const host = {
   render: () => renderAll(),
   refresh: refreshSeats,
-  settled: refreshSeats,
+  // The cart was settled: the seats it won are among my enrollments.
+  settled: () => loadMe().then(renderAll).catch(() => {}),
+  live: () => s.live,
   name: (id) => {
     const c = s.courses.get(id);
     return c ? `${c.code} ${c.name}` : t('ticket.course', { id });
@@ -238,14 +240,10 @@ function renderAll() {
   if (s.waits) renderWaitlists($('#waitlist-panel'), s.waits);
 }
 
-/** The cart is read every 15 s while its period is ahead or open (its
- * times may change), else every 5 minutes; places in line when there are
- * any. */
+/** Waitlist places when there are any (`all`: after the stream's `ready`,
+ * with the cart, which otherwise reads itself when due: cart.js). */
 function readRules({ all = false } = {}) {
-  const state = s.cart?.state();
-  const every = ['before', 'open', 'settling'].includes(state) ? 15000 : 300000;
-  // A second's slack: the timer that calls this fires every 15 s.
-  if (s.cart && (all || Date.now() - s.cart.readAt >= every - 1000)) s.cart.load().catch(() => {});
+  if (s.cart && all) s.cart.resync();
   if (s.waits && (all || s.waits.items.length)) s.waits.load().catch(() => {});
 }
 
@@ -285,10 +283,16 @@ function connect() {
     },
     position: moved,
     resync: () => {
+      s.cart?.resync();
       s.waits?.load().catch(() => {});
       refreshPending().catch(tellError);
     },
     waitlist: (m) => s.waits.moved(m).catch(tellError),
+    cart: (e) => {
+      // Counted for tests: how many times the stream said the cart was settled.
+      document.body.dataset.cartEvents = String(Number(document.body.dataset.cartEvents || 0) + 1);
+      s.cart?.heard(e);
+    },
     ticket: async (d) => {
       s.book.update({ ...d, via: 'stream' });
       if (d.status === 'enrolled') await loadMe().catch(tellError);

@@ -1,15 +1,33 @@
 // The pre-registration cart (장바구니): during its period a student puts
 // courses in it and sees, for each, what would stop it from being
 // enrolled at the close (`GET /api/v1/cart`'s `problems`), in words.
-// The server settles the cart by itself at the close; this reads the cart
-// every second from the close (by the server's clock) until it is settled,
-// then has the page read the student's enrollments again and says which
-// courses the cart won.
+// The server settles the cart by itself at the close and says so over the
+// event stream (a `cart` event to every page at once): then, after a random
+// pause of up to 3 s (ten thousand pages do not read in the same second),
+// this reads the cart and has the page read the student's enrollments
+// once, and says what the close did with each course and why.
+//
+// The cart is not polled for the close. Reads: the first one; one after
+// the stream's `ready` or `resync` (spread the same way: the period may
+// have changed meanwhile); one 10–20 s after the close by the server's
+// clock (each page its own moment) in case the event was missed; every
+// 30 s while the cart is due to settle and the stream is down; every
+// minute while the cart is open (a course may fill up); else every
+// 5 minutes.
 
 import { h, replace } from './dom.js';
-import { t, scheduleText, dateTime } from './i18n.js';
+import { t, has, scheduleText, dateTime } from './i18n.js';
 import { api } from './api.js';
 import { serverNow } from './clock.js';
+
+const SPREAD_MS = 3000;
+const FALLBACK_MS = 10000;
+const FALLBACK_SPREAD_MS = 10000;
+const DOWN_EVERY_MS = 30000;
+const OPEN_EVERY_MS = 60000;
+const IDLE_EVERY_MS = 300000;
+
+const jitter = (ms) => Math.random() * ms;
 
 /** none | before | open | settling | settled, for `cart` at `now`. */
 export function cartState(cart, now) {
@@ -22,7 +40,8 @@ export function cartState(cart, now) {
 
 /**
  * The student's cart and its actions. `host` gives `render()`,
- * `settled()` (the close run finished while the page was open) and
+ * `settled()` (the close run finished while the page was open: read the
+ * enrollments), `live()` (whether the event stream is up) and
  * `fail(error)` (a refusal, told in words).
  */
 export class Cart {
@@ -30,8 +49,13 @@ export class Cart {
     this.host = host;
     this.data = null;
     this.shown = 'none';
+    /** When the last read started, by the server's clock (0: never). */
     this.readAt = 0;
     this.reading = false;
+    /** A read asked for by the stream, by the server's clock. */
+    this.planned = null;
+    /** This page's own moment after the close for the read in case the event was missed. */
+    this.fallbackAfter = FALLBACK_MS + jitter(FALLBACK_SPREAD_MS);
   }
 
   state(now = serverNow()) {
@@ -49,11 +73,11 @@ export class Cart {
 
   async load() {
     this.reading = true;
+    this.readAt = serverNow();
     try {
       await this.take(await api('GET', '/api/v1/cart'));
     } finally {
       this.reading = false;
-      this.readAt = Date.now();
     }
   }
 
@@ -64,6 +88,37 @@ export class Cart {
     if (was?.opens_at && !was.settled_at && fresh.settled_at) await this.host.settled();
     this.data = fresh;
     this.host.render();
+  }
+
+  /** Plans a read at a random moment within `spread` ms (unless one is
+   * planned sooner). */
+  readSoon(spread = SPREAD_MS) {
+    const at = serverNow() + jitter(spread);
+    if (this.planned === null || at < this.planned) this.planned = at;
+  }
+
+  /** The stream's `cart` event: the cart was settled. */
+  heard(event) {
+    if (event?.settled && !this.data?.settled_at) this.readSoon();
+  }
+
+  /** The stream (re)started or may have missed events (a read that
+   * started moments ago stands). */
+  resync() {
+    if (this.readAt && serverNow() - this.readAt > SPREAD_MS) this.readSoon();
+  }
+
+  /** When the cart is next to be read by its state, by the server's clock. */
+  due() {
+    if (!this.readAt) return 0;
+    if (!this.data) return this.readAt + DOWN_EVERY_MS;
+    const state = this.state();
+    if (state === 'settling') {
+      const fallback = Date.parse(this.data.closes_at) + this.fallbackAfter;
+      if (this.readAt < fallback) return fallback;
+      return this.readAt + (this.host.live() ? IDLE_EVERY_MS : DOWN_EVERY_MS);
+    }
+    return this.readAt + (state === 'open' ? OPEN_EVERY_MS : IDLE_EVERY_MS);
   }
 
   async add(course) {
@@ -84,18 +139,30 @@ export class Cart {
     await this.load().catch(() => {});
   }
 
-  /** Called every 250 ms: redraws when the period opens or closes, and
-   * reads the cart every second while the close run is due. */
+  /** Called every 250 ms: reads the cart when a read is due, and redraws
+   * when the period opens or closes. */
   tick() {
-    const state = this.state();
-    if (state === 'settling' && !this.reading && Date.now() - this.readAt >= 1000) {
+    const now = serverNow();
+    if (!this.reading && now >= Math.min(this.due(), this.planned ?? Infinity)) {
+      this.planned = null;
       this.load().catch(() => {});
     }
+    const state = this.state(now);
     if (state !== this.shown) {
       this.shown = state;
       this.host.render();
     }
   }
+}
+
+/** What the close did with `course`: `{won, why}`, `why` the outcome's
+ * code (a skip's reason) for a course not won. From the cart's own
+ * `outcomes`, else from whether a seat is held. */
+function outcomeOf(course, cart, held) {
+  const o = cart.data.outcomes?.find((x) => x.course_id === course.id);
+  if (!o) return { won: held.has(course.id), why: '' };
+  if (o.outcome === 'enrolled') return { won: true, why: '' };
+  return { won: false, why: o.outcome === 'skipped' ? (o.reason ?? 'skipped') : o.outcome };
 }
 
 function statusText(cart, state, held) {
@@ -105,10 +172,16 @@ function statusText(cart, state, held) {
     case 'open': return t('cart.open', { at: dateTime(new Date(d.closes_at)) });
     case 'settling': return t('cart.settling', { at: dateTime(new Date(d.closes_at)) });
     default: {
-      const won = d.items.filter((c) => held.has(c.id)).length;
+      const won = d.items.filter((c) => outcomeOf(c, cart, held).won).length;
       return t('cart.settled', { won, n: d.items.length });
     }
   }
+}
+
+/** Why a course was not won, in words. */
+function lostText(why) {
+  const key = `cart.lost.${why}`;
+  return has(key) ? t(key) : t('cart.lost');
 }
 
 function problemText(p, cart) {
@@ -118,10 +191,13 @@ function problemText(p, cart) {
 function item(course, cart, state, held) {
   const name = `${course.code} ${course.name}`;
   const problems = cart.data.problems.filter((p) => p.course_id === course.id);
+  const settled = state === 'settled' ? outcomeOf(course, cart, held) : null;
   let verdict;
-  if (state === 'settled') {
-    const won = held.has(course.id);
-    verdict = h('p', { class: `outcome ${won ? 'won' : 'lost'}`, text: t(won ? 'cart.won' : 'cart.lost') });
+  if (settled) {
+    verdict = h('p', {
+      class: `outcome ${settled.won ? 'won' : 'lost'}`,
+      text: settled.won ? t('cart.won') : lostText(settled.why),
+    });
   } else if (problems.length) {
     verdict = h('ul', { class: 'problems' }, problems.map((p) => h('li', {
       class: 'problem',
@@ -136,7 +212,8 @@ function item(course, cart, state, held) {
     dataset: {
       testid: 'cart-item',
       courseId: String(course.id),
-      outcome: state === 'settled' ? (held.has(course.id) ? 'enrolled' : 'not_enrolled') : '',
+      outcome: settled ? (settled.won ? 'enrolled' : 'not_enrolled') : '',
+      why: settled?.why ?? '',
     },
   },
   h('div', {},

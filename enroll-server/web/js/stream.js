@@ -14,7 +14,8 @@ const PATH = '/api/v1/enrollments/events';
  * Opens the stream naming the queued tickets `tickets` (ids, at most 32);
  * `on.ready()`, `on.ticket(decision)`, `on.position(place)`,
  * `on.waitlist(move)` (a freed seat enrolled, offered or skipped the
- * student on a waitlist), `on.resync()`, `on.state('live' | 'reconnecting')`, and `on.closed()`
+ * student on a waitlist), `on.cart({settled, settled_at})` (the cart was
+ * settled), `on.resync()`, `on.state('live' | 'reconnecting')`, and `on.closed()`
  * when the server refused it (the page checks whether the session is still
  * valid).
  */
@@ -51,6 +52,13 @@ export function openStream(on, tickets = []) {
     source.addEventListener('waitlist', (e) => {
       try {
         on.waitlist(JSON.parse(e.data));
+      } catch {
+        on.resync();
+      }
+    });
+    source.addEventListener('cart', (e) => {
+      try {
+        on.cart(JSON.parse(e.data));
       } catch {
         on.resync();
       }
