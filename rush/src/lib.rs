@@ -22,6 +22,9 @@
 //!   audit trail and issued tickets; [`verify`] reads them.
 //! - [`churn`]: `--scenario waitlist`'s waitlist joins and cancels, made
 //!   as the rush's answers come in.
+//! - [`fault`]: `--fault`, Redis failing halfway through the rush (lost
+//!   its data, or its primary killed and the replica promoted); the
+//!   ledger of every acknowledged ticket against the database after it.
 //! - [`pgbench`]: the single-statement baseline on the same database.
 //! - [`mail`]: with `--smtp`, the students' mail the SMTP sink received —
 //!   mails per second, how many while the rush ran, none twice.
@@ -40,6 +43,7 @@ pub mod churn;
 pub mod cli;
 pub mod compare;
 pub mod conn;
+pub mod fault;
 pub mod mail;
 pub mod mix;
 pub mod pgbench;

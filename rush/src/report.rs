@@ -162,6 +162,8 @@ pub struct Summary {
     pub scenario: Scenario,
     /// `--scenario waitlist`: the joins, cancels and promotions.
     pub waitlist: Option<WaitlistFigures>,
+    /// `--fault`: what it did, and the tickets lost or misreported.
+    pub fault: Option<crate::fault::FaultFigures>,
     pub samples: Vec<Sample>,
 }
 
@@ -383,6 +385,9 @@ impl Summary {
             "ticket polls".into(),
             format!("{} ({} failed)", self.polls, self.poll_errors),
         ));
+        if let Some(f) = &self.fault {
+            rows.extend(f.rows());
+        }
         rows.push(("violations (must be 0)".into(), self.violations.to_string()));
         match &self.pgbench {
             Some(p) => {
