@@ -119,6 +119,19 @@ pub struct Cli {
     #[arg(long, default_value = "lottery", value_parser = ["lottery", "rush"])]
     pub cart_policy: String,
 
+    /// Make Redis fail once half the enroll requests are answered, and
+    /// report what that cost: acknowledged tickets lost (never decided,
+    /// unknown_ticket at the end), misreported (the API and the database
+    /// disagree), students logged out. `redis-flush`: the own stack's Redis
+    /// is SIGKILLed and restarted empty (with --target: FLUSHALL on
+    /// --redis-url); tickets still queued may be lost. `redis-failover`:
+    /// the own stack runs Redis with a replica and a Sentinel, the server
+    /// waits for the replica (WAIT); the primary is SIGKILLed and nothing
+    /// acknowledged may be lost. Students retry enrolls answered 503 or
+    /// 429. Exits 1 on a misreported ticket, or one lost when not allowed.
+    #[arg(long, value_enum)]
+    pub fault: Option<crate::fault::Fault>,
+
     /// Seed of the workload (courses picked, request order) and, with
     /// `--scenario cart`, of the cart's lottery.
     #[arg(long, default_value_t = 1)]

@@ -24,6 +24,9 @@
 //!   as the rush's answers come in.
 //! - [`cart`]: `--scenario cart`'s cart period before the rush — carts
 //!   filled, the close and its settling timed, the cart's figures.
+//! - [`fault`]: `--fault`, Redis failing halfway through the rush (lost
+//!   its data, or its primary killed and the replica promoted); the
+//!   ledger of every acknowledged ticket against the database after it.
 //! - [`pgbench`]: the single-statement baseline on the same database.
 //! - [`mail`]: with `--smtp`, the students' mail the SMTP sink received —
 //!   mails per second, how many while the rush ran, none twice.
@@ -43,6 +46,7 @@ pub mod churn;
 pub mod cli;
 pub mod compare;
 pub mod conn;
+pub mod fault;
 pub mod mail;
 pub mod mix;
 pub mod pgbench;

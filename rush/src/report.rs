@@ -165,6 +165,8 @@ pub struct Summary {
     pub waitlist: Option<WaitlistFigures>,
     /// `--scenario cart`: the carts and their close.
     pub cart: Option<CartFigures>,
+    /// `--fault`: what it did, and the tickets lost or misreported.
+    pub fault: Option<crate::fault::FaultFigures>,
     pub samples: Vec<Sample>,
 }
 
@@ -399,6 +401,9 @@ impl Summary {
             "ticket polls".into(),
             format!("{} ({} failed)", self.polls, self.poll_errors),
         ));
+        if let Some(f) = &self.fault {
+            rows.extend(f.rows());
+        }
         rows.push(("violations (must be 0)".into(), self.violations.to_string()));
         match &self.pgbench {
             Some(p) => {

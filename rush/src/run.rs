@@ -30,6 +30,9 @@ pub const CREDIT_LIMIT: i32 = 18;
 /// Runs everything for one scenario; the caller decides the exit status
 /// from [`Summary::violations`].
 pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
+    if cli.fault.is_some() && scenario == Scenario::Waitlist {
+        bail!("--fault runs with the default or phased scenario, not with waitlist's cancels");
+    }
     std::fs::create_dir_all(&cli.out)
         .with_context(|| format!("Failed to create {}", cli.out.display()))?;
     // One event stream per student besides the measured connections; the
@@ -103,9 +106,19 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         }
         _ => (None, None),
     };
+    let armed = match cli.fault {
+        Some(f) => Some(crate::fault::Armed::new(
+            f,
+            own.as_ref(),
+            &endpoints,
+            requests.len(),
+        )?),
+        None => None,
+    };
     let rush_opts = WaveOptions {
         resume_admission: cli.hold_admission,
         observer,
+        ride_out: armed.as_ref().map(|a| a.ride_out.clone()),
         ..opts
     };
     let phases_before = open_phases(&api, &mix).await?;
@@ -116,7 +129,7 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let fired_at = crate::mail::unix_now();
-    let rushed = rush(&api, own.as_ref(), cookies, &requests, &rush_opts).await;
+    let rushed = rush(&api, own.as_ref(), cookies.clone(), &requests, &rush_opts).await;
     let answered_at = crate::mail::unix_now();
     if cli.hold_admission && rushed.is_err() {
         // The wave never got to resume it: do not leave a server paused.
@@ -134,6 +147,10 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         }
         None => None,
     };
+    let struck = match armed {
+        Some(a) => Some((a.ride_out.clone(), a.struck(rushed.is_ok()).await?)),
+        None => None,
+    };
     let (wave, admission, cpu) = rushed?;
     restored?;
 
@@ -143,18 +160,40 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         student_ids: &student_ids,
         credit_limit: CREDIT_LIMIT,
     };
-    let redis_url = endpoints.redis_url.as_deref();
+    let mut redis_url = endpoints.redis_url.clone();
     let carts = cart.as_ref().map(|c| c.carts(&student_nos));
-    let (violations, decided_ms, waitlist) = verify::check_invariants(
+    let mut fault = None;
+    if let Some((ride_out, struck)) = &struck {
+        redis_url = Some(struck.happened.redis_url.clone());
+        let waves = [&pre, &wave];
+        let base = &endpoints.base_url;
+        fault = Some(
+            crate::fault::Armed::settle(
+                struck,
+                ride_out,
+                base,
+                &cookies,
+                &pool,
+                &course_ids,
+                waves,
+            )
+            .await?,
+        );
+    }
+    let (mut violations, decided_ms, waitlist) = verify::check_invariants(
         &facts,
         &pool,
-        redis_url,
+        redis_url.as_deref(),
         &pre,
         &wave,
         churned.as_ref(),
         carts,
+        fault.as_ref().map(|(ledger, _)| ledger),
     )
     .await?;
+    if let Some((ledger, _)) = &fault {
+        violations.extend(ledger.violations());
+    }
     let after = baseline(cli, &pool, &endpoints.database_url, &mix, "after").await?;
     let pgbench = before.zip(after).map(|(b, a)| Baseline::bracketing(&b, &a));
     let mut summary = summarize(
@@ -170,6 +209,7 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
     summary.scenario = scenario;
     summary.waitlist = waitlist;
     summary.cart = cart.map(|c| c.figures);
+    summary.fault = fault.map(|(_, figures)| figures);
     write_outputs(cli, &summary)?;
     if let Some(sink) = own.as_ref().and_then(|o| o.smtp.as_ref()) {
         let mail = crate::mail::measure(&pool, sink, fired_at, answered_at).await?;
@@ -290,6 +330,7 @@ async fn start_own_stack(cli: &Cli) -> Result<OwnStack> {
         log: std::path::absolute(cli.out.join("enroll-server.log"))?,
         env: Vec::new(),
         smtp: cli.smtp,
+        redis_sentinel: cli.fault == Some(crate::fault::Fault::RedisFailover),
     };
     eprintln!(
         "starting PostgreSQL (durable, 1 replica), redis-server and {} ...",
@@ -377,6 +418,7 @@ fn wave_options(cli: &Cli) -> WaveOptions {
         resume_admission: false,
         sample_every: Duration::from_millis(100),
         observer: None,
+        ride_out: None,
     }
 }
 
@@ -584,6 +626,7 @@ fn summarize(
         scenario: Scenario::Default,
         waitlist: None,
         cart: None,
+        fault: None,
         samples: wave.samples.clone(),
     }
 }

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use testkit::{ChildGuard, Durability, PgCluster, PgOptions, RedisServer, SmtpSink};
+use testkit::{ChildGuard, Durability, PgCluster, PgOptions, RedisSentinel, RedisServer, SmtpSink};
 
 /// How to reach a stack.
 #[derive(Debug, Clone)]
@@ -32,6 +32,10 @@ pub struct ServerSettings {
     pub env: Vec<(String, String)>,
     /// Start an SMTP sink and send students' mail to it.
     pub smtp: bool,
+    /// Run Redis with one replica under a Sentinel, the server following
+    /// the Sentinel and waiting for the replica (`WAIT`) before it
+    /// acknowledges a place in line (`--fault redis-failover`).
+    pub redis_sentinel: bool,
 }
 
 /// A stack this process started; everything stops (by pid) when it drops.
@@ -41,10 +45,16 @@ pub struct OwnStack {
     pub redis_pid: u32,
     pub postgres_pid: u32,
     pub replica_pid: u32,
+    /// The Redis primary's port (its pid is `redis_pid`).
+    pub redis_port: u16,
+    /// With [`ServerSettings::redis_sentinel`]: the Sentinel's `host:port`.
+    pub sentinel: Option<String>,
     /// The SMTP sink students' mail goes to (`--smtp`).
     pub smtp: Option<SmtpSink>,
     // Dropped in declaration order: the server before its databases.
     _server: ChildGuard,
+    _sentinel: Option<RedisSentinel>,
+    _redis_replica: Option<RedisServer>,
     _redis: RedisServer,
     _pg: PgCluster,
 }
@@ -76,6 +86,13 @@ impl OwnStack {
         .context("Failed to start PostgreSQL")?;
         let (database_url, replicas) = pg.create_database("enroll")?;
         let redis = RedisServer::start().context("Failed to start redis-server")?;
+        let (replica, sentinel) = match server.redis_sentinel {
+            true => {
+                let (replica, sentinel) = redis_replica_and_sentinel(&redis)?;
+                (Some(replica), Some(sentinel))
+            }
+            false => (None, None),
+        };
         let admin_token = format!("rush-admin-{:016x}", rand::random::<u64>());
         let port = testkit::free_port();
         let log = std::fs::File::create(&server.log)
@@ -95,6 +112,13 @@ impl OwnStack {
                 server.db_max_connections.to_string(),
             )
             .env("RUST_LOG", "warn")
+            .envs(sentinel.iter().flat_map(|s| {
+                [
+                    ("ENROLL_REDIS_SENTINELS", s.address()),
+                    ("ENROLL_REDIS_WAIT_REPLICAS", "1".into()),
+                    ("ENROLL_REDIS_WAIT_MS", "1000".into()),
+                ]
+            }))
             .envs(server.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -119,12 +143,30 @@ impl OwnStack {
             redis_pid: redis.pid(),
             postgres_pid: pg.primary.pid(),
             replica_pid: pg.replicas.first().map_or(0, |r| r.pid()),
+            redis_port: redis.port,
+            sentinel: sentinel.as_ref().map(RedisSentinel::address),
             smtp,
             _server: server_guard,
+            _sentinel: sentinel,
+            _redis_replica: replica,
             _redis: redis,
             _pg: pg,
         })
     }
+}
+
+/// A replica of `primary` (in sync) and a Sentinel watching it, which
+/// promotes the replica a second after the primary stops answering.
+fn redis_replica_and_sentinel(primary: &RedisServer) -> Result<(RedisServer, RedisSentinel)> {
+    let replica = RedisServer::start_with_args(&[
+        "--replicaof".into(),
+        "127.0.0.1".into(),
+        primary.port.to_string(),
+    ])
+    .context("Failed to start the Redis replica")?;
+    primary.wait_for_replica(Duration::from_secs(30))?;
+    let sentinel = RedisSentinel::start(primary.port).context("Failed to start redis-sentinel")?;
+    Ok((replica, sentinel))
 }
 
 /// Starts an SMTP sink and points the server's mail at it: no digest

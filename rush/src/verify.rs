@@ -11,6 +11,7 @@ use crate::check::{
     self, AuditRow, BlockRow, CourseRow, EnrollmentRow, Facts, IssuedTicket, PoolRow,
 };
 use crate::churn::ChurnOutcome;
+use crate::fault::Ledger;
 use crate::report::WaitlistFigures;
 use crate::wave::WaveOutcome;
 
@@ -20,7 +21,9 @@ use crate::wave::WaveOutcome;
 /// stamped it). With `churn` (`--scenario waitlist`) invariants 3, 4 and 6
 /// allow for the seats given back, and invariant 8 is checked too; with
 /// `carts` (`--scenario cart`) invariant 4 counts the seats the cart's close
-/// gave, and invariant 9 checks that close.
+/// gave, and invariant 9 checks that close. After a fault (`ledger`), the
+/// tickets Redis forgot are taken from the database and the tool, and the
+/// lost ones are the ledger's to judge.
 pub async fn check_invariants(
     facts: &Facts<'_>,
     pool: &sqlx::PgPool,
@@ -29,6 +32,7 @@ pub async fn check_invariants(
     rush: &WaveOutcome,
     churn: Option<&ChurnOutcome>,
     carts: Option<Carts<'_>>,
+    ledger: Option<&Ledger>,
 ) -> Result<(Vec<String>, HashMap<String, i64>, Option<WaitlistFigures>)> {
     let waves = [pre, rush];
     let courses: Vec<CourseRow> = sqlx::query_as(
@@ -76,11 +80,21 @@ pub async fn check_invariants(
                 t.decided.as_ref().map(|d| d.status.clone()),
             )
         })
+        .filter(|(id, told)| !ledger.is_some_and(|l| l.accounts_for(id, told.as_deref())))
         .collect();
-    let issued = match redis_url {
-        Some(url) => issued_in_redis(url, facts.course_ids).await?,
-        None => issued_by_tool(facts, &waves),
+    let issued = match (redis_url, ledger) {
+        (Some(url), None) => issued_in_redis(url, facts.course_ids).await?,
+        (None, None) => issued_by_tool(facts, &waves),
+        (url, Some(ledger)) => {
+            let in_redis = match url {
+                Some(url) => issued_in_redis(url, facts.course_ids).await?,
+                None => Vec::new(),
+            };
+            ledger.issued(in_redis, issued_by_tool(facts, &waves))
+        }
     };
+    // Redis lost tickets that were issued: it no longer tells them all.
+    let issued_complete = redis_url.is_some() && ledger.is_none();
     let mut v = check::seat_counts(&courses);
     v.extend(check::student_rules(facts, &rows));
     let mut figures = None;
@@ -102,12 +116,7 @@ pub async fn check_invariants(
                     ));
                 }
             }
-            v.extend(check::audit_trail(
-                &issued,
-                &rows,
-                &audit,
-                redis_url.is_some(),
-            ));
+            v.extend(check::audit_trail(&issued, &rows, &audit, issued_complete));
         }
         Some(churn) => {
             let (found, f) = check_waitlists(facts, pool, churn, &rows).await?;
@@ -120,12 +129,7 @@ pub async fn check_invariants(
                 &won,
                 &found.events,
             ));
-            v.extend(check::audit_trail(
-                &issued,
-                &won,
-                &audit,
-                redis_url.is_some(),
-            ));
+            v.extend(check::audit_trail(&issued, &won, &audit, issued_complete));
             v.extend(found.violations);
             figures = Some(f);
         }

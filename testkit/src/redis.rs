@@ -28,6 +28,12 @@ impl RedisServer {
         Self::start_with(port, &[])
     }
 
+    /// Starts redis-server on 127.0.0.1:`port` with `extra` arguments (e.g.
+    /// a primary killed and brought back as its successor's replica).
+    pub fn start_on_with_args(port: u16, extra: &[String]) -> Result<Self> {
+        Self::start_with(port, extra)
+    }
+
     /// Starts redis-server on a free port with `extra` arguments after the
     /// throwaway defaults (e.g. a deployment's ACL users and memory policy).
     pub fn start_with_args(extra: &[String]) -> Result<Self> {

@@ -279,6 +279,7 @@ pub async fn run(cli: &StreamsCli) -> Result<Figures> {
         log: cli.out.join("enroll-server.log"),
         env,
         smtp: false,
+        redis_sentinel: false,
     };
     eprintln!("rush-streams: starting PostgreSQL, Redis and enroll-server");
     let stack = tokio::task::spawn_blocking(move || OwnStack::start(&settings)).await??;

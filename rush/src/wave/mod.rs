@@ -66,6 +66,23 @@ pub struct WaveOptions {
     /// Told each enrolled ticket and each `course_full` (a 409 or a
     /// rejected ticket) as the wave learns it (`--scenario waitlist`).
     pub observer: Option<mpsc::UnboundedSender<Told>>,
+    /// Set while a fault is made during the wave (`--fault`): see [`RideOut`].
+    pub ride_out: Option<Arc<RideOut>>,
+}
+
+/// How a wave rides out a fault (`--fault`), and what it counted. A
+/// student whose enroll is answered 503, 502, 504 or 429, or not at all,
+/// tries again (100 ms, doubling up to 1 s, for at most a minute); a ticket
+/// answered unknown twice a second apart is final (`unknown`) — a decision
+/// committed meanwhile would have shown.
+#[derive(Debug, Default)]
+pub struct RideOut {
+    /// Enroll requests answered for good (the fault strikes at half).
+    pub answered: AtomicUsize,
+    /// Enroll requests sent again after such an answer.
+    pub retries: AtomicUsize,
+    /// Answers 401 to enrolls and ticket reads: students logged out.
+    pub unauthenticated: AtomicUsize,
 }
 
 /// What a student learnt about one of their requests, for an observer.
@@ -190,6 +207,8 @@ struct Shared {
     /// Ticket indices per student, to poll a student's tickets together.
     by_student: Mutex<HashMap<usize, Vec<usize>>>,
     due: Mutex<BinaryHeap<Reverse<(Instant, usize)>>>,
+    /// Riding out a fault: when each ticket was first answered unknown.
+    unknown_since: Mutex<HashMap<usize, Instant>>,
     refused: Mutex<BTreeMap<String, usize>>,
     error_example: Mutex<Option<String>>,
     errors: AtomicUsize,
@@ -319,6 +338,7 @@ pub async fn run_wave<T>(
         tickets: Mutex::new(TicketBook::default()),
         by_student: Mutex::new(HashMap::new()),
         due: Mutex::new(BinaryHeap::new()),
+        unknown_since: Mutex::new(HashMap::new()),
         refused: Mutex::new(BTreeMap::new()),
         error_example: Mutex::new(None),
         errors: AtomicUsize::new(0),

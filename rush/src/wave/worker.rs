@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use bytes::Bytes;
@@ -123,9 +123,25 @@ async fn send_one(
 ) {
     let sent = Instant::now();
     let req = shared.requests.enroll(student, course);
-    let reply = match client.send(&req).await {
-        Ok((status, body)) => enroll_reply(status, &body),
-        Err(e) => Err(e),
+    let mut backoff = Duration::from_millis(100);
+    let reply = loop {
+        let reply = match client.send(&req).await {
+            Ok((status, body)) => enroll_reply(status, &body),
+            Err(e) => Err(e),
+        };
+        let Some(ride_out) = &shared.opts.ride_out else {
+            break reply;
+        };
+        if !unavailable(&reply) || sent.elapsed() > RIDE_OUT_FOR {
+            if let Ok(EnrollReply::Refused { status: 401, .. }) = reply {
+                ride_out.unauthenticated.fetch_add(1, SeqCst);
+            }
+            ride_out.answered.fetch_add(1, SeqCst);
+            break reply;
+        }
+        ride_out.retries.fetch_add(1, SeqCst);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
     };
     match reply {
         Ok(EnrollReply::Ticket { ticket, eta_ms }) => {
@@ -184,6 +200,19 @@ async fn send_one(
     }
 }
 
+/// How long a student riding out a fault keeps trying one enroll.
+const RIDE_OUT_FOR: Duration = Duration::from_secs(60);
+
+/// An enroll answer a student riding out a fault tries again after: the
+/// server or its Redis unavailable, a rate limit, or no answer.
+fn unavailable(reply: &Result<EnrollReply>) -> bool {
+    match reply {
+        Ok(EnrollReply::Refused { status, .. }) => matches!(status, 429 | 502 | 503 | 504),
+        Ok(EnrollReply::Ticket { .. }) => false,
+        Err(_) => true,
+    }
+}
+
 /// Polls ticket `idx` together with every other undecided ticket of its
 /// student (one request, as a page listing a student's pending requests
 /// would); records the decisions it sees and re-schedules `idx` if it is
@@ -206,7 +235,12 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
     shared.polls.fetch_add(1, SeqCst);
     let view = match req {
         Ok(req) => match client.send(&req).await {
-            Ok((status, body)) => tickets_view(status, &body),
+            Ok((status, body)) => {
+                if let (401, Some(r)) = (status, &shared.opts.ride_out) {
+                    r.unauthenticated.fetch_add(1, SeqCst);
+                }
+                tickets_view(status, &body)
+            }
             Err(e) => Err(e),
         },
         Err(e) => Err(e),
@@ -247,7 +281,9 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
     for record in &learnt {
         shared.observe(record);
     }
-    if !seen_own {
+    if !seen_own && shared.opts.ride_out.is_some() && view.unknown.contains(&view_id(shared, idx)) {
+        unknown_twice(shared, idx, at);
+    } else if !seen_own {
         // Answered as unknown (or missing from the answer): an error, as a
         // 404 from the single-ticket read was.
         shared.poll_errors.fetch_add(1, SeqCst);
@@ -255,4 +291,39 @@ async fn poll_one(shared: &Shared, client: &mut Client, idx: usize) {
     } else if let Some(wait) = own_wait {
         shared.schedule(idx, Some(wait));
     }
+}
+
+/// Ticket `idx`'s id.
+fn view_id(shared: &Shared, idx: usize) -> String {
+    shared.tickets.lock().unwrap().records[idx].ticket.clone()
+}
+
+/// Riding out a fault, ticket `idx` was answered unknown at `at`: polled
+/// again a second later the first time, final (`unknown`) the second.
+fn unknown_twice(shared: &Shared, idx: usize, at: Instant) {
+    let first = *shared
+        .unknown_since
+        .lock()
+        .unwrap()
+        .entry(idx)
+        .or_insert(at);
+    if at - first < Duration::from_secs(1) {
+        shared.due_in(idx, Duration::from_secs(1));
+        return;
+    }
+    let record = {
+        let mut book = shared.tickets.lock().unwrap();
+        let record = &mut book.records[idx];
+        if record.decided.is_some() {
+            return;
+        }
+        record.decided = Some(Decided {
+            at,
+            status: "unknown".into(),
+            reason: None,
+        });
+        record.clone()
+    };
+    shared.decided.fetch_add(1, SeqCst);
+    shared.observe(&record);
 }
