@@ -184,11 +184,12 @@ pub async fn run(cli: &Cli, scenario: Scenario) -> Result<Summary> {
         &facts,
         &pool,
         redis_url.as_deref(),
-        &pre,
-        &wave,
-        churned.as_ref(),
-        carts,
-        fault.as_ref().map(|(ledger, _)| ledger),
+        [&pre, &wave],
+        verify::Extras {
+            churn: churned.as_ref(),
+            carts,
+            ledger: fault.as_ref().map(|(ledger, _)| ledger),
+        },
     )
     .await?;
     if let Some((ledger, _)) = &fault {

@@ -15,6 +15,17 @@ use crate::fault::Ledger;
 use crate::report::WaitlistFigures;
 use crate::wave::WaveOutcome;
 
+/// What a scenario or a fault adds to the checks.
+#[derive(Default)]
+pub struct Extras<'a> {
+    /// `--scenario waitlist`: the seats given back and the joins.
+    pub churn: Option<&'a ChurnOutcome>,
+    /// `--scenario cart`: the carts the close settled.
+    pub carts: Option<Carts<'a>>,
+    /// `--fault`: every acknowledged ticket against the database.
+    pub ledger: Option<&'a Ledger>,
+}
+
 /// Reads the database and the issued tickets and runs every check over
 /// the `pre`-rush wave and the `rush`; returns the violations and, from
 /// Redis, when each ticket was decided (ticket id → Unix ms, as the server
@@ -28,11 +39,12 @@ pub async fn check_invariants(
     facts: &Facts<'_>,
     pool: &sqlx::PgPool,
     redis_url: Option<&str>,
-    pre: &WaveOutcome,
-    rush: &WaveOutcome,
-    churn: Option<&ChurnOutcome>,
-    carts: Option<Carts<'_>>,
-    ledger: Option<&Ledger>,
+    [pre, rush]: [&WaveOutcome; 2],
+    Extras {
+        churn,
+        carts,
+        ledger,
+    }: Extras<'_>,
 ) -> Result<(Vec<String>, HashMap<String, i64>, Option<WaitlistFigures>)> {
     let waves = [pre, rush];
     let courses: Vec<CourseRow> = sqlx::query_as(

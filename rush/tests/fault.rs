@@ -103,6 +103,10 @@ fn rush_with(fault: &str, out: &Path) -> (String, Value) {
             "--concurrency",
             "32",
             "--no-pgbench",
+            // A fault that could not be made shows as undecided tickets:
+            // fail within a minute rather than wait out the default.
+            "--timeout-secs",
+            "60",
         ])
         .arg("--out")
         .arg(out)

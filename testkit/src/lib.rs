@@ -27,6 +27,6 @@ pub mod smtp;
 pub mod webcfg;
 
 pub use pg::{Durability, PgCluster, PgOptions};
-pub use process::{free_port, wait_for_port, ChildGuard};
+pub use process::{free_port, stable_port, wait_for_port, ChildGuard};
 pub use redis::{RedisSentinel, RedisServer};
 pub use smtp::{ReceivedMail, SinkOptions, SmtpSink};

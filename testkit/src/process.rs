@@ -14,6 +14,39 @@ use anyhow::{bail, Context, Result};
 /// port, and the second test would talk to the first one's server.
 static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
+/// A free TCP port on 127.0.0.1 below the kernel's ephemeral range, not
+/// handed out before: for a server that is killed and started again on the
+/// same port. A port from the ephemeral range may meanwhile be taken by an
+/// outgoing connection, even by a client reconnecting to that very port
+/// (a TCP self-connect on loopback), and the restarted server then cannot
+/// bind it.
+pub fn stable_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, span) = (low.saturating_sub(12_000).max(1024), 10_000u32);
+    // Processes running tests at once start their search at different points.
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    for i in 0..span {
+        let port = first + ((seed.wrapping_add(i)) % span) as u16;
+        if port >= low || TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        if HANDED_OUT
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(port)
+        {
+            return port;
+        }
+    }
+    free_port()
+}
+
 /// Asks the kernel for a free TCP port on 127.0.0.1 that this process has
 /// not handed out before.
 ///

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::process::{free_port, wait_for_port, ChildGuard};
+use crate::process::{free_port, stable_port, wait_for_port, ChildGuard};
 
 /// A running redis-server, killed (by pid) when dropped. No persistence: it
 /// exists for one test or one local-stack run.
@@ -19,7 +19,7 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts redis-server on 127.0.0.1 and a free port.
     pub fn start() -> Result<Self> {
-        Self::start_on(free_port())
+        Self::start_on(stable_port())
     }
 
     /// Starts redis-server on 127.0.0.1:`port` (e.g. the port of one that
@@ -37,7 +37,7 @@ impl RedisServer {
     /// Starts redis-server on a free port with `extra` arguments after the
     /// throwaway defaults (e.g. a deployment's ACL users and memory policy).
     pub fn start_with_args(extra: &[String]) -> Result<Self> {
-        Self::start_with(free_port(), extra)
+        Self::start_with(stable_port(), extra)
     }
 
     fn start_with(port: u16, extra: &[String]) -> Result<Self> {

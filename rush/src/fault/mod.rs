@@ -293,7 +293,7 @@ async fn restart_empty(pid: u32, port: u16) -> Result<Made> {
     })
     .await??;
     let outage = killed.elapsed();
-    let after = state(&local(port)).await?;
+    let after = state_once_up(&local(port)).await?;
     Ok((before, after, outage, Some(restarted)))
 }
 
@@ -334,7 +334,7 @@ async fn fail_over(pid: u32, port: u16, sentinel: &str) -> Result<Made> {
         }
     };
     let outage = killed.elapsed();
-    let after = state(&promoted).await?;
+    let after = state_once_up(&promoted).await?;
     // The killed primary comes back, as its supervisor would restart it,
     // as the new primary's replica: with `WAIT 1` nothing is acknowledged
     // while no replica is there to confirm it.
@@ -361,6 +361,20 @@ const REJOIN_AFTER: Duration = Duration::from_secs(5);
 
 fn local(port: u16) -> String {
     format!("redis://127.0.0.1:{port}")
+}
+
+/// [`state`] of a Redis just (re)started or promoted: it may drop the
+/// first connections while it comes up (or while the servers' own
+/// reconnections crowd in), so it is asked again for a few seconds.
+async fn state_once_up(url: &str) -> Result<RedisState> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match state(url).await {
+            Ok(s) => return Ok(s),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// A Redis's address, run id, role and number of keys.

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use futures::{StreamExt, TryStreamExt};
 use tokio::task::JoinHandle;
 
-use super::{Decided, Shared};
+use super::shared::{Decided, Shared};
 use crate::conn::EventStream;
 use crate::sse::{Parser, StreamEvent};
 
