@@ -26,10 +26,27 @@
 //!
 //! Events are coalesced: whoever sends them asks for the places that
 //! changed since they were last sent ([`Line::due`]), at its own pace, and
-//! only the latest place of each ticket goes out.
+//! only the latest place of each ticket goes out. Far from the head a
+//! small move is not worth a write to every stream in line: a place is
+//! sent again once it moved by a tenth, within [`NEAR`] of the head, or
+//! [`STALE`] after the last one.
+
+use std::time::{Duration, Instant};
 
 use crate::pace::Pace;
 use crate::ticket::TicketId;
+
+/// Places this close to the head are sent on every change.
+pub const NEAR: i64 = 10;
+
+/// A changed place is sent at least this often.
+pub const STALE: Duration = Duration::from_secs(3);
+
+/// Whether a place moved from `sent` (sent at `at`) to `now_at` is worth
+/// sending at `now`.
+fn worth_sending(sent: i64, at: Instant, position: i64, now: Instant) -> bool {
+    position != sent && (position <= NEAR || (sent - position) * 10 >= sent || now >= at + STALE)
+}
 
 /// How many of `decided` (ascending) lie in `floor..own`: tickets ahead of
 /// `own` decided since the place was read.
@@ -99,8 +116,8 @@ struct Tracked {
     /// While a read is in flight: decided numbers below its own heard
     /// meanwhile, replayed on the answer.
     missed: Option<Vec<i64>>,
-    /// The place last sent.
-    sent: Option<i64>,
+    /// The place last sent, and when.
+    sent: Option<(i64, Instant)>,
 }
 
 /// One stream's queued tickets and their places.
@@ -230,16 +247,27 @@ impl Line {
         moved
     }
 
-    /// The places to send: those that changed since last sent (each
-    /// then counts as sent).
-    pub fn due(&mut self) -> Vec<Due> {
+    /// Whether a place moved since it was last sent but was not worth
+    /// sending yet.
+    pub fn holds_back(&self) -> bool {
+        self.tickets
+            .iter()
+            .any(|t| matches!((t.place, t.sent), (Some(p), Some((sent, _))) if p.position != sent))
+    }
+
+    /// The places to send at `now`: those never sent, and those that moved
+    /// enough since last sent (see the module's doc); each then counts as
+    /// sent.
+    pub fn due(&mut self, now: Instant) -> Vec<Due> {
         let mut out = Vec::new();
         for t in &mut self.tickets {
             let Some(place) = t.place else { continue };
-            if t.sent == Some(place.position) {
-                continue;
+            if let Some((sent, at)) = t.sent {
+                if !worth_sending(sent, at, place.position, now) {
+                    continue;
+                }
             }
-            t.sent = Some(place.position);
+            t.sent = Some((place.position, now));
             out.push(Due {
                 ticket: t.id,
                 position: place.position,
@@ -369,19 +397,41 @@ mod tests {
 
     #[test]
     fn only_changed_places_are_due_and_the_latest_wins() {
+        let t0 = Instant::now();
         let mut line = read_line(110, 9, 100);
         // The first place is due at once.
-        let due = line.due();
+        let due = line.due(t0);
         assert_eq!(due.iter().map(|d| d.position).collect::<Vec<_>>(), [10]);
         // Nothing changed: nothing to send.
-        assert!(line.due().is_empty());
+        assert!(line.due(t0).is_empty());
         // Three batches between two sends: one place, the latest.
         line.decided(C, &[100]);
         line.decided(C, &[101]);
         line.decided(C, &[102, 103]);
-        let due = line.due();
+        let due = line.due(t0);
         assert_eq!(due.iter().map(|d| d.position).collect::<Vec<_>>(), [6]);
-        assert!(line.due().is_empty());
+        assert!(line.due(t0).is_empty());
+    }
+
+    #[test]
+    fn far_from_the_head_a_small_move_waits() {
+        let t0 = Instant::now();
+        let mut line = read_line(1_000, 899, 100);
+        assert_eq!(line.due(t0)[0].position, 900);
+        // 900 -> 850: less than a tenth, not sent yet.
+        let decided: Vec<i64> = (100..150).collect();
+        line.decided(C, &decided);
+        assert!(line.due(t0).is_empty());
+        // ... unless the last one is old.
+        assert_eq!(line.due(t0 + STALE)[0].position, 850);
+        // 850 -> 765: a tenth, sent at once.
+        let decided: Vec<i64> = (150..235).collect();
+        line.decided(C, &decided);
+        assert_eq!(line.due(t0 + STALE)[0].position, 765);
+        // Near the head, every change.
+        assert!(worth_sending(11, t0, 10, t0));
+        assert!(worth_sending(3, t0, 2, t0));
+        assert!(!worth_sending(2, t0, 2, t0 + STALE));
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! The places in line a stream follows: which tickets, moved by batches,
 //! and sent at the pace of whoever asks ([`TicketEvents::send_moved`]).
 
+use std::time::Instant;
+
 use super::{Event, Hub, StreamKey, Subscription, TicketEvents};
 use crate::pace::Pace;
 use crate::position::{Due, Line};
 use crate::ticket::TicketId;
+
+/// Streams whose places are sent per lock hold.
+const CHUNK: usize = 256;
 
 impl TicketEvents {
     /// Has every stream of `student` here follow `ticket` (just enrolled
@@ -61,11 +66,20 @@ impl TicketEvents {
     /// each made into an event by `event`; returns how many were sent. In
     /// the hub's lock, as decisions are, so a place never follows its
     /// ticket's decision.
+    ///
+    /// The lock is taken for [`CHUNK`] streams at a time, so a batch's
+    /// decisions never wait behind a whole line's places.
     pub fn send_moved(&self, event: impl Fn(&Due) -> Event) -> usize {
-        let mut hub = self.hub();
-        let keys: Vec<StreamKey> = hub.moved.drain().collect();
-        keys.into_iter()
-            .map(|key| send_places(&mut hub, key, &event))
+        let keys: Vec<StreamKey> = self.hub().moved.drain().collect();
+        let now = Instant::now();
+        keys.chunks(CHUNK)
+            .map(|chunk| {
+                let mut hub = self.hub();
+                chunk
+                    .iter()
+                    .map(|&key| send_places(&mut hub, key, now, &event))
+                    .sum::<usize>()
+            })
             .sum()
     }
 
@@ -74,20 +88,29 @@ impl TicketEvents {
         let mut hub = self.hub();
         let key = (sub.student, sub.id);
         hub.moved.remove(&key);
-        send_places(&mut hub, key, &event)
+        send_places(&mut hub, key, Instant::now(), &event)
     }
 }
 
-fn send_places(hub: &mut Hub, key: StreamKey, event: &impl Fn(&Due) -> Event) -> usize {
+fn send_places(
+    hub: &mut Hub,
+    key: StreamKey,
+    now: Instant,
+    event: &impl Fn(&Due) -> Event,
+) -> usize {
     let Some(s) = hub.subscriber(key) else {
         return 0;
     };
     let mut sent = 0;
-    for due in s.line.due() {
+    for due in s.line.due(now) {
         // A stream too full to take it is closed by its next decision.
         if s.tx.try_send(event(&due)).is_ok() {
             sent += 1;
         }
+    }
+    if s.line.holds_back() {
+        // Moved too little to send yet: looked at again next beat.
+        hub.moved.insert(key);
     }
     sent
 }

@@ -142,7 +142,7 @@ fn read(sub: &Subscription, rank: i64, head: i64) {
 }
 
 fn places(sub: &Subscription) -> Vec<(TicketId, i64)> {
-    let due = sub.line(|l| l.due()).unwrap();
+    let due = sub.line(|l| l.due(std::time::Instant::now())).unwrap();
     due.into_iter().map(|d| (d.ticket, d.position)).collect()
 }
 
