@@ -26,6 +26,7 @@ use crate::redis::enqueue::Enqueuer;
 use crate::redis::expiry::{self, expire_decided};
 use crate::redis::feed::{follow, Followers};
 use crate::redis::pipeline::Pipeliner;
+use crate::redis::retry::{Warnings, WARN_EVERY};
 use crate::redis::session_store::SessionStore;
 use crate::service::enrollment::seats_freed;
 use crate::service::fair_use::FairUse;
@@ -277,7 +278,12 @@ async fn monitor(state: AppState) {
                     "Redis had lost this deployment's data; rebuilt it from the database"
                 ),
                 Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "Redis cannot be trusted"),
+                Err(e) => {
+                    static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
+                    if let Some(left_out) = WARNINGS.due() {
+                        tracing::error!(error = %e, left_out, "Redis cannot be trusted");
+                    }
+                }
             }
         }
     }
@@ -346,7 +352,10 @@ async fn expire_decided_tickets(state: AppState) {
                     Ok(n) if n == expiry::PER_CALL => continue,
                     Ok(_) => break,
                     Err(err) => {
-                        tracing::warn!(course, error = %err, "could not expire decided tickets");
+                        static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
+                        if let Some(left_out) = WARNINGS.due() {
+                            tracing::warn!(course, error = %err, left_out, "could not expire decided tickets");
+                        }
                         break;
                     }
                 }

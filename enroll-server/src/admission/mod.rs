@@ -32,16 +32,18 @@
 pub mod batch;
 pub mod commit;
 pub mod decide;
+mod signals;
 pub mod thread;
 
+pub use signals::{PauseFlag, Wake};
+
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus::IntGauge;
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 use self::batch::CourseBatch;
 use self::commit::{Committer, CommitterOptions};
@@ -49,6 +51,7 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::pace::Pace;
 use crate::redis::lease::{acquire_lease, release_lease, Lease};
+use crate::redis::retry::{Backoff, Warnings, WARN_EVERY};
 use crate::redis::{batch as redis_batch, control};
 use crate::snapshot::CatalogSnapshot;
 use crate::ticket::{Decision, Reason};
@@ -59,48 +62,8 @@ const BUSY_POLL: Duration = Duration::from_millis(20);
 /// The same when every queue was empty; a ticket queued through this
 /// instance wakes the runner at once regardless.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-
-/// Whether an admin has paused admission, as this instance last saw it: at
-/// the runner's last poll or this instance's last admin switch (at most one
-/// poll old). Read without a Redis round trip, by the runner and by the
-/// answers to students.
-#[derive(Debug, Default)]
-pub struct PauseFlag(AtomicBool);
-
-impl PauseFlag {
-    pub fn is_paused(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-
-    /// Records the switch as just read from Redis or set by an admin here.
-    pub fn set(&self, paused: bool) {
-        self.0.store(paused, Ordering::Release);
-    }
-}
-
-/// Courses this instance saw gain waiting students or free seats, for the
-/// runner to look at at once (without reading every queue's length).
-#[derive(Default)]
-pub struct Wake {
-    courses: Mutex<HashSet<i64>>,
-    notify: Notify,
-}
-
-impl Wake {
-    /// `course` may have work: a ticket was queued or a seat freed.
-    pub fn course(&self, course: i64) {
-        self.courses().insert(course);
-        self.notify.notify_one();
-    }
-
-    fn courses(&self) -> MutexGuard<'_, HashSet<i64>> {
-        self.courses.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn take(&self) -> Vec<i64> {
-        self.courses().drain().collect()
-    }
-}
+/// The longest wait between attempts while Redis or the database fails.
+const FAILING_POLL_MAX: Duration = Duration::from_secs(2);
 
 /// What admission works with: its own pool and Redis connection, created
 /// on its own runtime (see [`thread`]).
@@ -171,22 +134,33 @@ impl Admission {
     pub async fn run(self: Arc<Self>) {
         let wake = self.wake.clone();
         let mut next_scan = tokio::time::Instant::now();
+        // While Redis fails: scans further apart, warnings rate-limited.
+        let mut failing = Backoff::new(IDLE_POLL, FAILING_POLL_MAX);
+        let (lease_warnings, scan_warnings) =
+            (Warnings::new(WARN_EVERY), Warnings::new(WARN_EVERY));
         loop {
             tokio::select! {
                 _ = wake.notify.notified() => {
                     for course in wake.take() {
                         if let Err(err) = self.clone().try_drain(course).await {
-                            tracing::warn!(course, error = %err, "admission could not take a lease");
+                            if let Some(left_out) = lease_warnings.due() {
+                                tracing::warn!(course, error = %err, left_out, "admission could not take a lease");
+                            }
                         }
                     }
                 }
                 _ = tokio::time::sleep_until(next_scan) => {
                     let pause = match self.clone().scan().await {
-                        Ok(true) => BUSY_POLL,
-                        Ok(false) => IDLE_POLL,
+                        Ok(busy) => {
+                            failing.reset();
+                            scan_warnings.reset();
+                            if busy { BUSY_POLL } else { IDLE_POLL }
+                        }
                         Err(err) => {
-                            tracing::warn!(error = %err, "admission could not read the queues");
-                            IDLE_POLL
+                            if let Some(left_out) = scan_warnings.due() {
+                                tracing::warn!(error = %err, left_out, "admission could not read the queues");
+                            }
+                            failing.next_wait()
                         }
                     };
                     next_scan = tokio::time::Instant::now() + pause;
@@ -276,16 +250,20 @@ impl Admission {
         let mut redis = self.state.redis.clone();
         let mut pace = Measured::default();
         let lease = self.state.settings.admission_lease;
+        let mut failing = Backoff::new(Duration::from_millis(100), FAILING_POLL_MAX);
+        static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
         loop {
             if self.is_paused() {
                 break;
             }
             match self.decide_next_batch(course, &mut pace).await {
                 Ok(0) => break,
-                Ok(_) => {}
+                Ok(_) => failing.reset(),
                 Err(err) => {
-                    tracing::warn!(course, error = %err, "admission batch failed; will retry");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if let Some(left_out) = WARNINGS.due() {
+                        tracing::warn!(course, error = %err, left_out, "admission batch failed; will retry");
+                    }
+                    tokio::time::sleep(failing.next_wait()).await;
                 }
             }
             if !renewal_due(leased_at, Instant::now(), lease) {

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use super::{Admission, AdmissionCtx, PauseFlag, Wake};
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::redis::retry::{Backoff, Warnings, WARN_EVERY};
 use crate::snapshot::CatalogSnapshot;
 
 /// A running admission thread; stops when [`AdmissionThread::stop`] is called.
@@ -84,12 +85,16 @@ async fn run(
     wake: Arc<Wake>,
     paused: Arc<PauseFlag>,
 ) {
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
+    let warnings = Warnings::new(WARN_EVERY);
     let ctx = loop {
         match connect(&settings, &metrics, &catalog).await {
             Ok(ctx) => break ctx,
             Err(err) => {
-                tracing::warn!(error = %format!("{err:#}"), "admission cannot connect yet; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                if let Some(left_out) = warnings.due() {
+                    tracing::warn!(error = %format!("{err:#}"), left_out, "admission cannot connect yet; retrying");
+                }
+                tokio::time::sleep(backoff.next_wait()).await;
             }
         }
     };

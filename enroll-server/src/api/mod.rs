@@ -39,7 +39,7 @@ pub mod waitlist;
 pub mod window;
 
 use axum::Router;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::metrics::track_http;
 use crate::state::AppState;
@@ -95,6 +95,12 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             track_http,
         ))
-        .layer(TraceLayer::new_for_http())
+        // A failing response is logged where its cause is known (a 500
+        // with its cause chain, a dependency unavailable rate-limited), not
+        // once more per response: a failover fails thousands of them.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state)
 }

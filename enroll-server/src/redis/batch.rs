@@ -14,6 +14,7 @@ use super::fair_use;
 use super::feed::Channel;
 use super::keys::CourseKeys;
 use super::pipeline::{self, Call};
+use super::retry::{Warnings, WARN_EVERY};
 use crate::pace::Pace;
 use crate::ticket::{encode_batch, Decision};
 
@@ -118,7 +119,10 @@ pub async fn finish(
     let left = replies.next().expect("one reply per call")?;
     // A lost release is found again when its student reaches the cap.
     if let Some(Err(err)) = replies.find(Result::is_err) {
-        tracing::warn!(course_id, error = %err, "could not give back open-ticket places");
+        static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
+        if let Some(left_out) = WARNINGS.due() {
+            tracing::warn!(course_id, error = %err, left_out, "could not give back open-ticket places");
+        }
     }
     let left: i64 = redis::from_redis_value(left)?;
     Ok((left >= 0).then_some(left))

@@ -2,19 +2,29 @@
 //!
 //! A [`ConnectionManager`] (which reconnects by itself) to one address; or,
 //! with Redis Sentinel (`ENROLL_REDIS_SENTINELS`), to the primary the
-//! sentinels name, asked again whenever the one in use stops answering as
-//! a primary (refused, dropped, or `READONLY` once it was demoted): after a
-//! failover the next requests go to the promoted replica.
+//! sentinels name, followed through a failover by [`super::follow`]: a
+//! reply that says the Redis in use is gone or no longer the primary
+//! ([`super::primary`]) wakes it, and it also asks on its own every few
+//! seconds and, while no primary is known, until one is promoted.
+//!
+//! A reply refusing a write as a replica would (`READONLY`, also inside a
+//! pipeline's replies, or `WAIT` on a replica) fails the whole call with
+//! [`not_primary`]; while no primary is known every call fails at once
+//! with [`no_primary`]. Both read as Redis unavailable (503), never as a
+//! failed command.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::aio::ConnectionLike;
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{
-    Client, Cmd, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult,
-    ServerErrorKind, Value,
+    Client, Cmd, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult, Value,
 };
+use tokio::sync::watch;
+
+use super::follow;
+use super::primary::{is_not_primary, is_unreachable, refused_as_replica, Primary, Shared};
+pub use super::primary::{no_primary, not_primary};
 
 /// Where the primary is found: the sentinels and the name they know it by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,24 +36,21 @@ pub struct Sentinels {
 /// A connection to Redis's primary, cheap to clone (every clone shares it).
 #[derive(Clone)]
 pub struct RedisConn {
-    current: Arc<RwLock<(ConnectionManager, Client)>>,
-    sentinel: Option<Arc<tokio::sync::Mutex<SentinelClient>>>,
-    /// Bumped at each switch to another primary, so that the many requests
-    /// failing at once during a failover ask the sentinels once.
-    generation: Arc<AtomicU64>,
+    shared: Arc<Shared>,
+    /// Whether sentinels are followed (a sign of failover then wakes them).
+    following: bool,
 }
 
 impl RedisConn {
     /// Connects to `url`, or with `sentinels` to the primary they name
-    /// (`url`'s user, password and database are used for it).
+    /// (`url`'s user, password and database are used for it) and follows
+    /// them from then on.
     pub async fn connect(url: &str, sentinels: Option<&Sentinels>) -> RedisResult<Self> {
         let Some(s) = sentinels else {
-            let client = Client::open(url)?;
-            let cm = client.get_connection_manager().await?;
+            let primary = Primary::connect(Client::open(url)?).await?;
             return Ok(Self {
-                current: Arc::new(RwLock::new((cm, client))),
-                sentinel: None,
-                generation: Arc::new(AtomicU64::new(0)),
+                shared: Arc::new(Shared::new(primary)),
+                following: false,
             });
         };
         let info = url.into_connection_info()?;
@@ -66,77 +73,60 @@ impl RedisConn {
             Some(node),
             SentinelServerType::Master,
         )?;
-        let client = sentinel.async_get_client().await?;
-        let cm = client.get_connection_manager().await?;
+        let primary = Primary::connect(sentinel.async_get_client().await?).await?;
+        let shared = Arc::new(Shared::new(primary));
+        follow::spawn(&shared, sentinel);
         Ok(Self {
-            current: Arc::new(RwLock::new((cm, client))),
-            sentinel: Some(Arc::new(tokio::sync::Mutex::new(sentinel))),
-            generation: Arc::new(AtomicU64::new(0)),
+            shared,
+            following: true,
         })
     }
 
-    fn manager(&self) -> (ConnectionManager, u64) {
-        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-        (current.0.clone(), self.generation.load(Ordering::Acquire))
-    }
-
     /// A client for the primary in use now (for pub/sub, which needs a
-    /// connection of its own).
+    /// connection of its own: see [`Self::switches`]).
     pub fn client(&self) -> Client {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .1
-            .clone()
+        self.shared.primary().client
     }
 
-    /// After `err` from the primary of generation `seen`: with sentinels,
-    /// asks them for the primary and switches to it when it is another one.
-    async fn follow_failover(&self, err: &RedisError, seen: u64) {
-        let Some(sentinel) = &self.sentinel else {
-            return;
-        };
-        let failover_sign = err.is_io_error()
-            || err.is_connection_dropped()
-            || err.is_connection_refusal()
-            || err.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
-        if !failover_sign {
-            return;
-        }
-        let mut sentinel = sentinel.lock().await;
-        if self.generation.load(Ordering::Acquire) != seen {
-            return; // another request switched already
-        }
-        let client = match sentinel.async_get_client().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "the sentinels named no reachable primary");
-                return;
+    /// Changes each time the connection switches to another primary: a
+    /// connection of its own made from [`Self::client`] must then be made
+    /// again.
+    pub fn switches(&self) -> watch::Receiver<u64> {
+        self.shared.switches()
+    }
+
+    /// Whether no primary is known now (requests fail at once).
+    pub fn primary_lost(&self) -> bool {
+        self.shared.is_lost()
+    }
+
+    /// Looks at a reply for signs of failover: wakes the follower, and
+    /// makes a refusal as a replica the error of the whole call.
+    fn checked<T>(&self, reply: RedisResult<T>, refused: impl Fn(&T) -> bool) -> RedisResult<T> {
+        let (suspect, failed) = match &reply {
+            Err(e) if is_not_primary(e) => (true, true),
+            Err(e) => (is_unreachable(e), false),
+            Ok(v) => {
+                let r = refused(v);
+                (r, r)
             }
         };
-        if client.get_connection_info().addr() == self.client().get_connection_info().addr() {
-            return;
+        if suspect && self.following {
+            self.shared.suspect.notify_one();
         }
-        match client.get_connection_manager().await {
-            Ok(cm) => {
-                tracing::warn!(primary = %client.get_connection_info().addr(), "Redis failed over; following the new primary");
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = (cm, client);
-                self.generation.fetch_add(1, Ordering::AcqRel);
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot connect to the new Redis primary"),
+        if failed {
+            return Err(not_primary());
         }
+        reply
     }
 }
 
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let (mut cm, seen) = self.manager();
-            let reply = cm.req_packed_command(cmd).await;
-            if let Err(e) = &reply {
-                self.follow_failover(e, seen).await;
-            }
-            reply
+            let mut manager = self.shared.current()?.manager;
+            let reply = manager.req_packed_command(cmd).await;
+            self.checked(reply, refused_as_replica)
         })
     }
 
@@ -147,16 +137,19 @@ impl ConnectionLike for RedisConn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let (mut cm, seen) = self.manager();
-            let reply = cm.req_packed_commands(pipeline, offset, count).await;
-            if let Err(e) = &reply {
-                self.follow_failover(e, seen).await;
-            }
-            reply
+            let mut manager = self.shared.current()?.manager;
+            let reply = manager.req_packed_commands(pipeline, offset, count).await;
+            self.checked(reply, |values| values.iter().any(refused_as_replica))
         })
     }
 
     fn get_db(&self) -> i64 {
-        self.manager().0.get_db()
+        self.shared.primary().manager.get_db()
     }
+}
+
+/// Whether `err` means Redis is unavailable for now (gone, failing over,
+/// or no longer the primary) rather than a command that failed.
+pub fn is_unavailable(err: &RedisError) -> bool {
+    is_unreachable(err) || is_not_primary(err)
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
+use super::retry::{Backoff, Warnings, WARN_EVERY};
 use crate::cache::KnownFull;
 use crate::events::TicketEvents;
 use crate::session::{Digest, SessionCache};
@@ -113,20 +114,44 @@ impl Followers {
 }
 
 /// Follows every [`Channel`] on one connection for as long as the process
-/// runs. Resubscribes after a lost connection (the caches are bypassed in
-/// between; the streams are told to resync once it is back).
+/// runs. Resubscribes after a lost connection, [`Backoff`] apart (the
+/// caches are bypassed in between; the streams are told to resync once it
+/// is back), and on the new primary at once when the connection switches to
+/// one (a failover followed).
 pub async fn follow(redis: super::conn::RedisConn, f: Followers) {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let warnings = Warnings::new(WARN_EVERY);
+    let mut switches = redis.switches();
     loop {
+        switches.borrow_and_update();
         // The primary in use now (after a failover, the promoted one).
         let client = redis.client();
-        match follow_once(&client, &f).await {
-            Ok(()) => tracing::warn!(
-                "invalidation feed lost; asking Redis for every session and full flag"
-            ),
-            Err(e) => tracing::warn!(error = %e, "cannot follow the invalidation feed"),
-        }
+        let ended = tokio::select! {
+            ended = follow_once(&client, &f, &mut backoff, &warnings) => Some(ended),
+            _ = switches.changed() => None,
+        };
         f.set_following(false);
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        match ended {
+            // Straight to the new primary: the old one's feed ends with it.
+            None => continue,
+            Some(Ok(())) => {
+                if let Some(left_out) = warnings.due() {
+                    tracing::warn!(
+                        left_out,
+                        "invalidation feed lost; asking Redis for every session and full flag"
+                    );
+                }
+            }
+            Some(Err(e)) => {
+                if let Some(left_out) = warnings.due() {
+                    tracing::warn!(error = %e, left_out, "cannot follow the invalidation feed");
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff.next_wait()) => {}
+            _ = switches.changed() => {}
+        }
     }
 }
 
@@ -134,11 +159,18 @@ pub async fn follow(redis: super::conn::RedisConn, f: Followers) {
 /// confirmation), marks the caches followed, tells the event streams to
 /// resync (decisions published before now may have been missed), and acts
 /// on every message until the connection ends.
-async fn follow_once(client: &redis::Client, f: &Followers) -> redis::RedisResult<()> {
+async fn follow_once(
+    client: &redis::Client,
+    f: &Followers,
+    backoff: &mut Backoff,
+    warnings: &Warnings,
+) -> redis::RedisResult<()> {
     let mut pubsub = client.get_async_pubsub().await?;
     for channel in Channel::ALL {
         pubsub.subscribe(channel.name()).await?;
     }
+    backoff.reset();
+    warnings.reset();
     f.set_following(true);
     f.events.resync_all();
     let mut messages = pubsub.on_message();

@@ -1,8 +1,10 @@
 //! Everything the server keeps in Redis: the waiting queues, their leases
 //! and switches, sessions, and the pub/sub feed between instances.
 //!
-//! - [`conn`]: the connection to Redis's primary (following a Sentinel
-//!   failover when sentinels are configured).
+//! - [`conn`]: the connection to Redis's primary; [`primary`]: the one in
+//!   use and the signs that it failed over; [`follow`]: asking the
+//!   sentinels for the promoted one; [`retry`]: backoff and rate-limited
+//!   warnings for the loops that talk to Redis.
 //! - [`keys`]: every key name, built in one place.
 //! - [`pipeline`]: the task that sends script calls arriving together as
 //!   one pipeline.
@@ -32,9 +34,12 @@ pub mod enqueue;
 pub mod expiry;
 pub mod fair_use;
 pub mod feed;
+pub mod follow;
 pub mod keys;
 pub mod lease;
 pub mod login_throttle;
 pub mod pipeline;
+pub mod primary;
+pub mod retry;
 pub mod session_store;
 pub mod tickets;

@@ -20,6 +20,7 @@ use sqlx::PgPool;
 
 use super::feed::Channel;
 use super::keys;
+use super::retry::{Warnings, WARN_EVERY};
 use crate::metrics::Metrics;
 use crate::session::{digest, Digest, Session, SessionCache, TokenSigner};
 use crate::store::{sessions as rows, StoreError};
@@ -169,7 +170,10 @@ impl SessionStore {
                 self.from_db.inc();
                 if found.is_ok() {
                     if let Err(e) = self.put(&digest, &session, remaining(expires)).await {
-                        tracing::warn!(error = %e, "could not put a session back into Redis");
+                        static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
+                        if let Some(left_out) = WARNINGS.due() {
+                            tracing::warn!(error = %e, left_out, "could not put a session back into Redis");
+                        }
                     }
                 }
                 Some(session)

@@ -12,6 +12,7 @@ use crate::fair_use::address::AddressLimiter;
 use crate::fair_use::{Limits, Rate, StudentLimit};
 use crate::redis::fair_use::{self as gate, Gate, OpenTicket};
 use crate::redis::pipeline::Pipeliner;
+use crate::redis::retry::{Warnings, WARN_EVERY};
 
 /// Why a request was turned away.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +109,10 @@ impl FairUse {
         let pipeline = self.gate.clone();
         tokio::spawn(async move {
             if let Err(e) = pipeline.call(gate::release_call(student, course)).await {
-                tracing::warn!(error = %e, student, course, "could not give back an open-ticket place");
+                static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
+                if let Some(left_out) = WARNINGS.due() {
+                    tracing::warn!(error = %e, student, course, left_out, "could not give back an open-ticket place");
+                }
             }
         });
     }

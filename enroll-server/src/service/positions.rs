@@ -41,6 +41,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use crate::events::{Event, Subscription};
 use crate::pace::eta_ms;
 use crate::position::{Due, Line};
+use crate::redis::retry::{Warnings, WARN_EVERY};
 use crate::redis::tickets;
 use crate::state::AppState;
 
@@ -177,7 +178,10 @@ impl Driver {
                 self.sub.line(|l| l.end_read(&read));
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read places in line for an event stream");
+                static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
+                if let Some(left_out) = WARNINGS.due() {
+                    tracing::warn!(error = %e, left_out, "cannot read places in line for an event stream");
+                }
                 self.sub.line(Line::abort_read);
             }
         }

@@ -4,6 +4,8 @@
 use super::{course_not_found, ApiError};
 use crate::domain::Invalid;
 use crate::events::OpenError;
+use crate::redis::conn::is_unavailable;
+use crate::redis::retry::{Warnings, WARN_EVERY};
 use crate::redis::session_store::SessionError;
 use crate::service::accounts::LoginError;
 use crate::service::admins::AccountError;
@@ -82,15 +84,22 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// Redis gone, failing over, or answering as a replica: 503 with
+/// `Retry-After` (a failover is over in seconds), never 500. Warned about
+/// once per [`WARN_EVERY`], with how many were left out: during a
+/// failover every request fails.
 impl From<redis::RedisError> for ApiError {
     fn from(err: redis::RedisError) -> Self {
-        if err.is_io_error()
-            || err.is_connection_dropped()
-            || err.is_connection_refusal()
-            || err.is_timeout()
-        {
-            tracing::warn!(error = %err, "redis unavailable");
-            return ApiError::unavailable("redis_unavailable", "the queue service is unavailable");
+        static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
+        if is_unavailable(&err) {
+            if let Some(left_out) = WARNINGS.due() {
+                tracing::warn!(error = %err, left_out, "redis unavailable");
+            }
+            return ApiError::Busy {
+                code: "redis_unavailable",
+                message: "the queue service is unavailable".into(),
+                retry_after: std::time::Duration::from_secs(1),
+            };
         }
         ApiError::Internal(anyhow::Error::new(err).context("redis command failed"))
     }

@@ -61,8 +61,8 @@ pub enum ApiError {
     /// 503: a dependency (database, Redis) is unavailable.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
-    /// 503 with `Retry-After`: this instance is saturated; come back after
-    /// this long.
+    /// 503 with `Retry-After`: this instance is saturated, or Redis is
+    /// failing over; come back after this long.
     #[error("{message}")]
     Busy {
         code: &'static str,
