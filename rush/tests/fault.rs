@@ -39,13 +39,6 @@ fn main() -> ExitCode {
         if filter.as_deref().is_some_and(|f| !name.contains(f)) {
             continue;
         }
-        // enroll-server does not yet follow the Sentinel after its primary
-        // is killed (it keeps writing to the old address, answered
-        // READONLY once that comes back as a replica): run on demand.
-        if name.contains("failover") && std::env::var_os("RUSH_FAULT_FAILOVER").is_none() {
-            eprintln!("test {name} ... skipped (set RUSH_FAULT_FAILOVER=1 to run it)");
-            continue;
-        }
         eprintln!("test {name} ...");
         match std::panic::catch_unwind(test) {
             Ok(()) => eprintln!("test {name} ... ok"),

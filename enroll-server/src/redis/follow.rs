@@ -106,7 +106,7 @@ async fn ask(sentinel: &mut SentinelClient, s: &Shared) -> RedisResult<()> {
         .map_err(|_| timed_out())??;
     tracing::warn!(
         from = %in_use.client.get_connection_info().addr(),
-        to,
+        to = %to,
         "Redis failed over; following the new primary"
     );
     s.switch_to(primary);
