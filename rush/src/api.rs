@@ -127,6 +127,30 @@ impl Api {
         &self.base
     }
 
+    /// Sends an admin request (`body` as JSON, if any) and insists on 200;
+    /// otherwise an error saying `what` and the server's answer.
+    async fn admin_ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<reqwest::Response> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        if status != StatusCode::OK {
+            bail!("{what} answered {status}: {}", res.text().await?);
+        }
+        Ok(res)
+    }
+
     async fn admin_post(&self, path: &str, body: &Value) -> Result<Value> {
         let res = self
             .client
@@ -205,54 +229,33 @@ impl Api {
     /// /api/v1/admin/courses/{id}` with `reserved`).
     pub async fn set_reserved(&self, course_id: i64, blocks: &[BlockSpec]) -> Result<()> {
         let body = json!({"reserved": blocks.iter().map(BlockSpec::to_json).collect::<Vec<_>>()});
-        let res = self
-            .client
-            .patch(format!("{}/api/v1/admin/courses/{course_id}", self.base))
-            .bearer_auth(&self.admin_token)
-            .json(&body)
-            .send()
+        let path = format!("/api/v1/admin/courses/{course_id}");
+        let what = format!("reserving seats in course {course_id}");
+        self.admin_ok(reqwest::Method::PATCH, &path, Some(&body), &what)
             .await?;
-        let status = res.status();
-        if status != StatusCode::OK {
-            bail!(
-                "reserving seats in course {course_id} answered {status}: {}",
-                res.text().await?
-            );
-        }
         Ok(())
     }
 
     /// Every phase, as `GET /api/v1/admin/phases` shows them (which `PUT`
     /// takes back as they are).
     pub async fn phases(&self) -> Result<Value> {
+        let path = "/api/v1/admin/phases";
         let res = self
-            .client
-            .get(format!("{}/api/v1/admin/phases", self.base))
-            .bearer_auth(&self.admin_token)
-            .send()
+            .admin_ok(reqwest::Method::GET, path, None, "listing the phases")
             .await?;
-        if res.status() != StatusCode::OK {
-            bail!("listing the phases answered {}", res.status());
-        }
         Ok(res.json().await?)
     }
 
     /// Replaces every phase (`PUT /api/v1/admin/phases`).
     pub async fn set_phases(&self, phases: &Value) -> Result<()> {
-        let res = self
-            .client
-            .put(format!("{}/api/v1/admin/phases", self.base))
-            .bearer_auth(&self.admin_token)
-            .json(phases)
-            .send()
-            .await?;
-        let status = res.status();
-        if status != StatusCode::OK {
-            bail!(
-                "setting the phases answered {status}: {}",
-                res.text().await?
-            );
-        }
+        let path = "/api/v1/admin/phases";
+        self.admin_ok(
+            reqwest::Method::PUT,
+            path,
+            Some(phases),
+            "setting the phases",
+        )
+        .await?;
         Ok(())
     }
 

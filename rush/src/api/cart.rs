@@ -1,8 +1,7 @@
 //! The cart's routes as `--scenario cart` uses them: the registrar's cart
 //! period and the students' `POST /api/v1/cart/{course_id}`.
 
-use anyhow::{bail, Result};
-use reqwest::StatusCode;
+use anyhow::Result;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -22,15 +21,10 @@ pub struct CartPeriod {
 impl Api {
     /// The cart period, if one was ever set.
     pub async fn cart_period(&self) -> Result<Option<CartPeriod>> {
+        let path = "/api/v1/admin/cart-period";
         let res = self
-            .client
-            .get(format!("{}/api/v1/admin/cart-period", self.base))
-            .bearer_auth(&self.admin_token)
-            .send()
+            .admin_ok(reqwest::Method::GET, path, None, "reading the cart period")
             .await?;
-        if res.status() != StatusCode::OK {
-            bail!("reading the cart period answered {}", res.status());
-        }
         Ok(res.json().await?)
     }
 
@@ -45,20 +39,15 @@ impl Api {
     ) -> Result<CartPeriod> {
         let body: Value =
             json!({"opens_at": opens_at, "closes_at": closes_at, "policy": policy, "seed": seed});
+        let path = "/api/v1/admin/cart-period";
         let res = self
-            .client
-            .put(format!("{}/api/v1/admin/cart-period", self.base))
-            .bearer_auth(&self.admin_token)
-            .json(&body)
-            .send()
+            .admin_ok(
+                reqwest::Method::PUT,
+                path,
+                Some(&body),
+                "setting the cart period",
+            )
             .await?;
-        let status = res.status();
-        if status != StatusCode::OK {
-            bail!(
-                "setting the cart period answered {status}: {}",
-                res.text().await?
-            );
-        }
         Ok(res.json().await?)
     }
 

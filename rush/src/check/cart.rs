@@ -381,12 +381,7 @@ pub fn rush_after_cart(
     // The seats the cart left: each course's capacity less its cart seats
     // (the scenario reserves no blocks).
     let mut mix = facts.mix.clone();
-    let course_of: HashMap<i64, usize> = facts
-        .course_ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
+    let course_of = facts.course_index();
     for (_, course) in &from_cart {
         if let Some(&c) = course_of.get(course) {
             mix.courses[c].capacity -= 1;

@@ -43,6 +43,17 @@ pub struct Facts<'a> {
     pub credit_limit: i32,
 }
 
+impl Facts<'_> {
+    /// Server course id -> mix course index.
+    pub fn course_index(&self) -> HashMap<i64, usize> {
+        self.course_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect()
+    }
+}
+
 /// A course row: `(id, capacity, enrolled, number of enrollment rows)`.
 pub type CourseRow = (i64, i32, i32, i64);
 /// An enrollment row: `(student_id, course_id, ticket, block)`.
@@ -101,12 +112,7 @@ pub fn seat_counts(courses: &[CourseRow]) -> Vec<String> {
 
 /// Invariant 2.
 pub fn student_rules(facts: &Facts, rows: &[EnrollmentRow]) -> Vec<String> {
-    let course_of: HashMap<i64, usize> = facts
-        .course_ids
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
+    let course_of = facts.course_index();
     let mut held: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     let mut v = Vec::new();
     let mut seen = HashSet::new();
