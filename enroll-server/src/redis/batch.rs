@@ -63,6 +63,11 @@ pub struct Head {
     pub addr: Option<std::net::IpAddr>,
 }
 
+/// Decisions written (and published) per call of the finishing script: a
+/// batch bigger than this is finished in parts, one after the other, so
+/// its first students hear their decisions while the rest are written.
+pub const FINISH_PART: usize = 256;
+
 /// Records decisions (after COMMIT), removes them from the queue, flags the
 /// course full when it is (unless seats were freed since `gen_seen`),
 /// records the queue's pace, clears the claim marker and publishes the
@@ -70,8 +75,9 @@ pub struct Head {
 /// with `give_back_places` (the open-ticket cap is on) gives back the
 /// decided students' places among their open tickets in the same round trip
 /// (see [`fair_use`]). Returns the queue length left, or `None` when
-/// `worker` no longer holds the course's lease: then nothing was written
-/// (the new holder decides the same heads again from the committed rows).
+/// `worker` no longer holds the course's lease: then nothing more was
+/// written (the new holder decides the same heads again from the committed
+/// rows, and writes those still queued).
 #[allow(clippy::too_many_arguments)]
 pub async fn finish(
     redis: &mut RedisConn,
@@ -81,6 +87,45 @@ pub async fn finish(
     full: bool,
     pace: Pace,
     decisions: &[Decision],
+    give_back_places: bool,
+) -> redis::RedisResult<Option<i64>> {
+    let parts: Vec<&[Decision]> = if decisions.is_empty() {
+        vec![decisions]
+    } else {
+        decisions.chunks(FINISH_PART).collect()
+    };
+    let mut left = 0;
+    for (i, &part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let written = finish_part(
+            redis,
+            worker,
+            course_id,
+            gen_seen,
+            full && last,
+            pace,
+            part,
+            last,
+            give_back_places,
+        )
+        .await?;
+        let Some(n) = written else { return Ok(None) };
+        left = n;
+    }
+    Ok(Some(left))
+}
+
+/// [`finish`] for one part of a batch; `last` finishes the batch itself.
+#[allow(clippy::too_many_arguments)]
+async fn finish_part(
+    redis: &mut RedisConn,
+    worker: &str,
+    course_id: i64,
+    gen_seen: i64,
+    full: bool,
+    pace: Pace,
+    decisions: &[Decision],
+    last: bool,
     give_back_places: bool,
 ) -> redis::RedisResult<Option<i64>> {
     let k = CourseKeys::new(course_id);
@@ -101,7 +146,8 @@ pub async fn finish(
             .arg(pace.encode())
             .arg(Channel::Decided.name())
             .arg(encode_batch(course_id, decisions))
-            .arg(worker);
+            .arg(worker)
+            .arg(if last { "1" } else { "0" });
         for d in decisions {
             c.arg(d.student).arg(d.seq).arg(d.outcome());
         }

@@ -4,6 +4,7 @@
 
 use enroll_server::redis::enqueue::{self as queue, Enqueued, Enqueuer};
 use futures::future::join_all;
+use futures::StreamExt;
 use testkit::RedisServer;
 
 async fn manager(redis: &RedisServer) -> enroll_server::redis::conn::RedisConn {
@@ -183,6 +184,18 @@ async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
     enroll_server::redis::lease::acquire_lease(&mut conn, 7, "w1", 60_000)
         .await
         .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("claim:{c7}")
+        .arg("w1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut pubsub = redis::Client::open(redis.url())
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    pubsub.subscribe("tickets:decided").await.unwrap();
     let left = finish(&mut conn, "w1", 7, 0, false, pace, &decisions, true)
         .await
         .unwrap();
@@ -191,6 +204,28 @@ async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
         Some(1),
         "only student 600's newer ticket is still in line"
     );
+    // Written and published in parts, the first ones before the rest.
+    let mut messages = pubsub.on_message();
+    let mut parts = Vec::new();
+    while parts.iter().sum::<usize>() < decisions.len() {
+        let m = tokio::time::timeout(std::time::Duration::from_secs(5), messages.next())
+            .await
+            .expect("every decision published")
+            .unwrap();
+        let payload: String = m.get_payload().unwrap();
+        parts.push(
+            enroll_server::ticket::decode_batch(&payload)
+                .unwrap()
+                .count(),
+        );
+    }
+    assert_eq!(parts, [256, 256, 256, 256, 76]);
+    let claimed: bool = redis::cmd("EXISTS")
+        .arg("claim:{c7}")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!claimed, "the last part clears the claim");
     let in_line: Vec<String> = redis::cmd("ZRANGE")
         .arg("q:{c7}")
         .arg(0)
