@@ -156,6 +156,7 @@ impl Application {
             tokio::spawn(crate::service::positions::beat(
                 state.clone(),
                 state.settings.position_interval,
+                state.settings.position_budget,
             )),
             tokio::spawn(follow(
                 state.redis.clone(),

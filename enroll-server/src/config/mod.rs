@@ -158,6 +158,13 @@ pub struct Options {
     #[arg(long, env = "ENROLL_POSITION_INTERVAL_MS")]
     pub position_interval_ms: Option<u64>,
 
+    /// Streams per second this instance sends moved places to, at most
+    /// (a ticket's first place is always sent): when more are waiting,
+    /// each is sent less often, longest waiting first, so places never
+    /// crowd out decisions [default: 10000].
+    #[arg(long, env = "ENROLL_POSITION_BUDGET")]
+    pub position_budget: Option<u32>,
+
     /// A request's head must arrive whole within this many milliseconds of
     /// the connection opening or the previous response; it is also how long
     /// a kept-alive connection may sit idle (slow or stalled clients are
@@ -388,7 +395,7 @@ impl Options {
 
     /// Field by field: `self` where set, else `lower`.
     fn over(self, lower: Options) -> Options {
-        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, admin_session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, position_interval_ms, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, release_delay_min_secs, release_delay_max_secs, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format, smtp_url, smtp_username, smtp_password, smtp_password_file, smtp_ca_file, mail_from, mail_page_url, mail_digest_window_ms, mail_rate, mail_max_attempts, mail_retry_max_ms, mail_claim_lease_ms)
+        over!(self, lower; listen, database_url, replica_urls, migrate_on_start, redis_url, redis_sentinels, redis_sentinel_primary, redis_wait_replicas, redis_wait_ms, admin_token, cookie_secure, session_ttl_secs, admin_session_ttl_secs, session_cache_ms, full_cache_ms, event_streams_per_student, position_interval_ms, position_budget, http_header_read_timeout_ms, http_max_connections, http_request_timeout_ms, shutdown_drain_ms, trusted_proxies, login_failures_per_client, login_failures_per_address, rate_enroll, rate_ticket_reads, rate_event_streams, open_tickets_per_student, decided_ticket_ttl_secs, rate_logins_per_address, rate_requests_per_address, replica_max_lag_ms, replica_check_interval_ms, db_max_connections, replica_max_connections, argon2_memory_kib, argon2_iterations, login_queue, credit_limit, release_delay_min_secs, release_delay_max_secs, admission_batch_size, admission_transaction_tickets, admission_transaction_interval_ms, admission_connections, admission_lease_ms, log_format, smtp_url, smtp_username, smtp_password, smtp_password_file, smtp_ca_file, mail_from, mail_page_url, mail_digest_window_ms, mail_rate, mail_max_attempts, mail_retry_max_ms, mail_claim_lease_ms)
     }
 }
 

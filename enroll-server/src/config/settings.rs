@@ -31,6 +31,8 @@ pub struct Settings {
     pub event_streams_per_student: usize,
     /// How often moved places in line are pushed.
     pub position_interval: Duration,
+    /// Streams per second moved places are pushed to, at most.
+    pub position_budget: u32,
     /// HTTP limits: head deadline (and keep-alive idle time), connections.
     pub http: servekit::http::Limits,
     pub http_request_timeout: Duration,
@@ -151,6 +153,7 @@ impl Options {
             position_interval: Duration::from_millis(
                 self.position_interval_ms.unwrap_or(500).max(10),
             ),
+            position_budget: self.position_budget.unwrap_or(10_000).max(1),
             http: servekit::http::Limits {
                 header_read_timeout: Duration::from_millis(
                     self.http_header_read_timeout_ms.unwrap_or(10_000).max(1),

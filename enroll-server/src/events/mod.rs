@@ -31,10 +31,11 @@
 //! a course moves the streams that follow a ticket of that course (found
 //! through an index by course, not by looking at every stream) and marks
 //! them moved. Nothing is sent then: a batch costs the arithmetic alone.
-//! The moved streams' new places are sent together at a steady pace
-//! ([`TicketEvents::send_moved`], from [`crate::service::positions`]), so
-//! a ticket gets at most one place per beat however many batches pass it,
-//! and one decided before the next beat gets none. Which tickets a stream
+//! The moved streams' new places are sent at a steady pace, a tenth of the
+//! streams per beat ([`TicketEvents::send_moved`], from
+//! [`crate::service::positions`]), so a ticket gets at most one place per
+//! interval however many batches pass it, one decided before its beat gets
+//! none, and a line that moves as a whole is told in ten small waves. Which tickets a stream
 //! follows: those its page names when it opens it, and those its student
 //! enrolls through this instance while it is open ([`TicketEvents::follow`]);
 //! see the driver for why that is enough.
@@ -45,10 +46,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use futures::Stream;
+use futures::channel::mpsc;
+use futures::{Stream, StreamExt};
 use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use crate::position::Line;
 use crate::session::Digest;
@@ -119,7 +121,7 @@ struct Hub {
     /// follows the course is dropped when the course's next batch comes.
     by_course: HashMap<i64, HashSet<StreamKey>>,
     /// Streams with a place not yet sent.
-    moved: HashSet<StreamKey>,
+    moved: places::Moved,
 }
 
 impl Hub {
@@ -190,7 +192,8 @@ impl TicketEvents {
         if mine.len() >= self.per_student {
             return Err(OpenError::TooMany);
         }
-        let (tx, rx) = mpsc::channel(BUFFERED);
+        // Room for `buffer` events plus one per sender (the one).
+        let (tx, rx) = mpsc::channel(BUFFERED - 1);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut line = Line::default();
         for &t in follow {
@@ -320,16 +323,16 @@ impl TicketEvents {
     fn send_all(&self, mine: &mut Vec<Subscriber>, event: &Event) -> usize {
         let before = mine.len();
         let mut sent = 0;
-        mine.retain(|s| match s.tx.try_send(event.clone()) {
+        mine.retain_mut(|s| match s.tx.try_send(event.clone()) {
             Ok(()) => {
                 sent += 1;
                 true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(e) if e.is_full() => {
                 self.dropped.inc();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(_) => false,
         });
         self.open.sub((before - mine.len()) as i64);
         sent
@@ -368,7 +371,7 @@ impl Stream for Subscription {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        self.rx.poll_recv(cx)
+        self.rx.poll_next_unpin(cx)
     }
 }
 
@@ -380,6 +383,7 @@ impl Drop for Subscription {
 
 mod cart;
 mod places;
+pub use places::SHARES;
 pub mod waitlist;
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The places in line a stream follows: which tickets, moved by batches,
 //! and sent at the pace of whoever asks ([`TicketEvents::send_moved`]).
 
+use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 use super::{Event, Hub, StreamKey, Subscription, TicketEvents};
@@ -10,6 +11,84 @@ use crate::ticket::TicketId;
 
 /// Streams whose places are sent per lock hold.
 const CHUNK: usize = 256;
+
+/// The shares the moved streams are sent in, one per beat: a line that
+/// moves as a whole makes every stream's place due at once, and sending
+/// them all in one go would hold back the decisions written meanwhile.
+pub const SHARES: usize = 10;
+
+/// Streams with a place not yet sent, in [`SHARES`] by stream id (streams
+/// opened together land in different shares).
+#[derive(Default)]
+pub(super) struct Moved([Share; SHARES]);
+
+/// One share's streams to send, in the order they were queued.
+#[derive(Default)]
+struct Share {
+    /// Streams with a ticket's first place: sent whatever the budget, as
+    /// the page takes a ticket that gets no place for a while as unknown
+    /// here and opens its stream again.
+    fresh: VecDeque<StreamKey>,
+    /// Streams whose places moved, the longest waiting first.
+    moved: VecDeque<StreamKey>,
+    /// The streams queued: an entry of either queue not in here was taken
+    /// or removed meanwhile, and is passed over.
+    queued: HashSet<StreamKey>,
+}
+
+impl Moved {
+    fn share(&mut self, (_, id): StreamKey) -> &mut Share {
+        &mut self.0[(id % SHARES as u64) as usize]
+    }
+
+    /// Queues a stream whose places moved (behind those queued before).
+    pub(super) fn insert(&mut self, key: StreamKey) {
+        let share = self.share(key);
+        if share.queued.insert(key) {
+            share.moved.push_back(key);
+        }
+    }
+
+    /// Queues a stream with a ticket's first place to send.
+    fn insert_fresh(&mut self, key: StreamKey) {
+        let share = self.share(key);
+        share.queued.insert(key);
+        share.fresh.push_back(key);
+    }
+
+    fn remove(&mut self, key: StreamKey) {
+        self.share(key).queued.remove(&key);
+    }
+
+    pub(super) fn clear(&mut self) {
+        for share in &mut self.0 {
+            *share = Share::default();
+        }
+    }
+
+    /// Takes `share`'s queued streams: those with a first place, and those
+    /// whose places moved, each in order.
+    fn take(&mut self, share: usize) -> (Vec<StreamKey>, Vec<StreamKey>) {
+        let Share {
+            fresh,
+            moved,
+            queued,
+        } = &mut self.0[share % SHARES];
+        let fresh = fresh.drain(..).filter(|k| queued.remove(k)).collect();
+        let moved = moved.drain(..).filter(|k| queued.remove(k)).collect();
+        (fresh, moved)
+    }
+
+    /// Puts `keys` (taken, not sent) back at the head of `share`'s queue.
+    fn put_back(&mut self, share: usize, keys: &[StreamKey]) {
+        let Share { moved, queued, .. } = &mut self.0[share % SHARES];
+        for &key in keys.iter().rev() {
+            if queued.insert(key) {
+                moved.push_front(key);
+            }
+        }
+    }
+}
 
 impl TicketEvents {
     /// Has every stream of `student` here follow `ticket` (just enrolled
@@ -45,7 +124,7 @@ impl TicketEvents {
         for &key in &keys {
             hub.index(key);
             if place.is_some() {
-                hub.moved.insert(key);
+                hub.moved.insert_fresh(key);
             }
         }
         keys.len()
@@ -62,32 +141,51 @@ impl TicketEvents {
             .map(|s| f(&mut s.line))
     }
 
-    /// Sends every moved stream its places that changed since last sent,
-    /// each made into an event by `event`; returns how many were sent. In
-    /// the hub's lock, as decisions are, so a place never follows its
-    /// ticket's decision.
+    /// Sends the streams of `share` (of [`SHARES`]) their places that
+    /// changed since last sent, each made into an event by `event`: every
+    /// stream with a ticket's first place, and at most `budget` others
+    /// (those left wait for the share's next beat, ahead of any queued
+    /// after them). Returns how many places were sent. In the hub's lock,
+    /// as decisions are, so a place never follows its ticket's decision.
     ///
     /// The lock is taken for [`CHUNK`] streams at a time, so a batch's
-    /// decisions never wait behind a whole line's places.
-    pub fn send_moved(&self, event: impl Fn(&Due) -> Event) -> usize {
-        let keys: Vec<StreamKey> = self.hub().moved.drain().collect();
+    /// decisions never wait behind a whole share's places.
+    pub fn send_moved(&self, share: usize, budget: usize, event: impl Fn(&Due) -> Event) -> usize {
+        let (fresh, moved) = self.hub().moved.take(share);
         let now = Instant::now();
-        keys.chunks(CHUNK)
-            .map(|chunk| {
-                let mut hub = self.hub();
-                chunk
-                    .iter()
-                    .map(|&key| send_places(&mut hub, key, now, &event))
-                    .sum::<usize>()
-            })
-            .sum()
+        let mut sent = 0;
+        for chunk in fresh.chunks(CHUNK) {
+            let mut hub = self.hub();
+            sent += chunk
+                .iter()
+                .map(|&key| send_places(&mut hub, key, now, &event))
+                .sum::<usize>();
+        }
+        // A stream that sends nothing (moved too little) costs no budget.
+        let mut left = budget;
+        let mut rest = &moved[..];
+        while left > 0 && !rest.is_empty() {
+            let mut hub = self.hub();
+            let mut n = 0;
+            while n < rest.len().min(CHUNK) && left > 0 {
+                let places = send_places(&mut hub, rest[n], now, &event);
+                sent += places;
+                left -= usize::from(places > 0);
+                n += 1;
+            }
+            rest = &rest[n..];
+        }
+        if !rest.is_empty() {
+            self.hub().moved.put_back(share, rest);
+        }
+        sent
     }
 
     /// [`Self::send_moved`] for one stream (its places were just read).
     pub fn send_places_of(&self, sub: &Subscription, event: impl Fn(&Due) -> Event) -> usize {
         let mut hub = self.hub();
         let key = (sub.student, sub.id);
-        hub.moved.remove(&key);
+        hub.moved.remove(key);
         send_places(&mut hub, key, Instant::now(), &event)
     }
 }

@@ -152,6 +152,13 @@ fn place_event(d: &crate::position::Due) -> Event {
 }
 
 /// The events waiting in `sub`, without waiting for more.
+/// Every share's beat once: what one `ENROLL_POSITION_INTERVAL_MS` sends.
+fn beat(ev: &TicketEvents) -> usize {
+    (0..SHARES)
+        .map(|share| ev.send_moved(share, usize::MAX, place_event))
+        .sum()
+}
+
 fn waiting(sub: &mut Subscription) -> Vec<Event> {
     let mut out = Vec::new();
     while let Ok(e) = sub.rx.try_recv() {
@@ -204,9 +211,9 @@ async fn moved_places_wait_for_the_beat_and_only_the_latest_is_sent() {
     ev.deliver(encode_batch(42, &[Decision::enrolled(1, 100)]).as_bytes());
     ev.deliver(encode_batch(42, &[Decision::enrolled(2, 101)]).as_bytes());
     assert!(waiting(&mut s7).is_empty(), "nothing is sent per batch");
-    assert_eq!(ev.send_moved(place_event), 1);
+    assert_eq!(beat(&ev), 1);
     assert_eq!(waiting(&mut s7), [Event::Position("110:3".into())]);
-    assert_eq!(ev.send_moved(place_event), 0, "nothing moved since");
+    assert_eq!(beat(&ev), 0, "nothing moved since");
     // A ticket enrolled here starts from the enqueue's place, sent with the
     // next beat, without a read.
     let s8 = ev.open(8, [8; 32], &[]).unwrap();
@@ -214,8 +221,74 @@ async fn moved_places_wait_for_the_beat_and_only_the_latest_is_sent() {
     assert!(!s8.line(|l| l.wants_read()).unwrap());
     // Decided before the beat: its decision, and no place after it.
     ev.deliver(encode_batch(42, &[Decision::enrolled(7, 110)]).as_bytes());
-    assert_eq!(ev.send_moved(place_event), 1, "only 8's place");
+    assert_eq!(beat(&ev), 1, "only 8's place");
     assert!(matches!(&waiting(&mut s7)[..], [Event::Ticket(_)]));
+}
+
+#[tokio::test]
+async fn a_line_moving_as_a_whole_is_sent_a_share_per_beat() {
+    let ev = events(4);
+    let subs: Vec<_> = (0..30)
+        .map(|i| {
+            let s = ev.open(100 + i, [1; 32], &[ticket(42, 200 + i)]).unwrap();
+            read(&s, 5, 100);
+            ev.send_places_of(&s, place_event);
+            s
+        })
+        .collect();
+    // Everyone near the head: every place is due after one batch.
+    ev.deliver(encode_batch(42, &[Decision::enrolled(1, 100)]).as_bytes());
+    let first = ev.send_moved(0, usize::MAX, place_event);
+    assert_eq!(first, 30 / SHARES, "one share of the streams per beat");
+    assert_eq!(
+        ev.send_moved(0, usize::MAX, place_event),
+        0,
+        "that share is sent"
+    );
+    assert_eq!(beat(&ev), 30 - first, "the other shares on their beats");
+    drop(subs);
+}
+
+#[tokio::test]
+async fn past_the_budget_places_wait_their_turn_but_first_places_do_not() {
+    let ev = events(4);
+    // 50 streams (ids 0 to 49), each 6th in its line; share 0 holds ids
+    // 0, 10, 20, 30 and 40.
+    let mut subs: Vec<_> = (0..50)
+        .map(|i| {
+            let mut s = ev.open(100 + i, [1; 32], &[ticket(42, 200 + i)]).unwrap();
+            read(&s, 5, 100);
+            ev.send_places_of(&s, place_event);
+            waiting(&mut s);
+            s
+        })
+        .collect();
+    let sent_to = |subs: &mut Vec<Subscription>| -> Vec<usize> {
+        (0..5)
+            .filter(|&i| !waiting(&mut subs[i * SHARES]).is_empty())
+            .collect()
+    };
+    ev.deliver(encode_batch(42, &[Decision::enrolled(1, 100)]).as_bytes());
+    assert_eq!(ev.send_moved(0, 2, place_event), 2, "two of share 0's five");
+    let first = sent_to(&mut subs);
+    assert_eq!(first.len(), 2);
+    // A ticket enrolled here meanwhile (stream 50, share 0), and another
+    // batch that moves everyone again.
+    let mut fresh = ev.open(999, [9; 32], &[]).unwrap();
+    assert_eq!(ev.follow(999, ticket(42, 500), Some((300, 100, None))), 1);
+    ev.deliver(encode_batch(42, &[Decision::enrolled(2, 101)]).as_bytes());
+    // The first place goes out whatever the budget; then the three left
+    // over, ahead of the two sent last time.
+    assert_eq!(ev.send_moved(0, 3, place_event), 4);
+    assert_eq!(waiting(&mut fresh).len(), 1);
+    let second = sent_to(&mut subs);
+    assert_eq!(second.len(), 3);
+    assert!(
+        second.iter().all(|i| !first.contains(i)),
+        "{first:?} {second:?}"
+    );
+    assert_eq!(ev.send_moved(0, 10, place_event), 2);
+    assert_eq!(sent_to(&mut subs), first);
 }
 
 #[tokio::test]

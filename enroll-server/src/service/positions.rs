@@ -24,9 +24,10 @@
 //! streams opened together do not read together): whatever the feed lost
 //! or the arithmetic got wrong lasts at most that long. In between a place
 //! costs nothing per batch but the arithmetic. Places are sent by one task
-//! per instance ([`beat`]) every `ENROLL_POSITION_INTERVAL_MS`, the latest
-//! of each moved ticket at once, and by a stream's driver right after it
-//! read them.
+//! per instance ([`beat`]), the latest of each moved ticket, to each stream
+//! at most once every `ENROLL_POSITION_INTERVAL_MS` (a tenth of the streams
+//! per tenth of it) and to at most `ENROLL_POSITION_BUDGET` streams a
+//! second, and by a stream's driver right after it read them.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -38,7 +39,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use crate::events::{Event, Subscription};
+use crate::events::{Event, Subscription, SHARES};
 use crate::pace::eta_ms;
 use crate::position::{Due, Line};
 use crate::redis::retry::{Warnings, WARN_EVERY};
@@ -70,15 +71,18 @@ pub fn drive(state: AppState, sub: Subscription) -> impl Stream<Item = Event> + 
     })
 }
 
-/// Sends the places that moved since the last beat, every `interval`,
-/// until the process ends.
-pub async fn beat(state: AppState, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
+/// Sends the places that moved since they were last sent, a share of the
+/// streams at a time, each share every `interval`, to at most `budget`
+/// streams a second (first places aside), until the process ends.
+pub async fn beat(state: AppState, interval: Duration, budget: u32) {
+    let tick = interval / SHARES as u32;
+    let per_tick = (f64::from(budget) * tick.as_secs_f64()).ceil().max(1.0) as usize;
+    let mut ticks = tokio::time::interval(tick);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
+    for share in (0..SHARES).cycle() {
         ticks.tick().await;
         let event = position_event(&state);
-        let sent = state.events.send_moved(event);
+        let sent = state.events.send_moved(share, per_tick, event);
         state.metrics.ticket_position_events.inc_by(sent as u64);
     }
 }
