@@ -15,10 +15,11 @@
 //! had a lower number than that head and is already out of the rank, every
 //! ticket decided after it had that number or a higher one. So a batch is
 //! counted only for its numbers in `floor..own`, whichever way the read and
-//! the feed's message cross: a batch heard while a read is in flight is
-//! kept aside and replayed on the read's answer ([`Line::end_read`]), one
-//! heard before the read went out is below the floor. The floor then rises
-//! past each batch counted, so a message heard twice moves nothing twice.
+//! the feed's message cross: the line is handed every number its courses
+//! decided lately ([`Line::decided`]), and after a read's answer
+//! ([`Line::end_read`]) those at or above the head it saw are the ones
+//! decided since. The floor then rises past each number counted, so a
+//! number heard twice, or handed over again, moves nothing twice.
 //!
 //! Pub/sub may still lose a message (the feed was down: the stream is told
 //! to resync and reads again) and an arithmetic error would never heal by
@@ -113,9 +114,6 @@ struct Tracked {
     /// `None` until first read.
     place: Option<Place>,
     pace: Option<Pace>,
-    /// While a read is in flight: decided numbers below its own heard
-    /// meanwhile, replayed on the answer.
-    missed: Option<Vec<i64>>,
     /// The place last sent, and when.
     sent: Option<(i64, Instant)>,
 }
@@ -138,7 +136,6 @@ impl Line {
             id,
             place: None,
             pace: None,
-            missed: None,
             sent: None,
         });
         self.stale = true;
@@ -156,7 +153,6 @@ impl Line {
             id,
             place: Some(Place::read(rank, head)),
             pace,
-            missed: None,
             sent: None,
         });
         true
@@ -186,60 +182,39 @@ impl Line {
         self.stale
     }
 
-    /// The tickets to read; decisions heard until [`Self::end_read`] are
-    /// kept aside for them.
+    /// The tickets to read.
     pub fn begin_read(&mut self) -> Vec<TicketId> {
         self.stale = false;
-        self.tickets
-            .iter_mut()
-            .map(|t| {
-                t.missed = Some(Vec::new());
-                t.id
-            })
-            .collect()
+        self.tickets.iter().map(|t| t.id).collect()
     }
 
     /// Takes a read's answer (`None`: no longer queued, or not the
-    /// student's: no longer followed).
+    /// student's: no longer followed). What was decided since the read
+    /// went out is counted next by [`Self::decided`], given every number
+    /// decided lately: those at or above the head the read saw.
     pub fn end_read(&mut self, read: &[(TicketId, Option<Standing>)]) {
         for (id, found) in read {
             let Some(i) = self.tickets.iter().position(|t| t.id == *id) else {
                 continue; // decided meanwhile
             };
-            let t = &mut self.tickets[i];
-            let Some(mut missed) = t.missed.take() else {
-                continue;
-            };
             let Some(s) = found else {
                 self.tickets.swap_remove(i);
                 continue;
             };
-            missed.sort_unstable();
-            let mut place = Place::read(s.rank, s.head);
-            place.advance(id.seq, &missed);
-            t.place = Some(place);
+            let t = &mut self.tickets[i];
+            t.place = Some(Place::read(s.rank, s.head));
             t.pace = s.pace;
         }
     }
 
-    /// A read failed: places stay as they were until the next one.
-    pub fn abort_read(&mut self) {
-        for t in &mut self.tickets {
-            t.missed = None;
-        }
-    }
-
-    /// A batch of `course` decided `decided` (ascending): a decided ticket
-    /// is no longer followed (its decision is its own event), the others
-    /// move up. Returns whether any place moved.
+    /// `course` decided `decided` (ascending; a number seen before counts
+    /// once): a decided ticket is no longer followed (its decision is its
+    /// own event), the others move up. Returns whether any place moved.
     pub fn decided(&mut self, course: i64, decided: &[i64]) -> bool {
         self.tickets
             .retain(|t| t.id.course_id != course || decided.binary_search(&t.id.seq).is_err());
         let mut moved = false;
         for t in self.tickets.iter_mut().filter(|t| t.id.course_id == course) {
-            if let Some(missed) = &mut t.missed {
-                missed.extend(decided.iter().copied().filter(|&s| s < t.id.seq));
-            }
             if let Some(place) = &mut t.place {
                 moved |= place.advance(t.id.seq, decided);
             }
@@ -357,20 +332,23 @@ mod tests {
     }
 
     #[test]
-    fn batches_heard_during_a_read_are_replayed_against_its_head() {
+    fn numbers_decided_around_a_read_count_from_its_head() {
         let mut line = Line::default();
         line.follow(id(110));
         let ids = line.begin_read();
         // Heard while the read was in flight: [100, 101] was decided before
-        // the read (the read's head is 102), [102, 103] after it.
-        assert!(!line.decided(C, &[100, 101]));
-        assert!(!line.decided(C, &[102, 103]));
-        // The read: 8th in line, 102 at the head (102..=108 ahead of it).
+        // the read (the read's head is 102), [102, 103] after it. Nothing
+        // to move yet.
+        assert!(!line.decided(C, &[100, 101, 102, 103]));
+        // The read: 8th in line, 102 at the head (102..=108 ahead of it);
+        // then everything decided lately is counted, once.
         line.end_read(&[(ids[0], standing(7, 102))]);
+        assert_eq!(position(&line), Some(8));
+        assert!(line.decided(C, &[100, 101, 102, 103]));
         assert_eq!(position(&line), Some(6));
-        // Later batches count as usual, a repeat does not.
-        assert!(line.decided(C, &[104, 105]));
-        assert!(!line.decided(C, &[104, 105]));
+        // Later batches count as usual, what was counted does not.
+        assert!(line.decided(C, &[100, 101, 102, 103, 104, 105]));
+        assert!(!line.decided(C, &[100, 101, 102, 103, 104, 105]));
         assert_eq!(position(&line), Some(4));
     }
 
@@ -442,8 +420,8 @@ mod tests {
         assert!(line.wants_read());
         let ids = line.begin_read();
         assert_eq!(ids, [id(110)]);
+        // The read fails (no answer): the place still moves by the feed.
         line.decided(C, &[100]);
-        line.abort_read();
         assert_eq!(position(&line), Some(4), "moved by the feed meanwhile");
         // An empty line has nothing to read.
         let mut empty = Line::default();

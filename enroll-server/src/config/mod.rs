@@ -20,7 +20,7 @@ use crate::fair_use::Rate;
 
 pub use mail::{MailSettings, SmtpTls};
 pub use secret::Secret;
-pub use settings::Settings;
+pub use settings::{Settings, MAX_POSITION_INTERVAL};
 
 /// `upper` where set, else `lower`, for every listed field; a field left
 /// out of the list is a compile error (the struct literal needs them all).
@@ -154,7 +154,8 @@ pub struct Options {
     pub event_streams_per_student: Option<usize>,
 
     /// Places in line that moved are pushed to the event streams every
-    /// this many milliseconds, the latest of each ticket [default: 500].
+    /// this many milliseconds, the latest of each ticket (10 to 10000)
+    /// [default: 500].
     #[arg(long, env = "ENROLL_POSITION_INTERVAL_MS")]
     pub position_interval_ms: Option<u64>,
 

@@ -8,6 +8,11 @@ use anyhow::{bail, Context, Result};
 use super::secret::Secret;
 use super::Options;
 
+/// The longest `ENROLL_POSITION_INTERVAL_MS` taken: a moved place is sent
+/// within it, and what moved it is kept only a while
+/// ([`crate::events`]'s decided numbers).
+pub const MAX_POSITION_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Resolved settings with every default applied.
 #[derive(Clone)]
 pub struct Settings {
@@ -150,9 +155,8 @@ impl Options {
             session_cache: Duration::from_millis(self.session_cache_ms.unwrap_or(10_000)),
             full_cache: Duration::from_millis(self.full_cache_ms.unwrap_or(1_000)),
             event_streams_per_student: self.event_streams_per_student.unwrap_or(4).max(1),
-            position_interval: Duration::from_millis(
-                self.position_interval_ms.unwrap_or(500).max(10),
-            ),
+            position_interval: Duration::from_millis(self.position_interval_ms.unwrap_or(500))
+                .clamp(Duration::from_millis(10), MAX_POSITION_INTERVAL),
             position_budget: self.position_budget.unwrap_or(10_000).max(1),
             http: servekit::http::Limits {
                 header_read_timeout: Duration::from_millis(

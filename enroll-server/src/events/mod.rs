@@ -28,9 +28,11 @@
 //!
 //! Each stream also keeps the places in line of the queued tickets it
 //! follows ([`crate::position::Line`]), moved by the same feed: a batch of
-//! a course moves the streams that follow a ticket of that course (found
-//! through an index by course, not by looking at every stream) and marks
-//! them moved. Nothing is sent then: a batch costs the arithmetic alone.
+//! a course only adds its numbers to what the course decided lately
+//! ([`decided`]), and the streams that follow a ticket of that course
+//! (found through an index by course, not by looking at every stream)
+//! count them when their turn to be sent comes. A batch costs the same
+//! however many streams wait in its line.
 //! The moved streams' new places are sent at a steady pace, a tenth of the
 //! streams per beat ([`TicketEvents::send_moved`], from
 //! [`crate::service::positions`]), so a ticket gets at most one place per
@@ -45,6 +47,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use futures::channel::mpsc;
 use futures::{Stream, StreamExt};
@@ -109,18 +112,18 @@ struct Subscriber {
     wake: Arc<Notify>,
 }
 
-/// A stream, as the index by course names it.
-type StreamKey = (i64, u64);
-
 #[derive(Default)]
 struct Hub {
     /// By student.
     streams: HashMap<i64, Vec<Subscriber>>,
-    /// The streams following a ticket of each course. Added to whenever a
-    /// stream follows one; an entry whose stream is gone or no longer
-    /// follows the course is dropped when the course's next batch comes.
-    by_course: HashMap<i64, HashSet<StreamKey>>,
-    /// Streams with a place not yet sent.
+    /// The streams following a ticket of each course, by share. Added to
+    /// whenever a stream follows one; an entry whose stream is gone or no
+    /// longer follows the course is dropped when its share next looks at
+    /// the course's batches.
+    by_course: [HashMap<i64, HashSet<StreamKey>>; SHARES],
+    /// What each course's batches decided lately.
+    decided: HashMap<i64, Decided>,
+    /// Streams with a place to send.
     moved: places::Moved,
 }
 
@@ -139,7 +142,10 @@ impl Hub {
         };
         let courses: Vec<i64> = sub.line.courses().collect();
         for course in courses {
-            self.by_course.entry(course).or_default().insert(key);
+            self.by_course[share_of(key)]
+                .entry(course)
+                .or_default()
+                .insert(key);
         }
     }
 }
@@ -249,7 +255,10 @@ impl TicketEvents {
         if let Some(first) = decided.first() {
             let mut seqs: Vec<i64> = decided.iter().map(|d| d.ticket.seq).collect();
             seqs.sort_unstable();
-            places::advance(&mut hub, first.ticket.course_id, &seqs);
+            hub.decided
+                .entry(first.ticket.course_id)
+                .or_default()
+                .add(&seqs, Instant::now());
         }
         let mut sent = 0;
         for d in decided {
@@ -303,7 +312,8 @@ impl TicketEvents {
         self.closed.store(true, Ordering::Release);
         let n: usize = hub.streams.values().map(Vec::len).sum();
         hub.streams.clear();
-        hub.by_course.clear();
+        hub.by_course.iter_mut().for_each(HashMap::clear);
+        hub.decided.clear();
         hub.moved.clear();
         self.open.sub(n as i64);
     }
@@ -382,8 +392,12 @@ impl Drop for Subscription {
 }
 
 mod cart;
+mod decided;
 mod places;
-pub use places::SHARES;
+mod shares;
+use decided::Decided;
+pub use shares::SHARES;
+use shares::{share_of, StreamKey};
 pub mod waitlist;
 
 #[cfg(test)]

@@ -4,18 +4,14 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
-use super::{Event, Hub, StreamKey, Subscription, TicketEvents};
+use super::shares::{share_of, StreamKey, SHARES};
+use super::{Event, Hub, Subscription, TicketEvents};
 use crate::pace::Pace;
 use crate::position::{Due, Line};
 use crate::ticket::TicketId;
 
 /// Streams whose places are sent per lock hold.
 const CHUNK: usize = 256;
-
-/// The shares the moved streams are sent in, one per beat: a line that
-/// moves as a whole makes every stream's place due at once, and sending
-/// them all in one go would hold back the decisions written meanwhile.
-pub const SHARES: usize = 10;
 
 /// Streams with a place not yet sent, in [`SHARES`] by stream id (streams
 /// opened together land in different shares).
@@ -37,8 +33,8 @@ struct Share {
 }
 
 impl Moved {
-    fn share(&mut self, (_, id): StreamKey) -> &mut Share {
-        &mut self.0[(id % SHARES as u64) as usize]
+    fn share(&mut self, key: StreamKey) -> &mut Share {
+        &mut self.0[share_of(key)]
     }
 
     /// Queues a stream whose places moved (behind those queued before).
@@ -151,8 +147,12 @@ impl TicketEvents {
     /// The lock is taken for [`CHUNK`] streams at a time, so a batch's
     /// decisions never wait behind a whole share's places.
     pub fn send_moved(&self, share: usize, budget: usize, event: impl Fn(&Due) -> Event) -> usize {
-        let (fresh, moved) = self.hub().moved.take(share);
         let now = Instant::now();
+        let (fresh, moved) = {
+            let mut hub = self.hub();
+            queue_followers(&mut hub, share, now);
+            hub.moved.take(share)
+        };
         let mut sent = 0;
         for chunk in fresh.chunks(CHUNK) {
             let mut hub = self.hub();
@@ -196,6 +196,7 @@ fn send_places(
     now: Instant,
     event: &impl Fn(&Due) -> Event,
 ) -> usize {
+    catch_up(hub, key);
     let Some(s) = hub.subscriber(key) else {
         return 0;
     };
@@ -213,30 +214,62 @@ fn send_places(
     sent
 }
 
-/// Moves the places of the streams following `course` past `decided`
-/// (ascending), marking those whose places moved.
-pub(super) fn advance(hub: &mut Hub, course: i64, decided: &[i64]) {
+/// Has `key`'s line count what the courses it follows decided since it
+/// last looked: a decided ticket leaves the line (its decision was sent
+/// already), the others move up.
+pub(super) fn catch_up(hub: &mut Hub, (student, id): StreamKey) {
+    let Hub {
+        streams, decided, ..
+    } = hub;
+    let Some(s) = streams
+        .get_mut(&student)
+        .and_then(|mine| mine.iter_mut().find(|s| s.id == id))
+    else {
+        return;
+    };
+    let mut courses: Vec<i64> = s.line.courses().collect();
+    courses.sort_unstable();
+    courses.dedup();
+    for course in courses {
+        if let Some(d) = decided.get(&course) {
+            s.line.decided(course, d.seqs());
+        }
+    }
+}
+
+/// Queues the streams of `share` that follow a course with a batch they
+/// have not looked at, and drops from the index those gone or no longer
+/// following it; forgets, once a cycle, courses decided long ago.
+fn queue_followers(hub: &mut Hub, share: usize, now: Instant) {
     let Hub {
         streams,
         by_course,
+        decided,
         moved,
     } = hub;
-    let Some(following) = by_course.get_mut(&course) else {
-        return;
-    };
-    following.retain(|&(student, id)| {
-        let Some(s) = streams
-            .get_mut(&student)
-            .and_then(|mine| mine.iter_mut().find(|s| s.id == id))
-        else {
-            return false;
-        };
-        if s.line.decided(course, decided) {
-            moved.insert((student, id));
+    let by_course = &mut by_course[share % SHARES];
+    for (course, d) in decided.iter_mut() {
+        if !d.take_pending(share) {
+            continue;
         }
-        s.line.follows_course(course)
-    });
-    if following.is_empty() {
-        by_course.remove(&course);
+        let Some(following) = by_course.get_mut(course) else {
+            continue;
+        };
+        following.retain(|&(student, id)| {
+            let follows = streams
+                .get(&student)
+                .and_then(|mine| mine.iter().find(|s| s.id == id))
+                .is_some_and(|s| s.line.follows_course(*course));
+            if follows {
+                moved.insert((student, id));
+            }
+            follows
+        });
+        if following.is_empty() {
+            by_course.remove(course);
+        }
+    }
+    if share.is_multiple_of(SHARES) {
+        decided.retain(|_, d| !d.forget(now));
     }
 }

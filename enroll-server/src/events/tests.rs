@@ -141,7 +141,9 @@ fn read(sub: &Subscription, rank: i64, head: i64) {
     .unwrap();
 }
 
+/// The places `sub` would be sent now, having counted what was decided.
 fn places(sub: &Subscription) -> Vec<(TicketId, i64)> {
+    places::catch_up(&mut sub.events.hub(), (sub.student, sub.id));
     let due = sub.line(|l| l.due(std::time::Instant::now())).unwrap();
     due.into_iter().map(|d| (d.ticket, d.position)).collect()
 }
@@ -151,7 +153,6 @@ fn place_event(d: &crate::position::Due) -> Event {
     Event::Position(format!("{}:{}", d.ticket.seq, d.position).into())
 }
 
-/// The events waiting in `sub`, without waiting for more.
 /// Every share's beat once: what one `ENROLL_POSITION_INTERVAL_MS` sends.
 fn beat(ev: &TicketEvents) -> usize {
     (0..SHARES)
@@ -159,6 +160,7 @@ fn beat(ev: &TicketEvents) -> usize {
         .sum()
 }
 
+/// The events waiting in `sub`, without waiting for more.
 fn waiting(sub: &mut Subscription) -> Vec<Event> {
     let mut out = Vec::new();
     while let Ok(e) = sub.rx.try_recv() {
@@ -291,6 +293,16 @@ async fn past_the_budget_places_wait_their_turn_but_first_places_do_not() {
     assert_eq!(sent_to(&mut subs), first);
 }
 
+/// Streams indexed as following `course`, over every share.
+fn following(ev: &TicketEvents, course: i64) -> usize {
+    ev.hub()
+        .by_course
+        .iter()
+        .filter_map(|by_course| by_course.get(&course))
+        .map(HashSet::len)
+        .sum()
+}
+
 #[tokio::test]
 async fn a_decided_ticket_leaves_its_line_and_the_course_index() {
     let ev = events(4);
@@ -298,13 +310,21 @@ async fn a_decided_ticket_leaves_its_line_and_the_course_index() {
     read(&s7, 0, 110);
     ev.deliver(enrolled(7, 110).as_bytes());
     assert!(matches!(s7.next().await, Some(Event::Ticket(_))));
+    // Its turn: the ticket leaves the line, and no place follows its
+    // decision.
+    assert_eq!(beat(&ev), 0);
     assert!(s7.line(|l| l.is_empty()).unwrap());
-    assert!(ev.hub().by_course.is_empty(), "dropped with the batch");
-    // A closed stream's entry goes with the course's next batch.
+    // The index lets go of it when its share next looks at the course.
+    assert_eq!(following(&ev, 42), 1);
+    ev.deliver(enrolled(1, 111).as_bytes());
+    beat(&ev);
+    assert_eq!(following(&ev, 42), 0);
+    // So does a closed stream's entry.
     let s8 = ev.open(8, [8; 32], &[ticket(42, 130)]).unwrap();
     drop(s8);
-    assert_eq!(ev.hub().by_course[&42].len(), 1);
-    let _other = ev.open(9, [9; 32], &[]).unwrap();
-    ev.deliver(enrolled(1, 111).as_bytes());
-    assert!(ev.hub().by_course.is_empty());
+    assert_eq!(following(&ev, 42), 1);
+    ev.deliver(enrolled(1, 112).as_bytes());
+    beat(&ev);
+    assert_eq!(following(&ev, 42), 0);
+    assert!(s7.line(|l| l.is_empty()).unwrap());
 }

@@ -170,9 +170,10 @@ impl Driver {
         if ids.is_empty() {
             return;
         }
-        // Nothing read from a Redis of another deployment is believed.
+        // Nothing read from a Redis of another deployment is believed; a
+        // failed read leaves the places as the feed moves them, until the
+        // next one.
         if !self.state.redis_trusted.load(Ordering::Acquire) {
-            self.sub.line(Line::abort_read);
             return;
         }
         let mut redis = self.state.redis.clone();
@@ -186,7 +187,6 @@ impl Driver {
                 if let Some(left_out) = WARNINGS.due() {
                     tracing::warn!(error = %e, left_out, "cannot read places in line for an event stream");
                 }
-                self.sub.line(Line::abort_read);
             }
         }
     }
