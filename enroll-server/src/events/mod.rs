@@ -194,7 +194,11 @@ impl TicketEvents {
         if self.closed.load(Ordering::Acquire) {
             return Err(OpenError::Closed);
         }
-        let mine = hub.streams.entry(student).or_default();
+        // Most students hold one stream: room for one, not the usual four.
+        let mine = hub
+            .streams
+            .entry(student)
+            .or_insert_with(|| Vec::with_capacity(1));
         if mine.len() >= self.per_student {
             return Err(OpenError::TooMany);
         }
