@@ -98,12 +98,20 @@ impl Application {
             metrics.ticket_streams_dropped.clone(),
         ));
         // Every Redis script call of a request handler (fair-use checks,
-        // enqueues) goes through one pipeline.
+        // enqueues) goes through one pipeline, but for the replicas' WAIT:
+        // a fair-use count acknowledges nothing, so it needs no replica's
+        // confirmation. Without its own pipeline a ticket read (counted
+        // against its bucket) was refused as long as a promoted primary had
+        // no replica yet, with the enrolls that must be.
         let pipeline = Pipeliner::start_waiting(
             redis.clone(),
             metrics.enqueue_batch_size.clone(),
             settings.redis_wait,
         );
+        let gate = match settings.redis_wait {
+            Some(_) => Pipeliner::start(redis.clone(), metrics.enqueue_batch_size.clone()),
+            None => pipeline.clone(),
+        };
         let state = AppState::new(Services {
             sessions: SessionStore::new(
                 redis.clone(),
@@ -117,7 +125,7 @@ impl Application {
             enqueuer: Enqueuer::new(pipeline.clone()),
             fair_use: FairUse::new(
                 settings.fair_use,
-                pipeline,
+                gate,
                 redis.clone(),
                 metrics.fair_use_refusals.clone(),
             ),

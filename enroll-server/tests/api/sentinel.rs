@@ -222,6 +222,25 @@ async fn the_server_leaves_a_killed_primary_that_returns_as_a_replica() {
     let old_port = f.primary.port;
     f.kill_primary().await;
     let promoted = f.promoted().await;
+    // Nothing can be acknowledged while the promoted primary has no replica
+    // of its own, but reads need none: the ticket is read from it.
+    eventually(
+        Duration::from_secs(20),
+        "a ticket read from the promoted primary",
+        || async {
+            let res = f
+                .client
+                .get(
+                    f.app
+                        .url(&format!("/api/v1/enrollments/tickets/{}", f.ticket)),
+                )
+                .send()
+                .await
+                .unwrap();
+            res.status() == StatusCode::OK
+        },
+    )
+    .await;
     // Back on its address as the new primary's replica, as its supervisor
     // would bring it back: it answers again, refusing writes (READONLY).
     let new_port = f.replicas[promoted].port;
