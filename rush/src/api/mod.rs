@@ -1,13 +1,21 @@
 //! The enroll-server HTTP API as the tool uses it: admin set-up, login and
 //! `/metrics` (through reqwest; not measured), and the parsing of the
 //! measured answers (enroll, ticket polls), which [`crate::conn`] sends.
+//!
+//! The reqwest client ([`Api`]) is here; `answers.rs` reads the measured
+//! answers, `metrics.rs` the `/metrics` page, `cart.rs` the cart's routes.
 
 use anyhow::{bail, Context, Result};
 use reqwest::{Client, StatusCode};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::mix::{BlockSpec, Cohort, CourseSpec};
+
+mod answers;
+mod metrics;
+
+pub use answers::{enroll_reply, tickets_view, EnrollReply, TicketView, TicketsView};
+pub use metrics::{admission_totals, sum_metrics};
 
 /// The cart period and the students' carts (`api/cart.rs`).
 pub mod cart;
@@ -21,90 +29,6 @@ pub struct Api {
     client: Client,
     base: String,
     admin_token: String,
-}
-
-/// What `POST /api/v1/enrollments` answered.
-#[derive(Debug)]
-pub enum EnrollReply {
-    /// 202: in line; `eta_ms` as [`TicketView::wait_ms`].
-    Ticket { ticket: String, eta_ms: u64 },
-    /// Any other status, with the error body's `code`.
-    Refused { status: u16, code: String },
-}
-
-/// One ticket of a `GET /api/v1/enrollments/tickets?ids=...` answer.
-#[derive(Debug, Deserialize)]
-pub struct TicketView {
-    pub ticket: String,
-    pub status: String,
-    pub reason: Option<String>,
-    pub eta_ms: Option<u64>,
-    #[serde(default)]
-    pub admission_paused: bool,
-}
-
-impl TicketView {
-    /// How long the server suggests waiting before looking again.
-    pub fn wait_ms(&self) -> u64 {
-        wait_ms(self.eta_ms, self.admission_paused)
-    }
-}
-
-/// The server's ETA, or — while admission is paused, when it gives none —
-/// as long as the poll schedule allows.
-fn wait_ms(eta_ms: Option<u64>, paused: bool) -> u64 {
-    if paused {
-        u64::MAX
-    } else {
-        eta_ms.unwrap_or(0)
-    }
-}
-
-/// Reads an answer to `POST /api/v1/enrollments` from its status and body.
-pub fn enroll_reply(status: u16, body: &[u8]) -> Result<EnrollReply> {
-    #[derive(Deserialize)]
-    struct Ack {
-        ticket: String,
-        eta_ms: Option<u64>,
-        #[serde(default)]
-        admission_paused: bool,
-    }
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        error: ErrorCode,
-    }
-    #[derive(Deserialize)]
-    struct ErrorCode {
-        code: String,
-    }
-    if status == StatusCode::ACCEPTED.as_u16() {
-        let ack: Ack = serde_json::from_slice(body).context("202 without ticket")?;
-        return Ok(EnrollReply::Ticket {
-            ticket: ack.ticket,
-            eta_ms: wait_ms(ack.eta_ms, ack.admission_paused),
-        });
-    }
-    let code = serde_json::from_slice::<ErrorBody>(body)
-        .map_or_else(|_| "unknown".to_string(), |e| e.error.code);
-    Ok(EnrollReply::Refused { status, code })
-}
-
-/// An answer to `GET /api/v1/enrollments/tickets?ids=...`.
-#[derive(Debug, Deserialize)]
-pub struct TicketsView {
-    pub tickets: Vec<TicketView>,
-    pub unknown: Vec<String>,
-}
-
-/// Reads an answer to `GET /api/v1/enrollments/tickets?ids=...`.
-pub fn tickets_view(status: u16, body: &[u8]) -> Result<TicketsView> {
-    if status != StatusCode::OK.as_u16() {
-        bail!(
-            "tickets answered {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
-        );
-    }
-    serde_json::from_slice(body).context("unreadable tickets answer")
 }
 
 impl Api {
@@ -361,40 +285,6 @@ impl Api {
     }
 }
 
-/// The admission histograms' `(batches, tickets decided, seconds in
-/// transactions)` from `/metrics`, summed over label sets.
-pub fn admission_totals(text: &str) -> (f64, f64, f64) {
-    let sum = |name: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.split([' ', '{']).next() == Some(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    (
-        sum("enroll_admission_batch_size_count"),
-        sum("enroll_admission_batch_size_sum"),
-        sum("enroll_admission_commit_seconds_sum"),
-    )
-}
-
-/// Sums `enroll_queue_length` and `enroll_admission_decisions_total` over
-/// their label sets in a Prometheus text exposition.
-pub fn sum_metrics(text: &str) -> (f64, f64) {
-    let (mut queue, mut decisions) = (0.0, 0.0);
-    for line in text.lines() {
-        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-        let target = match &line[..name_end] {
-            "enroll_queue_length" => &mut queue,
-            "enroll_admission_decisions_total" => &mut decisions,
-            _ => continue,
-        };
-        if let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
-            *target += v;
-        }
-    }
-    (queue, decisions)
-}
-
 /// Sends a student's request; `(status, error code or "")`.
 async fn student_answer(req: reqwest::RequestBuilder) -> Result<(u16, String)> {
     let res = req.send().await?;
@@ -408,96 +298,4 @@ async fn student_answer(req: reqwest::RequestBuilder) -> Result<(u16, String)> {
         .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
     Ok((status, code))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sums_metric_families_over_labels() {
-        let text = "# HELP enroll_queue_length Tickets waiting.\n# TYPE enroll_queue_length gauge\n\
-                    enroll_queue_length{course=\"1\"} 5\nenroll_queue_length{course=\"2\"} 7\n\
-                    enroll_queue_length_other 100\n\
-                    enroll_admission_decisions_total{outcome=\"enrolled\",reason=\"\"} 40\n\
-                    enroll_admission_decisions_total{outcome=\"rejected\",reason=\"course_full\"} 2\n";
-        assert_eq!(sum_metrics(text), (12.0, 42.0));
-    }
-
-    #[test]
-    fn reads_enroll_answers() {
-        let ack = br#"{"ticket":"7-12","status":"queued","position":3,"eta_ms":40}"#;
-        match enroll_reply(202, ack).unwrap() {
-            EnrollReply::Ticket { ticket, eta_ms } => {
-                assert_eq!((ticket.as_str(), eta_ms), ("7-12", 40))
-            }
-            other => panic!("{other:?}"),
-        }
-        let paused = br#"{"ticket":"7-13","status":"queued","position":4,"admission_paused":true}"#;
-        match enroll_reply(202, paused).unwrap() {
-            EnrollReply::Ticket { eta_ms, .. } => assert_eq!(eta_ms, u64::MAX),
-            other => panic!("{other:?}"),
-        }
-        let full = br#"{"error":{"code":"course_full","message":"no seats"}}"#;
-        match enroll_reply(409, full).unwrap() {
-            EnrollReply::Refused { status, code } => {
-                assert_eq!((status, code.as_str()), (409, "course_full"))
-            }
-            other => panic!("{other:?}"),
-        }
-        match enroll_reply(502, b"<html>bad gateway</html>").unwrap() {
-            EnrollReply::Refused { status, code } => {
-                assert_eq!((status, code.as_str()), (502, "unknown"))
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(
-            enroll_reply(202, b"{}").is_err(),
-            "a 202 must carry a ticket"
-        );
-    }
-
-    #[test]
-    fn reads_ticket_answers() {
-        let many = tickets_view(
-            200,
-            br#"{"tickets":[{"ticket":"3-1","course_id":3,"status":"rejected","reason":"course_full"},
-                {"ticket":"4-9","course_id":4,"status":"queued","position":2,"eta_ms":40}],
-                "unknown":["5-5"]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            many.tickets
-                .iter()
-                .map(|t| (
-                    t.ticket.as_str(),
-                    t.status.as_str(),
-                    t.reason.as_deref(),
-                    t.eta_ms
-                ))
-                .collect::<Vec<_>>(),
-            vec![
-                ("3-1", "rejected", Some("course_full"), None),
-                ("4-9", "queued", None, Some(40))
-            ]
-        );
-        assert_eq!(many.unknown, vec!["5-5"]);
-        assert_eq!(many.tickets[1].wait_ms(), 40);
-        let paused = tickets_view(
-            200,
-            br#"{"tickets":[{"ticket":"4-9","course_id":4,"status":"queued","position":2,"admission_paused":true}],"unknown":[]}"#,
-        )
-        .unwrap();
-        assert_eq!(paused.tickets[0].wait_ms(), u64::MAX);
-        let err = tickets_view(401, br#"{"error":{"code":"unauthenticated"}}"#).unwrap_err();
-        assert!(err.to_string().contains("401"), "{err}");
-    }
-
-    #[test]
-    fn admission_totals_from_histograms() {
-        let text = "enroll_admission_batch_size_bucket{le=\"1\"} 3\nenroll_admission_batch_size_sum 500\n\
-                    enroll_admission_batch_size_count 10\nenroll_admission_commit_seconds_sum 0.25\n\
-                    enroll_admission_commit_seconds_count 10\n";
-        assert_eq!(admission_totals(text), (10.0, 500.0, 0.25));
-    }
 }
