@@ -30,8 +30,8 @@ pub struct ServerSettings {
     pub log: PathBuf,
     /// More environment for the server (`ENROLL_*` settings).
     pub env: Vec<(String, String)>,
-    /// Start an SMTP sink and send students' mail to it.
-    pub smtp: bool,
+    /// Start an SMTP sink and send students' mail to it, paced so.
+    pub smtp: Option<MailPacing>,
     /// Run Redis with one replica under a Sentinel, the server following
     /// the Sentinel and waiting for the replica (`WAIT`) before it
     /// acknowledges a place in line (`--fault redis-failover`).
@@ -124,8 +124,8 @@ impl OwnStack {
             .stdout(log.try_clone()?)
             .stderr(log);
         let smtp = match server.smtp {
-            true => Some(mail_sink(&mut cmd, port)?),
-            false => None,
+            Some(pacing) => Some(mail_sink(&mut cmd, port, pacing)?),
+            None => None,
         };
         let server_guard =
             ChildGuard::spawn("enroll-server", &mut cmd)?.with_stop_signal(libc::SIGTERM);
@@ -169,21 +169,34 @@ fn redis_replica_and_sentinel(primary: &RedisServer) -> Result<(RedisServer, Red
     Ok((replica, sentinel))
 }
 
-/// Starts an SMTP sink and points the server's mail at it: no digest
-/// window and no rate limit, unless the environment sets them (the server
-/// inherits it).
-fn mail_sink(cmd: &mut Command, port: u16) -> Result<SmtpSink> {
+/// How the server paces students' mail to the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailPacing {
+    /// The server's defaults: what an operator gets without setting
+    /// anything (a digest window of 10 s, 50 mails/s per instance).
+    Shipped,
+    /// No digest window and no rate limit: the sender groups, claims and
+    /// sends while the rush's requests are still being answered.
+    Stress,
+}
+
+/// Starts an SMTP sink and points the server's mail at it, paced by
+/// `pacing`; `ENROLL_MAIL_DIGEST_WINDOW_MS` and `ENROLL_MAIL_RATE` in the
+/// environment (which the server inherits) win over either.
+fn mail_sink(cmd: &mut Command, port: u16, pacing: MailPacing) -> Result<SmtpSink> {
     let sink = SmtpSink::start(testkit::SinkOptions::default())
         .context("--smtp needs python3 with aiosmtpd (./scripts/install-deps.sh)")?;
     cmd.env("ENROLL_SMTP_URL", sink.url())
         .env("ENROLL_MAIL_FROM", "noreply@rush.localhost")
         .env("ENROLL_MAIL_PAGE_URL", format!("http://127.0.0.1:{port}/"));
-    for (key, value) in [
-        ("ENROLL_MAIL_DIGEST_WINDOW_MS", "0"),
-        ("ENROLL_MAIL_RATE", "off"),
-    ] {
-        if std::env::var_os(key).is_none() {
-            cmd.env(key, value);
+    if pacing == MailPacing::Stress {
+        for (key, value) in [
+            ("ENROLL_MAIL_DIGEST_WINDOW_MS", "0"),
+            ("ENROLL_MAIL_RATE", "off"),
+        ] {
+            if std::env::var_os(key).is_none() {
+                cmd.env(key, value);
+            }
         }
     }
     Ok(sink)

@@ -43,7 +43,10 @@ pub(super) async fn start_own_stack(cli: &Cli) -> Result<OwnStack> {
         db_max_connections: cli.db_max_connections,
         log: std::path::absolute(cli.out.join("enroll-server.log"))?,
         env: Vec::new(),
-        smtp: cli.smtp,
+        smtp: cli.smtp.then_some(match cli.smtp_stress {
+            true => stack::MailPacing::Stress,
+            false => stack::MailPacing::Shipped,
+        }),
         redis_sentinel: cli.fault == Some(crate::fault::Fault::RedisFailover),
     };
     eprintln!(

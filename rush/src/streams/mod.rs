@@ -284,7 +284,7 @@ pub async fn run(cli: &StreamsCli) -> Result<Figures> {
         db_max_connections: 16,
         log: cli.out.join("enroll-server.log"),
         env,
-        smtp: false,
+        smtp: None,
         redis_sentinel: false,
     };
     eprintln!("rush-streams: starting PostgreSQL, Redis and enroll-server");
