@@ -32,12 +32,12 @@
 //! ([`decided`]), and the streams that follow a ticket of that course
 //! (found through an index by course, not by looking at every stream)
 //! count them when their turn to be sent comes. A batch costs the same
-//! however many streams wait in its line.
-//! The moved streams' new places are sent at a steady pace, a tenth of the
-//! streams per beat ([`TicketEvents::send_moved`], from
-//! [`crate::service::positions`]), so a ticket gets at most one place per
-//! interval however many batches pass it, one decided before its beat gets
-//! none, and a line that moves as a whole is told in ten small waves. Which tickets a stream
+//! however many streams wait in its line. The moved streams' new places
+//! are sent at a steady pace, a tenth of the streams per beat
+//! ([`TicketEvents::send_moved`], from [`crate::service::positions`]), so
+//! a ticket gets at most one place per interval however many batches pass
+//! it, one decided before its beat gets none, and a line that moves as a
+//! whole is told in ten small waves. Which tickets a stream
 //! follows: those its page names when it opens it, and those its student
 //! enrolls through this instance while it is open ([`TicketEvents::follow`]);
 //! see the driver for why that is enough.
