@@ -99,16 +99,17 @@ impl Application {
         ));
         // Every Redis script call of a request handler (fair-use checks,
         // enqueues) goes through one pipeline, but for the replicas' WAIT:
-        // a fair-use count acknowledges nothing, so it needs no replica's
-        // confirmation. Without its own pipeline a ticket read (counted
-        // against its bucket) was refused as long as a promoted primary had
-        // no replica yet, with the enrolls that must be.
+        // the buckets of reads and streams acknowledge nothing, so they need
+        // no replica's confirmation. On the enqueues' pipeline a ticket read
+        // was refused as long as a promoted primary had no replica yet, with
+        // the enrolls that must be (an enroll's check stays there: refused
+        // unconfirmed, it puts nobody in line).
         let pipeline = Pipeliner::start_waiting(
             redis.clone(),
             metrics.enqueue_batch_size.clone(),
             settings.redis_wait,
         );
-        let gate = match settings.redis_wait {
+        let reads = match settings.redis_wait {
             Some(_) => Pipeliner::start(redis.clone(), metrics.enqueue_batch_size.clone()),
             None => pipeline.clone(),
         };
@@ -125,7 +126,8 @@ impl Application {
             enqueuer: Enqueuer::new(pipeline.clone()),
             fair_use: FairUse::new(
                 settings.fair_use,
-                gate,
+                pipeline.clone(),
+                reads,
                 redis.clone(),
                 metrics.fair_use_refusals.clone(),
             ),

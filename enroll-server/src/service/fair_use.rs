@@ -32,6 +32,7 @@ pub enum FairUseError {
 pub struct FairUse {
     limits: Limits,
     gate: Pipeliner,
+    reads: Pipeliner,
     redis: RedisConn,
     requests: AddressLimiter,
     logins: AddressLimiter,
@@ -39,10 +40,19 @@ pub struct FairUse {
 }
 
 impl FairUse {
-    /// `gate` is the pipeline the per-student scripts go through (shared with
-    /// the enqueues); `refusals` counts turned-away requests by limit.
-    pub fn new(limits: Limits, gate: Pipeliner, redis: RedisConn, refusals: IntCounterVec) -> Self {
+    /// `gate` is the pipeline an enroll's check goes through (shared with
+    /// the enqueues, and confirmed by replicas as they are), `reads` the one
+    /// for the buckets of reads and streams, which acknowledge nothing and
+    /// so need no replica; `refusals` counts turned-away requests by limit.
+    pub fn new(
+        limits: Limits,
+        gate: Pipeliner,
+        reads: Pipeliner,
+        redis: RedisConn,
+        refusals: IntCounterVec,
+    ) -> Self {
         Self {
+            reads,
             requests: AddressLimiter::new(limits.requests_per_address),
             logins: AddressLimiter::new(limits.logins_per_address),
             limits,
@@ -60,7 +70,7 @@ impl FairUse {
     /// A token from `student`'s `limit` bucket.
     pub async fn student(&self, student: i64, limit: StudentLimit) -> Result<(), FairUseError> {
         let rate = self.limits.student(limit);
-        match gate::check(&self.gate, student, limit, rate, None).await? {
+        match gate::check(&self.reads, student, limit, rate, None).await? {
             Gate::Wait(wait) => Err(self.refused(limit.name(), wait)),
             _ => Ok(()),
         }
