@@ -89,6 +89,15 @@ pub async fn finish(
     decisions: &[Decision],
     give_back_places: bool,
 ) -> redis::RedisResult<Option<i64>> {
+    let batch = Batch {
+        worker,
+        course_id,
+        keys: CourseKeys::new(course_id),
+        gen_seen,
+        full,
+        pace,
+        give_back_places,
+    };
     let parts: Vec<&[Decision]> = if decisions.is_empty() {
         vec![decisions]
     } else {
@@ -97,38 +106,34 @@ pub async fn finish(
     let mut left = 0;
     for (i, &part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
-        let written = finish_part(
-            redis,
-            worker,
-            course_id,
-            gen_seen,
-            full && last,
-            pace,
-            part,
-            last,
-            give_back_places,
-        )
-        .await?;
-        let Some(n) = written else { return Ok(None) };
+        let Some(n) = finish_part(redis, &batch, part, last).await? else {
+            return Ok(None);
+        };
         left = n;
     }
     Ok(Some(left))
 }
 
-/// [`finish`] for one part of a batch; `last` finishes the batch itself.
-#[allow(clippy::too_many_arguments)]
-async fn finish_part(
-    redis: &mut RedisConn,
-    worker: &str,
+/// What every part of one batch is finished with.
+struct Batch<'a> {
+    worker: &'a str,
     course_id: i64,
+    keys: CourseKeys,
     gen_seen: i64,
+    /// Flag the course full (done by the last part).
     full: bool,
     pace: Pace,
+    give_back_places: bool,
+}
+
+/// [`finish`] for one part of a batch; `last` finishes the batch itself.
+async fn finish_part(
+    redis: &mut RedisConn,
+    b: &Batch<'_>,
     decisions: &[Decision],
     last: bool,
-    give_back_places: bool,
 ) -> redis::RedisResult<Option<i64>> {
-    let k = CourseKeys::new(course_id);
+    let k = &b.keys;
     let keys = [
         k.queue.as_str(),
         &k.tickets,
@@ -141,12 +146,12 @@ async fn finish_part(
         &k.addrs,
     ];
     let finish = Call::script(&FINISH, &keys, |c| {
-        c.arg(gen_seen)
-            .arg(if full { "1" } else { "0" })
-            .arg(pace.encode())
+        c.arg(b.gen_seen)
+            .arg(if b.full { "1" } else { "0" })
+            .arg(b.pace.encode())
             .arg(Channel::Decided.name())
-            .arg(encode_batch(course_id, decisions))
-            .arg(worker)
+            .arg(encode_batch(b.course_id, decisions))
+            .arg(b.worker)
             .arg(if last { "1" } else { "0" });
         for d in decisions {
             c.arg(d.student).arg(d.seq).arg(d.outcome());
@@ -154,11 +159,11 @@ async fn finish_part(
     });
     let mut calls = vec![finish];
     // Places are given back only with the decisions written (same lease).
-    if give_back_places {
+    if b.give_back_places {
         calls.extend(
             decisions
                 .iter()
-                .map(|d| fair_use::release_call(d.student, course_id)),
+                .map(|d| fair_use::release_call(d.student, b.course_id)),
         );
     }
     let mut replies = pipeline::run_all(redis, &calls).await?.into_iter();
@@ -167,7 +172,7 @@ async fn finish_part(
     if let Some(Err(err)) = replies.find(Result::is_err) {
         static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
         if let Some(left_out) = WARNINGS.due() {
-            tracing::warn!(course_id, error = %err, left_out, "could not give back open-ticket places");
+            tracing::warn!(course_id = b.course_id, error = %err, left_out, "could not give back open-ticket places");
         }
     }
     let left: i64 = redis::from_redis_value(left)?;
