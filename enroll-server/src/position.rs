@@ -211,11 +211,18 @@ impl Line {
     /// once): a decided ticket is no longer followed (its decision is its
     /// own event), the others move up. Returns whether any place moved.
     pub fn decided(&mut self, course: i64, decided: &[i64]) -> bool {
-        self.tickets
-            .retain(|t| t.id.course_id != course || decided.binary_search(&t.id.seq).is_err());
+        self.count_decided(|c| (c == course).then_some(decided))
+    }
+
+    /// [`Self::decided`] for every course at once: `decided_in(course)` is
+    /// what that course decided lately, if anything.
+    pub fn count_decided<'a>(&mut self, decided_in: impl Fn(i64) -> Option<&'a [i64]>) -> bool {
+        self.tickets.retain(|t| {
+            decided_in(t.id.course_id).is_none_or(|d| d.binary_search(&t.id.seq).is_err())
+        });
         let mut moved = false;
-        for t in self.tickets.iter_mut().filter(|t| t.id.course_id == course) {
-            if let Some(place) = &mut t.place {
+        for t in &mut self.tickets {
+            if let (Some(decided), Some(place)) = (decided_in(t.id.course_id), &mut t.place) {
                 moved |= place.advance(t.id.seq, decided);
             }
         }

@@ -4,6 +4,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
+use super::decided::Decided;
 use super::shares::{share_of, StreamKey, SHARES};
 use super::{Event, Hub, Subscription, TicketEvents};
 use crate::pace::Pace;
@@ -227,14 +228,8 @@ pub(super) fn catch_up(hub: &mut Hub, (student, id): StreamKey) {
     else {
         return;
     };
-    let mut courses: Vec<i64> = s.line.courses().collect();
-    courses.sort_unstable();
-    courses.dedup();
-    for course in courses {
-        if let Some(d) = decided.get(&course) {
-            s.line.decided(course, d.seqs());
-        }
-    }
+    s.line
+        .count_decided(|course| decided.get(&course).map(Decided::seqs));
 }
 
 /// Queues the streams of `share` that follow a course with a batch they
