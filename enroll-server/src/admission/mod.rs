@@ -326,7 +326,6 @@ impl Admission {
             cycle_ms: pace.cycle_ms,
             batch: n,
         };
-        let give_back = s.settings.fair_use.open_tickets > 0;
         let finished = redis_batch::finish(
             &mut redis,
             &self.worker_id,
@@ -335,7 +334,6 @@ impl Admission {
             full,
             cycle,
             &decisions,
-            give_back,
         )
         .await?;
         let Some(left) = finished else {

@@ -10,11 +10,9 @@ use std::sync::LazyLock;
 use crate::redis::conn::RedisConn;
 use redis::Script;
 
-use super::fair_use;
 use super::feed::Channel;
 use super::keys::CourseKeys;
 use super::pipeline::{self, Call};
-use super::retry::{Warnings, WARN_EVERY};
 use crate::pace::Pace;
 use crate::ticket::{encode_batch, Decision};
 
@@ -71,14 +69,12 @@ pub const FINISH_PART: usize = 256;
 /// Records decisions (after COMMIT), removes them from the queue, flags the
 /// course full when it is (unless seats were freed since `gen_seen`),
 /// records the queue's pace, clears the claim marker and publishes the
-/// decisions on [`Channel::Decided`] for the students' event streams, and
-/// with `give_back_places` (the open-ticket cap is on) gives back the
-/// decided students' places among their open tickets in the same round trip
-/// (see [`fair_use`]). Returns the queue length left, or `None` when
+/// decisions on [`Channel::Decided`] for the students' event streams (their
+/// places among their open tickets are given back lazily: see
+/// [`crate::redis::fair_use`]). Returns the queue length left, or `None` when
 /// `worker` no longer holds the course's lease: then nothing more was
 /// written (the new holder decides the same heads again from the committed
 /// rows, and writes those still queued).
-#[allow(clippy::too_many_arguments)]
 pub async fn finish(
     redis: &mut RedisConn,
     worker: &str,
@@ -87,7 +83,6 @@ pub async fn finish(
     full: bool,
     pace: Pace,
     decisions: &[Decision],
-    give_back_places: bool,
 ) -> redis::RedisResult<Option<i64>> {
     let batch = Batch {
         worker,
@@ -96,7 +91,6 @@ pub async fn finish(
         gen_seen,
         full,
         pace,
-        give_back_places,
     };
     let parts: Vec<&[Decision]> = if decisions.is_empty() {
         vec![decisions]
@@ -123,7 +117,6 @@ struct Batch<'a> {
     /// Flag the course full (done by the last part).
     full: bool,
     pace: Pace,
-    give_back_places: bool,
 }
 
 /// [`finish`] for one part of a batch; `last` finishes the batch itself.
@@ -157,24 +150,10 @@ async fn finish_part(
             c.arg(d.student).arg(d.seq).arg(d.outcome());
         }
     });
-    let mut calls = vec![finish];
-    // Places are given back only with the decisions written (same lease).
-    if b.give_back_places {
-        calls.extend(
-            decisions
-                .iter()
-                .map(|d| fair_use::release_call(d.student, b.course_id)),
-        );
-    }
-    let mut replies = pipeline::run_all(redis, &calls).await?.into_iter();
-    let left = replies.next().expect("one reply per call")?;
-    // A lost release is found again when its student reaches the cap.
-    if let Some(Err(err)) = replies.find(Result::is_err) {
-        static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
-        if let Some(left_out) = WARNINGS.due() {
-            tracing::warn!(course_id = b.course_id, error = %err, left_out, "could not give back open-ticket places");
-        }
-    }
+    let left = pipeline::run_all(redis, &[finish])
+        .await?
+        .pop()
+        .expect("one reply per call")?;
     let left: i64 = redis::from_redis_value(left)?;
     Ok((left >= 0).then_some(left))
 }

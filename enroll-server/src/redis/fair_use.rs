@@ -6,11 +6,12 @@
 //! among the student's open tickets is one `MULTI` of plain commands
 //! ([`check`]; a script would cost Redis several times as much), and
 //! enqueueing in the course is the next call. A reservation the enqueue did
-//! not use is given back at once, and admission gives back those of the
-//! tickets it decides, in the round trip that records them
-//! ([`release_call`]); one left behind by a crash between the two is found
-//! when the student reaches the cap ([`prune_decided`]): it names a course
-//! whose queue no longer holds them.
+//! not use is given back at once ([`release_call`]). Places of decided
+//! tickets are given back lazily: only when the student reaches the cap
+//! ([`prune_decided`]) are their courses looked up, and those whose ticket
+//! was decided since the place was taken (or which hold no ticket long
+//! after) are dropped. Admission so writes nothing in the students' slots,
+//! and a student below the cap never pays for the lookup.
 //!
 //! A bucket holds `burst` requests and is refilled whole every `burst ÷
 //! rate` (a window, numbered from the epoch, so every instance agrees on
@@ -24,17 +25,20 @@ use crate::redis::conn::RedisConn;
 use redis::{AsyncCommands, FromRedisValue, RedisResult, Script, Value};
 
 use super::keys::{self, CourseKey};
-use super::pipeline::{Call, Pipeliner};
+use super::pipeline::{run_all, Call, Pipeliner};
 use crate::fair_use::{Rate, StudentLimit};
 
 static PRUNE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/prune_open.lua")));
+static OPEN_STATE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/open_state.lua")));
 
-/// How long a student's set of open tickets outlives its last change.
+/// How long a student's set of open tickets lives from its creation (a
+/// registration day and more: tickets are decided within it).
 const OPEN_SET_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// A reservation younger than this may belong to an enqueue still on its
-/// way, so pruning leaves it.
+/// A place taken this recently, without a ticket decided since, may belong
+/// to an enqueue still on its way, so pruning leaves it.
 const PRUNE_GRACE: Duration = Duration::from_secs(10);
 
 /// What the gate answered.
@@ -92,18 +96,17 @@ pub fn gate_call(
         cmds.push(redis::cmd("PEXPIRE").arg(&key).arg(left + 1000).to_owned());
     }
     if let Some(o) = open {
+        // Scored by the time it was last asked for: pruning tells an enqueue
+        // still on its way from a ticket decided since.
         let open_set = keys::open_tickets(student);
-        let ttl = OPEN_SET_TTL.as_millis() as u64;
         cmds.push(
             redis::cmd("ZADD")
                 .arg(&open_set)
-                .arg("NX")
                 .arg(now_ms)
                 .arg(o.course)
                 .to_owned(),
         );
         cmds.push(redis::cmd("ZCARD").arg(&open_set).to_owned());
-        cmds.push(redis::cmd("PEXPIRE").arg(&open_set).arg(ttl).to_owned());
     }
     let check = GateCheck {
         rate,
@@ -114,8 +117,9 @@ pub fn gate_call(
 }
 
 impl GateCheck {
-    /// Reads the transaction's answer; with a place reserved that may not be
-    /// kept, also the call that gives it back.
+    /// Reads the transaction's answer, and the call to make next: the one
+    /// giving back a place reserved that may not be kept, or the one giving
+    /// a set just created its lifetime.
     pub fn decide(
         &self,
         student: i64,
@@ -150,6 +154,8 @@ impl GateCheck {
             (Gate::Wait(self.wait), give_back)
         } else if added && held > i64::from(open.cap) {
             (Gate::AtCap(open.cap), give_back)
+        } else if added && held == 1 {
+            (Gate::Go, Some(expire_call(student)))
         } else {
             (Gate::Go, None)
         })
@@ -170,44 +176,56 @@ pub async fn check(
     }
     let (call, check) = gate_call(student, limit, rate, open, now_ms());
     let reply = pipeline.call(call).await;
-    let (gate, give_back) = check.decide(student, reply)?;
-    if let Some(call) = give_back {
+    let (gate, then) = check.decide(student, reply)?;
+    if let Some(call) = then {
         pipeline.call(call).await?;
     }
     Ok(gate)
 }
 
-/// The call giving back `student`'s place for `course`: its ticket was
-/// decided, or the enqueue answered without a new ticket in line.
+/// The call giving `student`'s set of open tickets its lifetime: sent once,
+/// when the set is created, rather than with every request.
+fn expire_call(student: i64) -> Call {
+    let ttl = OPEN_SET_TTL.as_millis() as u64;
+    let open_set = keys::open_tickets(student);
+    Call::plain(redis::cmd("PEXPIRE").arg(open_set).arg(ttl).to_owned())
+}
+
+/// The call giving back `student`'s place for `course`: the enqueue
+/// answered without a new ticket in line.
 pub fn release_call(student: i64, course: i64) -> Call {
     let open_set = keys::open_tickets(student);
     Call::plain(redis::cmd("ZREM").arg(open_set).arg(course).to_owned())
 }
 
-/// Gives back `student`'s places in courses whose queue no longer holds
-/// them (decided while a release was lost); returns how many.
+/// Gives back `student`'s places whose tickets were decided after the
+/// place was last asked for, and those without a ticket past the grace
+/// (the enqueue failed, or its give-back was lost); returns how many.
 pub async fn prune_decided(redis: &mut RedisConn, student: i64) -> RedisResult<u32> {
     let open_set = keys::open_tickets(student);
     let held: Vec<(i64, String)> = redis.zrange_withscores(&open_set, 0, -1).await?;
-    let grace = PRUNE_GRACE.as_millis() as u64;
-    let now = now_ms();
-    let old: Vec<(i64, String)> = held
-        .into_iter()
-        .filter(|(_, score)| score.parse::<u64>().is_ok_and(|t| t + grace < now))
+    let student_arg = student.to_string();
+    let calls: Vec<Call> = held
+        .iter()
+        .map(|(course, _)| {
+            let st = CourseKey::StudentTicket.of(*course);
+            let tk = CourseKey::Tickets.of(*course);
+            Call::script(&OPEN_STATE, &[&st, &tk], |c| {
+                c.arg(&student_arg);
+            })
+        })
         .collect();
-    if old.is_empty() {
-        return Ok(0);
-    }
-    let mut pipe = redis::pipe();
-    for (course, _) in &old {
-        pipe.zscore(CourseKey::Queue.of(*course), student);
-    }
-    let in_line: Vec<Option<f64>> = pipe.query_async(redis).await?;
+    let states = run_all(redis, &calls).await?;
+    let now = now_ms();
     let mut inv = PRUNE.prepare_invoke();
     inv.key(&open_set);
     let mut any = false;
-    for ((course, score), queued) in old.iter().zip(in_line) {
-        if queued.is_none() {
+    for ((course, score), state) in held.iter().zip(states) {
+        let state: i64 = redis::from_redis_value(state?)?;
+        let Ok(taken) = score.parse::<u64>() else {
+            continue;
+        };
+        if stale(taken, state, now) {
             inv.arg(course).arg(score);
             any = true;
         }
@@ -216,4 +234,39 @@ pub async fn prune_decided(redis: &mut RedisConn, student: i64) -> RedisResult<u
         return Ok(0);
     }
     inv.invoke_async(redis).await
+}
+
+/// Whether a place taken at `taken` (ms) may be given back, its ticket's
+/// `state` being -1 (in line), -2 (none) or the time it was decided.
+fn stale(taken: u64, state: i64, now: u64) -> bool {
+    match u64::try_from(state) {
+        // Decided since the place was last asked for: that ask's ticket.
+        Ok(decided) if decided >= taken => true,
+        _ if state == -1 => false,
+        // No ticket, or one decided before: an enqueue may still be on its
+        // way, until the grace is over.
+        _ => taken + (PRUNE_GRACE.as_millis() as u64) < now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_are_stale_once_decided_or_long_without_a_ticket() {
+        let grace = PRUNE_GRACE.as_millis() as u64;
+        let taken = 1_000_000;
+        // In line: never, however old.
+        assert!(!stale(taken, -1, taken + 100 * grace));
+        // Decided after the place was asked for: at once.
+        assert!(stale(taken, taken as i64, taken));
+        assert!(stale(taken, taken as i64 + 5, taken + 5));
+        // Decided before (a new enqueue may be on its way), or no ticket:
+        // only after the grace.
+        for state in [-2, taken as i64 - 1, 0] {
+            assert!(!stale(taken, state, taken + grace));
+            assert!(stale(taken, state, taken + grace + 1));
+        }
+    }
 }

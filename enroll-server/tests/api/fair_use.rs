@@ -15,7 +15,7 @@ use redis::AsyncCommands;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::enroll::enroll;
+use crate::enroll::{enroll, enroll_decided};
 use crate::helpers::{assert_error, browser, eventually, start, Spawn, TestApp, PASSWORD};
 
 fn rate(s: &str) -> Option<Rate> {
@@ -197,7 +197,7 @@ async fn the_open_ticket_cap_holds_under_concurrency_on_two_instances() {
     assert_eq!(held.len(), 3, "exactly the cap got in line: {held:?}");
     // Asking again for a course already held is the same ticket, not a fourth.
     assert_eq!(send(&b, held[0]).await.1.status(), StatusCode::ACCEPTED);
-    // Once admission decides them, their places are given back.
+    // Once admission decides them, the cap finds their places free.
     let res = a
         .admin_put("/api/v1/admin/admission", &json!({"paused": false}))
         .await;
@@ -209,6 +209,42 @@ async fn the_open_ticket_cap_holds_under_concurrency_on_two_instances() {
         || async { send(&a, free).await.1.status() == StatusCode::ACCEPTED },
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_decided_ticket_frees_its_place_at_once_and_one_on_its_way_does_not() {
+    let app = start_with(Options {
+        open_tickets_per_student: Some(1),
+        ..Default::default()
+    })
+    .await;
+    app.open_window().await;
+    let student_id = app.import_students("M", 1).await[0];
+    let ids = courses(&app, "M", 3).await;
+    let student = app.login("M0").await;
+    assert_eq!(enroll_decided(&app, &student, ids[0]).await, "enrolled");
+    // Well within the grace given to enqueues on their way: the decision
+    // came after the place was taken, so it is free.
+    assert_eq!(enroll_decided(&app, &student, ids[1]).await, "enrolled");
+    // A place taken just now with no ticket yet (an enqueue on its way)
+    // is held, even with a decided ticket beside it.
+    let mut redis = app.redis().await;
+    let now = enroll_server::redis::fair_use::now_ms();
+    let _: () = redis
+        .zadd(keys::open_tickets(student_id), ids[0], now)
+        .await
+        .unwrap();
+    let res = enroll(&app, &student, ids[2]).await;
+    assert_error(res, StatusCode::CONFLICT, "too_many_open_tickets").await;
+    let held: Vec<i64> = redis
+        .zrange(keys::open_tickets(student_id), 0, -1)
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        vec![ids[0]],
+        "the decided place was pruned, the refused one given back"
+    );
 }
 
 #[tokio::test]
@@ -298,8 +334,8 @@ async fn the_gate_counts_buckets_by_window_and_holds_the_cap() {
     ) -> Gate {
         let (call, check) = gate_call(7, StudentLimit::Enroll, r, open, now_ms);
         let reply = run_all(conn, &[call]).await.unwrap().pop().unwrap();
-        let (gate, give_back) = check.decide(7, reply).unwrap();
-        if let Some(call) = give_back {
+        let (gate, then) = check.decide(7, reply).unwrap();
+        if let Some(call) = then {
             run_all(conn, &[call])
                 .await
                 .unwrap()
@@ -325,6 +361,15 @@ async fn the_gate_counts_buckets_by_window_and_holds_the_cap() {
     let open = |course| Some(OpenTicket { course, cap: 2 });
     let later = start + 60_000;
     assert_eq!(gate_at(&mut conn, r, later, open(1)).await, Gate::Go);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(keys::open_tickets(7))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        ttl > 3_600_000,
+        "the set is given its lifetime when created: {ttl}"
+    );
     assert_eq!(gate_at(&mut conn, r, later, open(1)).await, Gate::Go);
     assert_eq!(gate_at(&mut conn, r, later, open(2)).await, Gate::Go);
     assert_eq!(

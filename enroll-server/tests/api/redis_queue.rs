@@ -196,7 +196,7 @@ async fn finishing_a_large_batch_leaves_only_newer_tickets_in_line() {
         .await
         .unwrap();
     pubsub.subscribe("tickets:decided").await.unwrap();
-    let left = finish(&mut conn, "w1", 7, 0, false, pace, &decisions, true)
+    let left = finish(&mut conn, "w1", 7, 0, false, pace, &decisions)
         .await
         .unwrap();
     assert_eq!(
@@ -294,14 +294,14 @@ async fn a_stalled_worker_does_not_overwrite_the_new_holders_decision() {
     acquire_lease(&mut conn, 9, "new", 60_000).await.unwrap();
     let enrolled = decided(TicketStatus::Enrolled, None);
     assert_eq!(
-        finish(&mut conn, "new", 9, 0, false, pace, &enrolled, false)
+        finish(&mut conn, "new", 9, 0, false, pace, &enrolled)
             .await
             .unwrap(),
         Some(0)
     );
     let late = decided(TicketStatus::Rejected, Some(Reason::CourseFull));
     assert_eq!(
-        finish(&mut conn, "old", 9, 0, true, pace, &late, false)
+        finish(&mut conn, "old", 9, 0, true, pace, &late)
             .await
             .unwrap(),
         None,
@@ -309,7 +309,7 @@ async fn a_stalled_worker_does_not_overwrite_the_new_holders_decision() {
     );
     // Even the lease holder cannot overwrite a decided ticket.
     assert_eq!(
-        finish(&mut conn, "new", 9, 0, false, pace, &late, false)
+        finish(&mut conn, "new", 9, 0, false, pace, &late)
             .await
             .unwrap(),
         Some(0)
