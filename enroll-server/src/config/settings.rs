@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use super::secret::Secret;
 use super::Options;
+use crate::redis::primary::{REPLY_TIMEOUT, WAIT_MARGIN};
 
 /// The longest `ENROLL_POSITION_INTERVAL_MS` taken: a moved place is sent
 /// within it, and what moved it is kept only a while
@@ -113,6 +114,14 @@ impl Options {
                 Duration::from_secs(delay_max),
             )
         });
+        let wait_ms = self.redis_wait_ms.unwrap_or(200).max(1);
+        let wait_max = (REPLY_TIMEOUT - WAIT_MARGIN).as_millis() as u64;
+        if self.redis_wait_replicas.unwrap_or(0) > 0 && wait_ms > wait_max {
+            bail!(
+                "redis_wait_ms ({wait_ms}) must be at most {wait_max}: a longer WAIT would outlast the Redis reply timeout ({} ms)",
+                REPLY_TIMEOUT.as_millis()
+            );
+        }
         let batch = self.admission_batch_size.unwrap_or(256);
         if batch == 0 {
             bail!("admission_batch_size must be at least 1");
@@ -140,7 +149,7 @@ impl Options {
             redis_wait: self.redis_wait_replicas.filter(|&n| n > 0).map(|replicas| {
                 crate::redis::pipeline::WaitForReplicas {
                     replicas,
-                    timeout_ms: self.redis_wait_ms.unwrap_or(200).max(1),
+                    timeout_ms: wait_ms,
                 }
             }),
             redis_url: self

@@ -113,3 +113,21 @@ fn short_admin_token_is_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("16 characters"));
 }
+
+#[test]
+fn a_wait_for_replicas_must_end_before_the_reply_timeout() {
+    let with_wait = |ms| Options {
+        database_url: Some("postgres://x".into()),
+        admin_token: Some("admin-token-0123456789".into()),
+        redis_wait_replicas: Some(1),
+        redis_wait_ms: Some(ms),
+        ..Options::default()
+    };
+    let s = with_wait(400).resolve().unwrap();
+    assert_eq!(s.redis_wait.unwrap().timeout_ms, 400);
+    let err = with_wait(450).resolve().unwrap_err().to_string();
+    assert!(
+        err.contains("redis_wait_ms (450) must be at most 400"),
+        "{err}"
+    );
+}

@@ -46,7 +46,16 @@ fn manager_config() -> ConnectionManagerConfig {
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(200))
         .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(REPLY_TIMEOUT))
 }
+
+/// How long a reply may take before the call fails (and the primary is
+/// suspected). A pipeline that ends in `WAIT` must get its answer within
+/// it, so `ENROLL_REDIS_WAIT_MS` stays below it by [`WAIT_MARGIN`].
+pub const REPLY_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What a pipeline's own commands may take beside its `WAIT`.
+pub const WAIT_MARGIN: Duration = Duration::from_millis(100);
 
 /// What every clone of a connection shares.
 pub struct Shared {
