@@ -292,7 +292,11 @@ async fn monitor(state: AppState) {
                 Err(e) => {
                     static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
                     if let Some(left_out) = WARNINGS.due() {
-                        tracing::error!(error = %e, left_out, "Redis cannot be trusted");
+                        if matches!(e, recovery::RecoveryError::Foreign(..)) {
+                            tracing::error!(error = %e, left_out, "Redis cannot be trusted: the queues answer 503 until it holds this deployment's data");
+                        } else {
+                            tracing::error!(error = %e, left_out, "could not check or rebuild Redis's data; trying again at the next health check");
+                        }
                     }
                 }
             }
