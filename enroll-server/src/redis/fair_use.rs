@@ -26,6 +26,7 @@ use redis::{AsyncCommands, FromRedisValue, RedisResult, Script, Value};
 
 use super::keys::{self, CourseKey};
 use super::pipeline::{run_all, Call, Pipeliner};
+use super::retry::{Warnings, WARN_EVERY};
 use crate::fair_use::{Rate, StudentLimit};
 
 static PRUNE: LazyLock<Script> =
@@ -178,7 +179,15 @@ pub async fn check(
     let reply = pipeline.call(call).await;
     let (gate, then) = check.decide(student, reply)?;
     if let Some(call) = then {
-        pipeline.call(call).await?;
+        // Either way the answer stands: a place not given back is pruned
+        // once the grace is over, a set left without a lifetime gets one
+        // at its next pruning.
+        if let Err(e) = pipeline.call(call).await {
+            static WARNINGS: Warnings = Warnings::new(WARN_EVERY);
+            if let Some(left_out) = WARNINGS.due() {
+                tracing::warn!(error = %e, student, left_out, "could not update a student's open tickets");
+            }
+        }
     }
     Ok(gate)
 }
@@ -218,8 +227,7 @@ pub async fn prune_decided(redis: &mut RedisConn, student: i64) -> RedisResult<u
     let states = run_all(redis, &calls).await?;
     let now = now_ms();
     let mut inv = PRUNE.prepare_invoke();
-    inv.key(&open_set);
-    let mut any = false;
+    inv.key(&open_set).arg(OPEN_SET_TTL.as_millis() as u64);
     for ((course, score), state) in held.iter().zip(states) {
         let state: i64 = redis::from_redis_value(state?)?;
         let Ok(taken) = score.parse::<u64>() else {
@@ -227,11 +235,7 @@ pub async fn prune_decided(redis: &mut RedisConn, student: i64) -> RedisResult<u
         };
         if stale(taken, state, now) {
             inv.arg(course).arg(score);
-            any = true;
         }
-    }
-    if !any {
-        return Ok(0);
     }
     inv.invoke_async(redis).await
 }

@@ -273,6 +273,13 @@ async fn a_place_whose_release_was_lost_is_found_at_the_cap() {
     // Now the one place is really held.
     let res = enroll(&app, &student, ids[0]).await;
     assert_error(res, StatusCode::CONFLICT, "too_many_open_tickets").await;
+    // A set left without a lifetime (its gate's PEXPIRE lost) gets one at
+    // its next pruning.
+    let _: bool = redis.persist(keys::open_tickets(student_id)).await.unwrap();
+    let res = enroll(&app, &student, ids[0]).await;
+    assert_error(res, StatusCode::CONFLICT, "too_many_open_tickets").await;
+    let ttl: i64 = redis.pttl(keys::open_tickets(student_id)).await.unwrap();
+    assert!(ttl > 3_600_000, "pruning gives the set a lifetime: {ttl}");
 }
 
 #[tokio::test]
