@@ -21,6 +21,7 @@ mod fair_use;
 mod helpers;
 mod limits;
 mod mail;
+mod mail_erasure;
 mod overrides;
 mod page;
 mod phases;
