@@ -70,9 +70,13 @@ impl Application {
         } else {
             schema_is_current(&db.primary).await?;
         }
-        let redis = RedisConn::connect(&settings.redis_url, settings.redis_sentinels.as_ref())
-            .await
-            .context("Failed to connect to Redis")?;
+        let redis = RedisConn::connect_with(
+            &settings.redis_url,
+            settings.redis_sentinels.as_ref(),
+            settings.redis_reply_timeout(),
+        )
+        .await
+        .context("Failed to connect to Redis")?;
         let deployment = store::sessions::deployment(&db.primary)
             .await
             .context("Failed to read this database's deployment id")?;

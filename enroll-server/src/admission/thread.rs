@@ -130,9 +130,13 @@ async fn connect(
         .connect_with(connect_options(&settings.database_url)?)
         .await
         .context("admission: connecting to the primary")?;
-    let redis = RedisConn::connect(&settings.redis_url, settings.redis_sentinels.as_ref())
-        .await
-        .context("admission: connecting to Redis")?;
+    let redis = RedisConn::connect_with(
+        &settings.redis_url,
+        settings.redis_sentinels.as_ref(),
+        settings.redis_reply_timeout(),
+    )
+    .await
+    .context("admission: connecting to Redis")?;
     Ok(AdmissionCtx {
         settings: settings.clone(),
         metrics: metrics.clone(),

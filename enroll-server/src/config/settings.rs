@@ -7,7 +7,6 @@ use anyhow::{bail, Context, Result};
 
 use super::secret::Secret;
 use super::Options;
-use crate::redis::primary::{REPLY_TIMEOUT, WAIT_MARGIN};
 
 /// The longest `ENROLL_POSITION_INTERVAL_MS` taken: a moved place is sent
 /// within it, and what moved it is kept only a while
@@ -70,6 +69,18 @@ pub struct Settings {
     pub mail: Option<super::MailSettings>,
 }
 
+impl Settings {
+    /// How long a Redis reply may take: longer than the `WAIT` for
+    /// replicas, when there is one.
+    pub fn redis_reply_timeout(&self) -> Duration {
+        crate::redis::primary::reply_timeout(
+            self.redis_wait
+                .as_ref()
+                .map(|w| Duration::from_millis(w.timeout_ms)),
+        )
+    }
+}
+
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // URLs may carry passwords: print only what is safe to log.
@@ -114,14 +125,6 @@ impl Options {
                 Duration::from_secs(delay_max),
             )
         });
-        let wait_ms = self.redis_wait_ms.unwrap_or(200).max(1);
-        let wait_max = (REPLY_TIMEOUT - WAIT_MARGIN).as_millis() as u64;
-        if self.redis_wait_replicas.unwrap_or(0) > 0 && wait_ms > wait_max {
-            bail!(
-                "redis_wait_ms ({wait_ms}) must be at most {wait_max}: a longer WAIT would outlast the Redis reply timeout ({} ms)",
-                REPLY_TIMEOUT.as_millis()
-            );
-        }
         let batch = self.admission_batch_size.unwrap_or(256);
         if batch == 0 {
             bail!("admission_batch_size must be at least 1");
@@ -149,7 +152,7 @@ impl Options {
             redis_wait: self.redis_wait_replicas.filter(|&n| n > 0).map(|replicas| {
                 crate::redis::pipeline::WaitForReplicas {
                     replicas,
-                    timeout_ms: wait_ms,
+                    timeout_ms: self.redis_wait_ms.unwrap_or(200).max(1),
                 }
             }),
             redis_url: self

@@ -14,6 +14,7 @@
 //! failed command.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::aio::ConnectionLike;
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
@@ -23,7 +24,9 @@ use redis::{
 use tokio::sync::watch;
 
 use super::follow;
-use super::primary::{is_not_primary, is_unreachable, refused_as_replica, Primary, Shared};
+use super::primary::{
+    is_not_primary, is_unreachable, refused_as_replica, Primary, Shared, REPLY_TIMEOUT,
+};
 pub use super::primary::{no_primary, not_primary};
 
 /// Where the primary is found: the sentinels and the name they know it by.
@@ -46,10 +49,20 @@ impl RedisConn {
     /// (`url`'s user, password and database are used for it) and follows
     /// them from then on.
     pub async fn connect(url: &str, sentinels: Option<&Sentinels>) -> RedisResult<Self> {
+        Self::connect_with(url, sentinels, REPLY_TIMEOUT).await
+    }
+
+    /// [`Self::connect`], failing a call whose reply takes longer than
+    /// `reply_timeout` (see [`super::primary::reply_timeout`]).
+    pub async fn connect_with(
+        url: &str,
+        sentinels: Option<&Sentinels>,
+        reply_timeout: Duration,
+    ) -> RedisResult<Self> {
         let Some(s) = sentinels else {
-            let primary = Primary::connect(Client::open(url)?).await?;
+            let primary = Primary::connect(Client::open(url)?, reply_timeout).await?;
             return Ok(Self {
-                shared: Arc::new(Shared::new(primary)),
+                shared: Arc::new(Shared::new(primary, reply_timeout)),
                 following: false,
             });
         };
@@ -73,8 +86,8 @@ impl RedisConn {
             Some(node),
             SentinelServerType::Master,
         )?;
-        let primary = Primary::connect(sentinel.async_get_client().await?).await?;
-        let shared = Arc::new(Shared::new(primary));
+        let primary = Primary::connect(sentinel.async_get_client().await?, reply_timeout).await?;
+        let shared = Arc::new(Shared::new(primary, reply_timeout));
         follow::spawn(&shared, sentinel);
         Ok(Self {
             shared,

@@ -101,7 +101,7 @@ async fn ask(sentinel: &mut SentinelClient, s: &Shared) -> RedisResult<()> {
         return Ok(());
     }
     let to = named.get_connection_info().addr().to_string();
-    let primary = tokio::time::timeout(ASK_TIMEOUT, Primary::connect(named))
+    let primary = tokio::time::timeout(ASK_TIMEOUT, Primary::connect(named, s.reply_timeout))
         .await
         .map_err(|_| timed_out())??;
     tracing::warn!(

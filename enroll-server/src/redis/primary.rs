@@ -25,10 +25,11 @@ pub struct Primary {
 }
 
 impl Primary {
-    /// Connects to the Redis of `client`.
-    pub async fn connect(client: Client) -> Result<Self, RedisError> {
+    /// Connects to the Redis of `client`; a reply slower than
+    /// `reply_timeout` fails its call.
+    pub async fn connect(client: Client, reply_timeout: Duration) -> Result<Self, RedisError> {
         let manager = client
-            .get_connection_manager_with_config(manager_config())
+            .get_connection_manager_with_config(manager_config(reply_timeout))
             .await?;
         Ok(Self { manager, client })
     }
@@ -41,21 +42,24 @@ impl Primary {
 /// and then sent it to whatever answered on the old address — its
 /// successor's replica. Redis back on the address, or the promoted one,
 /// is reached by the next request.
-fn manager_config() -> ConnectionManagerConfig {
+fn manager_config(reply_timeout: Duration) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(200))
         .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(REPLY_TIMEOUT))
+        .set_response_timeout(Some(reply_timeout))
 }
 
 /// How long a reply may take before the call fails (and the primary is
-/// suspected). A pipeline that ends in `WAIT` must get its answer within
-/// it, so `ENROLL_REDIS_WAIT_MS` stays below it by [`WAIT_MARGIN`].
+/// suspected), unless pipelines end in a longer `WAIT`.
 pub const REPLY_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// What a pipeline's own commands may take beside its `WAIT`.
-pub const WAIT_MARGIN: Duration = Duration::from_millis(100);
+/// The reply timeout for a server whose pipelines `WAIT` up to `wait` for
+/// replicas: a `WAIT` that runs out must still be answered, not time out
+/// in the client (which would count as a sign of failover).
+pub fn reply_timeout(wait: Option<Duration>) -> Duration {
+    wait.map_or(REPLY_TIMEOUT, |w| REPLY_TIMEOUT.max(w + REPLY_TIMEOUT))
+}
 
 /// What every clone of a connection shares.
 pub struct Shared {
@@ -70,11 +74,14 @@ pub struct Shared {
     /// Bumped at each switch to another primary, for connections of their
     /// own (pub/sub) that must move too.
     switched: watch::Sender<u64>,
+    /// The reply timeout of every connection to a primary.
+    pub reply_timeout: Duration,
 }
 
 impl Shared {
-    pub fn new(first: Primary) -> Self {
+    pub fn new(first: Primary, reply_timeout: Duration) -> Self {
         Self {
+            reply_timeout,
             current: RwLock::new(first),
             suspect: Arc::new(Notify::new()),
             lost: AtomicBool::new(false),
