@@ -20,7 +20,6 @@ use crate::events::TicketEvents;
 use crate::mail::{Sender, SystemClock};
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
-use crate::redis::conn::RedisConn;
 use crate::redis::control::full_flags;
 use crate::redis::enqueue::Enqueuer;
 use crate::redis::expiry::{self, expire_decided};
@@ -70,13 +69,10 @@ impl Application {
         } else {
             schema_is_current(&db.primary).await?;
         }
-        let redis = RedisConn::connect_with(
-            &settings.redis_url,
-            settings.redis_sentinels.as_ref(),
-            settings.redis_reply_timeout(),
-        )
-        .await
-        .context("Failed to connect to Redis")?;
+        let redis = settings
+            .connect_redis()
+            .await
+            .context("Failed to connect to Redis")?;
         let deployment = store::sessions::deployment(&db.primary)
             .await
             .context("Failed to read this database's deployment id")?;

@@ -10,7 +10,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::redis::conn::RedisConn;
 use anyhow::{Context, Result};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::oneshot;
@@ -130,13 +129,10 @@ async fn connect(
         .connect_with(connect_options(&settings.database_url)?)
         .await
         .context("admission: connecting to the primary")?;
-    let redis = RedisConn::connect_with(
-        &settings.redis_url,
-        settings.redis_sentinels.as_ref(),
-        settings.redis_reply_timeout(),
-    )
-    .await
-    .context("admission: connecting to Redis")?;
+    let redis = settings
+        .connect_redis()
+        .await
+        .context("admission: connecting to Redis")?;
     Ok(AdmissionCtx {
         settings: settings.clone(),
         metrics: metrics.clone(),

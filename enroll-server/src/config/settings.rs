@@ -70,14 +70,23 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// How long a Redis reply may take: longer than the `WAIT` for
-    /// replicas, when there is one.
+    /// How long a Redis reply may take: a `WAIT` for replicas that runs
+    /// out must still be answered, not time out in the client (which would
+    /// count as a sign of failover).
     pub fn redis_reply_timeout(&self) -> Duration {
-        crate::redis::primary::reply_timeout(
-            self.redis_wait
-                .as_ref()
-                .map(|w| Duration::from_millis(w.timeout_ms)),
+        let wait = self.redis_wait.as_ref().map_or(0, |w| w.timeout_ms);
+        crate::redis::primary::REPLY_TIMEOUT + Duration::from_millis(wait)
+    }
+
+    /// A connection to the Redis primary (through the sentinels, when
+    /// given) with this server's reply timeout.
+    pub async fn connect_redis(&self) -> redis::RedisResult<crate::redis::conn::RedisConn> {
+        crate::redis::conn::RedisConn::connect_with(
+            &self.redis_url,
+            self.redis_sentinels.as_ref(),
+            self.redis_reply_timeout(),
         )
+        .await
     }
 }
 

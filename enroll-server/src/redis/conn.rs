@@ -53,7 +53,8 @@ impl RedisConn {
     }
 
     /// [`Self::connect`], failing a call whose reply takes longer than
-    /// `reply_timeout` (see [`super::primary::reply_timeout`]).
+    /// `reply_timeout` (a server's:
+    /// [`crate::config::Settings::connect_redis`]).
     pub async fn connect_with(
         url: &str,
         sentinels: Option<&Sentinels>,

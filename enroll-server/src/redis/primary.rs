@@ -51,15 +51,8 @@ fn manager_config(reply_timeout: Duration) -> ConnectionManagerConfig {
 }
 
 /// How long a reply may take before the call fails (and the primary is
-/// suspected), unless pipelines end in a longer `WAIT`.
+/// suspected), beside any `WAIT` the pipelines end in.
 pub const REPLY_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// The reply timeout for a server whose pipelines `WAIT` up to `wait` for
-/// replicas: a `WAIT` that runs out must still be answered, not time out
-/// in the client (which would count as a sign of failover).
-pub fn reply_timeout(wait: Option<Duration>) -> Duration {
-    wait.map_or(REPLY_TIMEOUT, |w| REPLY_TIMEOUT.max(w + REPLY_TIMEOUT))
-}
 
 /// What every clone of a connection shares.
 pub struct Shared {
