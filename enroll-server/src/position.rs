@@ -16,7 +16,7 @@
 //! ticket decided after it had that number or a higher one. So a batch is
 //! counted only for its numbers in `floor..own`, whichever way the read and
 //! the feed's message cross: the line is handed every number its courses
-//! decided lately ([`Line::decided`]), and after a read's answer
+//! decided lately ([`Line::count_decided`]), and after a read's answer
 //! ([`Line::end_read`]) those at or above the head it saw are the ones
 //! decided since. The floor then rises past each number counted, so a
 //! number heard twice, or handed over again, moves nothing twice.
@@ -190,7 +190,7 @@ impl Line {
 
     /// Takes a read's answer (`None`: no longer queued, or not the
     /// student's: no longer followed). What was decided since the read
-    /// went out is counted next by [`Self::decided`], given every number
+    /// went out is counted next by [`Self::count_decided`], given every number
     /// decided lately: those at or above the head the read saw.
     pub fn end_read(&mut self, read: &[(TicketId, Option<Standing>)]) {
         for (id, found) in read {
@@ -207,15 +207,10 @@ impl Line {
         }
     }
 
-    /// `course` decided `decided` (ascending; a number seen before counts
-    /// once): a decided ticket is no longer followed (its decision is its
-    /// own event), the others move up. Returns whether any place moved.
-    pub fn decided(&mut self, course: i64, decided: &[i64]) -> bool {
-        self.count_decided(|c| (c == course).then_some(decided))
-    }
-
-    /// [`Self::decided`] for every course at once: `decided_in(course)` is
-    /// what that course decided lately, if anything.
+    /// What each course decided lately: `decided_in(course)`, if anything
+    /// (ascending; a number seen before counts once). A decided ticket is no
+    /// longer followed (its decision is its own event), the others move up.
+    /// Returns whether any place moved.
     pub fn count_decided<'a>(&mut self, decided_in: impl Fn(i64) -> Option<&'a [i64]>) -> bool {
         self.tickets.retain(|t| {
             decided_in(t.id.course_id).is_none_or(|d| d.binary_search(&t.id.seq).is_err())
@@ -263,6 +258,13 @@ impl Line {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Line {
+        /// [`Line::count_decided`] for one course.
+        fn decided(&mut self, course: i64, decided: &[i64]) -> bool {
+            self.count_decided(|c| (c == course).then_some(decided))
+        }
+    }
 
     const C: i64 = 42;
 

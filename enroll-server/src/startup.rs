@@ -97,13 +97,12 @@ impl Application {
             metrics.ticket_events.clone(),
             metrics.ticket_streams_dropped.clone(),
         ));
-        // Every Redis script call of a request handler (fair-use checks,
-        // enqueues) goes through one pipeline, but for the replicas' WAIT:
-        // the buckets of reads and streams acknowledge nothing, so they need
-        // no replica's confirmation. On the enqueues' pipeline a ticket read
-        // was refused as long as a promoted primary had no replica yet, with
-        // the enrolls that must be (an enroll's check stays there: refused
-        // unconfirmed, it puts nobody in line).
+        // Every Redis call of a request handler (fair-use checks, enqueues)
+        // goes through one pipeline, which waits for the replicas' WAIT
+        // when asked to. The buckets of reads and streams acknowledge
+        // nothing, so they go through one without it: a promoted primary
+        // with no replica yet still serves reads. An enroll's check stays
+        // with the enqueues (refused unconfirmed, it puts nobody in line).
         let pipeline = Pipeliner::start_waiting(
             redis.clone(),
             metrics.enqueue_batch_size.clone(),
